@@ -1,0 +1,133 @@
+//! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
+
+mod plan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What a command ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything done.
+    Success,
+    /// The job ran and something failed.
+    Failed,
+    /// Invalid input or usage.
+    InvalidInput,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> ExitCode {
+        ExitCode::from(match outcome {
+            Outcome::Success => 0,
+            Outcome::Failed => 1,
+            Outcome::InvalidInput => 2,
+        })
+    }
+}
+
+/// Bring a whole fleet back from total outage: plan, run, drill.
+#[derive(Debug, Parser)]
+#[command(name = "blackstart", version, about)]
+pub struct Args {
+    /// Log format on stderr.
+    #[arg(long, value_enum, global = true, default_value = "text")]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which subsystems and hosts a command covers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScopeArgs {
+    /// Only this subsystem and everything it needs (repeatable).
+    #[arg(long, value_name = "SUBSYSTEM")]
+    pub only: Vec<String>,
+    /// Leave this subsystem out; its dependents assume it is up (repeatable).
+    #[arg(long, value_name = "SUBSYSTEM")]
+    pub exclude: Vec<String>,
+    /// Only hosts in this datacenter.
+    #[arg(long)]
+    pub datacenter: Option<String>,
+    /// Only hosts with this label, `key=value` (repeatable; all must match).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check topology files; every problem is reported with file, line and a hint.
+    Validate {
+        /// Topology files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the dry-run plan: nothing is contacted.
+    Plan {
+        /// Topology file; the embedded reference topology when omitted.
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value = "text")]
+        format: PlanFormat,
+        /// In text, list every node's rendered commands.
+        #[arg(long)]
+        every_node: bool,
+        /// Scope.
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Print the topology format as JSON Schema, for editors.
+    Schema,
+}
+
+/// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging(args: &Args) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    match args.command {
+        Command::Validate { files } => Ok(plan::validate(&files)),
+        Command::Plan { file, format, every_node, scope } => plan::plan(file, format, every_node, &scope),
+        Command::Schema => {
+            let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(Outcome::Success)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `validate` and `plan`.
+
+use std::path::{Path, PathBuf};
+
+use blackstart::graph::cycle_text;
+use blackstart::plan::{render_dot, render_json, render_mermaid, render_text, Plan, TextOptions};
+use blackstart::scope::Scope;
+use blackstart::topology::{self, Loaded};
+
+use super::{Outcome, PlanFormat, ScopeArgs};
+
+/// The reference topology built into the binary, used when no file is given.
+pub const EMBEDDED_NAME: &str = "topologies/social-network.yaml (embedded)";
+const EMBEDDED: &str = include_str!("../../topologies/social-network.yaml");
+
+/// Loads `file`, or the embedded reference topology. Warnings go to stderr; errors are
+/// printed and turned into exit code 2.
+pub fn load(file: Option<&Path>) -> Result<Loaded, Outcome> {
+    let result = match file {
+        Some(path) => topology::load_file(path),
+        None => topology::load_str(EMBEDDED, Path::new(EMBEDDED_NAME)),
+    };
+    match result {
+        Ok(loaded) => {
+            if loaded.warnings.warnings().next().is_some() {
+                eprint!("{}", loaded.warnings);
+            }
+            Ok(loaded)
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            Err(Outcome::InvalidInput)
+        }
+    }
+}
+
+pub fn validate(files: &[PathBuf]) -> Outcome {
+    let mut outcome = Outcome::Success;
+    for file in files {
+        match load(Some(file)) {
+            Ok(loaded) => {
+                let topology = &loaded.topology;
+                println!(
+                    "{}: ok ({} subsystems, {} hosts)",
+                    file.display(),
+                    topology.subsystems.len(),
+                    topology.hosts.len()
+                );
+            }
+            Err(failed) => outcome = failed,
+        }
+    }
+    outcome
+}
+
+pub fn scope_from(args: &ScopeArgs) -> anyhow::Result<Scope> {
+    Ok(Scope {
+        only: args.only.clone(),
+        exclude: args.exclude.clone(),
+        datacenter: args.datacenter.clone(),
+        labels: Scope::parse_labels(&args.label)?,
+    })
+}
+
+pub fn plan(file: Option<PathBuf>, format: PlanFormat, every_node: bool, scope: &ScopeArgs) -> anyhow::Result<Outcome> {
+    let loaded = match load(file.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return Ok(outcome),
+    };
+    let topology = &loaded.topology;
+    let selection = scope_from(scope)?.select(topology)?;
+    let plan = match Plan::build(topology, &selection) {
+        Ok(plan) => plan,
+        Err(cycles) => {
+            // Validation rejects cycles already; this guards scopes of hand-built topologies.
+            for cycle in cycles {
+                eprintln!("error: dependency cycle: {}", cycle_text(topology, &cycle));
+            }
+            return Ok(Outcome::InvalidInput);
+        }
+    };
+    let rendered = match format {
+        PlanFormat::Text => render_text(topology, &plan, TextOptions { every_node }),
+        PlanFormat::Json => render_json(topology, &plan),
+        PlanFormat::Dot => render_dot(topology, &plan),
+        PlanFormat::Mermaid => render_mermaid(topology, &plan),
+    };
+    print!("{rendered}");
+    Ok(Outcome::Success)
+}

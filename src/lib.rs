@@ -1,0 +1,10 @@
+//! blackstart: bring a whole fleet back from total outage.
+//!
+//! The data path: [`topology`] (format, loading, validation) → [`graph`] (steps, cycles) →
+//! [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
+
+pub mod graph;
+pub mod plan;
+pub mod scope;
+pub mod template;
+pub mod topology;

@@ -1,0 +1,138 @@
+//! What a node's actions look like once rendered for its host: the exact commands the run
+//! sends, shown the same way in the plan. Secrets are never part of them.
+
+use crate::graph::{Mode, Step};
+use crate::template::{self, Values};
+use crate::topology::{Bmc, HealthCheck, HostId, SecretSource, Topology};
+
+/// A health check with its templates filled in for one host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RenderedCheck {
+    /// TCP connect to `address:port`.
+    Tcp {
+        /// Host address.
+        address: String,
+        /// Port.
+        port: u16,
+    },
+    /// HTTP GET.
+    Http {
+        /// Rendered URL.
+        url: String,
+        /// Expected status.
+        status: u16,
+        /// Text the body must contain.
+        body: Option<String>,
+    },
+    /// Command over SSH.
+    Command {
+        /// Rendered command.
+        command: String,
+        /// Expected exit code.
+        exit_code: i32,
+    },
+}
+
+/// The rendered commands of one node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeCommands {
+    /// Command that stops the bootstrap mode before a normal start, if any.
+    pub leave_bootstrap: Option<String>,
+    /// The start command.
+    pub start: Option<String>,
+    /// The health check.
+    pub check: Option<RenderedCheck>,
+    /// The progress probe command.
+    pub progress: Option<String>,
+}
+
+/// The template values of `host` running `subsystem`.
+pub fn values<'a>(topology: &'a Topology, subsystem: &'a str, host: HostId) -> Values<'a> {
+    let host = &topology.hosts[host];
+    Values {
+        host: &host.name,
+        address: &host.address,
+        subsystem,
+        datacenter: host.datacenter.as_deref().unwrap_or(""),
+        rack: host.rack.as_deref().unwrap_or(""),
+        labels: Some(&host.labels),
+    }
+}
+
+/// Renders the commands of `step` on `host`.
+pub fn node_commands(topology: &Topology, step: Step, host: HostId) -> NodeCommands {
+    let subsystem = &topology.subsystems[step.subsystem];
+    let values = values(topology, &subsystem.name, host);
+    let shell = |text: &String| template::render_shell(text, &values);
+    let (start, check, leave_bootstrap) = match (step.mode, &subsystem.bootstrap) {
+        (Mode::Bootstrap, Some(bootstrap)) => (Some(&bootstrap.start), bootstrap.health.as_ref(), None),
+        (_, bootstrap) => (
+            subsystem.start.as_ref(),
+            subsystem.health.as_ref(),
+            bootstrap.as_ref().and_then(|b| b.stop.as_ref()),
+        ),
+    };
+    NodeCommands {
+        leave_bootstrap: leave_bootstrap.map(shell),
+        start: start.map(shell),
+        check: check.map(|check| render_check(check, &values)),
+        progress: subsystem.progress.as_ref().map(|probe| shell(&probe.command)),
+    }
+}
+
+fn render_check(check: &HealthCheck, values: &Values<'_>) -> RenderedCheck {
+    match check {
+        HealthCheck::Tcp { port } => RenderedCheck::Tcp {
+            address: values.address.to_string(),
+            port: *port,
+        },
+        HealthCheck::Http { url, status, body } => RenderedCheck::Http {
+            url: template::render_plain(url, values),
+            status: *status,
+            body: body.clone(),
+        },
+        HealthCheck::Command { command, exit_code } => RenderedCheck::Command {
+            command: template::render_shell(command, values),
+            exit_code: *exit_code,
+        },
+    }
+}
+
+impl std::fmt::Display for RenderedCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderedCheck::Tcp { address, port } => write!(f, "tcp {address}:{port} accepts"),
+            RenderedCheck::Http { url, status, body } => {
+                write!(f, "GET {url} answers {status}")?;
+                match body {
+                    Some(body) => write!(f, " with body containing {body:?}"),
+                    None => Ok(()),
+                }
+            }
+            RenderedCheck::Command { command, exit_code } => {
+                write!(f, "`{command}` exits {exit_code}")
+            }
+        }
+    }
+}
+
+/// The ipmitool command line for `action` (`status`, `on`, ...), as shown to people. The
+/// password travels in the environment (`-E`), so the line holds no secret.
+pub fn ipmi_command_line(bmc: &Bmc, action: &str) -> String {
+    format!(
+        "ipmitool -I {} -H {} -U {} -E -C {} chassis power {action}",
+        template::shell_quote(&bmc.interface),
+        template::shell_quote(&bmc.address),
+        template::shell_quote(&bmc.user),
+        bmc.cipher_suite
+    )
+}
+
+/// Where a BMC password comes from, for people: never the password itself.
+pub fn secret_origin(source: &SecretSource) -> String {
+    match source {
+        SecretSource::Env(variable) => format!("password from ${variable}, not shown"),
+        SecretSource::File(path) => format!("password from {}, not shown", path.display()),
+    }
+}

@@ -1,0 +1,194 @@
+//! The dry-run plan: steps in dependency order, waves, earliest starts, the critical path
+//! and the ETA. Nothing is contacted. The run carries out exactly this plan.
+
+pub mod actions;
+mod graphviz;
+mod json;
+mod text;
+
+use std::time::Duration;
+
+use petgraph::graph::NodeIndex;
+
+use crate::graph::{Cycle, Mode, Step, StepGraph};
+use crate::scope::Selection;
+use crate::topology::{HostId, SubsystemId, Topology};
+
+pub use graphviz::{render_dot, render_mermaid};
+pub use json::{render_json, PlanDocument};
+pub use text::{render_text, TextOptions};
+
+/// Index of a step in [`Plan::steps`].
+pub type StepId = usize;
+
+/// One planned step: a subsystem in a mode, on its hosts.
+#[derive(Debug, Clone)]
+pub struct PlanStep {
+    /// The subsystem and mode.
+    pub step: Step,
+    /// Stable identifier: the subsystem name, or `name@bootstrap`.
+    pub id: String,
+    /// Longest chain of dependencies before it (0 = no dependency).
+    pub wave: usize,
+    /// Hosts it runs on.
+    pub hosts: Vec<HostId>,
+    /// Spare hosts it may move to.
+    pub spares: Vec<HostId>,
+    /// Healthy hosts needed before dependents may start.
+    pub required_healthy: usize,
+    /// Hard dependencies.
+    pub requires: Vec<StepId>,
+    /// Soft dependencies (only order).
+    pub wants: Vec<StepId>,
+    /// When its dependencies are ready, from the start of the run.
+    pub earliest_start: Duration,
+    /// Per host (same order as `hosts`): when that host's start can begin (dependencies
+    /// ready and the host booted).
+    pub node_starts: Vec<Duration>,
+    /// Expected start duration.
+    pub duration: Duration,
+    /// When it is expected to be ready.
+    pub ready_at: Duration,
+    /// Whether it lies on the critical path.
+    pub critical: bool,
+}
+
+/// A reviewable plan for a topology within a scope.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Steps in dependency order.
+    pub steps: Vec<PlanStep>,
+    /// The chain of steps that decides the ETA, first to last.
+    pub critical_path: Vec<StepId>,
+    /// Expected time until the last step is ready, assuming no failures and no caps.
+    pub eta: Duration,
+    /// Subsystems out of scope that covered ones depend on.
+    pub assumed_up: Vec<SubsystemId>,
+    /// Number of waves.
+    pub wave_count: usize,
+}
+
+impl Plan {
+    /// Builds the plan, or returns every cycle that no bootstrap mode breaks.
+    pub fn build(topology: &Topology, selection: &Selection) -> Result<Plan, Vec<Cycle>> {
+        let graph = StepGraph::build(topology, &selection.in_scope);
+        let order = graph.order()?;
+        let position: std::collections::HashMap<NodeIndex, StepId> =
+            order.iter().enumerate().map(|(id, node)| (*node, id)).collect();
+        let mut steps: Vec<PlanStep> = Vec::with_capacity(order.len());
+        // The dependency that decided each step's start, to trace the critical path back.
+        let mut decided_by: Vec<Option<StepId>> = Vec::with_capacity(order.len());
+        for &node in &order {
+            let step = graph.graph[node];
+            let subsystem = &topology.subsystems[step.subsystem];
+            let requires: Vec<StepId> = sorted(graph.requires(node).map(|n| position[&n]));
+            let wants: Vec<StepId> = sorted(graph.wants(node).map(|n| position[&n]));
+            let (mut earliest_start, mut decider, mut wave) = (Duration::ZERO, None, 0);
+            for &dependency in requires.iter().chain(&wants) {
+                let before = &steps[dependency];
+                wave = wave.max(before.wave + 1);
+                if before.ready_at > earliest_start || decider.is_none() && before.ready_at == earliest_start {
+                    earliest_start = before.ready_at;
+                    decider = Some(dependency);
+                }
+            }
+            let hosts = selection.hosts[step.subsystem].clone();
+            let duration = match (step.mode, &subsystem.bootstrap) {
+                (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
+                _ => subsystem.expect,
+            };
+            let node_starts: Vec<Duration> = hosts
+                .iter()
+                .map(|host| earliest_start.max(topology.hosts[*host].boot))
+                .collect();
+            let ready_at = node_starts.iter().max().copied().unwrap_or(earliest_start) + duration;
+            if ready_at > earliest_start + duration {
+                // A host's boot, not a dependency, decided this step's readiness.
+                decider = None;
+            }
+            decided_by.push(decider);
+            steps.push(PlanStep {
+                step,
+                id: step_id(topology, step),
+                wave,
+                required_healthy: subsystem.min_healthy.required(hosts.len()),
+                hosts,
+                spares: selection.spares[step.subsystem].clone(),
+                requires,
+                wants,
+                earliest_start,
+                node_starts,
+                duration,
+                ready_at,
+                critical: false,
+            });
+        }
+        let last = (0..steps.len()).max_by_key(|id| (steps[*id].ready_at, std::cmp::Reverse(*id)));
+        let mut critical_path = Vec::new();
+        let mut cursor = last;
+        while let Some(id) = cursor {
+            critical_path.push(id);
+            steps[id].critical = true;
+            cursor = decided_by[id];
+        }
+        critical_path.reverse();
+        Ok(Plan {
+            eta: last.map_or(Duration::ZERO, |id| steps[id].ready_at),
+            wave_count: steps.iter().map(|s| s.wave + 1).max().unwrap_or(0),
+            steps,
+            critical_path,
+            assumed_up: selection.assumed_up.clone(),
+        })
+    }
+
+    /// Number of (step, host) nodes.
+    pub fn node_count(&self) -> usize {
+        self.steps.iter().map(|step| step.hosts.len()).sum()
+    }
+
+    /// Number of distinct hosts covered.
+    pub fn host_count(&self) -> usize {
+        let mut hosts: Vec<HostId> = self.steps.iter().flat_map(|s| s.hosts.iter().copied()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts.len()
+    }
+
+    /// Number of distinct subsystems covered.
+    pub fn subsystem_count(&self) -> usize {
+        self.steps.iter().filter(|s| s.step.mode == Mode::Normal).count()
+    }
+}
+
+fn sorted(items: impl Iterator<Item = StepId>) -> Vec<StepId> {
+    let mut list: Vec<StepId> = items.collect();
+    list.sort_unstable();
+    list.dedup();
+    list
+}
+
+/// The stable identifier of a step: `name`, or `name@bootstrap`.
+pub fn step_id(topology: &Topology, step: Step) -> String {
+    let name = &topology.subsystems[step.subsystem].name;
+    match step.mode {
+        Mode::Normal => name.clone(),
+        Mode::Bootstrap => format!("{name}@bootstrap"),
+    }
+}
+
+/// Formats a duration for people: `1h 23m 5s`, `40s`, `0s`.
+pub fn human(duration: Duration) -> String {
+    let total = duration.as_secs();
+    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    let mut parts = Vec::new();
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 {
+        parts.push(format!("{minutes}m"));
+    }
+    if seconds > 0 || parts.is_empty() {
+        parts.push(format!("{seconds}s"));
+    }
+    parts.join(" ")
+}

@@ -1,0 +1,139 @@
+//! Scope selection: which subsystems and hosts a plan or run covers.
+
+use std::collections::HashSet;
+
+use thiserror::Error;
+
+use crate::topology::diagnostic::closest;
+use crate::topology::{HostId, SubsystemId, Topology};
+
+/// What the operator asked to cover. Empty fields select everything.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// These subsystems and everything they need.
+    pub only: Vec<String>,
+    /// Leave these subsystems out (their dependents assume them up).
+    pub exclude: Vec<String>,
+    /// Only hosts in this datacenter.
+    pub datacenter: Option<String>,
+    /// Only hosts carrying every one of these `key=value` labels.
+    pub labels: Vec<(String, String)>,
+}
+
+/// A scope applied to a topology.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Per subsystem: is it covered.
+    pub in_scope: Vec<bool>,
+    /// Per subsystem: its hosts that are covered.
+    pub hosts: Vec<Vec<HostId>>,
+    /// Per subsystem: its spares that are covered.
+    pub spares: Vec<Vec<HostId>>,
+    /// Subsystems out of scope that covered ones depend on: assumed to be up already.
+    pub assumed_up: Vec<SubsystemId>,
+}
+
+/// A scope that names something the topology lacks.
+#[derive(Debug, Error)]
+pub enum ScopeError {
+    /// `--only` or `--exclude` named an unknown subsystem.
+    #[error("unknown subsystem {name:?} in --{flag}{}", suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownSubsystem {
+        /// The flag.
+        flag: &'static str,
+        /// The name given.
+        name: String,
+        /// The nearest known name.
+        suggestion: Option<String>,
+    },
+    /// A label was not `key=value`.
+    #[error("label selector {0:?} must be key=value")]
+    BadLabel(String),
+    /// Nothing is left to do.
+    #[error("the scope selects no subsystem with hosts: check --only, --exclude, --datacenter and --label")]
+    Empty,
+}
+
+impl Scope {
+    /// Parses `key=value` label selectors.
+    pub fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>, ScopeError> {
+        labels
+            .iter()
+            .map(|label| {
+                label
+                    .split_once('=')
+                    .filter(|(key, _)| !key.is_empty())
+                    .map(|(key, value)| (key.to_string(), value.to_string()))
+                    .ok_or_else(|| ScopeError::BadLabel(label.clone()))
+            })
+            .collect()
+    }
+
+    /// Applies the scope to `topology`.
+    pub fn select(&self, topology: &Topology) -> Result<Selection, ScopeError> {
+        let lookup = |flag: &'static str, name: &String| {
+            topology.subsystem_id(name).ok_or_else(|| ScopeError::UnknownSubsystem {
+                flag,
+                name: name.clone(),
+                suggestion: closest(name, topology.subsystems.iter().map(|s| s.name.as_str()))
+                    .map(str::to_string),
+            })
+        };
+        let count = topology.subsystems.len();
+        let mut in_scope = vec![self.only.is_empty(); count];
+        let mut queue: Vec<SubsystemId> = self
+            .only
+            .iter()
+            .map(|name| lookup("only", name))
+            .collect::<Result<_, _>>()?;
+        while let Some(id) = queue.pop() {
+            if std::mem::replace(&mut in_scope[id], true) {
+                continue;
+            }
+            let subsystem = &topology.subsystems[id];
+            queue.extend(subsystem.requires.iter().map(|dependency| dependency.on));
+            if let Some(bootstrap) = &subsystem.bootstrap {
+                queue.extend(bootstrap.requires.iter().copied());
+            }
+        }
+        for name in &self.exclude {
+            in_scope[lookup("exclude", name)?] = false;
+        }
+        let host_ok = |host: HostId| {
+            let host = &topology.hosts[host];
+            self.datacenter
+                .as_ref()
+                .is_none_or(|dc| host.datacenter.as_ref() == Some(dc))
+                && self
+                    .labels
+                    .iter()
+                    .all(|(key, value)| host.labels.get(key) == Some(value))
+        };
+        let filter = |list: &[HostId]| list.iter().copied().filter(|h| host_ok(*h)).collect();
+        let hosts: Vec<Vec<HostId>> = topology.subsystems.iter().map(|s| filter(&s.hosts)).collect();
+        let spares = topology.subsystems.iter().map(|s| filter(&s.spares)).collect();
+        for (id, selected) in hosts.iter().enumerate() {
+            if selected.is_empty() {
+                in_scope[id] = false;
+            }
+        }
+        if !in_scope.iter().any(|covered| *covered) {
+            return Err(ScopeError::Empty);
+        }
+        let mut assumed: HashSet<SubsystemId> = HashSet::new();
+        for (id, subsystem) in topology.subsystems.iter().enumerate() {
+            if !in_scope[id] {
+                continue;
+            }
+            let bootstrap_requires = subsystem.bootstrap.iter().flat_map(|b| b.requires.iter().copied());
+            for dependency in subsystem.requires.iter().map(|d| d.on).chain(bootstrap_requires) {
+                if !in_scope[dependency] {
+                    assumed.insert(dependency);
+                }
+            }
+        }
+        let mut assumed_up: Vec<SubsystemId> = assumed.into_iter().collect();
+        assumed_up.sort_unstable();
+        Ok(Selection { in_scope, hosts, spares, assumed_up })
+    }
+}

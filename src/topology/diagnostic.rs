@@ -1,0 +1,193 @@
+//! Problems found in a topology, each with its place in the file and a hint.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::source_map::Location;
+
+/// How bad a finding is: errors stop the plan, warnings are shown and the plan goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The topology cannot be used.
+    Error,
+    /// Worth a look; the plan is still made.
+    Warning,
+}
+
+/// One finding.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Path of the offending value, like `subsystems[3].requires[1]`.
+    pub path: String,
+    /// Where it sits in the file, when known.
+    pub location: Option<Location>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+/// Every finding for one file, rendered with the offending source lines.
+#[derive(Debug, Clone)]
+pub struct Diagnostics {
+    /// The file the findings are about.
+    pub file: PathBuf,
+    /// Its text, kept to quote the offending lines.
+    pub source: String,
+    /// The findings, in file order.
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// True when any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|item| item.severity == Severity::Error)
+    }
+
+    /// Only the errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items
+            .iter()
+            .filter(|item| item.severity == Severity::Error)
+    }
+
+    /// Only the warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items
+            .iter()
+            .filter(|item| item.severity == Severity::Warning)
+    }
+
+    fn render(&self, item: &Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match item.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", item.message)?;
+        match item.location {
+            Some(location) => {
+                writeln!(
+                    f,
+                    "  --> {}:{}:{}",
+                    self.file.display(),
+                    location.line,
+                    location.column
+                )?;
+                if let Some(text) = self.source.lines().nth(location.line.saturating_sub(1)) {
+                    let gutter = location.line.to_string();
+                    let pad = " ".repeat(gutter.len());
+                    writeln!(f, "  {pad} |")?;
+                    writeln!(f, "  {gutter} | {text}")?;
+                    let caret = " ".repeat(location.column.saturating_sub(1));
+                    writeln!(f, "  {pad} | {caret}^")?;
+                }
+            }
+            None => writeln!(f, "  --> {} ({})", self.file.display(), item.path)?,
+        }
+        if let Some(hint) = &item.hint {
+            writeln!(f, "  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for item in &self.items {
+            self.render(item, f)?;
+        }
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        if errors > 0 {
+            write!(
+                f,
+                "{}: {errors} error(s), {warnings} warning(s)",
+                self.file.display()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Collects findings while a topology is resolved.
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Collector {
+    pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) -> &mut Diagnostic {
+        self.push(Severity::Error, path.into(), message.into())
+    }
+
+    pub fn warning(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.push(Severity::Warning, path.into(), message.into())
+    }
+
+    fn push(&mut self, severity: Severity, path: String, message: String) -> &mut Diagnostic {
+        self.items.push(Diagnostic {
+            severity,
+            path,
+            location: None,
+            message,
+            hint: None,
+        });
+        self.items.last_mut().expect("just pushed")
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|item| item.severity == Severity::Error)
+    }
+}
+
+impl Diagnostic {
+    /// Adds a hint saying what to do.
+    pub fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// The closest name to `wanted` among `known`, for "did you mean" hints.
+pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|name| (edit_distance(wanted, name), name))
+        .filter(|(distance, name)| *distance <= (name.len().max(wanted.len()) / 3).max(2))
+        .min()
+        .map(|(_, name)| name)
+}
+
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut previous: Vec<usize> = (0..=right.len()).collect();
+    for (i, a) in left.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, b) in right.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a != *b);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[right.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn suggests_near_names_only() {
+        let known = ["user-db", "config", "cache"];
+        assert_eq!(closest("user-db2", known), Some("user-db"));
+        assert_eq!(closest("frontend", known), None);
+    }
+}

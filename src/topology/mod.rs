@@ -1,0 +1,134 @@
+//! The topology: its YAML format, loading, and validation with every problem located.
+
+pub mod defaults;
+pub mod diagnostic;
+pub mod hostrange;
+mod model;
+pub mod raw;
+mod resolve;
+pub mod source_map;
+pub mod values;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use model::*;
+pub use values::{HumanDuration, MinHealthy, Tier};
+
+use crate::graph::{cycle_text, StepGraph};
+use diagnostic::Collector;
+use source_map::{Location, SourceMap};
+
+/// A topology that passed validation, with the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated topology.
+    pub topology: Topology,
+    /// Findings that do not stop the plan.
+    pub warnings: Diagnostics,
+}
+
+/// Reads and validates a topology file.
+pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
+    match std::fs::read_to_string(path) {
+        Ok(source) => load_str(&source, path),
+        Err(err) => Err(Diagnostics {
+            file: path.to_path_buf(),
+            source: String::new(),
+            items: vec![Diagnostic {
+                severity: Severity::Error,
+                path: String::new(),
+                location: None,
+                message: format!("cannot read {}: {err}", path.display()),
+                hint: Some("check the path and its permissions".into()),
+            }],
+        }),
+    }
+}
+
+/// Validates a topology given as text; `file` is used in messages and to resolve relative
+/// paths (keys, known_hosts) against the file's directory.
+pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
+    let diagnostics = |items| Diagnostics {
+        file: file.to_path_buf(),
+        source: source.to_string(),
+        items,
+    };
+    let raw: raw::RawTopology = match serde_yaml::from_str(source) {
+        Ok(raw) => raw,
+        Err(err) => return Err(diagnostics(vec![syntax_error(&err)])),
+    };
+    let mut collector = Collector::default();
+    let topology = resolve::resolve(raw, file, &mut collector);
+    check_cycles(&topology, &mut collector);
+    let map = SourceMap::index(source);
+    for item in &mut collector.items {
+        item.location = map.locate(&item.path);
+    }
+    collector.items.sort_by_key(|item| item.location.map(|l| (l.line, l.column)));
+    if collector.has_errors() {
+        return Err(diagnostics(collector.items));
+    }
+    Ok(Loaded {
+        topology,
+        warnings: diagnostics(collector.items),
+    })
+}
+
+fn syntax_error(err: &serde_yaml::Error) -> Diagnostic {
+    // serde_yaml prefixes its message with the path and position; keep the message, and put
+    // the position where every other diagnostic has it.
+    let message = err.to_string();
+    let message = match message.split_once(" at line ") {
+        Some((head, _)) => head.to_string(),
+        None => message,
+    };
+    Diagnostic {
+        severity: Severity::Error,
+        path: String::new(),
+        location: err.location().map(|location| Location {
+            line: location.line(),
+            column: location.column(),
+        }),
+        message,
+        hint: Some("fix the YAML here; `blackstart schema` prints the format as JSON Schema".into()),
+    }
+}
+
+fn check_cycles(topology: &Topology, out: &mut Collector) {
+    let graph = StepGraph::build(topology, &vec![true; topology.subsystems.len()]);
+    for cycle in graph.cycles() {
+        let first = cycle.path[0];
+        let next = cycle.path[1];
+        let subsystem = &topology.subsystems[first.subsystem];
+        // Point at the `requires` entry that closes the loop from the first step.
+        let path = match first.mode {
+            crate::graph::Mode::Normal => subsystem
+                .requires
+                .iter()
+                .find(|dependency| dependency.on == next.subsystem)
+                .map(|dependency| {
+                    format!("subsystems[{}].requires[{}]", first.subsystem, dependency.index)
+                })
+                .unwrap_or_else(|| format!("subsystems[{}]", first.subsystem)),
+            crate::graph::Mode::Bootstrap => {
+                format!("subsystems[{}].bootstrap.requires", first.subsystem)
+            }
+        };
+        out.error(path, format!("dependency cycle: {}", cycle_text(topology, &cycle)))
+            .hint(
+                "break it with a bootstrap mode: declare `bootstrap:` (start, check, fewer \
+                 requires) on one subsystem of the cycle, and mark the dependency on it \
+                 `{ name: ..., bootstrap: true }`",
+            );
+    }
+    for (dependent, wanted) in graph.dropped_wants {
+        out.warning(
+            format!("subsystems[{dependent}].wants"),
+            format!(
+                "soft dependency {:?} -> {:?} closes a cycle and is ignored for ordering",
+                topology.subsystems[dependent].name, topology.subsystems[wanted].name
+            ),
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The resolved topology: every default applied, every range expanded, every name checked.
+//! This is what the graph, the plan and the run work from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::values::{MinHealthy, Tier};
+
+/// Index of a host in [`Topology::hosts`].
+pub type HostId = usize;
+/// Index of a subsystem in [`Topology::subsystems`].
+pub type SubsystemId = usize;
+
+/// A validated topology.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The topology's name.
+    pub name: String,
+    /// Free text from the file.
+    pub description: Option<String>,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Fleet-wide limits.
+    pub policy: Policy,
+    /// Every host, ranges expanded.
+    pub hosts: Vec<Host>,
+    /// Every subsystem, in file order.
+    pub subsystems: Vec<Subsystem>,
+}
+
+impl Topology {
+    /// The subsystem called `name`.
+    pub fn subsystem_id(&self, name: &str) -> Option<SubsystemId> {
+        self.subsystems.iter().position(|sub| sub.name == name)
+    }
+
+    /// The host called `name`.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|host| host.name == name)
+    }
+}
+
+/// Fleet-wide limits for a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    /// Node actions in flight at once.
+    pub parallelism: u32,
+    /// Power-on commands allowed per power domain within `power_on_window`.
+    pub power_on_per_window: u32,
+    /// The power-on rate window.
+    #[serde(with = "secs")]
+    pub power_on_window: Duration,
+}
+
+/// One host.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Unique name.
+    pub name: String,
+    /// Network address for SSH and probes.
+    pub address: String,
+    /// How to reach it over SSH.
+    pub ssh: SshSettings,
+    /// Its BMC, when it has one.
+    pub bmc: Option<Bmc>,
+    /// Datacenter, when declared.
+    pub datacenter: Option<String>,
+    /// Rack, when declared.
+    pub rack: Option<String>,
+    /// Power domain: the rate limit applies per domain. Defaults to the rack.
+    pub power_domain: Option<String>,
+    /// Expected time from power-on until SSH answers.
+    pub boot: Duration,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// SSH settings of one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct SshSettings {
+    /// Login user.
+    pub user: String,
+    /// Port.
+    pub port: u16,
+    /// Private key file; the agent is used when absent.
+    pub key: Option<PathBuf>,
+    /// known_hosts file for strict checking.
+    pub known_hosts: PathBuf,
+    /// Refuse unknown and changed host keys.
+    pub strict_host_key_checking: bool,
+    /// Connect and handshake timeout.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+}
+
+/// Where a BMC password comes from. The password itself is read only when it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// An environment variable of the orchestrator.
+    Env(String),
+    /// The first line of a file.
+    File(PathBuf),
+}
+
+/// A BMC reached over IPMI.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bmc {
+    /// BMC address.
+    pub address: String,
+    /// BMC user.
+    pub user: String,
+    /// Where the password is read from.
+    pub password: SecretSource,
+    /// ipmitool interface (`lanplus`).
+    pub interface: String,
+    /// IPMI cipher suite.
+    pub cipher_suite: u8,
+}
+
+/// One subsystem.
+#[derive(Debug, Clone)]
+pub struct Subsystem {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Restore order when resources are short: 1 first.
+    pub tier: Tier,
+    /// Hosts it runs on.
+    pub hosts: Vec<HostId>,
+    /// Spare hosts, used in place of hosts that fail for good.
+    pub spares: Vec<HostId>,
+    /// Hard dependencies.
+    pub requires: Vec<Dependency>,
+    /// Soft dependencies.
+    pub wants: Vec<SubsystemId>,
+    /// Start command (a template; see [`crate::plan::render`]).
+    pub start: Option<String>,
+    /// Stop command.
+    pub stop: Option<String>,
+    /// Health check.
+    pub health: Option<HealthCheck>,
+    /// Polling of the health check.
+    pub health_policy: HealthPolicy,
+    /// Progress probe for slow starts.
+    pub progress: Option<ProgressProbe>,
+    /// Bootstrap mode that breaks a cycle.
+    pub bootstrap: Option<Bootstrap>,
+    /// Expected start duration.
+    pub expect: Duration,
+    /// Time limit of the start command.
+    pub start_timeout: Duration,
+    /// Time limit from start to healthy, per attempt.
+    pub ready_timeout: Duration,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Readiness rule for the group of hosts.
+    pub min_healthy: MinHealthy,
+    /// Rolling start: hosts starting at once.
+    pub max_parallel: Option<u32>,
+}
+
+/// A hard dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    /// The subsystem depended on.
+    pub on: SubsystemId,
+    /// Its bootstrap mode is enough.
+    pub bootstrap_ok: bool,
+    /// Position in the subsystem's `requires:` list, to point error messages at it.
+    pub index: usize,
+}
+
+/// The degraded mode that breaks a cycle.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// Start command in bootstrap mode.
+    pub start: String,
+    /// Command that ends bootstrap mode before the normal start.
+    pub stop: Option<String>,
+    /// Health check in bootstrap mode.
+    pub health: Option<HealthCheck>,
+    /// Hard dependencies in bootstrap mode.
+    pub requires: Vec<SubsystemId>,
+    /// Expected start duration in bootstrap mode.
+    pub expect: Duration,
+}
+
+/// How one host of a subsystem is judged healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCheck {
+    /// A TCP connect to the host's address succeeds.
+    Tcp {
+        /// Port.
+        port: u16,
+    },
+    /// An HTTP GET answers as expected.
+    Http {
+        /// URL template.
+        url: String,
+        /// Expected status.
+        status: u16,
+        /// Text the body must contain.
+        body: Option<String>,
+    },
+    /// A command over SSH exits with the expected code.
+    Command {
+        /// Command template.
+        command: String,
+        /// Expected exit code.
+        exit_code: i32,
+    },
+}
+
+/// Health-check polling.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HealthPolicy {
+    /// Time between polls.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// Time limit of one poll.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    /// Consecutive successes needed.
+    pub successes: u32,
+}
+
+/// A progress probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgressProbe {
+    /// Command whose output changes while the start progresses.
+    pub command: String,
+    /// Time between polls.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// Give up after this long without change.
+    #[serde(with = "secs")]
+    pub stall_after: Duration,
+}
+
+/// Retry with exponential backoff and jitter.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included.
+    pub attempts: u32,
+    /// First backoff.
+    #[serde(with = "secs")]
+    pub backoff: Duration,
+    /// Backoff ceiling.
+    #[serde(with = "secs")]
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `attempt` (2 = the first retry), before jitter.
+    pub fn backoff_before(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(20);
+        self.backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_backoff)
+    }
+}
+
+/// Serializes durations as fractional seconds.
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(value.as_secs_f64())
+    }
+}

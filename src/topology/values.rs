@@ -1,0 +1,236 @@
+//! Values parsed once at the edge: human durations, readiness rules, tiers.
+
+use std::fmt;
+use std::time::Duration;
+
+use schemars::gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Schema, SchemaObject};
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+/// A duration written for people: `30s`, `5m`, `1h 30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map(HumanDuration).map_err(de::Error::custom)
+    }
+}
+
+/// Parses a human duration, with a message that says what is accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "invalid duration {text:?}: durations cannot be negative (write e.g. \"30s\", \"5m\")"
+        ));
+    }
+    humantime::parse_duration(trimmed).map_err(|err| {
+        format!("invalid duration {text:?}: {err} (write e.g. \"30s\", \"5m\", \"1h 30m\")")
+    })
+}
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> String {
+        "HumanDuration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut schema = SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            ..Default::default()
+        };
+        schema.string().pattern = Some(r"^\s*([0-9]+\s*[a-zA-Z]+\s*)+$".into());
+        schema.metadata().description = Some("A duration such as 30s, 5m, 1h 30m.".into());
+        schema.into()
+    }
+}
+
+/// How many hosts of a subsystem must be healthy before its dependents may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinHealthy {
+    /// At least this many hosts.
+    Count(u32),
+    /// At least this percentage of the hosts (rounded up).
+    Percent(u8),
+}
+
+impl Default for MinHealthy {
+    fn default() -> Self {
+        MinHealthy::Percent(100)
+    }
+}
+
+impl MinHealthy {
+    /// The number of healthy hosts needed out of `total`; never more than `total`, and at
+    /// least one when there is any host.
+    pub fn required(self, total: usize) -> usize {
+        let needed = match self {
+            MinHealthy::Count(count) => count as usize,
+            MinHealthy::Percent(percent) => (total * percent as usize).div_ceil(100),
+        };
+        needed.clamp(total.min(1), total)
+    }
+}
+
+impl fmt::Display for MinHealthy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MinHealthy::Count(count) => write!(f, "{count}"),
+            MinHealthy::Percent(percent) => write!(f, "{percent}%"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MinHealthy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Count(u32),
+            Text(String),
+        }
+        match Repr::deserialize(deserializer)? {
+            Repr::Count(count) => Ok(MinHealthy::Count(count)),
+            Repr::Text(text) => parse_min_healthy(&text).map_err(de::Error::custom),
+        }
+    }
+}
+
+fn parse_min_healthy(text: &str) -> Result<MinHealthy, String> {
+    let trimmed = text.trim();
+    let invalid = || {
+        format!("invalid min_healthy {text:?}: write a host count (3) or a percentage (\"60%\")")
+    };
+    if let Some(percent) = trimmed.strip_suffix('%') {
+        let value: u8 = percent.trim().parse().map_err(|_| invalid())?;
+        if value == 0 || value > 100 {
+            return Err(format!(
+                "invalid min_healthy {text:?}: a percentage must be between 1% and 100%"
+            ));
+        }
+        return Ok(MinHealthy::Percent(value));
+    }
+    trimmed.parse().map(MinHealthy::Count).map_err(|_| invalid())
+}
+
+impl JsonSchema for MinHealthy {
+    fn schema_name() -> String {
+        "MinHealthy".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut schema = SchemaObject::default();
+        schema.metadata().description =
+            Some("A host count (3) or a percentage of the hosts (\"60%\").".into());
+        schema.subschemas().one_of = Some(vec![
+            SchemaObject {
+                instance_type: Some(InstanceType::Integer.into()),
+                ..Default::default()
+            }
+            .into(),
+            {
+                let mut text = SchemaObject {
+                    instance_type: Some(InstanceType::String.into()),
+                    ..Default::default()
+                };
+                text.string().pattern = Some(r"^\s*[0-9]{1,3}\s*%\s*$".into());
+                text.into()
+            },
+        ]);
+        schema.into()
+    }
+}
+
+/// A priority tier: 1 (`S1`) is the most severe and is restored first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tier(pub u8);
+
+impl Default for Tier {
+    fn default() -> Self {
+        Tier(3)
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tier {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Number(u8),
+            Text(String),
+        }
+        let invalid = |shown: &str| {
+            de::Error::custom(format!(
+                "invalid tier {shown:?}: write S1..S9 or 1..9 (S1 is restored first)"
+            ))
+        };
+        let value = match Repr::deserialize(deserializer)? {
+            Repr::Number(number) => number,
+            Repr::Text(text) => {
+                let digits = text.trim().trim_start_matches(['S', 's']);
+                digits.parse().map_err(|_| invalid(&text))?
+            }
+        };
+        if (1..=9).contains(&value) {
+            Ok(Tier(value))
+        } else {
+            Err(invalid(&value.to_string()))
+        }
+    }
+}
+
+impl JsonSchema for Tier {
+    fn schema_name() -> String {
+        "Tier".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut schema = SchemaObject::default();
+        schema.metadata().description =
+            Some("Priority tier S1..S9 (or 1..9); S1 is restored first.".into());
+        schema.subschemas().one_of = Some(vec![
+            SchemaObject {
+                instance_type: Some(InstanceType::Integer.into()),
+                ..Default::default()
+            }
+            .into(),
+            {
+                let mut text = SchemaObject {
+                    instance_type: Some(InstanceType::String.into()),
+                    ..Default::default()
+                };
+                text.string().pattern = Some(r"^[Ss]?[1-9]$".into());
+                text.into()
+            },
+        ]);
+        schema.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_healthy_rounds_percentages_up_and_never_exceeds_hosts() {
+        assert_eq!(MinHealthy::Percent(60).required(40), 24);
+        assert_eq!(MinHealthy::Percent(50).required(3), 2);
+        assert_eq!(MinHealthy::Count(5).required(3), 3);
+        assert_eq!(MinHealthy::Percent(1).required(3), 1);
+        assert_eq!(MinHealthy::Count(0).required(0), 0);
+    }
+
+    #[test]
+    fn durations_reject_negative_and_garbage() {
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+    }
+}
