@@ -8,3 +8,4 @@ pub mod plan;
 pub mod scope;
 pub mod template;
 pub mod topology;
+pub mod run;

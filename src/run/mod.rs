@@ -1,0 +1,3 @@
+//! The run: a pure scheduler deciding, executors carrying out through transports.
+
+pub mod transport;

@@ -1,0 +1,147 @@
+//! Transports carry out what the scheduler decides: power through BMCs, commands over SSH,
+//! health probes. The scheduler never touches them; executors do.
+
+use std::future::Future;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::plan::actions::RenderedCheck;
+use crate::topology::Host;
+
+/// Chassis power state reported by a BMC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    /// Powered on.
+    On,
+    /// Powered off.
+    Off,
+}
+
+/// A chassis power command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerAction {
+    /// Read the state.
+    Status,
+    /// Switch on.
+    On,
+    /// Switch off.
+    Off,
+    /// Power cycle.
+    Cycle,
+}
+
+/// What a remote command left behind. Output is bounded: only the tail is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommandOutput {
+    /// Exit code; `None` when the command was killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Tail of stdout.
+    pub stdout: String,
+    /// Tail of stderr.
+    pub stderr: String,
+}
+
+/// Most bytes of each output stream kept for the journal.
+pub const OUTPUT_TAIL_BYTES: usize = 4096;
+
+/// Why a transport could not do what it was asked.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum TransportError {
+    /// The operation did not finish in time.
+    #[error("{what} on {host} timed out after {after:?}")]
+    Timeout {
+        /// Host name.
+        host: String,
+        /// What was attempted.
+        what: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// The host or its BMC could not be reached.
+    #[error("{host} unreachable: {detail}")]
+    Unreachable {
+        /// Host name.
+        host: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The SSH host key is unknown or differs from known_hosts: refused, never accepted.
+    #[error("{host}: SSH host key refused: {detail}")]
+    HostKey {
+        /// Host name.
+        host: String,
+        /// Unknown or changed, and where known_hosts is.
+        detail: String,
+    },
+    /// Authentication failed.
+    #[error("{host}: authentication failed: {detail}")]
+    Auth {
+        /// Host name.
+        host: String,
+        /// What was tried.
+        detail: String,
+    },
+    /// The host has no BMC, or the BMC password could not be read.
+    #[error("{host}: {detail}")]
+    Config {
+        /// Host name.
+        host: String,
+        /// What is missing.
+        detail: String,
+    },
+    /// Anything else the transport reported.
+    #[error("{host}: {detail}")]
+    Other {
+        /// Host name.
+        host: String,
+        /// What happened.
+        detail: String,
+    },
+}
+
+/// Power control through a host's BMC.
+pub trait Power: Send + Sync + 'static {
+    /// Carries out `action` and returns the power state afterwards.
+    fn power(
+        &self,
+        host: &Host,
+        action: PowerAction,
+    ) -> impl Future<Output = Result<PowerState, TransportError>> + Send;
+}
+
+/// Commands on a host.
+pub trait Remote: Send + Sync + 'static {
+    /// Runs `command` through the login shell, cut at `timeout`.
+    fn exec(
+        &self,
+        host: &Host,
+        command: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<CommandOutput, TransportError>> + Send;
+}
+
+/// Health probes, run directly against the service (never through monitoring).
+pub trait Probe: Send + Sync + 'static {
+    /// Ok when `check` passes on `host` within `timeout`; otherwise why not.
+    fn check(
+        &self,
+        host: &Host,
+        check: &RenderedCheck,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Keeps the last `limit` bytes of `text`, cut at a character boundary.
+pub fn tail(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut start = text.len() - limit;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
