@@ -66,22 +66,42 @@ impl StepGraph {
                 continue;
             }
             if subsystem.bootstrap.is_some() {
-                let step = Step { subsystem: id, mode: Mode::Bootstrap };
+                let step = Step {
+                    subsystem: id,
+                    mode: Mode::Bootstrap,
+                };
                 index.insert(step, graph.add_node(step));
             }
-            let step = Step { subsystem: id, mode: Mode::Normal };
+            let step = Step {
+                subsystem: id,
+                mode: Mode::Normal,
+            };
             index.insert(step, graph.add_node(step));
         }
-        let node = |id: SubsystemId, mode: Mode| index.get(&Step { subsystem: id, mode }).copied();
+        let node = |id: SubsystemId, mode: Mode| {
+            index
+                .get(&Step {
+                    subsystem: id,
+                    mode,
+                })
+                .copied()
+        };
         for (id, subsystem) in topology.subsystems.iter().enumerate() {
-            let Some(normal) = node(id, Mode::Normal) else { continue };
+            let Some(normal) = node(id, Mode::Normal) else {
+                continue;
+            };
             for dependency in &subsystem.requires {
-                let mode = if dependency.bootstrap_ok { Mode::Bootstrap } else { Mode::Normal };
+                let mode = if dependency.bootstrap_ok {
+                    Mode::Bootstrap
+                } else {
+                    Mode::Normal
+                };
                 if let Some(source) = node(dependency.on, mode) {
                     graph.add_edge(source, normal, EdgeKind::Requires);
                 }
             }
-            if let (Some(bootstrap), Some(plan)) = (node(id, Mode::Bootstrap), &subsystem.bootstrap) {
+            if let (Some(bootstrap), Some(plan)) = (node(id, Mode::Bootstrap), &subsystem.bootstrap)
+            {
                 graph.add_edge(bootstrap, normal, EdgeKind::Requires);
                 for &dependency in &plan.requires {
                     if let Some(source) = node(dependency, Mode::Normal) {
@@ -90,7 +110,11 @@ impl StepGraph {
                 }
             }
         }
-        let mut step_graph = StepGraph { graph, index, dropped_wants: Vec::new() };
+        let mut step_graph = StepGraph {
+            graph,
+            index,
+            dropped_wants: Vec::new(),
+        };
         step_graph.add_wants(topology);
         step_graph
     }
@@ -99,11 +123,17 @@ impl StepGraph {
     /// is dropped (and reported as a warning), since soft dependencies only order.
     fn add_wants(&mut self, topology: &Topology) {
         for (id, subsystem) in topology.subsystems.iter().enumerate() {
-            let Some(dependent) = self.node(Step { subsystem: id, mode: Mode::Normal }) else {
+            let Some(dependent) = self.node(Step {
+                subsystem: id,
+                mode: Mode::Normal,
+            }) else {
                 continue;
             };
             for &wanted in &subsystem.wants {
-                let Some(source) = self.node(Step { subsystem: wanted, mode: Mode::Normal }) else {
+                let Some(source) = self.node(Step {
+                    subsystem: wanted,
+                    mode: Mode::Normal,
+                }) else {
                     continue;
                 };
                 if petgraph::algo::has_path_connecting(&self.graph, dependent, source, None) {
@@ -132,12 +162,15 @@ impl StepGraph {
         for component in tarjan_scc(&self.graph) {
             let members: HashSet<NodeIndex> = component.iter().copied().collect();
             let self_loop = component.len() == 1
-                && self.graph.edges(component[0]).any(|edge| edge.target() == component[0]);
+                && self
+                    .graph
+                    .edges(component[0])
+                    .any(|edge| edge.target() == component[0]);
             if component.len() > 1 || self_loop {
                 cycles.extend(self.elementary_cycles(&members));
             }
         }
-        cycles.sort_by(|a, b| a.path.cmp_key().cmp(&b.path.cmp_key()));
+        cycles.sort_by_key(|cycle| cycle.path.cmp_key());
         cycles
     }
 
@@ -201,7 +234,11 @@ impl StepGraph {
         self.dependencies(node, EdgeKind::Wants)
     }
 
-    fn dependencies(&self, node: NodeIndex, kind: EdgeKind) -> impl Iterator<Item = NodeIndex> + '_ {
+    fn dependencies(
+        &self,
+        node: NodeIndex,
+        kind: EdgeKind,
+    ) -> impl Iterator<Item = NodeIndex> + '_ {
         self.graph
             .edges_directed(node, Direction::Incoming)
             .filter(move |edge| *edge.weight() == kind)
@@ -235,7 +272,9 @@ trait CycleKey {
 
 impl CycleKey for Vec<Step> {
     fn cmp_key(&self) -> Vec<(SubsystemId, Mode)> {
-        self.iter().map(|step| (step.subsystem, step.mode)).collect()
+        self.iter()
+            .map(|step| (step.subsystem, step.mode))
+            .collect()
     }
 }
 

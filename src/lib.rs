@@ -5,7 +5,7 @@
 
 pub mod graph;
 pub mod plan;
+pub mod run;
 pub mod scope;
 pub mod template;
 pub mod topology;
-pub mod run;

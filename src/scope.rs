@@ -72,12 +72,14 @@ impl Scope {
     /// Applies the scope to `topology`.
     pub fn select(&self, topology: &Topology) -> Result<Selection, ScopeError> {
         let lookup = |flag: &'static str, name: &String| {
-            topology.subsystem_id(name).ok_or_else(|| ScopeError::UnknownSubsystem {
-                flag,
-                name: name.clone(),
-                suggestion: closest(name, topology.subsystems.iter().map(|s| s.name.as_str()))
-                    .map(str::to_string),
-            })
+            topology
+                .subsystem_id(name)
+                .ok_or_else(|| ScopeError::UnknownSubsystem {
+                    flag,
+                    name: name.clone(),
+                    suggestion: closest(name, topology.subsystems.iter().map(|s| s.name.as_str()))
+                        .map(str::to_string),
+                })
         };
         let count = topology.subsystems.len();
         let mut in_scope = vec![self.only.is_empty(); count];
@@ -110,8 +112,16 @@ impl Scope {
                     .all(|(key, value)| host.labels.get(key) == Some(value))
         };
         let filter = |list: &[HostId]| list.iter().copied().filter(|h| host_ok(*h)).collect();
-        let hosts: Vec<Vec<HostId>> = topology.subsystems.iter().map(|s| filter(&s.hosts)).collect();
-        let spares = topology.subsystems.iter().map(|s| filter(&s.spares)).collect();
+        let hosts: Vec<Vec<HostId>> = topology
+            .subsystems
+            .iter()
+            .map(|s| filter(&s.hosts))
+            .collect();
+        let spares = topology
+            .subsystems
+            .iter()
+            .map(|s| filter(&s.spares))
+            .collect();
         for (id, selected) in hosts.iter().enumerate() {
             if selected.is_empty() {
                 in_scope[id] = false;
@@ -125,8 +135,16 @@ impl Scope {
             if !in_scope[id] {
                 continue;
             }
-            let bootstrap_requires = subsystem.bootstrap.iter().flat_map(|b| b.requires.iter().copied());
-            for dependency in subsystem.requires.iter().map(|d| d.on).chain(bootstrap_requires) {
+            let bootstrap_requires = subsystem
+                .bootstrap
+                .iter()
+                .flat_map(|b| b.requires.iter().copied());
+            for dependency in subsystem
+                .requires
+                .iter()
+                .map(|d| d.on)
+                .chain(bootstrap_requires)
+            {
                 if !in_scope[dependency] {
                     assumed.insert(dependency);
                 }
@@ -134,6 +152,11 @@ impl Scope {
         }
         let mut assumed_up: Vec<SubsystemId> = assumed.into_iter().collect();
         assumed_up.sort_unstable();
-        Ok(Selection { in_scope, hosts, spares, assumed_up })
+        Ok(Selection {
+            in_scope,
+            hosts,
+            spares,
+            assumed_up,
+        })
     }
 }

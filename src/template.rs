@@ -73,7 +73,9 @@ pub fn check(template: &str) -> Result<(), String> {
         let known = matches!(
             name,
             "host" | "address" | "subsystem" | "datacenter" | "rack"
-        ) || name.strip_prefix("label.").is_some_and(|key| !key.is_empty());
+        ) || name
+            .strip_prefix("label.")
+            .is_some_and(|key| !key.is_empty());
         if !known {
             return Err(format!(
                 "unknown placeholder {{{name}}}: use {{host}}, {{address}}, {{subsystem}}, \

@@ -123,7 +123,12 @@ pub fn init_logging(args: &Args) {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.command {
         Command::Validate { files } => Ok(plan::validate(&files)),
-        Command::Plan { file, format, every_node, scope } => plan::plan(file, format, every_node, &scope),
+        Command::Plan {
+            file,
+            format,
+            every_node,
+            scope,
+        } => plan::plan(file, format, every_node, &scope),
         Command::Schema => {
             let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);
             println!("{}", serde_json::to_string_pretty(&schema)?);

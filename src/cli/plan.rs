@@ -62,7 +62,12 @@ pub fn scope_from(args: &ScopeArgs) -> anyhow::Result<Scope> {
     })
 }
 
-pub fn plan(file: Option<PathBuf>, format: PlanFormat, every_node: bool, scope: &ScopeArgs) -> anyhow::Result<Outcome> {
+pub fn plan(
+    file: Option<PathBuf>,
+    format: PlanFormat,
+    every_node: bool,
+    scope: &ScopeArgs,
+) -> anyhow::Result<Outcome> {
     let loaded = match load(file.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return Ok(outcome),

@@ -66,7 +66,9 @@ pub fn node_commands(topology: &Topology, step: Step, host: HostId) -> NodeComma
     let values = values(topology, &subsystem.name, host);
     let shell = |text: &String| template::render_shell(text, &values);
     let (start, check, leave_bootstrap) = match (step.mode, &subsystem.bootstrap) {
-        (Mode::Bootstrap, Some(bootstrap)) => (Some(&bootstrap.start), bootstrap.health.as_ref(), None),
+        (Mode::Bootstrap, Some(bootstrap)) => {
+            (Some(&bootstrap.start), bootstrap.health.as_ref(), None)
+        }
         (_, bootstrap) => (
             subsystem.start.as_ref(),
             subsystem.health.as_ref(),
@@ -77,7 +79,10 @@ pub fn node_commands(topology: &Topology, step: Step, host: HostId) -> NodeComma
         leave_bootstrap: leave_bootstrap.map(shell),
         start: start.map(shell),
         check: check.map(|check| render_check(check, &values)),
-        progress: subsystem.progress.as_ref().map(|probe| shell(&probe.command)),
+        progress: subsystem
+            .progress
+            .as_ref()
+            .map(|probe| shell(&probe.command)),
     }
 }
 

@@ -9,10 +9,17 @@ use crate::topology::Topology;
 pub fn render_dot(topology: &Topology, plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph {:?} {{", topology.name);
-    let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
+    let _ = writeln!(
+        out,
+        "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];"
+    );
     for step in &plan.steps {
         let tier = topology.subsystems[step.step.subsystem].tier;
-        let style = if step.critical { ", color=red, penwidth=2" } else { "" };
+        let style = if step.critical {
+            ", color=red, penwidth=2"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "  {:?} [label=\"{}\\n{} · {} hosts · {}\"{style}];",
@@ -25,12 +32,25 @@ pub fn render_dot(topology: &Topology, plan: &Plan) -> String {
     }
     for (id, step) in plan.steps.iter().enumerate() {
         for &dependency in &step.requires {
-            let critical = step.critical && plan.steps[dependency].critical && on_path(plan, dependency, id);
-            let style = if critical { " [color=red, penwidth=2]" } else { "" };
-            let _ = writeln!(out, "  {:?} -> {:?}{style};", plan.steps[dependency].id, step.id);
+            let critical =
+                step.critical && plan.steps[dependency].critical && on_path(plan, dependency, id);
+            let style = if critical {
+                " [color=red, penwidth=2]"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {:?} -> {:?}{style};",
+                plan.steps[dependency].id, step.id
+            );
         }
         for &dependency in &step.wants {
-            let _ = writeln!(out, "  {:?} -> {:?} [style=dashed];", plan.steps[dependency].id, step.id);
+            let _ = writeln!(
+                out,
+                "  {:?} -> {:?} [style=dashed];",
+                plan.steps[dependency].id, step.id
+            );
         }
     }
     out.push_str("}\n");
@@ -42,7 +62,12 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
     let mut out = String::from("flowchart LR\n");
     for (id, step) in plan.steps.iter().enumerate() {
         let tier = topology.subsystems[step.step.subsystem].tier;
-        let _ = writeln!(out, "  s{id}[\"{} ({tier}, {} hosts)\"]", step.id, step.hosts.len());
+        let _ = writeln!(
+            out,
+            "  s{id}[\"{} ({tier}, {} hosts)\"]",
+            step.id,
+            step.hosts.len()
+        );
     }
     let mut edge_count = 0;
     let mut critical_edges = Vec::new();
@@ -60,7 +85,11 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
         }
     }
     out.push_str("  classDef critical stroke:#d00,stroke-width:3px;\n");
-    let critical: Vec<String> = plan.critical_path.iter().map(|id| format!("s{id}")).collect();
+    let critical: Vec<String> = plan
+        .critical_path
+        .iter()
+        .map(|id| format!("s{id}"))
+        .collect();
     if !critical.is_empty() {
         let _ = writeln!(out, "  class {} critical", critical.join(","));
     }
@@ -72,5 +101,7 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
 
 /// True when `from -> to` is an edge of the critical path.
 fn on_path(plan: &Plan, from: usize, to: usize) -> bool {
-    plan.critical_path.windows(2).any(|pair| pair[0] == from && pair[1] == to)
+    plan.critical_path
+        .windows(2)
+        .any(|pair| pair[0] == from && pair[1] == to)
 }

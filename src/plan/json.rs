@@ -92,7 +92,11 @@ pub struct NodeDocument {
 
 /// Renders the plan as pretty JSON.
 pub fn render_json(topology: &Topology, plan: &Plan) -> String {
-    let ids = |list: &[usize]| list.iter().map(|id| plan.steps[*id].id.clone()).collect::<Vec<_>>();
+    let ids = |list: &[usize]| {
+        list.iter()
+            .map(|id| plan.steps[*id].id.clone())
+            .collect::<Vec<_>>()
+    };
     let steps = plan
         .steps
         .iter()
@@ -116,18 +120,21 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
         .steps
         .iter()
         .flat_map(|step| {
-            step.hosts.iter().zip(&step.node_starts).map(move |(host, start)| NodeDocument {
-                step: step.id.clone(),
-                subsystem: topology.subsystems[step.step.subsystem].name.clone(),
-                mode: step.step.mode,
-                host: topology.hosts[*host].name.clone(),
-                address: topology.hosts[*host].address.clone(),
-                depends_on: ids(&step.requires),
-                wave: step.wave,
-                earliest_start_s: start.as_secs_f64(),
-                duration_s: step.duration.as_secs_f64(),
-                commands: node_commands(topology, step.step, *host),
-            })
+            step.hosts
+                .iter()
+                .zip(&step.node_starts)
+                .map(move |(host, start)| NodeDocument {
+                    step: step.id.clone(),
+                    subsystem: topology.subsystems[step.step.subsystem].name.clone(),
+                    mode: step.step.mode,
+                    host: topology.hosts[*host].name.clone(),
+                    address: topology.hosts[*host].address.clone(),
+                    depends_on: ids(&step.requires),
+                    wave: step.wave,
+                    earliest_start_s: start.as_secs_f64(),
+                    duration_s: step.duration.as_secs_f64(),
+                    commands: node_commands(topology, step.step, *host),
+                })
         })
         .collect();
     let document = PlanDocument {
@@ -139,7 +146,11 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
         host_count: plan.host_count(),
         node_count: plan.node_count(),
         wave_count: plan.wave_count,
-        assumed_up: plan.assumed_up.iter().map(|id| topology.subsystems[*id].name.clone()).collect(),
+        assumed_up: plan
+            .assumed_up
+            .iter()
+            .map(|id| topology.subsystems[*id].name.clone())
+            .collect(),
         steps,
         nodes,
     };

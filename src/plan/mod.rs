@@ -73,8 +73,11 @@ impl Plan {
     pub fn build(topology: &Topology, selection: &Selection) -> Result<Plan, Vec<Cycle>> {
         let graph = StepGraph::build(topology, &selection.in_scope);
         let order = graph.order()?;
-        let position: std::collections::HashMap<NodeIndex, StepId> =
-            order.iter().enumerate().map(|(id, node)| (*node, id)).collect();
+        let position: std::collections::HashMap<NodeIndex, StepId> = order
+            .iter()
+            .enumerate()
+            .map(|(id, node)| (*node, id))
+            .collect();
         let mut steps: Vec<PlanStep> = Vec::with_capacity(order.len());
         // The dependency that decided each step's start, to trace the critical path back.
         let mut decided_by: Vec<Option<StepId>> = Vec::with_capacity(order.len());
@@ -87,7 +90,9 @@ impl Plan {
             for &dependency in requires.iter().chain(&wants) {
                 let before = &steps[dependency];
                 wave = wave.max(before.wave + 1);
-                if before.ready_at > earliest_start || decider.is_none() && before.ready_at == earliest_start {
+                if before.ready_at > earliest_start
+                    || decider.is_none() && before.ready_at == earliest_start
+                {
                     earliest_start = before.ready_at;
                     decider = Some(dependency);
                 }
@@ -148,7 +153,11 @@ impl Plan {
 
     /// Number of distinct hosts covered.
     pub fn host_count(&self) -> usize {
-        let mut hosts: Vec<HostId> = self.steps.iter().flat_map(|s| s.hosts.iter().copied()).collect();
+        let mut hosts: Vec<HostId> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.hosts.iter().copied())
+            .collect();
         hosts.sort_unstable();
         hosts.dedup();
         hosts.len()
@@ -156,7 +165,10 @@ impl Plan {
 
     /// Number of distinct subsystems covered.
     pub fn subsystem_count(&self) -> usize {
-        self.steps.iter().filter(|s| s.step.mode == Mode::Normal).count()
+        self.steps
+            .iter()
+            .filter(|s| s.step.mode == Mode::Normal)
+            .count()
     }
 }
 

@@ -18,8 +18,17 @@ pub struct TextOptions {
 /// Renders the plan as text.
 pub fn render_text(topology: &Topology, plan: &Plan, options: TextOptions) -> String {
     let mut out = String::new();
-    let bootstraps = plan.steps.iter().filter(|s| s.step.mode == Mode::Bootstrap).count();
-    let _ = writeln!(out, "PLAN  {}  ({})", topology.name, topology.file.display());
+    let bootstraps = plan
+        .steps
+        .iter()
+        .filter(|s| s.step.mode == Mode::Bootstrap)
+        .count();
+    let _ = writeln!(
+        out,
+        "PLAN  {}  ({})",
+        topology.name,
+        topology.file.display()
+    );
     if let Some(description) = &topology.description {
         let _ = writeln!(out, "      {}", description.trim());
     }
@@ -77,10 +86,21 @@ fn critical_path_text(plan: &Plan) -> String {
         .join(" -> ")
 }
 
-fn render_step(out: &mut String, topology: &Topology, plan: &Plan, step: &PlanStep, options: TextOptions) {
+fn render_step(
+    out: &mut String,
+    topology: &Topology,
+    plan: &Plan,
+    step: &PlanStep,
+    options: TextOptions,
+) {
     let subsystem = &topology.subsystems[step.step.subsystem];
-    let host_names = |ids: &[usize]| compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ");
-    let marker = if step.critical { "  [critical path]" } else { "" };
+    let host_names =
+        |ids: &[usize]| compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ");
+    let marker = if step.critical {
+        "  [critical path]"
+    } else {
+        ""
+    };
     let _ = writeln!(out, "  [{}] {}{marker}", subsystem.tier, step.id);
     if let Some(description) = &subsystem.description {
         let _ = writeln!(out, "      about:    {}", description.trim());
@@ -101,16 +121,32 @@ fn render_step(out: &mut String, topology: &Topology, plan: &Plan, step: &PlanSt
         .requires
         .iter()
         .map(|id| plan.steps[*id].id.clone())
-        .chain(step.wants.iter().map(|id| format!("{} (soft)", plan.steps[*id].id)))
+        .chain(
+            step.wants
+                .iter()
+                .map(|id| format!("{} (soft)", plan.steps[*id].id)),
+        )
         .collect();
     let _ = writeln!(
         out,
         "      waits:    {}",
-        if waits.is_empty() { "nothing".into() } else { waits.join(", ") }
+        if waits.is_empty() {
+            "nothing".into()
+        } else {
+            waits.join(", ")
+        }
     );
-    let with_bmc: Vec<usize> = step.hosts.iter().copied().filter(|h| topology.hosts[*h].bmc.is_some()).collect();
+    let with_bmc: Vec<usize> = step
+        .hosts
+        .iter()
+        .copied()
+        .filter(|h| topology.hosts[*h].bmc.is_some())
+        .collect();
     if let Some(first) = with_bmc.first() {
-        let bmc = topology.hosts[*first].bmc.as_ref().expect("filtered on bmc");
+        let bmc = topology.hosts[*first]
+            .bmc
+            .as_ref()
+            .expect("filtered on bmc");
         let _ = writeln!(
             out,
             "      power:    if off, {} hosts via `{}` ({}), max {} per {} per power domain",
@@ -121,20 +157,32 @@ fn render_step(out: &mut String, topology: &Topology, plan: &Plan, step: &PlanSt
             human(topology.policy.power_on_window),
         );
     }
-    let shown = if options.every_node { step.hosts.len() } else { step.hosts.len().min(1) };
+    let shown = if options.every_node {
+        step.hosts.len()
+    } else {
+        step.hosts.len().min(1)
+    };
     for &host in &step.hosts[..shown] {
         let commands = node_commands(topology, step.step, host);
         let on = &topology.hosts[host];
         let ssh = format!("{}@{}:{}", on.ssh.user, on.address, on.ssh.port);
         if let Some(leave) = &commands.leave_bootstrap {
-            let _ = writeln!(out, "      leave bootstrap on {}: ssh {ssh} -- {leave}", on.name);
+            let _ = writeln!(
+                out,
+                "      leave bootstrap on {}: ssh {ssh} -- {leave}",
+                on.name
+            );
         }
         match &commands.start {
             Some(start) => {
                 let _ = writeln!(out, "      start on {}: ssh {ssh} -- {start}", on.name);
             }
             None => {
-                let _ = writeln!(out, "      start on {}: (no start command: only checked)", on.name);
+                let _ = writeln!(
+                    out,
+                    "      start on {}: (no start command: only checked)",
+                    on.name
+                );
             }
         }
         match &commands.check {
@@ -142,15 +190,27 @@ fn render_step(out: &mut String, topology: &Topology, plan: &Plan, step: &PlanSt
                 let _ = writeln!(out, "      check on {}: {check}", on.name);
             }
             None => {
-                let _ = writeln!(out, "      check on {}: (none: healthy when the start command exits 0)", on.name);
+                let _ = writeln!(
+                    out,
+                    "      check on {}: (none: healthy when the start command exits 0)",
+                    on.name
+                );
             }
         }
         if let Some(progress) = &commands.progress {
-            let _ = writeln!(out, "      progress on {}: `{progress}` output must keep changing", on.name);
+            let _ = writeln!(
+                out,
+                "      progress on {}: `{progress}` output must keep changing",
+                on.name
+            );
         }
     }
     if shown < step.hosts.len() {
-        let _ = writeln!(out, "      ... same on the other {} hosts (--every-node lists each)", step.hosts.len() - shown);
+        let _ = writeln!(
+            out,
+            "      ... same on the other {} hosts (--every-node lists each)",
+            step.hosts.len() - shown
+        );
     }
     let policy = &subsystem.health_policy;
     let _ = writeln!(

@@ -43,7 +43,9 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// True when any finding is an error.
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|item| item.severity == Severity::Error)
+        self.items
+            .iter()
+            .any(|item| item.severity == Severity::Error)
     }
 
     /// Only the errors.
@@ -120,7 +122,11 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn error(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Error, path.into(), message.into())
     }
 
@@ -144,7 +150,9 @@ impl Collector {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|item| item.severity == Severity::Error)
+        self.items
+            .iter()
+            .any(|item| item.severity == Severity::Error)
     }
 }
 

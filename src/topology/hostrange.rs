@@ -32,19 +32,25 @@ pub fn compress<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut groups: Vec<(String, String, usize, Vec<u64>)> = Vec::new();
     let mut singles_at: Vec<(usize, String)> = Vec::new();
     for name in names {
-        let Some(end) = name.rfind(|c: char| c.is_ascii_digit()) else {
+        // Fold on the first run of digits: `db001.dc1` varies in `001`, not in `dc1`.
+        let Some(start) = name.find(|c: char| c.is_ascii_digit()) else {
             singles_at.push((groups.len() + singles_at.len(), name.to_string()));
             continue;
         };
-        let start = name[..=end]
-            .rfind(|c: char| !c.is_ascii_digit())
-            .map_or(0, |i| i + 1);
+        let end = name[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(name.len(), |i| start + i)
+            - 1;
         let digits = &name[start..=end];
         let Ok(number) = digits.parse::<u64>() else {
             singles_at.push((groups.len() + singles_at.len(), name.to_string()));
             continue;
         };
-        let width = if digits.starts_with('0') && digits.len() > 1 { digits.len() } else { 0 };
+        let width = if digits.starts_with('0') && digits.len() > 1 {
+            digits.len()
+        } else {
+            0
+        };
         let (prefix, suffix) = (&name[..start], &name[end + 1..]);
         match groups
             .iter_mut()
@@ -84,7 +90,9 @@ const MAX_EXPANSION: u64 = 1_000_000;
 fn expand_range(spec: &str) -> Result<Vec<String>, String> {
     let parts: Vec<&str> = spec.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
-        return Err(format!("range [{spec}] must be [start:end] or [start:end:step]"));
+        return Err(format!(
+            "range [{spec}] must be [start:end] or [start:end:step]"
+        ));
     }
     let step: u64 = match parts.get(2) {
         Some(text) => text

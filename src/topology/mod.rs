@@ -65,7 +65,9 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     for item in &mut collector.items {
         item.location = map.locate(&item.path);
     }
-    collector.items.sort_by_key(|item| item.location.map(|l| (l.line, l.column)));
+    collector
+        .items
+        .sort_by_key(|item| item.location.map(|l| (l.line, l.column)));
     if collector.has_errors() {
         return Err(diagnostics(collector.items));
     }
@@ -91,7 +93,9 @@ fn syntax_error(err: &serde_yaml::Error) -> Diagnostic {
             column: location.column(),
         }),
         message,
-        hint: Some("fix the YAML here; `blackstart schema` prints the format as JSON Schema".into()),
+        hint: Some(
+            "fix the YAML here; `blackstart schema` prints the format as JSON Schema".into(),
+        ),
     }
 }
 
@@ -108,19 +112,25 @@ fn check_cycles(topology: &Topology, out: &mut Collector) {
                 .iter()
                 .find(|dependency| dependency.on == next.subsystem)
                 .map(|dependency| {
-                    format!("subsystems[{}].requires[{}]", first.subsystem, dependency.index)
+                    format!(
+                        "subsystems[{}].requires[{}]",
+                        first.subsystem, dependency.index
+                    )
                 })
                 .unwrap_or_else(|| format!("subsystems[{}]", first.subsystem)),
             crate::graph::Mode::Bootstrap => {
                 format!("subsystems[{}].bootstrap.requires", first.subsystem)
             }
         };
-        out.error(path, format!("dependency cycle: {}", cycle_text(topology, &cycle)))
-            .hint(
-                "break it with a bootstrap mode: declare `bootstrap:` (start, check, fewer \
+        out.error(
+            path,
+            format!("dependency cycle: {}", cycle_text(topology, &cycle)),
+        )
+        .hint(
+            "break it with a bootstrap mode: declare `bootstrap:` (start, check, fewer \
                  requires) on one subsystem of the cycle, and mark the dependency on it \
                  `{ name: ..., bootstrap: true }`",
-            );
+        );
     }
     for (dependent, wanted) in graph.dropped_wants {
         out.warning(

@@ -16,8 +16,11 @@ use crate::template;
 /// Resolves `raw`, read from `file`, recording every problem in `out`.
 pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Topology {
     if raw.version != 1 {
-        out.error("version", format!("unsupported format version {}", raw.version))
-            .hint("this blackstart reads version 1");
+        out.error(
+            "version",
+            format!("unsupported format version {}", raw.version),
+        )
+        .hint("this blackstart reads version 1");
     }
     check_defaults(&raw.defaults, out);
     let base_dir = file.parent().unwrap_or(Path::new("."));
@@ -109,20 +112,35 @@ fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collector) -> Vec
                 continue;
             }
         };
-        let addresses = paired(entry.address.as_deref(), &names, &format!("{path}.address"), out);
+        let addresses = paired(
+            entry.address.as_deref(),
+            &names,
+            &format!("{path}.address"),
+            out,
+        );
         let bmc = entry.bmc.as_ref().or(defaults.bmc.as_ref());
         let bmc_addresses = bmc.and_then(|bmc| {
-            let address = bmc.address.as_deref().or(defaults
-                .bmc
-                .as_ref()
-                .and_then(|bmc| bmc.address.as_deref()));
+            let address = bmc
+                .address
+                .as_deref()
+                .or(defaults.bmc.as_ref().and_then(|bmc| bmc.address.as_deref()));
             if address.is_none() {
-                out.error(format!("{path}.bmc"), format!("BMC of {pattern} has no address"))
-                    .hint("set `bmc: { address: ... }` on the host (a range may pair with the name)");
+                out.error(
+                    format!("{path}.bmc"),
+                    format!("BMC of {pattern} has no address"),
+                )
+                .hint("set `bmc: { address: ... }` on the host (a range may pair with the name)");
             }
-            address.map(|address| paired(Some(address), &names, &format!("{path}.bmc.address"), out))
+            address
+                .map(|address| paired(Some(address), &names, &format!("{path}.bmc.address"), out))
         });
-        let bmc_settings = merge_bmc(defaults.bmc.as_ref(), entry.bmc.as_ref(), &path, base_dir, out);
+        let bmc_settings = merge_bmc(
+            defaults.bmc.as_ref(),
+            entry.bmc.as_ref(),
+            &path,
+            base_dir,
+            out,
+        );
         let ssh = merge_ssh(&defaults.ssh, &entry.ssh, base_dir);
         let mut labels = defaults.labels.clone();
         labels.extend(entry.labels.clone());
@@ -158,7 +176,10 @@ fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collector) -> Vec
                 address,
                 ssh: ssh.clone(),
                 bmc,
-                datacenter: entry.datacenter.clone().or_else(|| defaults.datacenter.clone()),
+                datacenter: entry
+                    .datacenter
+                    .clone()
+                    .or_else(|| defaults.datacenter.clone()),
                 power_domain: entry
                     .power_domain
                     .clone()
@@ -219,7 +240,10 @@ fn merge_bmc(
     base_dir: &Path,
     out: &mut Collector,
 ) -> Option<BmcSettings> {
-    for (raw, at) in [(defaults, "defaults.host.bmc".to_string()), (own, format!("{path}.bmc"))] {
+    for (raw, at) in [
+        (defaults, "defaults.host.bmc".to_string()),
+        (own, format!("{path}.bmc")),
+    ] {
         if raw.is_some_and(|bmc| bmc.password.is_some()) {
             out.error(
                 format!("{at}.password"),
@@ -232,15 +256,17 @@ fn merge_bmc(
     let pick = |field: fn(&RawBmc) -> Option<&String>| {
         field(own).or_else(|| defaults.and_then(field)).cloned()
     };
-    let password = match (pick(|bmc| bmc.password_env.as_ref()), pick(|bmc| bmc.password_file.as_ref())) {
+    let password = match (
+        pick(|bmc| bmc.password_env.as_ref()),
+        pick(|bmc| bmc.password_file.as_ref()),
+    ) {
         (Some(variable), _) => SecretSource::Env(variable),
         (None, Some(file)) => SecretSource::File(absolute(&file, base_dir)),
         (None, None) => {
-            out.error(
-                format!("{path}.bmc"),
-                "BMC has no password source",
-            )
-            .hint("set `password_env: NAME` (an environment variable) or `password_file: PATH`");
+            out.error(format!("{path}.bmc"), "BMC has no password source")
+                .hint(
+                    "set `password_env: NAME` (an environment variable) or `password_file: PATH`",
+                );
             return None;
         }
     };
@@ -301,7 +327,11 @@ fn absolute(path: &str, base_dir: &Path) -> PathBuf {
     }
 }
 
-fn duration(own: Option<HumanDuration>, inherited: Option<HumanDuration>, fallback: Duration) -> Duration {
+fn duration(
+    own: Option<HumanDuration>,
+    inherited: Option<HumanDuration>,
+    fallback: Duration,
+) -> Duration {
     own.or(inherited).map_or(fallback, |value| value.0)
 }
 
@@ -349,7 +379,13 @@ fn resolve_subsystems(
     for (index, entry) in raw.subsystems.iter().enumerate() {
         let path = format!("subsystems[{index}]");
         let name = entry.name.clone().unwrap_or_else(|| format!("#{index}"));
-        let mut member_hosts = select_hosts(&entry.hosts, &format!("{path}.hosts"), hosts, host_index, out);
+        let mut member_hosts = select_hosts(
+            &entry.hosts,
+            &format!("{path}.hosts"),
+            hosts,
+            host_index,
+            out,
+        );
         if let Some(selector) = &entry.select {
             for (id, host) in hosts.iter().enumerate() {
                 let in_dc = selector
@@ -369,12 +405,21 @@ fn resolve_subsystems(
             out.error(&path, format!("subsystem {name:?} has no hosts"))
                 .hint("list hosts under `hosts:` or choose them with `select: { labels: ... }`");
         }
-        let spares = select_hosts(&entry.spares, &format!("{path}.spares"), hosts, host_index, out);
+        let spares = select_hosts(
+            &entry.spares,
+            &format!("{path}.spares"),
+            hosts,
+            host_index,
+            out,
+        );
         for spare in &spares {
             if member_hosts.contains(spare) {
                 out.error(
                     format!("{path}.spares"),
-                    format!("host {:?} is both a member and a spare of {name:?}", hosts[*spare].name),
+                    format!(
+                        "host {:?} is both a member and a spare of {name:?}",
+                        hosts[*spare].name
+                    ),
                 );
             }
         }
@@ -399,17 +444,26 @@ fn resolve_subsystems(
                     )
                     .hint(format!("declare `bootstrap:` on {target:?}, or drop `bootstrap: true`"));
                 }
-                requires.push(Dependency { on, bootstrap_ok, index: position });
+                requires.push(Dependency {
+                    on,
+                    bootstrap_ok,
+                    index: position,
+                });
             }
         }
         let wants = entry
             .wants
             .iter()
             .enumerate()
-            .filter_map(|(position, target)| lookup(target, format!("{path}.wants[{position}]"), out))
+            .filter_map(|(position, target)| {
+                lookup(target, format!("{path}.wants[{position}]"), out)
+            })
             .collect();
 
-        let health_policy = entry.health_policy.as_ref().or(defaults.health_policy.as_ref());
+        let health_policy = entry
+            .health_policy
+            .as_ref()
+            .or(defaults.health_policy.as_ref());
         let health = check_health(entry.health.as_ref(), &format!("{path}.health"), out);
         let expect = duration(entry.expect, defaults.expect, defaults::EXPECT);
         let bootstrap = entry.bootstrap.as_ref().map(|bootstrap| Bootstrap {
@@ -418,22 +472,36 @@ fn resolve_subsystems(
                 .stop
                 .as_ref()
                 .map(|stop| checked_template(stop, &format!("{path}.bootstrap.stop"), out)),
-            health: check_health(bootstrap.health.as_ref(), &format!("{path}.bootstrap.health"), out)
-                .or_else(|| health.clone()),
+            health: check_health(
+                bootstrap.health.as_ref(),
+                &format!("{path}.bootstrap.health"),
+                out,
+            )
+            .or_else(|| health.clone()),
             requires: bootstrap
                 .requires
                 .iter()
                 .enumerate()
                 .filter_map(|(position, target)| {
-                    lookup(target, format!("{path}.bootstrap.requires[{position}]"), out)
+                    lookup(
+                        target,
+                        format!("{path}.bootstrap.requires[{position}]"),
+                        out,
+                    )
                 })
                 .collect(),
             expect: bootstrap.expect.map_or(expect, |value| value.0),
         });
         let retry = entry.retry.as_ref().or(defaults.retry.as_ref());
         let retry = RetryPolicy {
-            attempts: retry.and_then(|retry| retry.attempts).unwrap_or(defaults::RETRY_ATTEMPTS),
-            backoff: duration(retry.and_then(|retry| retry.backoff), None, defaults::RETRY_BACKOFF),
+            attempts: retry
+                .and_then(|retry| retry.attempts)
+                .unwrap_or(defaults::RETRY_ATTEMPTS),
+            backoff: duration(
+                retry.and_then(|retry| retry.backoff),
+                None,
+                defaults::RETRY_BACKOFF,
+            ),
             max_backoff: duration(
                 retry.and_then(|retry| retry.max_backoff),
                 None,
@@ -441,38 +509,66 @@ fn resolve_subsystems(
             ),
         };
         if retry.attempts == 0 {
-            out.error(format!("{path}.retry.attempts"), "attempts must be at least 1 (the first try counts)");
+            out.error(
+                format!("{path}.retry.attempts"),
+                "attempts must be at least 1 (the first try counts)",
+            );
         }
         let health_policy = HealthPolicy {
-            interval: duration(health_policy.and_then(|p| p.interval), None, defaults::HEALTH_INTERVAL),
-            timeout: duration(health_policy.and_then(|p| p.timeout), None, defaults::HEALTH_TIMEOUT),
+            interval: duration(
+                health_policy.and_then(|p| p.interval),
+                None,
+                defaults::HEALTH_INTERVAL,
+            ),
+            timeout: duration(
+                health_policy.and_then(|p| p.timeout),
+                None,
+                defaults::HEALTH_TIMEOUT,
+            ),
             successes: health_policy
                 .and_then(|p| p.successes)
                 .unwrap_or(defaults::HEALTH_SUCCESSES)
                 .max(1),
         };
         let progress = entry.progress.as_ref().map(|progress| {
-            let interval = progress.interval.map_or(defaults::PROGRESS_INTERVAL, |value| value.0);
+            let interval = progress
+                .interval
+                .map_or(defaults::PROGRESS_INTERVAL, |value| value.0);
             ProgressProbe {
-                command: checked_template(&progress.command, &format!("{path}.progress.command"), out),
+                command: checked_template(
+                    &progress.command,
+                    &format!("{path}.progress.command"),
+                    out,
+                ),
                 interval,
                 stall_after: progress
                     .stall_after
-                    .map_or(interval * defaults::PROGRESS_STALL_INTERVALS, |value| value.0),
+                    .map_or(interval * defaults::PROGRESS_STALL_INTERVALS, |value| {
+                        value.0
+                    }),
             }
         });
-        let min_healthy = entry.min_healthy.or(defaults.min_healthy).unwrap_or_default();
+        let min_healthy = entry
+            .min_healthy
+            .or(defaults.min_healthy)
+            .unwrap_or_default();
         if let super::values::MinHealthy::Count(count) = min_healthy {
             if count as usize > member_hosts.len() && !member_hosts.is_empty() {
                 out.error(
                     format!("{path}.min_healthy"),
-                    format!("min_healthy {count} is more than the {} hosts of {name:?}", member_hosts.len()),
+                    format!(
+                        "min_healthy {count} is more than the {} hosts of {name:?}",
+                        member_hosts.len()
+                    ),
                 )
                 .hint("lower min_healthy or add hosts; this subsystem could never be ready");
             }
         }
         if entry.max_parallel == Some(0) {
-            out.error(format!("{path}.max_parallel"), "max_parallel must be at least 1");
+            out.error(
+                format!("{path}.max_parallel"),
+                "max_parallel must be at least 1",
+            );
         }
         subsystems.push(Subsystem {
             name,
@@ -495,8 +591,16 @@ fn resolve_subsystems(
             progress,
             bootstrap,
             expect,
-            start_timeout: duration(entry.start_timeout, defaults.start_timeout, defaults::START_TIMEOUT),
-            ready_timeout: duration(entry.ready_timeout, defaults.ready_timeout, defaults::READY_TIMEOUT),
+            start_timeout: duration(
+                entry.start_timeout,
+                defaults.start_timeout,
+                defaults::START_TIMEOUT,
+            ),
+            ready_timeout: duration(
+                entry.ready_timeout,
+                defaults.ready_timeout,
+                defaults::READY_TIMEOUT,
+            ),
             retry,
             min_healthy,
             max_parallel: entry.max_parallel.or(defaults.max_parallel),
@@ -560,7 +664,10 @@ fn check_health(raw: Option<&RawHealth>, path: &str, out: &mut Collector) -> Opt
         return None;
     }
     if raw.exit_code.is_some() && raw.command.is_none() {
-        out.error(format!("{path}.exit_code"), "`exit_code` only applies to a `command` check");
+        out.error(
+            format!("{path}.exit_code"),
+            "`exit_code` only applies to a `command` check",
+        );
     }
     if let Some(port) = raw.tcp {
         if port == 0 {
@@ -571,7 +678,10 @@ fn check_health(raw: Option<&RawHealth>, path: &str, out: &mut Collector) -> Opt
     if let Some(http) = &raw.http {
         let url = checked_template(&http.url, &format!("{path}.http.url"), out);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            out.error(format!("{path}.http.url"), format!("{url:?} is not an http(s) URL"));
+            out.error(
+                format!("{path}.http.url"),
+                format!("{url:?} is not an http(s) URL"),
+            );
         }
         return Some(HealthCheck::Http {
             url,

@@ -109,16 +109,8 @@ impl Indexer {
 impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
-            Event::Scalar(text, ..) => {
-                if self.enter_value(mark, Some(&text)) {
-                    self.leave_value();
-                }
-            }
-            Event::Alias(_) => {
-                if self.enter_value(mark, None) {
-                    self.leave_value();
-                }
-            }
+            Event::Scalar(text, ..) if self.enter_value(mark, Some(&text)) => self.leave_value(),
+            Event::Alias(_) if self.enter_value(mark, None) => self.leave_value(),
             Event::MappingStart(..) => {
                 self.enter_value(mark, None);
                 self.stack.push(Frame::Mapping { key: None });
@@ -146,7 +138,13 @@ mod tests {
         let map = SourceMap::index(source);
         assert_eq!(map.locate("name").unwrap().line, 1);
         assert_eq!(map.locate("subsystems[0].requires[1]").unwrap().line, 4);
-        assert_eq!(map.locate("subsystems[1].name"), Some(Location { line: 5, column: 11 }));
+        assert_eq!(
+            map.locate("subsystems[1].name"),
+            Some(Location {
+                line: 5,
+                column: 11
+            })
+        );
         // Unknown children fall back to their parent.
         assert_eq!(map.locate("subsystems[1].name.deeper").unwrap().line, 5);
     }

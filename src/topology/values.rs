@@ -16,7 +16,9 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map(HumanDuration).map_err(de::Error::custom)
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -113,7 +115,10 @@ fn parse_min_healthy(text: &str) -> Result<MinHealthy, String> {
         }
         return Ok(MinHealthy::Percent(value));
     }
-    trimmed.parse().map(MinHealthy::Count).map_err(|_| invalid())
+    trimmed
+        .parse()
+        .map(MinHealthy::Count)
+        .map_err(|_| invalid())
 }
 
 impl JsonSchema for MinHealthy {
