@@ -1,3 +1,7 @@
 //! The run: a pure scheduler deciding, executors carrying out through transports.
 
+pub mod event;
+pub mod rate;
+pub mod scheduler;
+pub mod state;
 pub mod transport;

@@ -1,0 +1,104 @@
+//! The one vocabulary between the scheduler, the executors, the journal and the reporters:
+//! actions the scheduler asks for, and events that report what happened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::topology::HostId;
+
+/// Index of a node in the scheduler: one step on one host.
+pub type NodeId = usize;
+
+/// What the scheduler asks an executor to do. Every action ends in exactly one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Read the host's chassis power state through its BMC.
+    CheckPower {
+        /// The host.
+        host: HostId,
+    },
+    /// Switch the host on through its BMC (it was reported off).
+    PowerOn {
+        /// The host.
+        host: HostId,
+    },
+    /// Wait until the host answers SSH (after boot), up to its boot timeout.
+    WaitSsh {
+        /// The host.
+        host: HostId,
+    },
+    /// Check whether the node is already healthy, without changing anything.
+    Probe {
+        /// The node.
+        node: NodeId,
+    },
+    /// Start the node and wait until it is healthy (one attempt).
+    Start {
+        /// The node.
+        node: NodeId,
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+}
+
+/// A power state as reported, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerReport {
+    /// The host is on.
+    On,
+    /// The host is off.
+    Off,
+    /// The host has no BMC: assumed on, SSH decides.
+    NoBmc,
+}
+
+/// What happened. Executors report these; the journal stores them; resume replays them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Result of [`Action::CheckPower`].
+    PowerChecked {
+        /// The host.
+        host: HostId,
+        /// The state, or why it could not be read.
+        result: Result<PowerReport, String>,
+    },
+    /// Result of [`Action::PowerOn`].
+    PoweredOn {
+        /// The host.
+        host: HostId,
+        /// Ok, or why not.
+        result: Result<(), String>,
+    },
+    /// Result of [`Action::WaitSsh`].
+    SshReady {
+        /// The host.
+        host: HostId,
+        /// Ok, or why the host never answered.
+        result: Result<(), String>,
+    },
+    /// Result of [`Action::Probe`].
+    Probed {
+        /// The node.
+        node: NodeId,
+        /// True when the node was already healthy.
+        healthy: bool,
+        /// What the probe saw.
+        detail: String,
+    },
+    /// Result of [`Action::Start`].
+    StartFinished {
+        /// The node.
+        node: NodeId,
+        /// Which attempt.
+        attempt: u32,
+        /// Ok when healthy; otherwise why not (with the command's last output).
+        result: Result<(), String>,
+    },
+    /// A person repaired a failed node and asks for it to be tried again.
+    Rearmed {
+        /// The node.
+        node: NodeId,
+    },
+}

@@ -1,0 +1,106 @@
+//! Typed states of hosts, nodes and steps, each with its reason.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::StepId;
+use crate::topology::HostId;
+
+/// Where a host stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HostState {
+    /// Nothing asked yet (or resumed: must be checked again).
+    Unknown,
+    /// Power state being read.
+    CheckingPower,
+    /// Off, waiting for a power-on slot in its domain.
+    Off,
+    /// Power-on command in flight.
+    PoweringOn,
+    /// Waiting for SSH to answer.
+    Booting,
+    /// Answers SSH.
+    Up,
+    /// Cannot be brought up.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where a node (one step on one host) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NodeState {
+    /// Its host is not up yet, or it waits for another probe first.
+    Pending,
+    /// Being probed: is it already healthy?
+    Probing,
+    /// Probed, not healthy; waits for its dependencies.
+    Waiting,
+    /// Dependencies ready; waits for a free slot.
+    Queued,
+    /// A start attempt is in flight.
+    Starting {
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// Waiting before the next attempt.
+    Backoff {
+        /// When the next attempt may begin.
+        until: Duration,
+    },
+    /// Healthy.
+    Healthy {
+        /// Found healthy by the first probe: not started by this run.
+        already: bool,
+    },
+    /// Gave up.
+    Failed {
+        /// Why, with the last output.
+        reason: String,
+    },
+}
+
+impl NodeState {
+    /// True for states that end the node's work.
+    pub fn is_settled(&self) -> bool {
+        matches!(self, NodeState::Healthy { .. } | NodeState::Failed { .. })
+    }
+}
+
+/// Where a step (a subsystem in a mode, on all its hosts) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Its dependencies are not ready yet.
+    Waiting,
+    /// Its dependencies are ready; nodes are starting.
+    Active,
+    /// Enough hosts are healthy (`min_healthy`).
+    Ready,
+    /// Too many hosts failed for `min_healthy` to hold, spares included.
+    Failed,
+    /// A hard dependency failed (directly or further up).
+    Blocked {
+        /// The failed step at the root of the block.
+        on: StepId,
+    },
+}
+
+/// One node: a step on a host.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The step.
+    pub step: StepId,
+    /// The host.
+    pub host: HostId,
+    /// Brought in to replace a failed node.
+    pub spare: bool,
+    /// Where it stands.
+    pub state: NodeState,
+    /// Start attempts made.
+    pub attempts: u32,
+}
