@@ -4,7 +4,9 @@
 //! [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
 
 pub mod graph;
+pub mod journal;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod scope;
 pub mod template;

@@ -1,6 +1,8 @@
 //! The run: a pure scheduler deciding, executors carrying out through transports.
 
+pub mod driver;
 pub mod event;
+pub mod executor;
 pub mod rate;
 pub mod scheduler;
 pub mod state;

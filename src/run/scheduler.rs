@@ -588,6 +588,47 @@ impl Scheduler {
         }
     }
 
+    /// After replaying a journal: forget everything that was in flight or merely believed,
+    /// and check it again. Hosts are re-checked, every node that has not failed is probed
+    /// again (a node healthy before the interruption is found healthy and never restarted),
+    /// attempts and failures are kept.
+    pub fn prepare_resume(&mut self) {
+        self.node_work_in_flight = 0;
+        self.host_work_in_flight = 0;
+        self.to_check.clear();
+        self.to_wait_ssh.clear();
+        self.to_probe.clear();
+        self.ready.clear();
+        self.backoff.clear();
+        self.domain_wakeups.clear();
+        self.domain_queue.iter_mut().for_each(BinaryHeap::clear);
+        self.domain_scheduled
+            .iter_mut()
+            .for_each(|scheduled| *scheduled = false);
+        self.starting.iter_mut().for_each(|count| *count = 0);
+        self.healthy.iter_mut().for_each(|count| *count = 0);
+        for node in &mut self.nodes {
+            if !matches!(node.state, NodeState::Failed { .. }) {
+                node.state = NodeState::Pending;
+            }
+        }
+        for host in 0..self.hosts.len() {
+            let live = self.host_nodes[host]
+                .iter()
+                .any(|node| self.nodes[*node].state == NodeState::Pending);
+            if live {
+                self.hosts[host] = HostState::CheckingPower;
+                self.to_check.push_back(host);
+            }
+        }
+        self.status
+            .iter_mut()
+            .for_each(|status| *status = StepStatus::Waiting);
+        for step in 0..self.steps.len() {
+            self.refresh(step);
+        }
+    }
+
     /// Recomputes `step`'s status and, when it changes, its dependents' in turn.
     fn refresh(&mut self, step: StepId) {
         let mut work = vec![step];

@@ -121,6 +121,25 @@ pub trait Remote: Send + Sync + 'static {
         command: &str,
         timeout: Duration,
     ) -> impl Future<Output = Result<CommandOutput, TransportError>> + Send;
+
+    /// Ok when the host answers: connection, host key and authentication all pass. Used to
+    /// wait for a host to boot. The default runs `true`.
+    fn reachable(
+        &self,
+        host: &Host,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        async move {
+            let output = self.exec(host, "true", timeout).await?;
+            match output.exit_code {
+                Some(0) => Ok(()),
+                code => Err(TransportError::Other {
+                    host: host.name.clone(),
+                    detail: format!("`true` exited with {code:?}"),
+                }),
+            }
+        }
+    }
 }
 
 /// Health probes, run directly against the service (never through monitoring).

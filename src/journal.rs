@@ -1,0 +1,315 @@
+//! The journal: every action and event of a run, appended one JSON object per line and
+//! synced to disk, under a run directory. It is the audit trail and the source of resume.
+//! Secrets never enter it: commands are recorded as rendered, and they hold none.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::run::event::{Action, Event};
+use crate::run::transport::CommandOutput;
+
+/// File names inside a run directory.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Run metadata: what was run, so `--resume` and `status` can load it again.
+pub const RUN_FILE: &str = "run.json";
+/// Held (flock) by the process running the directory.
+pub const LOCK_FILE: &str = "lock";
+/// Where `blackstart retry` leaves requests for a live run.
+pub const REQUESTS_DIR: &str = "requests";
+
+/// What a run directory records about its run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The topology file, absolute.
+    pub topology: PathBuf,
+    /// Digest of the topology text and scope: a resume must match it.
+    pub plan_digest: String,
+    /// Scope flags, as given.
+    pub scope: Vec<String>,
+    /// Seed of the retry jitter.
+    pub seed: u64,
+}
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// Wall-clock time, RFC 3339.
+    pub at: String,
+    /// Milliseconds since the run (first start) began.
+    pub t_ms: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// What a journal line records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// A run (or a resume) began.
+    RunStarted {
+        /// Digest of topology and scope.
+        plan_digest: String,
+        /// Topology name.
+        topology: String,
+        /// True for `--resume`.
+        resumed: bool,
+        /// Process id of the orchestrator.
+        pid: u32,
+    },
+    /// The scheduler asked for an action.
+    Action {
+        /// The action.
+        action: Action,
+        /// `step on host`, for people.
+        label: String,
+        /// The command that will run, as rendered (no secrets).
+        command: Option<String>,
+    },
+    /// An action finished.
+    Event {
+        /// The event.
+        event: Event,
+        /// `step on host`, for people.
+        label: String,
+        /// How long the action took, milliseconds.
+        duration_ms: u64,
+        /// Exit code and output tails of the last command, when there was one.
+        output: Option<CommandOutput>,
+    },
+    /// A step changed status.
+    StepStatus {
+        /// Step id.
+        step: String,
+        /// New status.
+        status: String,
+    },
+    /// The run stopped launching work (Ctrl-C) or ended.
+    RunFinished {
+        /// `succeeded`, `failed` or `interrupted`.
+        outcome: String,
+    },
+}
+
+/// Why a journal could not be used.
+#[derive(Debug, Error)]
+pub enum JournalError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another process holds the run directory.
+    #[error("{0} is in use by another blackstart process (lock held); wait for it or stop it")]
+    Locked(PathBuf),
+    /// A line in the middle of the journal is not valid.
+    #[error("{path}:{line}: unreadable journal line: {detail}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Parser message.
+        detail: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The append side of a journal, holding the run directory's lock.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    _lock: File,
+    pending: Vec<u8>,
+    offset: Duration,
+}
+
+impl Journal {
+    /// Opens (creating) the journal of `dir` for appending, and takes the directory's lock.
+    /// `offset` is the elapsed time already recorded (for a resumed run).
+    pub fn open(dir: &Path, offset: Duration) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(dir.join(REQUESTS_DIR)).map_err(io(dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(JournalError::Locked(dir.to_path_buf()));
+        }
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        Ok(Journal {
+            file,
+            path,
+            _lock: lock,
+            pending: Vec::new(),
+            offset,
+        })
+    }
+
+    /// Time already recorded before this process began (zero for a fresh run).
+    pub fn offset(&self) -> Duration {
+        self.offset
+    }
+
+    /// Queues a record; [`Journal::sync`] writes and syncs what is queued.
+    pub fn append(&mut self, elapsed: Duration, entry: Entry) {
+        let record = Record {
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            t_ms: (self.offset + elapsed).as_millis() as u64,
+            entry,
+        };
+        serde_json::to_writer(&mut self.pending, &record).expect("journal records serialize");
+        self.pending.push(b'\n');
+    }
+
+    /// Writes what is queued and syncs it to disk.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.pending).map_err(io(&self.path))?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Reads every record of a journal. A torn last line (the process died mid-write) is
+/// ignored; a bad line anywhere else is an error.
+pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
+    let path = dir.join(JOURNAL_FILE);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(io(&path)(err)),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(io(&path))?;
+    let mut records = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if index + 1 == lines.len() => {
+                tracing::warn!("{}: ignoring a torn last line", path.display());
+            }
+            Err(err) => {
+                return Err(JournalError::Corrupt {
+                    path,
+                    line: index + 1,
+                    detail: err.to_string(),
+                })
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Writes the run's metadata.
+pub fn write_info(dir: &Path, info: &RunInfo) -> Result<(), JournalError> {
+    let path = dir.join(RUN_FILE);
+    let text = serde_json::to_string_pretty(info).expect("run info serializes");
+    std::fs::write(&path, text).map_err(io(&path))
+}
+
+/// Reads the run's metadata.
+pub fn read_info(dir: &Path) -> Result<RunInfo, JournalError> {
+    let path = dir.join(RUN_FILE);
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    serde_json::from_str(&text).map_err(|err| JournalError::Corrupt {
+        path,
+        line: err.line(),
+        detail: err.to_string(),
+    })
+}
+
+/// The events of a journal, in order, with their elapsed times: what resume replays.
+pub fn events(records: &[Record]) -> Vec<(Duration, Event)> {
+    records
+        .iter()
+        .filter_map(|record| match &record.entry {
+            Entry::Event { event, .. } => Some((Duration::from_millis(record.t_ms), event.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stable 64-bit FNV-1a digest, for recognising the same topology and scope on resume.
+/// Not a security measure.
+pub fn digest(parts: &[&[u8]]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.iter().chain(&[0xff]) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_ignored_but_earlier_damage_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut journal = Journal::open(dir.path(), Duration::ZERO).unwrap();
+            journal.append(
+                Duration::from_millis(5),
+                Entry::RunFinished {
+                    outcome: "failed".into(),
+                },
+            );
+            journal.sync().unwrap();
+        }
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"at\":\"2026");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read(dir.path()).unwrap().len(), 1);
+        std::fs::write(&path, format!("garbage\n{text}")).unwrap();
+        assert!(matches!(
+            read(dir.path()),
+            Err(JournalError::Corrupt { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_second_writer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Journal::open(dir.path(), Duration::ZERO).unwrap();
+        assert!(matches!(
+            Journal::open(dir.path(), Duration::ZERO),
+            Err(JournalError::Locked(_))
+        ));
+    }
+}

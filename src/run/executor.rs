@@ -1,0 +1,338 @@
+//! The executor carries out one action through the transports and reports one event. It
+//! owns the node lifecycle inside an action: start command, health polling with consecutive
+//! successes, the progress probe that keeps a slow start alive, and the timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+
+use super::event::{Action, Event, PowerReport};
+use super::transport::{
+    CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
+};
+use crate::graph::Step;
+use crate::plan::actions::{node_commands, NodeCommands};
+use crate::topology::{Host, HostId, Subsystem, Topology};
+
+/// What an action produced: the event for the scheduler, and the last command's output for
+/// the journal.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The event.
+    pub event: Event,
+    /// Exit code and output tails of the last command run, if any.
+    pub output: Option<CommandOutput>,
+}
+
+/// The node an action is about, resolved by the driver.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The host.
+    pub host: HostId,
+    /// The step, for node actions.
+    pub step: Option<Step>,
+}
+
+/// Carries out actions with real (or test) transports.
+#[derive(Debug)]
+pub struct Executor<P, R, Q> {
+    topology: Arc<Topology>,
+    power: Arc<P>,
+    remote: Arc<R>,
+    probe: Arc<Q>,
+}
+
+impl<P, R, Q> Clone for Executor<P, R, Q> {
+    fn clone(&self) -> Self {
+        Executor {
+            topology: self.topology.clone(),
+            power: self.power.clone(),
+            remote: self.remote.clone(),
+            probe: self.probe.clone(),
+        }
+    }
+}
+
+/// How long to wait for a booting host to answer SSH: three times its expected boot plus
+/// one connect timeout, so a slow boot is not declared dead.
+pub fn boot_timeout(host: &Host) -> Duration {
+    host.boot * 3 + host.ssh.connect_timeout
+}
+
+impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
+    /// An executor over the given transports.
+    pub fn new(topology: Arc<Topology>, power: Arc<P>, remote: Arc<R>, probe: Arc<Q>) -> Self {
+        Executor {
+            topology,
+            power,
+            remote,
+            probe,
+        }
+    }
+
+    /// The command an action will run, as rendered, for the journal (never a secret).
+    pub fn describe(&self, action: &Action, target: Target) -> Option<String> {
+        let host = &self.topology.hosts[target.host];
+        match (action, target.step) {
+            (Action::CheckPower { .. }, _) => host
+                .bmc
+                .as_ref()
+                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "status")),
+            (Action::PowerOn { .. }, _) => host
+                .bmc
+                .as_ref()
+                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "on")),
+            (Action::Probe { .. }, Some(step)) => node_commands(&self.topology, step, target.host)
+                .check
+                .map(|c| c.to_string()),
+            (Action::Start { .. }, Some(step)) => {
+                node_commands(&self.topology, step, target.host).start
+            }
+            _ => None,
+        }
+    }
+
+    /// Carries out `action` on `target`.
+    pub async fn perform(&self, action: Action, target: Target) -> Outcome {
+        let host = &self.topology.hosts[target.host];
+        let plain = |event| Outcome {
+            event,
+            output: None,
+        };
+        match action {
+            Action::CheckPower { host: id } => {
+                let result = match host.bmc {
+                    None => Ok(PowerReport::NoBmc),
+                    Some(_) => self
+                        .power
+                        .power(host, PowerAction::Status)
+                        .await
+                        .map(|state| match state {
+                            PowerState::On => PowerReport::On,
+                            PowerState::Off => PowerReport::Off,
+                        })
+                        .map_err(|err| err.to_string()),
+                };
+                plain(Event::PowerChecked { host: id, result })
+            }
+            Action::PowerOn { host: id } => {
+                let result = match self.power.power(host, PowerAction::On).await {
+                    Ok(PowerState::On) => Ok(()),
+                    Ok(PowerState::Off) => Err("BMC accepted power on but reports off".to_string()),
+                    Err(err) => Err(err.to_string()),
+                };
+                plain(Event::PoweredOn { host: id, result })
+            }
+            Action::WaitSsh { host: id } => plain(Event::SshReady {
+                host: id,
+                result: self.wait_ssh(host).await,
+            }),
+            Action::Probe { node } => {
+                let step = target.step.expect("node actions carry their step");
+                let commands = node_commands(&self.topology, step, target.host);
+                let subsystem = &self.topology.subsystems[step.subsystem];
+                let (healthy, detail) = match &commands.check {
+                    None => (
+                        false,
+                        "no health check: cannot tell, will start".to_string(),
+                    ),
+                    Some(_) => match self.healthy(host, subsystem, &commands).await {
+                        Ok(()) => (true, "healthy".to_string()),
+                        Err(why) => (false, why),
+                    },
+                };
+                plain(Event::Probed {
+                    node,
+                    healthy,
+                    detail,
+                })
+            }
+            Action::Start { node, attempt } => {
+                let step = target.step.expect("node actions carry their step");
+                let (result, output) = self.start(host, step, target.host).await;
+                Outcome {
+                    event: Event::StartFinished {
+                        node,
+                        attempt,
+                        result,
+                    },
+                    output,
+                }
+            }
+        }
+    }
+
+    async fn wait_ssh(&self, host: &Host) -> Result<(), String> {
+        let deadline = Instant::now() + boot_timeout(host);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let attempt = self.remote.reachable(host, host.ssh.connect_timeout).await;
+            match attempt {
+                Ok(()) => return Ok(()),
+                // A wrong host key or credentials will not fix themselves by waiting.
+                Err(
+                    err @ (TransportError::HostKey { .. }
+                    | TransportError::Auth { .. }
+                    | TransportError::Config { .. }),
+                ) => return Err(err.to_string()),
+                Err(err) if Instant::now() + pause >= deadline => {
+                    return Err(format!(
+                        "no answer within {:?} of power-on: {err}",
+                        boot_timeout(host)
+                    ))
+                }
+                Err(_) => {
+                    sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Polls the node's check until `successes` pass in a row; fails on the first failure.
+    async fn healthy(
+        &self,
+        host: &Host,
+        subsystem: &Subsystem,
+        commands: &NodeCommands,
+    ) -> Result<(), String> {
+        let Some(check) = &commands.check else {
+            return Ok(());
+        };
+        let policy = &subsystem.health_policy;
+        for round in 0..policy.successes {
+            if round > 0 {
+                sleep(policy.interval).await;
+            }
+            self.probe.check(host, check, policy.timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// One start attempt: leave bootstrap mode if needed, run the start command, then wait
+    /// for health; a progress probe that keeps changing extends the wait.
+    async fn start(
+        &self,
+        host: &Host,
+        step: Step,
+        host_id: HostId,
+    ) -> (Result<(), String>, Option<CommandOutput>) {
+        let subsystem = &self.topology.subsystems[step.subsystem];
+        let commands = node_commands(&self.topology, step, host_id);
+        let mut last_output = None;
+        if let Some(leave) = &commands.leave_bootstrap {
+            // The bootstrap instance may already be gone; its stop failing is not fatal.
+            if let Ok(output) = self.remote.exec(host, leave, subsystem.start_timeout).await {
+                last_output = Some(output);
+            }
+        }
+        if let Some(start) = &commands.start {
+            match self.remote.exec(host, start, subsystem.start_timeout).await {
+                Ok(output) if output.exit_code == Some(0) => last_output = Some(output),
+                Ok(output) => {
+                    let why = format!(
+                        "start command exited {}: {}",
+                        output
+                            .exit_code
+                            .map_or("by signal".into(), |c| c.to_string()),
+                        last_line(&output)
+                    );
+                    return (Err(why), Some(output));
+                }
+                Err(err) => return (Err(format!("start command: {err}")), last_output),
+            }
+        }
+        if commands.check.is_none() {
+            return (Ok(()), last_output);
+        }
+        let result = self.wait_healthy(host, subsystem, &commands).await;
+        (result, last_output)
+    }
+
+    async fn wait_healthy(
+        &self,
+        host: &Host,
+        subsystem: &Subsystem,
+        commands: &NodeCommands,
+    ) -> Result<(), String> {
+        let check = commands.check.as_ref().expect("checked by caller");
+        let policy = subsystem.health_policy;
+        let started = Instant::now();
+        let mut deadline = started + subsystem.ready_timeout;
+        let mut in_a_row = 0;
+        let mut last_failure = String::from("no probe ran");
+        let mut progress = commands
+            .progress
+            .as_ref()
+            .zip(subsystem.progress.as_ref())
+            .map(|(command, probe)| {
+                (
+                    command.clone(),
+                    probe.interval,
+                    probe.stall_after,
+                    None::<String>,
+                    started,
+                    started,
+                )
+            });
+        loop {
+            match self.probe.check(host, check, policy.timeout).await {
+                Ok(()) => {
+                    in_a_row += 1;
+                    if in_a_row >= policy.successes {
+                        return Ok(());
+                    }
+                }
+                Err(why) => {
+                    in_a_row = 0;
+                    last_failure = why;
+                }
+            }
+            let now = Instant::now();
+            if let Some((command, interval, stall_after, last_value, last_change, last_poll)) =
+                &mut progress
+            {
+                if now >= *last_poll + *interval || now >= deadline {
+                    *last_poll = now;
+                    if let Ok(output) = self.remote.exec(host, command, policy.timeout).await {
+                        if last_value.as_ref() != Some(&output.stdout) {
+                            if last_value.is_some() {
+                                *last_change = now;
+                            }
+                            *last_value = Some(output.stdout);
+                        }
+                    }
+                    // Slow is not dead: while progress moves, the ready timeout moves too.
+                    if now >= deadline
+                        && now < *last_change + *stall_after
+                        && *last_change > started
+                    {
+                        deadline = now + *interval;
+                        tracing::info!(host = %host.name, subsystem = %subsystem.name, "still progressing past the ready timeout; waiting");
+                    }
+                }
+            }
+            if now >= deadline {
+                return Err(format!(
+                    "not healthy within {:?}: {last_failure}",
+                    now.duration_since(started)
+                ));
+            }
+            sleep(policy.interval.min(deadline.saturating_duration_since(now))).await;
+        }
+    }
+}
+
+fn last_line(output: &CommandOutput) -> String {
+    let text = if output.stderr.trim().is_empty() {
+        &output.stdout
+    } else {
+        &output.stderr
+    };
+    text.trim()
+        .lines()
+        .last()
+        .unwrap_or("(no output)")
+        .to_string()
+}
