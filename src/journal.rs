@@ -29,8 +29,8 @@ pub struct RunInfo {
     pub topology: PathBuf,
     /// Digest of the topology text and scope: a resume must match it.
     pub plan_digest: String,
-    /// Scope flags, as given.
-    pub scope: Vec<String>,
+    /// The scope of the run.
+    pub scope: crate::scope::Scope,
     /// Seed of the retry jitter.
     pub seed: u64,
 }

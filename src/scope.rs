@@ -8,7 +8,7 @@ use crate::topology::diagnostic::closest;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// What the operator asked to cover. Empty fields select everything.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scope {
     /// These subsystems and everything they need.
     pub only: Vec<String>,

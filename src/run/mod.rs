@@ -7,3 +7,7 @@ pub mod rate;
 pub mod scheduler;
 pub mod state;
 pub mod transport;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;

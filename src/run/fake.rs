@@ -1,0 +1,135 @@
+//! An in-memory fleet for the driver's own unit tests: hosts that boot when powered on,
+//! services that become healthy when started. The lab tests use real sshd and ipmi_sim.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::transport::{
+    CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
+};
+use crate::plan::actions::RenderedCheck;
+use crate::topology::Host;
+
+/// What the fake fleet has seen and holds.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    /// Hosts powered on.
+    pub on: HashSet<String>,
+    /// Listening `address:port` pairs.
+    pub listening: HashSet<String>,
+    /// Every command run, with its host.
+    pub commands: Vec<(String, String)>,
+    /// Hosts whose BMC never answers.
+    pub dead_bmc: HashSet<String>,
+    /// Start commands (substring) that fail.
+    pub failing: HashSet<String>,
+}
+
+/// A fake fleet: start commands of the form `serve PORT` open that port on the host.
+#[derive(Debug, Default)]
+pub struct FakeFleet {
+    /// Its state.
+    pub state: Mutex<FakeState>,
+}
+
+impl FakeFleet {
+    /// Number of commands run that are exactly `command`.
+    pub fn count(&self, command: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state
+            .commands
+            .iter()
+            .filter(|(_, run)| run == command)
+            .count()
+    }
+}
+
+impl Power for FakeFleet {
+    async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
+        let mut state = self.state.lock().unwrap();
+        if state.dead_bmc.contains(&host.name) {
+            return Err(TransportError::Unreachable {
+                host: host.name.clone(),
+                detail: "BMC does not answer".into(),
+            });
+        }
+        match action {
+            PowerAction::On => {
+                state.on.insert(host.name.clone());
+            }
+            PowerAction::Off => {
+                state.on.remove(&host.name);
+            }
+            _ => {}
+        }
+        Ok(if state.on.contains(&host.name) {
+            PowerState::On
+        } else {
+            PowerState::Off
+        })
+    }
+}
+
+impl Remote for FakeFleet {
+    async fn exec(
+        &self,
+        host: &Host,
+        command: &str,
+        _timeout: Duration,
+    ) -> Result<CommandOutput, TransportError> {
+        let mut state = self.state.lock().unwrap();
+        if !state.on.contains(&host.name) {
+            return Err(TransportError::Unreachable {
+                host: host.name.clone(),
+                detail: "off".into(),
+            });
+        }
+        state
+            .commands
+            .push((host.name.clone(), command.to_string()));
+        if state
+            .failing
+            .iter()
+            .any(|needle| command.contains(needle.as_str()))
+        {
+            return Ok(CommandOutput {
+                exit_code: Some(1),
+                stdout: String::new(),
+                stderr: "boom".into(),
+            });
+        }
+        if let Some(port) = command.strip_prefix("serve ") {
+            state.listening.insert(format!("{}:{port}", host.address));
+        }
+        if let Some(port) = command.strip_prefix("unserve ") {
+            state.listening.remove(&format!("{}:{port}", host.address));
+        }
+        Ok(CommandOutput {
+            exit_code: Some(0),
+            ..CommandOutput::default()
+        })
+    }
+}
+
+impl Probe for FakeFleet {
+    async fn check(
+        &self,
+        host: &Host,
+        check: &RenderedCheck,
+        _timeout: Duration,
+    ) -> Result<(), String> {
+        let state = self.state.lock().unwrap();
+        match check {
+            RenderedCheck::Tcp { address, port }
+                if state.listening.contains(&format!("{address}:{port}")) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("{} not listening", host.name)),
+        }
+    }
+}
+
+/// Shared handle so one fake serves as power, remote and probe at once.
+pub type Shared = std::sync::Arc<FakeFleet>;

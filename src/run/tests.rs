@@ -1,0 +1,144 @@
+//! The driver and scheduler together against an in-memory fleet.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::driver::{drive, replay};
+use super::executor::Executor;
+use super::fake::FakeFleet;
+use crate::journal::{self, Journal};
+use crate::plan::Plan;
+use crate::scope::Scope;
+use crate::topology::{load_str, Topology};
+
+const TOPOLOGY: &str = r#"
+name: fake
+policy: { parallelism: 8, power_on: { count: 100, per: 1s } }
+defaults:
+  host:
+    boot: 0s
+    bmc: { password_env: FAKE_BMC }
+    ssh: { connect_timeout: 1s }
+  subsystem:
+    health_policy: { interval: 1ms, timeout: 1s, successes: 1 }
+    retry: { attempts: 2, backoff: 1ms, max_backoff: 1ms }
+hosts:
+  - { name: "h[1:6]", address: "10.9.9.[1:6]", bmc: { address: "10.8.8.[1:6]" } }
+subsystems:
+  - name: config
+    hosts: ["h[1:2]"]
+    requires: [db]
+    start: serve 7000
+    health: { tcp: 7000 }
+    bootstrap: { start: serve 7001, stop: unserve 7001, health: { tcp: 7001 } }
+  - name: db
+    hosts: ["h[3:4]"]
+    requires: [{ name: config, bootstrap: true }]
+    start: serve 5432
+    health: { tcp: 5432 }
+    min_healthy: 1
+  - name: app
+    hosts: ["h[5:6]"]
+    requires: [config]
+    start: serve 8080
+    health: { tcp: 8080 }
+"#;
+
+fn setup() -> (Arc<Topology>, Arc<Plan>) {
+    let topology = load_str(TOPOLOGY, Path::new("fake.yaml")).unwrap().topology;
+    let selection = Scope::default().select(&topology).unwrap();
+    let plan = Plan::build(&topology, &selection).unwrap();
+    (Arc::new(topology), Arc::new(plan))
+}
+
+async fn run_once(fleet: &Arc<FakeFleet>, dir: &Path, resume: bool) -> bool {
+    let (topology, plan) = setup();
+    let events = journal::events(&journal::read(dir).unwrap());
+    let offset = events.last().map(|(at, _)| *at).unwrap_or_default();
+    let mut scheduler = replay(&topology, &plan, 7, &events);
+    if resume {
+        scheduler.prepare_resume();
+    }
+    let executor = Executor::new(
+        topology.clone(),
+        fleet.clone(),
+        fleet.clone(),
+        fleet.clone(),
+    );
+    let journal = Journal::open(dir, offset).unwrap();
+    drive(
+        topology, plan, executor, journal, dir, scheduler, resume, "digest",
+    )
+    .await
+    .unwrap()
+    .succeeded
+}
+
+#[tokio::test]
+async fn cold_start_brings_everything_up_through_bootstrap_then_a_rerun_starts_nothing() {
+    let fleet = Arc::new(FakeFleet::default());
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_once(&fleet, dir.path(), false).await);
+    assert_eq!(
+        fleet.count("serve 7001"),
+        2,
+        "bootstrap mode started on both config hosts"
+    );
+    assert_eq!(
+        fleet.count("unserve 7001"),
+        2,
+        "bootstrap mode left before the normal start"
+    );
+    assert_eq!(fleet.count("serve 7000"), 2);
+    assert_eq!(fleet.count("serve 8080"), 2);
+    let starts = |fleet: &FakeFleet| {
+        let state = fleet.state.lock().unwrap();
+        state.commands.iter().filter(|(_, c)| c != "true").count()
+    };
+    let before = starts(&fleet);
+
+    let second = tempfile::tempdir().unwrap();
+    assert!(run_once(&fleet, second.path(), false).await);
+    let after = starts(&fleet);
+    assert_eq!(before, after, "a healthy fleet is probed, never started");
+}
+
+#[tokio::test]
+async fn a_dead_bmc_blocks_only_what_needs_that_host() {
+    let fleet = Arc::new(FakeFleet::default());
+    fleet.state.lock().unwrap().dead_bmc.insert("h5".into());
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!run_once(&fleet, dir.path(), false).await);
+    assert_eq!(fleet.count("serve 8080"), 1, "app still started on h6");
+    assert_eq!(fleet.count("serve 7000"), 2);
+}
+
+#[tokio::test]
+async fn a_resume_reprobes_and_restarts_nothing_healthy() {
+    let fleet = Arc::new(FakeFleet::default());
+    fleet
+        .state
+        .lock()
+        .unwrap()
+        .failing
+        .insert("serve 8080".into());
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!run_once(&fleet, dir.path(), false).await);
+    let db_starts = fleet.count("serve 5432");
+    fleet.state.lock().unwrap().failing.clear();
+    // Failed nodes stay failed on resume until re-armed.
+    assert!(!run_once(&fleet, dir.path(), true).await);
+    assert_eq!(
+        fleet.count("serve 5432"),
+        db_starts,
+        "healthy db not restarted"
+    );
+    let records = journal::read(dir.path()).unwrap();
+    assert!(
+        records
+            .iter()
+            .filter(|r| matches!(r.entry, journal::Entry::RunStarted { resumed: true, .. }))
+            .count()
+            == 1
+    );
+}
