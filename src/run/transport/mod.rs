@@ -1,6 +1,10 @@
 //! Transports carry out what the scheduler decides: power through BMCs, commands over SSH,
 //! health probes. The scheduler never touches them; executors do.
 
+pub mod ipmi;
+pub mod probe;
+pub mod ssh;
+
 use std::future::Future;
 use std::time::Duration;
 
