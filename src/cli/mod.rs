@@ -1,6 +1,7 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
 mod plan;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +103,23 @@ pub enum Command {
         #[command(flatten)]
         scope: ScopeArgs,
     },
+    /// Bring the fleet up: power on, start in dependency order, check, journal.
+    Run(run::RunArgs),
+    /// Where a run stands: healthy, in progress, failed, blocked, remaining ETA.
+    Status {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Re-arm failed nodes after a person repaired them; their blocked dependents follow.
+    Retry {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Subsystem name or step id (`name@bootstrap`).
+        target: String,
+        /// Only the node on this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Print the topology format as JSON Schema, for editors.
     Schema,
 }
@@ -129,6 +147,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             every_node,
             scope,
         } => plan::plan(file, format, every_node, &scope),
+        Command::Run(run_args) => run::run(run_args),
+        Command::Status { run_dir } => run::status(&run_dir),
+        Command::Retry {
+            run_dir,
+            target,
+            host,
+        } => run::retry(&run_dir, target, host),
         Command::Schema => {
             let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);
             println!("{}", serde_json::to_string_pretty(&schema)?);

@@ -130,6 +130,3 @@ impl Probe for FakeFleet {
         }
     }
 }
-
-/// Shared handle so one fake serves as power, remote and probe at once.
-pub type Shared = std::sync::Arc<FakeFleet>;
