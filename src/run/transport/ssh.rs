@@ -42,19 +42,6 @@ impl SshRemote {
         }
     }
 
-    /// Connects, checks the host key and authenticates, without running anything: "does SSH
-    /// answer yet" after a power-on. The whole call is cut at `timeout` (and the connect at
-    /// the host's `connect_timeout`), not counting the wait for a free session slot.
-    pub async fn reachable(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
-        let host_c = host.clone();
-        self.run_blocking(host, "ssh connect", timeout, move |deadline| {
-            let conn = Connection::open(&host_c, deadline)?;
-            conn.close();
-            Ok(())
-        })
-        .await
-    }
-
     /// Runs `job` on the blocking pool while holding a session permit, bounded in time.
     async fn run_blocking<T, F>(
         &self,
@@ -110,6 +97,19 @@ impl Remote for SshRemote {
             let output = conn.exec(&command_c, deadline, timeout, &what)?;
             conn.close();
             Ok(output)
+        })
+        .await
+    }
+
+    /// Connects, checks the host key and authenticates, without running anything: "does SSH
+    /// answer yet" after a power-on. The whole call is cut at `timeout` (and the connect at
+    /// the host's `connect_timeout`), not counting the wait for a free session slot.
+    async fn reachable(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
+        let host_c = host.clone();
+        self.run_blocking(host, "ssh connect", timeout, move |deadline| {
+            let conn = Connection::open(&host_c, deadline)?;
+            conn.close();
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,703 @@
+//! A real fleet on loopback, started by the tests themselves: per host one `sshd` on
+//! `127.A.B.N:22` and one `ipmi_sim` BMC on `127.A.(B+1).N:623` whose chassis power switches
+//! that sshd on and off. Each test takes its own `(A, B)` block so tests run in parallel.
+//!
+//! Everything started is killed and waited for on drop: the BMCs, and every process carrying
+//! the lab's tag in its environment (the sshd daemons, their sessions, services started over
+//! SSH). Every wait is bounded. Missing binaries fail the test loudly; nothing is skipped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use blackstart::topology::{Bmc, Host, SecretSource, SshSettings};
+
+/// The command that installs what the lab needs.
+pub const INSTALL_HINT: &str = "bash tests/install-lab-packages.sh";
+/// Path of sshd.
+pub const SSHD: &str = "/usr/sbin/sshd";
+/// The BMC user every lab BMC knows.
+pub const BMC_USER: &str = "admin";
+
+/// One simulated host.
+#[derive(Debug, Clone)]
+pub struct LabHost {
+    /// 0-based index in [`Lab::hosts`].
+    pub index: usize,
+    /// Host name: the lab's name followed by `index + 1`.
+    pub name: String,
+    /// SSH address, `127.A.B.(index+1)`.
+    pub address: String,
+    /// BMC address, `127.A.(B+1).(index+1)`, port 623.
+    pub bmc_address: String,
+    /// The host's own directory (keys, sshd_config, pid file, log).
+    pub dir: PathBuf,
+    /// sshd's pid file: present while the host is on.
+    pub pid_file: PathBuf,
+    /// Its host key as in known_hosts: `ssh-ed25519 AAAA...`.
+    pub host_key: String,
+}
+
+/// How the lab topology hands the BMC password to blackstart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabSecret {
+    /// `password_file:` pointing at [`Lab::password_file`].
+    File,
+    /// `password_env:` naming [`Lab::password_env`], set in this process.
+    Env,
+}
+
+/// A running lab. Dropping it stops everything.
+pub struct Lab {
+    /// Prefix of host names.
+    pub name: String,
+    /// The `(A, B)` of `127.A.B.N`.
+    pub block: (u8, u8),
+    /// The lab's temporary directory.
+    pub dir: PathBuf,
+    /// The hosts.
+    pub hosts: Vec<LabHost>,
+    /// Client private key (ed25519) accepted by every host as root.
+    pub client_key: PathBuf,
+    /// known_hosts listing every host's key.
+    pub known_hosts: PathBuf,
+    /// The BMC password (distinctive, to look for leaks).
+    pub password: String,
+    /// File holding the BMC password.
+    pub password_file: PathBuf,
+    /// Environment variable holding the BMC password, set in this process.
+    pub password_env: String,
+    /// python3 as seen by the hosts' shells (absolute).
+    pub python: PathBuf,
+    tag: String,
+    bmcs: Vec<Child>,
+    tempdir: Option<tempfile::TempDir>,
+}
+
+impl Lab {
+    /// `hosts` hosts on `127.A.B.1..` (BMCs on `127.A.(B+1).1..`), all powered off.
+    pub fn start(name: &str, block: (u8, u8), hosts: usize) -> Lab {
+        Lab::start_with(name, block, hosts, &[])
+    }
+
+    /// Like [`Lab::start`], with the hosts at the given 0-based indices powered on.
+    pub fn start_with(name: &str, block: (u8, u8), hosts: usize, powered_on: &[usize]) -> Lab {
+        let python = require_tools();
+        assert!(
+            (1..=250).contains(&hosts) && block.0 != 0 && block.1 < 255,
+            "lab: bad block or host count"
+        );
+        let tempdir = tempfile::Builder::new()
+            .prefix(&format!("bslab-{name}-"))
+            .tempdir()
+            .expect("lab: temp dir");
+        let dir = tempdir.path().to_path_buf();
+        let tag = format!("{}-{}-{}-{}", name, std::process::id(), block.0, block.1);
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+
+        let client_key = dir.join("client_key");
+        let mut keygens = vec![keygen(&client_key)];
+        let mut lab_hosts = Vec::new();
+        for index in 0..hosts {
+            let n = index + 1;
+            let host_dir = dir.join(format!("h{n}"));
+            std::fs::create_dir_all(&host_dir).unwrap();
+            keygens.push(keygen(&host_dir.join("ssh_host_ed25519_key")));
+            lab_hosts.push(LabHost {
+                index,
+                name: format!("{name}{n}"),
+                address: format!("127.{}.{}.{n}", block.0, block.1),
+                bmc_address: format!("127.{}.{}.{n}", block.0, block.1 + 1),
+                pid_file: host_dir.join("sshd.pid"),
+                dir: host_dir,
+                host_key: String::new(),
+            });
+        }
+        for child in keygens {
+            let out = wait_output(child, Duration::from_secs(20), "ssh-keygen");
+            assert!(out.status.success(), "lab: ssh-keygen failed: {out:?}");
+        }
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+
+        // IPMI passwords are at most 16 bytes (v1.5) / 20 (v2.0).
+        let password = format!("lp{}", unique_hex());
+        let password_file = dir.join("bmc-password");
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
+        let password_env = format!("BLACKSTART_LAB_PW_{}_{}", block.0, block.1);
+        std::env::set_var(&password_env, &password);
+
+        std::fs::write(dir.join("chassis-ctl"), CHASSIS_CTL).unwrap();
+        std::fs::write(dir.join("lab_service.py"), LAB_SERVICE).unwrap();
+        chmod_x(&dir.join("chassis-ctl"));
+        chmod_x(&dir.join("lab_service.py"));
+
+        let mut known_hosts = String::new();
+        for host in &mut lab_hosts {
+            let public = std::fs::read_to_string(host.dir.join("ssh_host_ed25519_key.pub"))
+                .expect("lab: host key");
+            host.host_key = public
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            writeln!(known_hosts, "{} {}", host.address, host.host_key).unwrap();
+            std::fs::write(host.dir.join("sshd_config"), sshd_config(&dir, host, &tag)).unwrap();
+        }
+        let known_hosts_path = dir.join("known_hosts");
+        std::fs::write(&known_hosts_path, known_hosts).unwrap();
+
+        let mut lab = Lab {
+            name: name.to_string(),
+            block,
+            dir: dir.clone(),
+            hosts: lab_hosts,
+            client_key,
+            known_hosts: known_hosts_path,
+            password,
+            password_file,
+            password_env,
+            python,
+            tag,
+            bmcs: Vec::new(),
+            tempdir: Some(tempdir),
+        };
+        for index in 0..hosts {
+            let child = lab.start_bmc(index);
+            lab.bmcs.push(child);
+        }
+        for index in 0..hosts {
+            lab.wait_bmc(index);
+        }
+        for &index in powered_on {
+            lab.power_on(index);
+        }
+        lab
+    }
+
+    fn start_bmc(&self, index: usize) -> Child {
+        let host = &self.hosts[index];
+        let n = index + 1;
+        let lan = format!(
+            "name \"bmc-{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr {addr} 623\n    \
+             priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    \
+             allowed_auths_user none md2 md5 straight\n    \
+             allowed_auths_operator none md2 md5 straight\n    \
+             allowed_auths_admin none md2 md5 straight\n    \
+             guid a123456789abcdefa1234567{n:08x}\n  endlan\n  \
+             user 2 true \"{BMC_USER}\" \"{pw}\" admin 10 none md2 md5 straight\n  \
+             chassis_control \"{ctl} {dir} {tag}\"\n",
+            name = host.name,
+            addr = host.bmc_address,
+            pw = self.password,
+            ctl = self.dir.join("chassis-ctl").display(),
+            dir = host.dir.display(),
+            tag = self.host_tag(index),
+        );
+        let emu = "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\n\
+                   sel_enable 0x20 1000 0x0a\nmc_enable 0x20\n";
+        let bmc_dir = host.dir.join("bmc");
+        std::fs::create_dir_all(bmc_dir.join("state")).unwrap();
+        std::fs::write(bmc_dir.join("lan.conf"), lan).unwrap();
+        std::fs::write(bmc_dir.join("bmc.emu"), emu).unwrap();
+        let log = std::fs::File::create(bmc_dir.join("ipmi_sim.log")).unwrap();
+        Command::new("ipmi_sim")
+            .arg("-c")
+            .arg(bmc_dir.join("lan.conf"))
+            .arg("-f")
+            .arg(bmc_dir.join("bmc.emu"))
+            .arg("-s")
+            .arg(bmc_dir.join("state"))
+            .arg("-n")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("lab: cannot start ipmi_sim ({e}); run {INSTALL_HINT}"))
+    }
+
+    /// Waits (at most 5 s) until the BMC's UDP socket is bound.
+    fn wait_bmc(&mut self, index: usize) {
+        let address = &self.hosts[index].bmc_address;
+        let octets: Vec<u8> = address.split('.').map(|o| o.parse().unwrap()).collect();
+        let wanted = format!(
+            "{:02X}{:02X}{:02X}{:02X}:026F",
+            octets[3], octets[2], octets[1], octets[0]
+        );
+        let bounded = wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string("/proc/net/udp").is_ok_and(|table| table.contains(&wanted))
+        });
+        if !bounded {
+            let log = std::fs::read_to_string(self.hosts[index].dir.join("bmc/ipmi_sim.log"));
+            panic!("lab: BMC {address} did not bind within 5 s; ipmi_sim log: {log:?}");
+        }
+    }
+
+    /// The tag in the environment of every process of host `index`.
+    pub fn host_tag(&self, index: usize) -> String {
+        format!("{}/{}", self.tag, index + 1)
+    }
+
+    /// The blackstart [`Host`] of lab host `index`, password from [`Lab::password_file`].
+    pub fn host(&self, index: usize) -> Host {
+        let host = &self.hosts[index];
+        Host {
+            name: host.name.clone(),
+            address: host.address.clone(),
+            ssh: SshSettings {
+                user: "root".into(),
+                port: 22,
+                key: Some(self.client_key.clone()),
+                known_hosts: self.known_hosts.clone(),
+                strict_host_key_checking: true,
+                connect_timeout: Duration::from_secs(3),
+            },
+            bmc: Some(Bmc {
+                address: host.bmc_address.clone(),
+                user: BMC_USER.into(),
+                password: SecretSource::File(self.password_file.clone()),
+                interface: "lanplus".into(),
+                cipher_suite: 3,
+            }),
+            datacenter: Some("lab".into()),
+            rack: Some(format!("r{}", self.block.1)),
+            power_domain: None,
+            boot: Duration::from_secs(10),
+            labels: Default::default(),
+        }
+    }
+
+    /// Powers host `index` on without IPMI (as the BMC would); returns when sshd listens.
+    pub fn power_on(&self, index: usize) {
+        self.chassis(index, &["set", "power", "1"]);
+        assert!(
+            self.is_on(index),
+            "lab: {} did not power on",
+            self.hosts[index].name
+        );
+    }
+
+    /// Powers host `index` off without IPMI: its sshd, sessions and services are killed.
+    /// Returns when they are gone (bounded).
+    pub fn power_off(&self, index: usize) {
+        self.chassis(index, &["set", "power", "0"]);
+    }
+
+    /// Whether host `index`'s sshd runs.
+    pub fn is_on(&self, index: usize) -> bool {
+        self.chassis(index, &["get", "power"]).trim() == "power:1"
+    }
+
+    fn chassis(&self, index: usize, args: &[&str]) -> String {
+        let child = Command::new(self.dir.join("chassis-ctl"))
+            .arg(&self.hosts[index].dir)
+            .arg(self.host_tag(index))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lab: chassis-ctl");
+        let out = wait_output(child, Duration::from_secs(15), "chassis-ctl");
+        assert!(out.status.success(), "lab: chassis-ctl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A known_hosts file without host `index`: it is an unknown host there.
+    pub fn known_hosts_without(&self, index: usize) -> PathBuf {
+        let text = std::fs::read_to_string(&self.known_hosts).unwrap();
+        let prefix = format!("{} ", self.hosts[index].address);
+        let kept: String = text
+            .lines()
+            .filter(|line| !line.starts_with(&prefix))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let path = self.dir.join(format!("known_hosts.without-{}", index + 1));
+        std::fs::write(&path, kept).unwrap();
+        path
+    }
+
+    /// A known_hosts file where host `index` has another (fresh) key: a changed host key.
+    pub fn known_hosts_with_wrong_key(&self, index: usize) -> PathBuf {
+        let other = self.dir.join(format!("impostor-{}", index + 1));
+        let out = wait_output(keygen(&other), Duration::from_secs(20), "ssh-keygen");
+        assert!(out.status.success(), "lab: ssh-keygen: {out:?}");
+        let public = std::fs::read_to_string(other.with_extension("pub"))
+            .or_else(|_| std::fs::read_to_string(format!("{}.pub", other.display())))
+            .unwrap();
+        let key: Vec<&str> = public.split_whitespace().take(2).collect();
+        let text = std::fs::read_to_string(self.known_hosts_without(index)).unwrap();
+        let path = self.dir.join(format!("known_hosts.wrong-{}", index + 1));
+        let line = format!("{} {}\n", self.hosts[index].address, key.join(" "));
+        std::fs::write(&path, text + &line).unwrap();
+        path
+    }
+
+    /// Shell command starting the lab service on the host it runs on: daemonizes at once,
+    /// listens on `port` at the host's address after `delay_s` and answers every GET with
+    /// 200 `ok`. `flags`: `--fail` (exit 3 at once, nothing started), `--hang` (never
+    /// returns), or empty.
+    pub fn service_command(&self, port: u16, delay_s: f64, flags: &str) -> String {
+        format!(
+            "{} {} {port} {delay_s} {flags}",
+            self.python.display(),
+            self.dir.join("lab_service.py").display()
+        )
+        .trim_end()
+        .to_string()
+    }
+
+    /// Shell command stopping the lab service on `port` of the host it runs on.
+    pub fn stop_service_command(&self, port: u16) -> String {
+        format!(
+            "{} {} --stop {port}",
+            self.python.display(),
+            self.dir.join("lab_service.py").display()
+        )
+    }
+
+    /// Lines `<unix time> <address> <port>` written by each service when it starts.
+    pub fn service_starts(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("run/starts.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A topology YAML for the lab's hosts (rack `r<B>`, SSH and BMC settings pointing into
+    /// the lab) followed by `subsystems` (a YAML block starting with `subsystems:`, or empty).
+    pub fn topology_yaml(&self, secret: LabSecret, subsystems: &str) -> String {
+        let q = |text: &str| serde_json::to_string(text).unwrap();
+        let password = match secret {
+            LabSecret::File => format!(
+                "password_file: {}",
+                q(&self.password_file.to_string_lossy())
+            ),
+            LabSecret::Env => format!("password_env: {}", q(&self.password_env)),
+        };
+        let mut yaml = format!(
+            "version: 1\nname: lab-{name}\npolicy:\n  parallelism: 16\n  \
+             power_on: {{ count: 50, per: 1s }}\ndefaults:\n  host:\n    ssh:\n      \
+             user: root\n      key: {key}\n      known_hosts: {kh}\n      \
+             connect_timeout: 3s\n    bmc:\n      user: {BMC_USER}\n      {password}\n    \
+             datacenter: lab\n    boot: 10s\nhosts:\n",
+            name = self.name,
+            key = q(&self.client_key.to_string_lossy()),
+            kh = q(&self.known_hosts.to_string_lossy()),
+        );
+        for host in &self.hosts {
+            writeln!(
+                yaml,
+                "  - name: {}\n    address: {}\n    rack: r{}\n    bmc: {{ address: {} }}",
+                host.name, host.address, self.block.1, host.bmc_address
+            )
+            .unwrap();
+        }
+        yaml.push_str(subsystems);
+        yaml
+    }
+
+    /// Writes [`Lab::topology_yaml`] to `<lab>/topology.yaml` and returns the path.
+    pub fn write_topology(&self, secret: LabSecret, subsystems: &str) -> PathBuf {
+        let path = self.dir.join("topology.yaml");
+        std::fs::write(&path, self.topology_yaml(secret, subsystems)).unwrap();
+        path
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for bmc in &mut self.bmcs {
+            let _ = bmc.kill();
+            let _ = bmc.wait();
+        }
+        for index in 0..self.hosts.len() {
+            self.power_off(index);
+        }
+        // Backstop: anything still carrying the lab's tag or naming the lab's directory.
+        kill_matching(&format!("BLACKSTART_LAB={}/", self.tag), &self.dir);
+        std::env::remove_var(&self.password_env);
+        if std::env::var_os("BLACKSTART_LAB_KEEP").is_some() {
+            if let Some(dir) = self.tempdir.take() {
+                eprintln!("lab kept in {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// Kills every live process (other than this one) whose environment has a variable starting
+/// with `prefix` or whose command line names `dir`: TERM, up to 3 s of waiting, then KILL.
+/// Zombies count as dead (PID 1 may reap them late).
+fn kill_matching(prefix: &str, dir: &Path) {
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let pids = matching_pids(prefix, dir);
+        if pids.is_empty() {
+            return;
+        }
+        for &pid in &pids {
+            // SAFETY: plain kill(2) on a pid found just now.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+        wait_until(Duration::from_secs(3), || {
+            pids.iter().all(|&pid| !alive(pid))
+        });
+    }
+}
+
+fn matching_pids(prefix: &str, dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    let dir = dir.to_string_lossy().into_owned().into_bytes();
+    let has = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            let tagged = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|var| var.starts_with(prefix.as_bytes()))
+            });
+            tagged || std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| has(&cmd, &dir))
+        })
+        .filter(|&pid| alive(pid))
+        .collect()
+}
+
+/// A process exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
+
+/// Polls `done` every 10 ms for at most `limit`; true when it held.
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    for _ in 0..100_000 {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Waits for a child's output, killing it after `limit`.
+fn wait_output(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    let exited = wait_until(limit, || matches!(child.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("lab: {what} did not finish within {limit:?}");
+    }
+    child.wait_with_output().expect("lab: child output")
+}
+
+fn keygen(path: &Path) -> Child {
+    Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "blackstart-lab",
+            "-f",
+        ])
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("lab: cannot run ssh-keygen ({e}); run {INSTALL_HINT}"))
+}
+
+fn sshd_config(lab: &Path, host: &LabHost, tag: &str) -> String {
+    format!(
+        "ListenAddress {addr}:22\nHostKey {dir}/ssh_host_ed25519_key\nPidFile {dir}/sshd.pid\n\
+         AuthorizedKeysFile {lab}/authorized_keys\nPermitRootLogin prohibit-password\n\
+         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+         UseDNS no\nMaxStartups 100:30:200\n\
+         SetEnv SHLVL=1 BLACKSTART_LAB={tag}/{n} LAB_ADDRESS={addr} LAB_HOST={name}\n",
+        addr = host.address,
+        dir = host.dir.display(),
+        lab = lab.display(),
+        n = host.index + 1,
+        name = host.name,
+    )
+}
+
+/// Panics naming the first missing tool and the install script. Returns python3's path.
+fn require_tools() -> PathBuf {
+    for tool in [SSHD, "ssh-keygen", "ipmi_sim", "ipmitool", "python3"] {
+        if find_program(tool).is_none() {
+            panic!(
+                "lab: `{tool}` is missing — the lab tests need real sshd, ipmi_sim and ipmitool. \
+                 Install them with: {INSTALL_HINT}"
+            );
+        }
+    }
+    if !Path::new("/run/sshd").is_dir() && std::fs::create_dir_all("/run/sshd").is_err() {
+        panic!("lab: /run/sshd is missing and cannot be created; run {INSTALL_HINT}");
+    }
+    // Hosts' shells get sshd's default PATH, not ours: hand them an absolute python3.
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| find_program("python3"))
+        .unwrap()
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    if name.starts_with('/') {
+        return Path::new(name).exists().then(|| PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn chmod_x(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn unique_hex() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
+    format!("{:012x}", mixed & 0xffff_ffff_ffff)
+}
+
+/// The BMC's chassis_control program: `chassis-ctl HOSTDIR TAG get power | set power 0|1 |
+/// set reset 1 | set boot X`. Power on starts the host's sshd (daemonized, tagged) and waits
+/// for its pid file; power off kills every process tagged with the host's tag.
+const CHASSIS_CTL: &str = r#"#!/bin/sh
+dir=$1; tag=$2; shift 2
+pidf="$dir/sshd.pid"
+echo "$(date +%s.%N) $*" >> "$dir/chassis.log"
+live() { [ -n "$1" ] && [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2>/dev/null; }
+is_on() { live "$(cat "$pidf" 2>/dev/null)"; }
+on() {
+  is_on && return 0
+  rm -f "$pidf"
+  BLACKSTART_LAB="$tag" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1
+  i=0
+  while [ ! -s "$pidf" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done
+}
+# sshd hides its environment (setproctitle), so: the listener's process tree, plus every
+# process with the tag in its environment (sessions, daemons started over SSH).
+victims() {
+  master=$(cat "$pidf" 2>/dev/null)
+  if live "$master" && grep -qF "$dir/sshd_config" "/proc/$master/cmdline" 2>/dev/null; then
+    ps -e -o pid=,ppid= | awk -v root="$master" '
+      { kids[$2] = kids[$2] " " $1 }
+      END { n = split(root, q, " "); out = ""
+            for (i = 1; i <= n; i++) { p = q[i]; out = out " " p
+              m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
+            print out }'
+  fi
+  grep -lzxF "BLACKSTART_LAB=$tag" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
+}
+off() {
+  any=0
+  for sig in TERM KILL; do
+    pids=$(victims)
+    [ -z "$pids" ] && break
+    kill -s $sig $pids 2>/dev/null
+    i=0
+    while [ $i -lt 100 ]; do
+      any=0; for p in $pids; do live "$p" && any=1; done
+      [ $any = 0 ] && break
+      sleep 0.02; i=$((i+1))
+    done
+    [ $any = 0 ] && break
+  done
+  rm -f "$pidf"
+}
+case "$1 $2" in
+  "get power") if is_on; then echo "power:1"; else echo "power:0"; fi ;;
+  "set power") if [ "$3" = 1 ]; then on; else off; fi ;;
+  "set reset") off; on ;;
+  *) ;;
+esac
+exit 0
+"#;
+
+/// The lab's service. See [`Lab::service_command`].
+const LAB_SERVICE: &str = r#"#!/usr/bin/env python3
+"""lab_service.py PORT DELAY_S [--fail] [--hang] [--addr A]  |  lab_service.py --stop PORT [--addr A]"""
+import http.server, os, signal, sys, time
+
+here = os.path.dirname(os.path.abspath(__file__))
+args = sys.argv[1:]
+addr = os.environ.get("LAB_ADDRESS", "127.0.0.1")
+if "--addr" in args:
+    i = args.index("--addr"); addr = args[i + 1]; del args[i:i + 2]
+flags = {a for a in args if a.startswith("--")}
+pos = [a for a in args if not a.startswith("--")]
+
+def pidfile(port):
+    return os.path.join(here, "run", "%s_%s.pid" % (addr, port))
+
+if "--stop" in flags:
+    try:
+        pid = int(open(pidfile(pos[0])).read().strip())
+        os.kill(pid, signal.SIGTERM)
+        os.unlink(pidfile(pos[0]))
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+port, delay = int(pos[0]), float(pos[1])
+if "--fail" in flags:
+    sys.stderr.write("lab_service: failing on purpose\n")
+    sys.exit(3)
+if "--hang" in flags:
+    time.sleep(3600)
+    sys.exit(0)
+
+if os.fork() > 0:
+    os.wait()
+    sys.exit(0)
+os.setsid()
+if os.fork() > 0:
+    os._exit(0)
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+with open(pidfile(port), "w") as f:
+    f.write("%d\n" % os.getpid())
+with open(os.path.join(here, "run", "starts.log"), "a") as f:
+    f.write("%.3f %s %d\n" % (time.time(), addr, port))
+time.sleep(delay)
+
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+
+http.server.HTTPServer((addr, port), Ok).serve_forever()
+"#;
