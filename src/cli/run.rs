@@ -76,7 +76,11 @@ fn real_executor(
 ) -> Executor<IpmiPower, SshRemote, DirectProbe<SshRemote>> {
     let parallelism = topology.policy.parallelism as usize;
     let remote = Arc::new(SshRemote::new(parallelism));
-    let power = Arc::new(IpmiPower::new(parallelism.min(32)));
+    let power = Arc::new(
+        IpmiPower::new(parallelism.min(32))
+            .with_timeout(topology.policy.bmc_timeout)
+            .with_attempts(topology.policy.bmc_attempts),
+    );
     let probe = Arc::new(DirectProbe::new(remote.clone()));
     Executor::new(topology.clone(), power, remote, probe)
 }

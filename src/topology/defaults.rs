@@ -9,6 +9,11 @@ pub const POWER_ON_PER_WINDOW: u32 = 10;
 /// The power-on rate window.
 pub const POWER_ON_WINDOW: Duration = Duration::from_secs(10);
 
+/// Time limit of one BMC (ipmitool) call.
+pub const BMC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per BMC request.
+pub const BMC_ATTEMPTS: u32 = 3;
+
 /// SSH login user.
 pub const SSH_USER: &str = "root";
 /// SSH port.

@@ -53,6 +53,11 @@ pub struct Policy {
     /// The power-on rate window.
     #[serde(with = "secs")]
     pub power_on_window: Duration,
+    /// Time limit of one BMC call.
+    #[serde(with = "secs")]
+    pub bmc_timeout: Duration,
+    /// Attempts per BMC request.
+    pub bmc_attempts: u32,
 }
 
 /// One host.

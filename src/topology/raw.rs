@@ -49,6 +49,10 @@ pub struct RawPolicy {
     /// At most `count` power-on commands per power domain (or rack) within `per`.
     /// Thousands of servers switched on at once trip breakers. Default 10 per 10s.
     pub power_on: Option<RawPowerOnRate>,
+    /// Time limit of one BMC (ipmitool) call. Default `10s`.
+    pub bmc_timeout: Option<HumanDuration>,
+    /// Attempts per BMC request; BMCs drop sessions now and then. Default 3.
+    pub bmc_attempts: Option<u32>,
 }
 
 /// A power-on rate limit for one power domain.

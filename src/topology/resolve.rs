@@ -43,6 +43,15 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
             .power_on
             .as_ref()
             .map_or(defaults::POWER_ON_WINDOW, |rate| rate.per.0),
+        bmc_timeout: raw
+            .policy
+            .bmc_timeout
+            .map_or(defaults::BMC_TIMEOUT, |t| t.0),
+        bmc_attempts: raw
+            .policy
+            .bmc_attempts
+            .unwrap_or(defaults::BMC_ATTEMPTS)
+            .max(1),
     };
     if policy.parallelism == 0 {
         out.error("policy.parallelism", "parallelism must be at least 1");

@@ -1,0 +1,659 @@
+//! `blackstart run` against a real lab: sshd per host, ipmi_sim per BMC, real services
+//! started over SSH. Each test reads like the incident it guards against.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blackstart::journal::{self, Entry, Record};
+use blackstart::run::event::{Action, Event};
+use support::lab::{Lab, LabSecret};
+
+const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
+/// No run in these tests may take longer than this.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs blackstart to completion (bounded), returning its output.
+fn blackstart(args: &[&str]) -> Output {
+    let child = spawn(args);
+    wait_bounded(child, RUN_LIMIT)
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("blackstart binary")
+}
+
+fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let began = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            panic!("blackstart ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Eight subsystems in four levels on twelve hosts (indices 1-based in names):
+/// L0 config(1,2) dns(3) · L1 db(4,5,6; 2 of 3) queue(7) · L2 cache(8) app(9,10) · L3 web(11,12) reports(12).
+fn eight_subsystems(lab: &Lab, overrides: &HashMap<&str, String>) -> String {
+    let host = |i: usize| lab.hosts[i - 1].name.clone();
+    let hosts = |list: &[usize]| {
+        list.iter()
+            .map(|i| format!("\"{}\"", host(*i)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let service = |name: &str, port: u16| {
+        overrides
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| lab.service_command(port, 0.3, ""))
+    };
+    let subsystem = |name: &str, port: u16, on: &[usize], requires: &str, extra: &str| {
+        format!(
+            "  - name: {name}\n    hosts: [{}]\n    requires: [{requires}]\n    start: {}\n    health: {{ tcp: {port} }}\n{extra}",
+            hosts(on),
+            serde_json::to_string(&service(name, port)).unwrap(),
+        )
+    };
+    let mut yaml = String::from(
+        "  subsystem:\n    health_policy: { interval: 100ms, timeout: 1s, successes: 1 }\n    \
+         retry: { attempts: 2, backoff: 200ms, max_backoff: 1s }\n    start_timeout: 5s\n    \
+         ready_timeout: 5s\n    expect: 1s\n",
+    );
+    yaml = format!("__DEFAULTS__{yaml}subsystems:\n");
+    yaml += &subsystem("config", 7001, &[1, 2], "", "    tier: S1\n");
+    yaml += &subsystem("dns", 7002, &[3], "", "    tier: S1\n");
+    yaml += &subsystem(
+        "db",
+        7003,
+        &[4, 5, 6],
+        "config, dns",
+        &format!(
+            "    min_healthy: 2\n{}",
+            overrides.get("db.extra").cloned().unwrap_or_default()
+        ),
+    );
+    yaml += &subsystem("queue", 7004, &[7], "config", "");
+    yaml += &subsystem("cache", 7005, &[8], "db", "");
+    yaml += &subsystem("app", 7006, &[9, 10], "db, queue", "    wants: [cache]\n");
+    yaml += &subsystem("web", 7007, &[11, 12], "app", "    tier: S1\n");
+    yaml += &subsystem("reports", 7008, &[12], "app, cache", "    tier: S3\n");
+    yaml
+}
+
+/// Writes the lab topology with the eight subsystems, `policy` and `defaults` merged in.
+fn write_topology(lab: &Lab, secret: LabSecret, overrides: &HashMap<&str, String>) -> PathBuf {
+    let body = eight_subsystems(lab, overrides);
+    let (defaults, subsystems) = body.split_once("subsystems:\n").unwrap();
+    let defaults = defaults.trim_start_matches("__DEFAULTS__");
+    let mut yaml = lab.topology_yaml(secret, &format!("subsystems:\n{subsystems}"));
+    // Short BMC limits so a dead BMC is found dead in seconds, and short boots for the lab.
+    yaml = yaml.replacen(
+        "policy:\n",
+        "policy:\n  bmc_timeout: 3s\n  bmc_attempts: 1\n",
+        1,
+    );
+    yaml = yaml.replacen("    boot: 10s\n", "    boot: 2s\n", 1);
+    yaml = yaml.replacen("hosts:\n", &format!("{defaults}hosts:\n"), 1);
+    if let Some(hosts_override) = overrides.get("hosts.replace") {
+        let (from, to) = hosts_override.split_once("=>").unwrap();
+        yaml = yaml.replace(from, to);
+    }
+    let path = lab.dir.join("topology.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn read_journal(dir: &Path) -> Vec<Record> {
+    journal::read(dir).expect("journal readable")
+}
+
+/// Milliseconds at which each step became ready (first time).
+fn ready_times(records: &[Record]) -> HashMap<String, u64> {
+    let mut ready = HashMap::new();
+    for record in records {
+        if let Entry::StepStatus { step, status } = &record.entry {
+            if status == "ready" {
+                ready.entry(step.clone()).or_insert(record.t_ms);
+            }
+        }
+    }
+    ready
+}
+
+/// (step, host) of every Start action, with its time.
+fn starts(records: &[Record]) -> Vec<(String, u64)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Action {
+                action: Action::Start { .. },
+                label,
+                ..
+            } => Some((label.clone(), r.t_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn step_of(label: &str) -> &str {
+    label.split(" on ").next().unwrap()
+}
+
+const REQUIRES: &[(&str, &[&str])] = &[
+    ("db", &["config", "dns"]),
+    ("queue", &["config"]),
+    ("cache", &["db"]),
+    ("app", &["db", "queue"]),
+    ("web", &["app"]),
+    ("reports", &["app", "cache"]),
+];
+
+#[test]
+fn cold_start_powers_on_over_ipmi_and_starts_in_dependency_order_then_a_rerun_starts_nothing() {
+    let lab = Lab::start("ra", (91, 10), 12);
+    let topology = write_topology(&lab, LabSecret::File, &HashMap::new());
+    let run_dir = lab.dir.join("run-1");
+    let began = Instant::now();
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let wall = began.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!((0..12).all(|i| lab.is_on(i)), "every host powered on");
+
+    let records = read_journal(&run_dir);
+    let powered: usize = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::PoweredOn { result: Ok(()), .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        powered, 12,
+        "all twelve hosts powered on through their BMCs"
+    );
+    let ready = ready_times(&records);
+    assert_eq!(ready.len(), 8, "all eight steps ready: {ready:?}");
+    for (label, at) in starts(&records) {
+        let step = step_of(&label);
+        for (dependent, needs) in REQUIRES {
+            if *dependent == step {
+                for need in *needs {
+                    assert!(
+                        at >= ready[*need],
+                        "{label} started at {at} ms before {need} was ready at {} ms",
+                        ready[*need]
+                    );
+                }
+            }
+        }
+    }
+    // Makespan against the bound from the services' own delays: four levels of 0.3 s plus
+    // the boot of the hosts (measured as the first SSH answer).
+    let finished = records.last().unwrap().t_ms;
+    let first_ssh = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::SshReady { result: Ok(()), .. },
+                    ..
+                }
+            )
+        })
+        .map(|r| r.t_ms)
+        .max()
+        .unwrap();
+    let bound_ms = first_ssh + 4 * 300;
+    eprintln!(
+        "lab cold start: makespan {finished} ms (wall {wall:?}); bound {bound_ms} ms (all hosts answering SSH at {first_ssh} ms + 4 levels x 300 ms); ratio {:.2}",
+        finished as f64 / bound_ms as f64
+    );
+    let service_starts = lab.service_starts().len();
+    assert_eq!(service_starts, 13, "one service per node");
+
+    let second_dir = lab.dir.join("run-2");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        second_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let records = read_journal(&second_dir);
+    assert!(
+        starts(&records).is_empty(),
+        "nothing is started when everything is up"
+    );
+    let already = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::Probed { healthy: true, .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(already, 13, "every node recorded as already healthy");
+    assert_eq!(
+        lab.service_starts().len(),
+        service_starts,
+        "no service restarted"
+    );
+    assert!(
+        text(&output).contains("13 already healthy"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_dead_bmc_and_a_service_that_never_comes_up_block_only_their_subtrees() {
+    let lab = Lab::start("rb", (91, 12), 12);
+    let mut overrides = HashMap::new();
+    // queue (host 7) never becomes healthy: it starts, but listens nowhere.
+    overrides.insert("queue", lab.service_command(7999, 0.1, ""));
+    // dns's host 3 has a BMC nobody answers on.
+    let dead_bmc = lab.hosts[2].bmc_address.clone();
+    overrides.insert(
+        "hosts.replace",
+        format!("bmc: {{ address: {dead_bmc} }}=>bmc: {{ address: 127.91.13.200 }}"),
+    );
+    let topology = write_topology(&lab, LabSecret::Env, &overrides);
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let ready = ready_times(&read_journal(&run_dir));
+    // Everything that needs neither dns nor queue comes up.
+    assert!(
+        ready.contains_key("config"),
+        "config ready: {ready:?}\n{shown}"
+    );
+    for step in ["dns", "queue", "db", "cache", "app", "web", "reports"] {
+        assert!(!ready.contains_key(step), "{step} must not be ready");
+    }
+    assert!(
+        shown.contains(&format!("FAILED  dns on {}", lab.hosts[2].name)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("BMC"),
+        "the dead BMC is named as the cause: {shown}"
+    );
+    assert!(
+        shown.contains(&format!("FAILED  queue on {}", lab.hosts[6].name)),
+        "{shown}"
+    );
+    assert!(shown.contains("not healthy within"), "{shown}");
+    assert!(
+        shown.contains("BLOCKED db (waits for failed dns)"),
+        "{shown}"
+    );
+    assert!(shown.contains("BLOCKED web"), "{shown}");
+    assert!(
+        !shown.contains(&lab.password),
+        "BMC password leaked into output"
+    );
+}
+
+#[test]
+fn quorum_holds_with_one_dead_database_host_and_a_spare_takes_its_place() {
+    let lab = Lab::start("rc", (91, 14), 12);
+    let mut overrides = HashMap::new();
+    let dead = lab.hosts[5].bmc_address.clone();
+    overrides.insert(
+        "hosts.replace",
+        format!("bmc: {{ address: {dead} }}=>bmc: {{ address: 127.91.15.201 }}"),
+    );
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "2 of 3 db hosts is enough: {}",
+        text(&output)
+    );
+    assert!(ready_times(&read_journal(&run_dir)).contains_key("web"));
+
+    // Same fault, now with a spare: the spare is brought up in the dead host's place.
+    let spare = lab.hosts[11].name.clone();
+    overrides.insert("db.extra", format!("    spares: [\"{spare}\"]\n"));
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let run_dir = lab.dir.join("run-spare");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let used = starts(&read_journal(&run_dir))
+        .iter()
+        .any(|(label, _)| *label == format!("db on {spare}"));
+    assert!(used, "the spare ran db");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_named() {
+    let lab = Lab::start("rd", (91, 16), 12);
+    let topology = write_topology(&lab, LabSecret::File, &HashMap::new());
+    let wrong = lab.known_hosts_with_wrong_key(7);
+    let yaml = std::fs::read_to_string(&topology).unwrap().replace(
+        &serde_json::to_string(&lab.known_hosts.to_string_lossy()).unwrap(),
+        &serde_json::to_string(&wrong.to_string_lossy()).unwrap(),
+    );
+    std::fs::write(&topology, yaml).unwrap();
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let name = &lab.hosts[7].name;
+    assert!(
+        shown.contains(&format!("FAILED  cache on {name}")),
+        "{shown}"
+    );
+    assert!(shown.contains("host key"), "the refusal says why: {shown}");
+    assert!(!starts(&read_journal(&run_dir))
+        .iter()
+        .any(|(label, _)| label.ends_with(&format!(" on {name}"))));
+}
+
+#[test]
+fn killed_mid_run_then_resumed_restarts_nothing_that_was_healthy() {
+    let lab = Lab::start("re", (91, 18), 12);
+    let mut overrides = HashMap::new();
+    // The last level is slow, so the kill lands while earlier levels are healthy.
+    overrides.insert("web", lab.service_command(7007, 3.0, ""));
+    overrides.insert("reports", lab.service_command(7008, 3.0, ""));
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let run_dir = lab.dir.join("run");
+    let mut child = spawn(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let began = Instant::now();
+    let reached = loop {
+        let ready = ready_times(&journal::read(&run_dir).unwrap_or_default());
+        if ready.contains_key("app") {
+            break true;
+        }
+        if began.elapsed() > RUN_LIMIT || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(reached, "app became ready before the kill");
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let before = read_journal(&run_dir);
+    let healthy_before: Vec<String> =
+        before
+            .iter()
+            .filter_map(|r| match &r.entry {
+                Entry::Event {
+                    event:
+                        Event::StartFinished { result: Ok(()), .. }
+                        | Event::Probed { healthy: true, .. },
+                    label,
+                    ..
+                } => Some(label.clone()),
+                _ => None,
+            })
+            .collect();
+    assert!(!healthy_before.is_empty());
+    let before_len = before.len();
+
+    let output = blackstart(&["run", "--resume", run_dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let after = read_journal(&run_dir);
+    assert_eq!(
+        &after[..before_len],
+        &before[..],
+        "no step lost: the journal only grew"
+    );
+    let restarted: Vec<String> = starts(&after[before_len..])
+        .into_iter()
+        .map(|(label, _)| label)
+        .filter(|label| healthy_before.contains(label))
+        .collect();
+    assert!(
+        restarted.is_empty(),
+        "healthy before the kill, started again: {restarted:?}"
+    );
+    assert!(ready_times(&after).contains_key("web"));
+    assert!(ready_times(&after).contains_key("reports"));
+}
+
+#[test]
+fn a_hanging_start_is_cut_and_retried_and_a_progressing_slow_start_is_left_alone() {
+    let lab = Lab::start("rf", (91, 20), 12);
+    let mut overrides = HashMap::new();
+    let marker = lab.dir.join("run/queue-hung-once");
+    overrides.insert(
+        "queue",
+        format!(
+            "if [ -e {m} ]; then {svc}; else touch {m}; sleep 600; fi",
+            m = marker.display(),
+            svc = lab.service_command(7004, 0.1, "")
+        ),
+    );
+    // cache needs 7 s to open its port, past its 5 s ready timeout, but reports progress.
+    overrides.insert("cache", lab.service_command(7005, 7.0, ""));
+    overrides.insert("db.extra", String::new());
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let yaml = std::fs::read_to_string(&topology).unwrap().replacen(
+        "  - name: cache\n",
+        "  - name: cache\n    progress: { command: \"date +%s%N\", interval: 500ms, stall_after: 3s }\n",
+        1,
+    );
+    std::fs::write(&topology, yaml).unwrap();
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let records = read_journal(&run_dir);
+    let attempts = |step: &str| -> Vec<Result<(), String>> {
+        records
+            .iter()
+            .filter_map(|r| match &r.entry {
+                Entry::Event {
+                    event: Event::StartFinished { result, .. },
+                    label,
+                    ..
+                } if step_of(label) == step => Some(result.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let queue = attempts("queue");
+    assert_eq!(queue.len(), 2, "{queue:?}");
+    assert!(
+        queue[0].as_ref().unwrap_err().contains("timed out"),
+        "{queue:?}"
+    );
+    assert!(queue[1].is_ok());
+    let cache = attempts("cache");
+    assert_eq!(
+        cache,
+        vec![Ok(())],
+        "the slow cache was not killed and retried"
+    );
+}
+
+#[test]
+fn a_node_repaired_by_hand_and_retried_brings_its_subtree_up_in_the_same_run() {
+    let lab = Lab::start("rg", (91, 22), 12);
+    let mut overrides = HashMap::new();
+    let repaired = lab.dir.join("run/queue-repaired");
+    overrides.insert(
+        "queue",
+        format!(
+            "test -e {} && {}",
+            repaired.display(),
+            lab.service_command(7004, 0.1, "")
+        ),
+    );
+    // reports is slow, so the run is still going when the operator comes back.
+    overrides.insert("dns", lab.service_command(7002, 0.1, ""));
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let yaml = std::fs::read_to_string(&topology).unwrap().replacen(
+        "  - name: dns\n",
+        "  - name: slow-audit\n    hosts: [\"rg1\"]\n    start: __SLOW__\n    health: { tcp: 7010 }\n    ready_timeout: 30s\n  - name: dns\n",
+        1,
+    ).replace("__SLOW__", &serde_json::to_string(&lab.service_command(7010, 12.0, "")).unwrap());
+    std::fs::write(&topology, yaml).unwrap();
+    let run_dir = lab.dir.join("run");
+    let child = spawn(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let began = Instant::now();
+    let failed = loop {
+        let records = journal::read(&run_dir).unwrap_or_default();
+        let failed = records.iter().any(|r| matches!(&r.entry, Entry::StepStatus { step, status } if step == "queue" && status == "failed"));
+        if failed || began.elapsed() > Duration::from_secs(60) {
+            break failed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(failed, "queue failed for good first");
+    std::fs::write(&repaired, "fixed by hand\n").unwrap();
+    let retry = blackstart(&["retry", run_dir.to_str().unwrap(), "queue"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let records = read_journal(&run_dir);
+    assert!(records.iter().any(|r| matches!(
+        &r.entry,
+        Entry::Event {
+            event: Event::Rearmed { .. },
+            ..
+        }
+    )));
+    let ready = ready_times(&records);
+    for step in ["queue", "app", "web", "reports"] {
+        assert!(ready.contains_key(step), "{step} came up after the retry");
+    }
+}
+
+#[test]
+fn the_bmc_password_never_reaches_the_journal_the_logs_or_ps() {
+    let lab = Lab::start("rh", (91, 24), 12);
+    let topology = write_topology(&lab, LabSecret::Env, &HashMap::new());
+    let run_dir = lab.dir.join("run");
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            topology.to_str().unwrap(),
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut sampled = 0;
+    let began = Instant::now();
+    let mut seen_in_ps = Vec::new();
+    while began.elapsed() < RUN_LIMIT && Path::new(&format!("/proc/{pid}")).exists() {
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    if String::from_utf8_lossy(&cmdline).contains(&lab.password) {
+                        seen_in_ps.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+                    }
+                }
+            }
+        }
+        sampled += 1;
+        let done = std::fs::read_to_string(run_dir.join(journal::JOURNAL_FILE))
+            .unwrap_or_default()
+            .contains("run_finished");
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(sampled > 5, "ps was sampled during the run");
+    assert!(
+        seen_in_ps.is_empty(),
+        "password on a command line: {seen_in_ps:?}"
+    );
+    let journal_text = std::fs::read_to_string(run_dir.join(journal::JOURNAL_FILE)).unwrap();
+    assert!(
+        journal_text.contains("ipmitool"),
+        "the journal records the IPMI commands"
+    );
+    assert!(
+        !journal_text.contains(&lab.password),
+        "password in the journal"
+    );
+    assert!(
+        !text(&output).contains(&lab.password),
+        "password in the logs"
+    );
+}
