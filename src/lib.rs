@@ -3,6 +3,7 @@
 //! The data path: [`topology`] (format, loading, validation) → [`graph`] (steps, cycles) →
 //! [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
 
+pub mod drill;
 pub mod graph;
 pub mod journal;
 pub mod plan;

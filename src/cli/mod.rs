@@ -2,6 +2,7 @@
 
 mod plan;
 mod run;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,6 +121,8 @@ pub enum Command {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Drill the whole recovery against a simulated fleet on a virtual clock.
+    Simulate(simulate::SimulateArgs),
     /// Print the topology format as JSON Schema, for editors.
     Schema,
 }
@@ -154,6 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             target,
             host,
         } => run::retry(&run_dir, target, host),
+        Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
         Command::Schema => {
             let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);
             println!("{}", serde_json::to_string_pretty(&schema)?);

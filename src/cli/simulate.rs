@@ -1,0 +1,180 @@
+//! `simulate`: a drill of the whole recovery against a simulated fleet on a virtual clock.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use blackstart::drill::{
+    monte_carlo, render_json, render_monte_carlo_json, render_monte_carlo_text, render_text,
+    render_timeline, Drill, DrillConfig, FaultRates, FleetStart,
+};
+use blackstart::graph::cycle_text;
+use blackstart::plan::Plan;
+
+use super::plan::{load, scope_from};
+use super::{Outcome, ScopeArgs};
+
+/// Output formats of `simulate`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimulateFormat {
+    /// For people.
+    Text,
+    /// For machines; byte-identical for the same inputs and seed.
+    Json,
+}
+
+/// Arguments of `simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Topology file; the embedded reference topology when omitted.
+    pub file: Option<PathBuf>,
+    /// Simulated recoveries: 1 prints one run in detail, more print percentiles (Monte Carlo).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Seed: the same seed gives the same drill, line for line.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Spread of boot and start times around their expected values (lognormal shape; 0 =
+    /// exactly as expected).
+    #[arg(long, default_value_t = 0.2, value_parser = non_negative)]
+    pub spread: f64,
+    /// Node actions in flight at once (default: the topology's policy).
+    #[arg(long)]
+    pub parallelism: Option<u32>,
+    /// Probability that a start attempt fails.
+    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.start_failure, value_parser = probability)]
+    pub start_failure: f64,
+    /// Probability that a host's disk never comes back after the power cut.
+    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_disk, value_parser = probability)]
+    pub dead_disk: f64,
+    /// Probability that a host's BMC does not answer.
+    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_bmc, value_parser = probability)]
+    pub dead_bmc: f64,
+    /// Probability that a host's SSH is slow (late after boot, slow per command).
+    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.slow_ssh, value_parser = probability)]
+    pub slow_ssh: f64,
+    /// Probability that a node's health check flaps on its first attempt.
+    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.flapping, value_parser = probability)]
+    pub flapping: f64,
+    /// No faults at all (overrides the fault probabilities).
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Start from a warm fleet (all on and healthy) instead of a total outage.
+    #[arg(long)]
+    pub warm: bool,
+    /// Write the single run's timeline here, as JSON lines.
+    #[arg(long, value_name = "PATH")]
+    pub timeline: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub format: SimulateFormat,
+    /// Scope.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a probability: write a number from 0 to 1, e.g. 0.01"
+        )),
+    }
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!(
+            "{text:?} is not a spread: write a number of 0 or more, e.g. 0.2"
+        )),
+    }
+}
+
+/// Runs one drill in detail, or a Monte Carlo series.
+pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
+    let loaded = match load(args.file.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return Ok(outcome),
+    };
+    let mut topology = loaded.topology;
+    if let Some(parallelism) = args.parallelism {
+        if parallelism == 0 {
+            eprintln!("error: --parallelism must be at least 1");
+            return Ok(Outcome::InvalidInput);
+        }
+        topology.policy.parallelism = parallelism;
+    }
+    let selection = scope_from(&args.scope)?.select(&topology)?;
+    let plan = match Plan::build(&topology, &selection) {
+        Ok(plan) => plan,
+        Err(cycles) => {
+            for cycle in cycles {
+                eprintln!("error: dependency cycle: {}", cycle_text(&topology, &cycle));
+            }
+            return Ok(Outcome::InvalidInput);
+        }
+    };
+    let faults = if args.no_faults {
+        FaultRates::NONE
+    } else {
+        FaultRates {
+            start_failure: args.start_failure,
+            dead_disk: args.dead_disk,
+            dead_bmc: args.dead_bmc,
+            slow_ssh: args.slow_ssh,
+            flapping: args.flapping,
+        }
+    };
+    let config = DrillConfig {
+        spread: args.spread,
+        faults,
+        start: if args.warm {
+            FleetStart::Warm
+        } else {
+            FleetStart::Cold
+        },
+        timeline: args.timeline.is_some() && args.runs == 1,
+        ..DrillConfig::default()
+    };
+    let drill = Drill::new(&topology, &plan, config);
+    let mut stdout = std::io::stdout().lock();
+    if args.runs > 1 {
+        if args.timeline.is_some() {
+            eprintln!("note: --timeline is written for single runs only (without --runs)");
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let result = monte_carlo(&drill, args.runs as usize, args.seed, threads);
+        let rendered = match args.format {
+            SimulateFormat::Text => render_monte_carlo_text(&drill, &result),
+            SimulateFormat::Json => render_monte_carlo_json(&drill, &result),
+        };
+        stdout.write_all(rendered.as_bytes())?;
+        return Ok(Outcome::Success);
+    }
+    let outcome = drill.run(args.seed);
+    if let Some(path) = &args.timeline {
+        let file = std::fs::File::create(path).map_err(|err| {
+            anyhow::anyhow!("cannot write the timeline to {}: {err}", path.display())
+        })?;
+        let mut writer = std::io::BufWriter::new(file);
+        render_timeline(&drill, &outcome, &mut writer)?;
+        writer.flush()?;
+    }
+    let mut rendered = match args.format {
+        SimulateFormat::Text => render_text(&drill, &outcome),
+        SimulateFormat::Json => render_json(&drill, &outcome),
+    };
+    if let (Some(path), SimulateFormat::Text) = (&args.timeline, args.format) {
+        rendered.push_str(&format!(
+            "\nTimeline: {} entries in {}\n",
+            outcome.timeline.len(),
+            path.display()
+        ));
+    }
+    stdout.write_all(rendered.as_bytes())?;
+    Ok(if outcome.succeeded {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}

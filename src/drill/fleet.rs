@@ -1,0 +1,291 @@
+//! The simulated fleet: carries out one action and says when it ends and with what event.
+//! It holds the only state the scheduler cannot see: which hosts are on, when each will
+//! answer SSH, which services run, and which faults were dealt.
+
+use std::time::Duration;
+
+use super::random::{Draws, Stream};
+use super::{DrillConfig, FaultKind, FleetStart};
+use crate::plan::Plan;
+use crate::run::event::{Action, Event, PowerReport};
+use crate::run::executor::boot_timeout;
+use crate::run::state::Node;
+use crate::topology::{HostId, Topology};
+
+/// Faults dealt to one host before the drill starts.
+#[derive(Debug, Clone, Copy, Default)]
+struct HostFaults {
+    dead_disk: bool,
+    dead_bmc: bool,
+    /// Extra time until SSH answers, and per command, when SSH is slow.
+    slow_ssh: Option<Duration>,
+}
+
+/// How often each fault actually struck in one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FaultTally {
+    /// Start attempts that failed on their own (not flapping).
+    pub start_failure: usize,
+    /// Hosts that never answered SSH.
+    pub dead_disk: usize,
+    /// Hosts whose BMC did not answer.
+    pub dead_bmc: usize,
+    /// Hosts with slow SSH.
+    pub slow_ssh: usize,
+    /// Nodes whose first attempt failed on a flapping health check.
+    pub flapping: usize,
+}
+
+impl FaultTally {
+    /// The count for `kind`.
+    pub fn get(&self, kind: FaultKind) -> usize {
+        match kind {
+            FaultKind::StartFailure => self.start_failure,
+            FaultKind::DeadDisk => self.dead_disk,
+            FaultKind::DeadBmc => self.dead_bmc,
+            FaultKind::SlowSsh => self.slow_ssh,
+            FaultKind::Flapping => self.flapping,
+        }
+    }
+}
+
+/// The made-up fleet of one run.
+pub(crate) struct Fleet<'a> {
+    topology: &'a Topology,
+    plan: &'a Plan,
+    config: DrillConfig,
+    draws: Draws,
+    faults: Vec<HostFaults>,
+    /// When each host answers SSH, once it has power.
+    answers_at: Vec<Option<Duration>>,
+    /// Per scheduler node id: the service runs and is healthy.
+    healthy: Vec<bool>,
+    pub(crate) tally: FaultTally,
+}
+
+impl<'a> Fleet<'a> {
+    pub(crate) fn new(
+        topology: &'a Topology,
+        plan: &'a Plan,
+        config: DrillConfig,
+        draws: Draws,
+    ) -> Self {
+        let rates = config.faults;
+        let faults = (0..topology.hosts.len() as u64)
+            .map(|host| HostFaults {
+                dead_disk: draws.chance(rates.dead_disk, Stream::DeadDisk, host, 0),
+                dead_bmc: topology.hosts[host as usize].bmc.is_some()
+                    && draws.chance(rates.dead_bmc, Stream::DeadBmc, host, 0),
+                slow_ssh: draws
+                    .chance(rates.slow_ssh, Stream::SlowSsh, host, 0)
+                    .then(|| {
+                        // Late by half to twice its boot: still within the boot timeout.
+                        let boot = topology.hosts[host as usize].boot.as_secs_f64();
+                        super::random::millis(
+                            boot * (0.5 + 1.5 * draws.unit(Stream::SlowSshDelay, host, 0)),
+                        )
+                    }),
+            })
+            .collect();
+        let warm = config.start == FleetStart::Warm;
+        Fleet {
+            topology,
+            plan,
+            config,
+            draws,
+            faults,
+            answers_at: vec![warm.then_some(Duration::ZERO); topology.hosts.len()],
+            healthy: Vec::new(),
+            tally: FaultTally::default(),
+        }
+    }
+
+    /// Carries out `action` at `now`: how long it takes, and the event that ends it.
+    pub(crate) fn perform(
+        &mut self,
+        now: Duration,
+        action: &Action,
+        nodes: &[Node],
+    ) -> (Duration, Event) {
+        let latencies = self.config.latencies;
+        match *action {
+            Action::CheckPower { host } => {
+                let key = host as u64;
+                if self.topology.hosts[host].bmc.is_none() {
+                    // Nobody can switch it on remotely: someone on site presses the button.
+                    self.power_up(host, now);
+                    return (
+                        Duration::ZERO,
+                        Event::PowerChecked {
+                            host,
+                            result: Ok(PowerReport::NoBmc),
+                        },
+                    );
+                }
+                if self.faults[host].dead_bmc {
+                    self.tally.dead_bmc += 1;
+                    let result = Err("BMC does not answer (simulated)".to_string());
+                    return (latencies.dead_bmc, Event::PowerChecked { host, result });
+                }
+                let delay = self
+                    .draws
+                    .between(latencies.check_power, Stream::CheckLatency, key, 0);
+                let state = if self.answers_at[host].is_some() {
+                    PowerReport::On
+                } else {
+                    PowerReport::Off
+                };
+                (
+                    delay,
+                    Event::PowerChecked {
+                        host,
+                        result: Ok(state),
+                    },
+                )
+            }
+            Action::PowerOn { host } => {
+                let delay =
+                    self.draws
+                        .between(latencies.power_on, Stream::PowerLatency, host as u64, 0);
+                self.power_up(host, now + delay);
+                (
+                    delay,
+                    Event::PoweredOn {
+                        host,
+                        result: Ok(()),
+                    },
+                )
+            }
+            Action::WaitSsh { host } => {
+                let limit = boot_timeout(&self.topology.hosts[host]);
+                let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
+                match answers {
+                    Some(at) if at.saturating_sub(now) <= limit => {
+                        let poll =
+                            self.draws
+                                .between(latencies.ssh, Stream::SshLatency, host as u64, 0);
+                        (
+                            at.saturating_sub(now) + poll,
+                            Event::SshReady {
+                                host,
+                                result: Ok(()),
+                            },
+                        )
+                    }
+                    _ => {
+                        if self.faults[host].dead_disk {
+                            self.tally.dead_disk += 1;
+                        }
+                        let result = Err(format!(
+                            "no answer within {}s: disk did not come back after the power cut (simulated)",
+                            limit.as_secs()
+                        ));
+                        (limit, Event::SshReady { host, result })
+                    }
+                }
+            }
+            Action::Probe { node } => {
+                let Node { step, host, .. } = nodes[node];
+                let delay = self.draws.between(
+                    latencies.probe,
+                    Stream::ProbeLatency,
+                    step as u64,
+                    host as u64,
+                ) + self.slow(host);
+                let healthy = self.is_healthy(node) || self.config.start == FleetStart::Warm;
+                if healthy {
+                    self.set_healthy(node);
+                }
+                let detail = if healthy { "healthy" } else { "not running" }.to_string();
+                (
+                    delay,
+                    Event::Probed {
+                        node,
+                        healthy,
+                        detail,
+                    },
+                )
+            }
+            Action::Start { node, attempt } => {
+                let Node { step, host, .. } = nodes[node];
+                let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
+                let expected = self.plan.steps[step].duration;
+                let took = self
+                    .draws
+                    .around(expected, self.config.spread, Stream::StartTime, a, b)
+                    + self.slow(host);
+                let rates = self.config.faults;
+                let result = if attempt == 1
+                    && self
+                        .draws
+                        .chance(rates.flapping, Stream::Flapping, step as u64, host as u64)
+                {
+                    self.tally.flapping += 1;
+                    Err("health check flapped: healthy, then not (simulated)".to_string())
+                } else if self
+                    .draws
+                    .chance(rates.start_failure, Stream::StartFails, a, b)
+                {
+                    self.tally.start_failure += 1;
+                    // A crash shows somewhere during the start, not at its very end.
+                    let after = 0.1 + 0.9 * self.draws.unit(Stream::FailAfter, a, b);
+                    let result = Err("start command exited 1 (simulated)".to_string());
+                    return (
+                        super::random::millis(took.as_secs_f64() * after),
+                        Event::StartFinished {
+                            node,
+                            attempt,
+                            result,
+                        },
+                    );
+                } else {
+                    self.set_healthy(node);
+                    Ok(())
+                };
+                (
+                    took,
+                    Event::StartFinished {
+                        node,
+                        attempt,
+                        result,
+                    },
+                )
+            }
+        }
+    }
+
+    fn power_up(&mut self, host: HostId, at: Duration) {
+        if self.answers_at[host].is_some() {
+            return;
+        }
+        let boot = self.topology.hosts[host].boot;
+        let mut answers = at
+            + self
+                .draws
+                .around(boot, self.config.spread, Stream::Boot, host as u64, 0);
+        if let Some(late) = self.faults[host].slow_ssh {
+            self.tally.slow_ssh += 1;
+            answers += late;
+        }
+        self.answers_at[host] = Some(answers);
+    }
+
+    /// Extra time of every SSH command on a host with slow SSH.
+    fn slow(&self, host: HostId) -> Duration {
+        match self.faults[host].slow_ssh {
+            Some(_) => self.topology.hosts[host].ssh.connect_timeout / 2,
+            None => Duration::ZERO,
+        }
+    }
+
+    fn is_healthy(&self, node: usize) -> bool {
+        self.healthy.get(node).copied().unwrap_or(false)
+    }
+
+    fn set_healthy(&mut self, node: usize) {
+        if self.healthy.len() <= node {
+            self.healthy.resize(node + 1, false);
+        }
+        self.healthy[node] = true;
+    }
+}

@@ -1,0 +1,244 @@
+//! Drills: the real scheduler against a simulated fleet on a virtual clock.
+//!
+//! The scheduler cannot tell a drill from a real night: it gets the same events, in the same
+//! vocabulary, and decides the same way. Only the fleet is made up: hosts boot and services
+//! start in times drawn around what the topology expects, and faults happen with the
+//! probabilities asked for (a start that fails, a disk that never comes back after the
+//! power cut, a BMC that does not answer, slow SSH, a health check that flaps).
+//!
+//! Time is virtual: a discrete-event loop jumps from one completion to the next, so a
+//! three-hour recovery of thousands of hosts simulates in milliseconds, and a seed makes it
+//! reproducible line for line. [`simulate`] runs one cold start; [`monte_carlo`] runs many
+//! and reports the spread of makespans, what tends to be critical and what faults cost.
+
+mod engine;
+mod fleet;
+mod monte_carlo;
+mod random;
+mod render;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use engine::{simulate, Drill, NodeFailure, Outcome, TimelineEntry, TimelineKind};
+pub use monte_carlo::{monte_carlo, FaultCost, MonteCarlo, Percentiles, TierStats};
+pub use random::run_seed;
+pub use render::{
+    render_json, render_monte_carlo_json, render_monte_carlo_text, render_text, render_timeline,
+};
+
+use crate::topology::Topology;
+
+/// A kind of fault the simulated fleet can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// A start attempt fails (per attempt).
+    StartFailure,
+    /// The host's disk never comes back after the power cut: it never answers SSH.
+    DeadDisk,
+    /// The host's BMC does not answer: its power state cannot be read.
+    DeadBmc,
+    /// The host answers SSH late, and every command over SSH is slow.
+    SlowSsh,
+    /// The node's health check flaps during its first attempt, which fails; the next one
+    /// succeeds.
+    Flapping,
+}
+
+impl FaultKind {
+    /// Every kind, in report order.
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::StartFailure,
+        FaultKind::DeadDisk,
+        FaultKind::DeadBmc,
+        FaultKind::SlowSsh,
+        FaultKind::Flapping,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::StartFailure => "start-failure",
+            FaultKind::DeadDisk => "dead-disk",
+            FaultKind::DeadBmc => "dead-bmc",
+            FaultKind::SlowSsh => "slow-ssh",
+            FaultKind::Flapping => "flapping",
+        }
+    }
+}
+
+/// Probability of each fault.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FaultRates {
+    /// Per start attempt.
+    pub start_failure: f64,
+    /// Per host.
+    pub dead_disk: f64,
+    /// Per host with a BMC.
+    pub dead_bmc: f64,
+    /// Per host.
+    pub slow_ssh: f64,
+    /// Per node (one step on one host).
+    pub flapping: f64,
+}
+
+impl FaultRates {
+    /// No faults at all.
+    pub const NONE: FaultRates = FaultRates {
+        start_failure: 0.0,
+        dead_disk: 0.0,
+        dead_bmc: 0.0,
+        slow_ssh: 0.0,
+        flapping: 0.0,
+    };
+
+    /// The defaults of `blackstart simulate`: the everyday trouble of a cold start, where
+    /// retries and spares are expected to cope. Dead disks and BMCs are off by default
+    /// because they stall any subsystem without spares; ask for them explicitly.
+    pub const DEFAULT: FaultRates = FaultRates {
+        start_failure: 0.01,
+        dead_disk: 0.0,
+        dead_bmc: 0.0,
+        slow_ssh: 0.01,
+        flapping: 0.02,
+    };
+
+    /// The probability of `kind`.
+    pub fn get(&self, kind: FaultKind) -> f64 {
+        match kind {
+            FaultKind::StartFailure => self.start_failure,
+            FaultKind::DeadDisk => self.dead_disk,
+            FaultKind::DeadBmc => self.dead_bmc,
+            FaultKind::SlowSsh => self.slow_ssh,
+            FaultKind::Flapping => self.flapping,
+        }
+    }
+
+    /// The same rates with `kind` switched off.
+    pub fn without(mut self, kind: FaultKind) -> FaultRates {
+        *match kind {
+            FaultKind::StartFailure => &mut self.start_failure,
+            FaultKind::DeadDisk => &mut self.dead_disk,
+            FaultKind::DeadBmc => &mut self.dead_bmc,
+            FaultKind::SlowSsh => &mut self.slow_ssh,
+            FaultKind::Flapping => &mut self.flapping,
+        } = 0.0;
+        self
+    }
+}
+
+/// Latencies of the small operations, each drawn uniformly between two bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Latencies {
+    /// Reading the power state through the BMC.
+    #[serde(with = "pair_secs")]
+    pub check_power: (Duration, Duration),
+    /// Switching a host on through the BMC.
+    #[serde(with = "pair_secs")]
+    pub power_on: (Duration, Duration),
+    /// From the moment a host could answer SSH until the poll notices.
+    #[serde(with = "pair_secs")]
+    pub ssh: (Duration, Duration),
+    /// One health probe.
+    #[serde(with = "pair_secs")]
+    pub probe: (Duration, Duration),
+    /// A BMC that does not answer: the time until ipmitool gives up.
+    #[serde(with = "crate::topology::secs")]
+    pub dead_bmc: Duration,
+}
+
+impl Latencies {
+    /// Every latency zero: the simulation then matches the plan's arithmetic exactly.
+    pub const ZERO: Latencies = Latencies {
+        check_power: (Duration::ZERO, Duration::ZERO),
+        power_on: (Duration::ZERO, Duration::ZERO),
+        ssh: (Duration::ZERO, Duration::ZERO),
+        probe: (Duration::ZERO, Duration::ZERO),
+        dead_bmc: Duration::ZERO,
+    };
+
+    /// Typical latencies of ipmitool over lanplus, an SSH poll and a health check.
+    pub const TYPICAL: Latencies = Latencies {
+        check_power: (Duration::from_millis(300), Duration::from_secs(2)),
+        power_on: (Duration::from_millis(500), Duration::from_secs(3)),
+        ssh: (Duration::ZERO, Duration::from_secs(5)),
+        probe: (Duration::from_millis(50), Duration::from_secs(1)),
+        dead_bmc: Duration::from_secs(20),
+    };
+}
+
+/// The state of the fleet when the drill begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FleetStart {
+    /// Total outage: every host off, nothing healthy.
+    Cold,
+    /// Every host on and every service healthy: a run must start nothing.
+    Warm,
+}
+
+/// How a drill is simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DrillConfig {
+    /// Shape of boot and start times around their expected values (0 = exact).
+    pub spread: f64,
+    /// Fault probabilities.
+    pub faults: FaultRates,
+    /// Small latencies.
+    pub latencies: Latencies,
+    /// Cold or warm fleet.
+    pub start: FleetStart,
+    /// Record every action, event and step change with its virtual time.
+    #[serde(skip)]
+    pub timeline: bool,
+}
+
+impl Default for DrillConfig {
+    fn default() -> Self {
+        DrillConfig {
+            spread: 0.2,
+            faults: FaultRates::DEFAULT,
+            latencies: Latencies::TYPICAL,
+            start: FleetStart::Cold,
+            timeline: false,
+        }
+    }
+}
+
+impl DrillConfig {
+    /// The plan's world: exact times, no latencies, no faults, a cold fleet.
+    pub fn exact() -> DrillConfig {
+        DrillConfig {
+            spread: 0.0,
+            faults: FaultRates::NONE,
+            latencies: Latencies::ZERO,
+            start: FleetStart::Cold,
+            timeline: false,
+        }
+    }
+}
+
+/// Lifts every cap the plan's ETA ignores: fleet parallelism, power-on rate limits and
+/// rolling starts. With [`DrillConfig::exact`], a drill then takes exactly the plan's ETA.
+pub fn uncap(topology: &mut Topology) {
+    topology.policy.parallelism = u32::MAX;
+    topology.policy.power_on_per_window = u32::MAX;
+    for subsystem in &mut topology.subsystems {
+        subsystem.max_parallel = None;
+    }
+}
+
+mod pair_secs {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &(Duration, Duration),
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq([value.0.as_secs_f64(), value.1.as_secs_f64()])
+    }
+}

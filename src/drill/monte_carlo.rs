@@ -1,0 +1,282 @@
+//! Many drills: how long recovery takes at the median and in the bad cases, what tends to be
+//! on the critical path, what each kind of fault costs, and how often recovery stalls.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::engine::{Drill, Outcome};
+use super::fleet::FaultTally;
+use super::random::run_seed;
+use super::FaultKind;
+use crate::topology::SubsystemId;
+
+/// Nearest-rank percentiles of a duration over runs. `None`: that share of the runs never
+/// got there (the recovery stalled).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    #[serde(with = "opt_secs")]
+    pub p50: Option<Duration>,
+    /// 90th percentile.
+    #[serde(with = "opt_secs")]
+    pub p90: Option<Duration>,
+    /// 99th percentile.
+    #[serde(with = "opt_secs")]
+    pub p99: Option<Duration>,
+    /// Mean over the runs that got there.
+    #[serde(with = "opt_secs")]
+    pub mean: Option<Duration>,
+}
+
+impl Percentiles {
+    /// Percentiles of `values`, where `None` means never (sorted after every time).
+    pub fn of(values: impl Iterator<Item = Option<Duration>>) -> Percentiles {
+        let mut values: Vec<Option<Duration>> = values.collect();
+        values.sort_unstable_by_key(|value| value.unwrap_or(Duration::MAX));
+        let at = |p: f64| {
+            if values.is_empty() {
+                return None;
+            }
+            let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            values[rank - 1]
+        };
+        let reached: Vec<Duration> = values.iter().flatten().copied().collect();
+        let mean = (!reached.is_empty()).then(|| {
+            let total: f64 = reached.iter().map(Duration::as_secs_f64).sum();
+            super::random::millis(total / reached.len() as f64)
+        });
+        Percentiles {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            mean,
+        }
+    }
+}
+
+/// One tier over all runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierStats {
+    /// `S1`, `S2`, ...
+    pub tier: String,
+    /// When the tier was up.
+    pub up_by: Percentiles,
+    /// Share of runs in which it never came up.
+    pub stalled: f64,
+}
+
+/// How often a subsystem was on the actual critical path.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalShare {
+    /// The subsystem.
+    pub subsystem: String,
+    /// Share of runs.
+    pub share: f64,
+}
+
+/// What one kind of fault costs: the same runs (same seeds, same draws) with it switched
+/// off, compared to all faults on.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultCost {
+    /// The fault.
+    pub fault: FaultKind,
+    /// Its probability.
+    pub rate: f64,
+    /// How often it struck per run, on average.
+    pub struck_per_run: f64,
+    /// Mean time to recover (or to settle, for stalled runs) without it.
+    #[serde(with = "crate::topology::secs")]
+    pub mean_without: Duration,
+    /// Mean time it adds: with all faults minus without this one.
+    pub cost_secs: f64,
+    /// Share of runs that stall without it.
+    pub stall_without: f64,
+}
+
+/// The result of a Monte Carlo series.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonteCarlo {
+    /// Runs simulated (not counting the runs for fault costs).
+    pub runs: usize,
+    /// The series' seed; run `i` uses [`run_seed`]`(seed, i)`.
+    pub seed: u64,
+    /// The plan's ETA.
+    #[serde(with = "crate::topology::secs")]
+    pub plan_eta: Duration,
+    /// Until every step is ready.
+    pub makespan: Percentiles,
+    /// Mean time until every step is ready or the run settled: what fault costs compare.
+    #[serde(with = "crate::topology::secs")]
+    pub mean_settle: Duration,
+    /// Share of runs in which some tier never came up.
+    pub stall_probability: f64,
+    /// Per tier, most severe first.
+    pub tiers: Vec<TierStats>,
+    /// Subsystems by how often they were on the actual critical path, most often first.
+    pub critical: Vec<CriticalShare>,
+    /// Per enabled fault kind, costliest first.
+    pub fault_costs: Vec<FaultCost>,
+    /// Mean start attempts per run.
+    pub mean_starts: f64,
+    /// Mean retries per run.
+    pub mean_retries: f64,
+}
+
+/// What a series keeps of each run.
+struct Summary {
+    succeeded: bool,
+    makespan: Duration,
+    tiers: Vec<Option<Duration>>,
+    critical: Vec<SubsystemId>,
+    faults: FaultTally,
+    starts: usize,
+    retries: usize,
+}
+
+fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
+    let mut critical: Vec<SubsystemId> = outcome
+        .critical_path
+        .iter()
+        .map(|step| drill.plan.steps[*step].step.subsystem)
+        .collect();
+    critical.sort_unstable();
+    critical.dedup();
+    Summary {
+        succeeded: outcome.succeeded,
+        makespan: outcome.makespan,
+        tiers: outcome.tiers.iter().map(|(_, up)| *up).collect(),
+        critical,
+        faults: outcome.faults,
+        starts: outcome.starts,
+        retries: outcome.retries,
+    }
+}
+
+/// Runs `runs` drills (seeds derived from `seed`) on up to `threads` threads, in order.
+fn series(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Vec<Summary> {
+    let threads = threads.clamp(1, runs.max(1));
+    let mut results: Vec<(usize, Summary)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                scope.spawn(move || {
+                    (worker..runs)
+                        .step_by(threads)
+                        .map(|index| {
+                            (
+                                index,
+                                summarize(drill, drill.run(run_seed(seed, index as u64))),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a drill thread panicked"))
+            .collect()
+    });
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, summary)| summary).collect()
+}
+
+fn mean_secs(runs: &[Summary]) -> f64 {
+    runs.iter()
+        .map(|run| run.makespan.as_secs_f64())
+        .sum::<f64>()
+        / runs.len().max(1) as f64
+}
+
+fn stall_share(runs: &[Summary]) -> f64 {
+    runs.iter().filter(|run| !run.succeeded).count() as f64 / runs.len().max(1) as f64
+}
+
+/// Runs `runs` simulated recoveries, then the same runs once per enabled fault kind with
+/// that kind switched off, on `threads` threads. The result depends only on the inputs and
+/// `seed`, never on the number of threads.
+pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> MonteCarlo {
+    let all = series(drill, runs, seed, threads);
+    let tier_list = drill.tier_list();
+    let tiers = tier_list
+        .iter()
+        .enumerate()
+        .map(|(index, tier)| TierStats {
+            tier: format!("S{tier}"),
+            up_by: Percentiles::of(all.iter().map(|run| run.tiers[index])),
+            stalled: all.iter().filter(|run| run.tiers[index].is_none()).count() as f64
+                / runs.max(1) as f64,
+        })
+        .collect();
+    let mut counts = vec![0usize; drill.topology.subsystems.len()];
+    for run in &all {
+        for subsystem in &run.critical {
+            counts[*subsystem] += 1;
+        }
+    }
+    let mut critical: Vec<CriticalShare> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(subsystem, count)| CriticalShare {
+            subsystem: drill.topology.subsystems[subsystem].name.clone(),
+            share: *count as f64 / runs.max(1) as f64,
+        })
+        .collect();
+    critical.sort_by(|a, b| {
+        b.share
+            .total_cmp(&a.share)
+            .then_with(|| a.subsystem.cmp(&b.subsystem))
+    });
+    let mean_all = mean_secs(&all);
+    let mut fault_costs: Vec<FaultCost> = FaultKind::ALL
+        .iter()
+        .filter(|kind| drill.config.faults.get(**kind) > 0.0)
+        .map(|&kind| {
+            let mut config = drill.config;
+            config.faults = config.faults.without(kind);
+            config.timeline = false;
+            let without = series(&drill.with_config(config), runs, seed, threads);
+            let mean_without = mean_secs(&without);
+            FaultCost {
+                fault: kind,
+                rate: drill.config.faults.get(kind),
+                struck_per_run: all.iter().map(|run| run.faults.get(kind)).sum::<usize>() as f64
+                    / runs.max(1) as f64,
+                mean_without: super::random::millis(mean_without),
+                cost_secs: ((mean_all - mean_without) * 1000.0).round() / 1000.0,
+                stall_without: stall_share(&without),
+            }
+        })
+        .collect();
+    fault_costs.sort_by(|a, b| b.cost_secs.total_cmp(&a.cost_secs));
+    MonteCarlo {
+        runs,
+        seed,
+        plan_eta: drill.plan.eta,
+        makespan: Percentiles::of(all.iter().map(|run| run.succeeded.then_some(run.makespan))),
+        mean_settle: super::random::millis(mean_all),
+        stall_probability: stall_share(&all),
+        tiers,
+        critical,
+        fault_costs,
+        mean_starts: all.iter().map(|run| run.starts).sum::<usize>() as f64 / runs.max(1) as f64,
+        mean_retries: all.iter().map(|run| run.retries).sum::<usize>() as f64 / runs.max(1) as f64,
+    }
+}
+
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.serialize_f64(duration.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
+}

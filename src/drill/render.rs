@@ -1,0 +1,420 @@
+//! What people and machines read after a drill: the summary, the JSON document and the
+//! timeline as JSON lines.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::engine::{Drill, Outcome, TimelineKind};
+use super::monte_carlo::{MonteCarlo, Percentiles};
+use super::FaultKind;
+use crate::plan::human;
+use crate::run::event::{Action, Event};
+use crate::run::state::StepStatus;
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+fn status_name(status: &StepStatus) -> &'static str {
+    match status {
+        StepStatus::Waiting => "waiting",
+        StepStatus::Active => "active",
+        StepStatus::Ready => "ready",
+        StepStatus::Failed => "failed",
+        StepStatus::Blocked { .. } => "blocked",
+    }
+}
+
+/// The outcome of one drill as a JSON document (stable field order; no timeline).
+pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
+    let plan = drill.plan;
+    let topology = drill.topology;
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(id, step)| {
+            let status = &outcome.statuses[id];
+            json!({
+                "step": step.id,
+                "tier": format!("S{}", drill.tiers()[id]),
+                "status": status_name(status),
+                "blocked_on": match status {
+                    StepStatus::Blocked { on } => Some(plan.steps[*on].id.as_str()),
+                    _ => None,
+                },
+                "ready_at": outcome.ready_at[id].map(secs),
+                "plan_ready_at": secs(step.ready_at),
+            })
+        })
+        .collect();
+    let document = json!({
+        "topology": topology.name,
+        "seed": outcome.seed,
+        "config": drill.config,
+        "parallelism": topology.policy.parallelism,
+        "succeeded": outcome.succeeded,
+        "makespan": secs(outcome.makespan),
+        "plan_eta": secs(plan.eta),
+        "settled_at": secs(outcome.settled_at),
+        "tiers": outcome.tiers.iter().map(|(tier, up)| json!({
+            "tier": format!("S{tier}"),
+            "up_by": up.map(secs),
+        })).collect::<Vec<_>>(),
+        "critical_path": outcome.critical_path.iter().map(|step| json!({
+            "step": plan.steps[*step].id,
+            "ready_at": outcome.ready_at[*step].map(secs),
+        })).collect::<Vec<_>>(),
+        "failures": outcome.failures.iter().map(|failure| json!({
+            "step": plan.steps[failure.step].id,
+            "host": topology.hosts[failure.host].name,
+            "spare": failure.spare,
+            "reason": failure.reason,
+        })).collect::<Vec<_>>(),
+        "counts": {
+            "starts": outcome.starts,
+            "retries": outcome.retries,
+            "power_ons": outcome.power_ons,
+            "already_healthy": outcome.already_healthy,
+            "spares_used": outcome.spares_used,
+        },
+        "faults": outcome.faults,
+        "steps": steps,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+/// The timeline as JSON lines: one action, event or step change per line, with its virtual
+/// time in seconds and a readable label.
+pub fn render_timeline(
+    drill: &Drill,
+    outcome: &Outcome,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let plan = drill.plan;
+    let topology = drill.topology;
+    let nodes = &outcome.nodes;
+    let node_label = |node: usize| {
+        nodes
+            .get(node)
+            .map(|(step, host)| {
+                format!("{} on {}", plan.steps[*step].id, topology.hosts[*host].name)
+            })
+            .unwrap_or_else(|| format!("node {node}"))
+    };
+    let host_label = |host: usize| topology.hosts[host].name.clone();
+    for entry in &outcome.timeline {
+        #[derive(Serialize)]
+        struct Line<'a, T: Serialize> {
+            at: f64,
+            label: String,
+            #[serde(flatten)]
+            what: &'a T,
+        }
+        let at = secs(entry.at);
+        let line = match &entry.kind {
+            TimelineKind::Action(action) => {
+                let label = match action {
+                    Action::CheckPower { host }
+                    | Action::PowerOn { host }
+                    | Action::WaitSsh { host } => host_label(*host),
+                    Action::Probe { node } | Action::Start { node, .. } => node_label(*node),
+                };
+                serde_json::to_string(&Line {
+                    at,
+                    label,
+                    what: action,
+                })
+            }
+            TimelineKind::Event(event) => {
+                let label = match event {
+                    Event::PowerChecked { host, .. }
+                    | Event::PoweredOn { host, .. }
+                    | Event::SshReady { host, .. } => host_label(*host),
+                    Event::Probed { node, .. }
+                    | Event::StartFinished { node, .. }
+                    | Event::Rearmed { node } => node_label(*node),
+                };
+                serde_json::to_string(&Line {
+                    at,
+                    label,
+                    what: event,
+                })
+            }
+            TimelineKind::Step { step, status } => {
+                let value = json!({
+                    "step_status": status_name(status),
+                    "blocked_on": match status {
+                        StepStatus::Blocked { on } => Some(plan.steps[*on].id.as_str()),
+                        _ => None,
+                    },
+                });
+                serde_json::to_string(&Line {
+                    at,
+                    label: plan.steps[*step].id.clone(),
+                    what: &value,
+                })
+            }
+        }
+        .map_err(std::io::Error::other)?;
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn percent_over(actual: Duration, reference: Duration) -> String {
+    if reference.is_zero() {
+        return String::new();
+    }
+    let delta = (actual.as_secs_f64() / reference.as_secs_f64() - 1.0) * 100.0;
+    format!(" ({delta:+.1}% vs plan ETA {})", human(reference))
+}
+
+fn fault_line(drill: &Drill) -> String {
+    let rates = drill.config.faults;
+    let enabled: Vec<String> = FaultKind::ALL
+        .iter()
+        .filter(|kind| rates.get(**kind) > 0.0)
+        .map(|kind| format!("{} {}%", kind.name(), rates.get(*kind) * 100.0))
+        .collect();
+    if enabled.is_empty() {
+        "none".into()
+    } else {
+        enabled.join(", ")
+    }
+}
+
+/// The summary of one drill for people.
+pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
+    let plan = drill.plan;
+    let topology = drill.topology;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Simulated {} start of {}: {} subsystems, {} hosts, parallelism {} (seed {}, spread {})",
+        match drill.config.start {
+            super::FleetStart::Cold => "cold",
+            super::FleetStart::Warm => "warm",
+        },
+        topology.name,
+        plan.subsystem_count(),
+        plan.host_count(),
+        topology.policy.parallelism,
+        outcome.seed,
+        drill.config.spread,
+    );
+    let _ = writeln!(out, "Faults: {}", fault_line(drill));
+    let _ = writeln!(out);
+    if outcome.succeeded {
+        let _ = writeln!(
+            out,
+            "Recovered in {}{}",
+            human(outcome.makespan),
+            percent_over(outcome.makespan, plan.eta)
+        );
+    } else {
+        let ready = outcome
+            .statuses
+            .iter()
+            .filter(|s| **s == StepStatus::Ready)
+            .count();
+        let _ = writeln!(
+            out,
+            "NOT RECOVERED: {ready} of {} steps ready when the run settled at {} (plan ETA {})",
+            plan.steps.len(),
+            human(outcome.settled_at),
+            human(plan.eta)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Tiers up by:");
+    for (tier, up) in &outcome.tiers {
+        let count = drill.tiers().iter().filter(|t| **t == *tier).count();
+        let shown = up.map_or_else(|| "never".to_string(), human);
+        let _ = writeln!(out, "  S{tier}  {shown:>12}  ({count} steps)");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Critical path (actual):");
+    for step in &outcome.critical_path {
+        let ready = outcome.ready_at[*step].map_or_else(|| "never".to_string(), human);
+        let _ = writeln!(
+            out,
+            "  {ready:>12}  {} (plan {})",
+            plan.steps[*step].id,
+            human(plan.steps[*step].ready_at)
+        );
+    }
+    let _ = writeln!(out);
+    let faults = outcome.faults;
+    let _ = writeln!(
+        out,
+        "Work: {} power-ons, {} start attempts ({} retries), {} already healthy, {} spares used",
+        outcome.power_ons,
+        outcome.starts,
+        outcome.retries,
+        outcome.already_healthy,
+        outcome.spares_used
+    );
+    let _ = writeln!(
+        out,
+        "Faults struck: {} failed starts, {} flapping, {} slow SSH, {} dead disks, {} dead BMCs",
+        faults.start_failure, faults.flapping, faults.slow_ssh, faults.dead_disk, faults.dead_bmc
+    );
+    if !outcome.failures.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Gave up on {} nodes:", outcome.failures.len());
+        for failure in outcome.failures.iter().take(20) {
+            let _ = writeln!(
+                out,
+                "  {} on {}{}: {}",
+                plan.steps[failure.step].id,
+                topology.hosts[failure.host].name,
+                if failure.spare { " (spare)" } else { "" },
+                failure.reason
+            );
+        }
+        if outcome.failures.len() > 20 {
+            let _ = writeln!(out, "  ... and {} more", outcome.failures.len() - 20);
+        }
+    }
+    let failed: Vec<&str> = outcome
+        .statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s == StepStatus::Failed)
+        .map(|(id, _)| plan.steps[id].id.as_str())
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Failed steps (min_healthy out of reach): {}",
+            failed.join(", ")
+        );
+    }
+    let blocked: Vec<String> = outcome
+        .statuses
+        .iter()
+        .enumerate()
+        .filter_map(|(id, s)| match s {
+            StepStatus::Blocked { on } => {
+                Some(format!("{} (on {})", plan.steps[id].id, plan.steps[*on].id))
+            }
+            _ => None,
+        })
+        .collect();
+    if !blocked.is_empty() {
+        let _ = writeln!(out, "Stayed blocked: {}", blocked.join(", "));
+    }
+    let pending: Vec<&str> = outcome
+        .statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, StepStatus::Waiting | StepStatus::Active))
+        .map(|(id, _)| plan.steps[id].id.as_str())
+        .collect();
+    if !pending.is_empty() {
+        let _ = writeln!(out, "Never finished: {}", pending.join(", "));
+    }
+    out
+}
+
+/// A Monte Carlo series as a JSON document.
+pub fn render_monte_carlo_json(drill: &Drill, result: &MonteCarlo) -> String {
+    let document = json!({
+        "topology": drill.topology.name,
+        "config": drill.config,
+        "parallelism": drill.topology.policy.parallelism,
+        "result": result,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+fn shown(value: Option<Duration>) -> String {
+    value.map_or_else(|| "stalled".to_string(), human)
+}
+
+fn percentile_row(label: &str, p: &Percentiles) -> String {
+    format!(
+        "  {label:<8} {:>12} {:>12} {:>12} {:>12}",
+        shown(p.p50),
+        shown(p.p90),
+        shown(p.p99),
+        shown(p.mean)
+    )
+}
+
+/// A Monte Carlo series for people.
+pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} simulated cold starts of {} (seed {}, spread {}, parallelism {})",
+        result.runs,
+        drill.topology.name,
+        result.seed,
+        drill.config.spread,
+        drill.topology.policy.parallelism
+    );
+    let _ = writeln!(out, "Faults: {}", fault_line(drill));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<8} {:>12} {:>12} {:>12} {:>12}",
+        "", "p50", "p90", "p99", "mean"
+    );
+    let _ = writeln!(out, "{}", percentile_row("fleet", &result.makespan));
+    for tier in &result.tiers {
+        let _ = writeln!(out, "{}", percentile_row(&tier.tier, &tier.up_by));
+    }
+    let _ = writeln!(out, "  plan ETA {}", human(result.plan_eta));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Recovery stalls (a tier never comes up) in {:.1}% of runs",
+        result.stall_probability * 100.0
+    );
+    for tier in result.tiers.iter().filter(|tier| tier.stalled > 0.0) {
+        let _ = writeln!(
+            out,
+            "  {} never up in {:.1}%",
+            tier.tier,
+            tier.stalled * 100.0
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Most often on the critical path:");
+    for share in result.critical.iter().take(10) {
+        let _ = writeln!(out, "  {:>5.1}%  {}", share.share * 100.0, share.subsystem);
+    }
+    if !result.fault_costs.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "What faults cost (same runs with the fault switched off):"
+        );
+        for cost in &result.fault_costs {
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>6.2}%  struck {:>7.1}/run  +{:>7.1}s mean  stalls {:.1}% without it",
+                cost.fault.name(),
+                cost.rate * 100.0,
+                cost.struck_per_run,
+                cost.cost_secs,
+                cost.stall_without * 100.0
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nPer run: {:.0} start attempts, {:.1} retries on average",
+        result.mean_starts, result.mean_retries
+    );
+    out
+}
