@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use blackstart::drill::{
     monte_carlo, render_json, render_monte_carlo_json, render_monte_carlo_text, render_text,
-    render_timeline, Drill, DrillConfig, FaultRates, FleetStart,
+    render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
@@ -58,6 +58,10 @@ pub struct SimulateArgs {
     /// No faults at all (overrides the fault probabilities).
     #[arg(long)]
     pub no_faults: bool,
+    /// Place a fault on purpose, `KIND=HOST` or `KIND=SUBSYSTEM@HOST` (repeatable), e.g.
+    /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
+    #[arg(long, value_name = "FAULT")]
+    pub inject: Vec<String>,
     /// Start from a warm fleet (all on and healthy) instead of a total outage.
     #[arg(long)]
     pub warm: bool,
@@ -136,7 +140,17 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         timeline: args.timeline.is_some() && args.runs == 1,
         ..DrillConfig::default()
     };
-    let drill = Drill::new(&topology, &plan, config);
+    let mut injected = Vec::new();
+    for text in &args.inject {
+        match Injected::parse(&topology, text) {
+            Ok(fault) => injected.push(fault),
+            Err(message) => {
+                eprintln!("error: --inject {message}");
+                return Ok(Outcome::InvalidInput);
+            }
+        }
+    }
+    let drill = Drill::new(&topology, &plan, config).inject(injected);
     let mut stdout = std::io::stdout().lock();
     if args.runs > 1 {
         if args.timeline.is_some() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::fleet::{FaultTally, Fleet};
 use super::random::Draws;
-use super::DrillConfig;
+use super::{DrillConfig, Injected};
 use crate::plan::{Plan, StepId};
 use crate::run::event::{Action, Event};
 use crate::run::scheduler::Scheduler;
@@ -31,6 +31,8 @@ pub struct Drill<'a> {
     host_steps: Vec<Vec<StepId>>,
     /// Per step: its subsystem's tier.
     tiers: Vec<u8>,
+    /// Faults placed on purpose.
+    injected: Vec<Injected>,
 }
 
 impl<'a> Drill<'a> {
@@ -61,7 +63,14 @@ impl<'a> Drill<'a> {
             dependents,
             host_steps,
             tiers,
+            injected: Vec::new(),
         }
+    }
+
+    /// The same drill with these faults placed on purpose, in every run.
+    pub fn inject(mut self, faults: impl IntoIterator<Item = Injected>) -> Drill<'a> {
+        self.injected.extend(faults);
+        self
     }
 
     /// The same drill with another configuration.
@@ -71,6 +80,7 @@ impl<'a> Drill<'a> {
             dependents: self.dependents.clone(),
             host_steps: self.host_steps.clone(),
             tiers: self.tiers.clone(),
+            injected: self.injected.clone(),
             ..*self
         }
     }
@@ -229,7 +239,13 @@ impl<'d, 'a> Run<'d, 'a> {
     fn new(drill: &'d Drill<'a>, seed: u64) -> Self {
         let scheduler = Scheduler::new(drill.topology, drill.plan, seed);
         let steps = drill.plan.steps.len();
-        let fleet = Fleet::new(drill.topology, drill.plan, drill.config, Draws::new(seed));
+        let fleet = Fleet::new(
+            drill.topology,
+            drill.plan,
+            drill.config,
+            &drill.injected,
+            Draws::new(seed),
+        );
         Run {
             drill,
             seed,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::random::{Draws, Stream};
-use super::{DrillConfig, FaultKind, FleetStart};
+use super::{DrillConfig, FaultKind, FleetStart, Injected};
 use crate::plan::Plan;
 use crate::run::event::{Action, Event, PowerReport};
 use crate::run::executor::boot_timeout;
@@ -60,6 +60,8 @@ pub(crate) struct Fleet<'a> {
     answers_at: Vec<Option<Duration>>,
     /// Per scheduler node id: the service runs and is healthy.
     healthy: Vec<bool>,
+    /// Node faults placed on purpose.
+    injected: Vec<Injected>,
     pub(crate) tally: FaultTally,
 }
 
@@ -68,10 +70,11 @@ impl<'a> Fleet<'a> {
         topology: &'a Topology,
         plan: &'a Plan,
         config: DrillConfig,
+        injected: &[Injected],
         draws: Draws,
     ) -> Self {
         let rates = config.faults;
-        let faults = (0..topology.hosts.len() as u64)
+        let mut faults: Vec<HostFaults> = (0..topology.hosts.len() as u64)
             .map(|host| HostFaults {
                 dead_disk: draws.chance(rates.dead_disk, Stream::DeadDisk, host, 0),
                 dead_bmc: topology.hosts[host as usize].bmc.is_some()
@@ -87,6 +90,17 @@ impl<'a> Fleet<'a> {
                     }),
             })
             .collect();
+        for fault in injected {
+            let host = &mut faults[fault.host];
+            match fault.kind {
+                FaultKind::DeadDisk => host.dead_disk = true,
+                FaultKind::DeadBmc => host.dead_bmc = topology.hosts[fault.host].bmc.is_some(),
+                FaultKind::SlowSsh => {
+                    host.slow_ssh.get_or_insert(topology.hosts[fault.host].boot);
+                }
+                FaultKind::StartFailure | FaultKind::Flapping => {}
+            }
+        }
         let warm = config.start == FleetStart::Warm;
         Fleet {
             topology,
@@ -96,6 +110,11 @@ impl<'a> Fleet<'a> {
             faults,
             answers_at: vec![warm.then_some(Duration::ZERO); topology.hosts.len()],
             healthy: Vec::new(),
+            injected: injected
+                .iter()
+                .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
+                .copied()
+                .collect(),
             tally: FaultTally::default(),
         }
     }
@@ -215,17 +234,29 @@ impl<'a> Fleet<'a> {
                     .around(expected, self.config.spread, Stream::StartTime, a, b)
                     + self.slow(host);
                 let rates = self.config.faults;
-                let result = if attempt == 1
-                    && self
+                let subsystem = self.plan.steps[step].step.subsystem;
+                let placed = |kind| {
+                    self.injected.iter().any(|fault| {
+                        fault.kind == kind
+                            && fault.host == host
+                            && fault.subsystem.is_none_or(|s| s == subsystem)
+                    })
+                };
+                let flaps = placed(FaultKind::Flapping)
+                    || self.draws.chance(
+                        rates.flapping,
+                        Stream::Flapping,
+                        step as u64,
+                        host as u64,
+                    );
+                let fails = placed(FaultKind::StartFailure)
+                    || self
                         .draws
-                        .chance(rates.flapping, Stream::Flapping, step as u64, host as u64)
-                {
+                        .chance(rates.start_failure, Stream::StartFails, a, b);
+                let result = if attempt == 1 && flaps {
                     self.tally.flapping += 1;
                     Err("health check flapped: healthy, then not (simulated)".to_string())
-                } else if self
-                    .draws
-                    .chance(rates.start_failure, Stream::StartFails, a, b)
-                {
+                } else if fails {
                     self.tally.start_failure += 1;
                     // A crash shows somewhere during the start, not at its very end.
                     let after = 0.1 + 0.9 * self.draws.unit(Stream::FailAfter, a, b);

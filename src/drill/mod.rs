@@ -28,7 +28,7 @@ pub use render::{
     render_json, render_monte_carlo_json, render_monte_carlo_text, render_text, render_timeline,
 };
 
-use crate::topology::Topology;
+use crate::topology::{HostId, SubsystemId, Topology};
 
 /// A kind of fault the simulated fleet can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +66,54 @@ impl FaultKind {
             FaultKind::SlowSsh => "slow-ssh",
             FaultKind::Flapping => "flapping",
         }
+    }
+}
+
+/// A fault placed on purpose, on top of the random ones: to rehearse one incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Injected {
+    /// The fault. A start failure placed on purpose fails every attempt.
+    pub kind: FaultKind,
+    /// On this host.
+    pub host: HostId,
+    /// Start failures and flapping: only this subsystem's node on the host (all when None).
+    pub subsystem: Option<SubsystemId>,
+}
+
+impl Injected {
+    /// Parses `KIND=HOST` or `KIND=SUBSYSTEM@HOST`, e.g. `dead-disk=db1.dc1`,
+    /// `flapping=app@app1.dc1`.
+    pub fn parse(topology: &Topology, text: &str) -> Result<Injected, String> {
+        let usage =
+            || format!("{text:?}: write KIND=HOST or KIND=SUBSYSTEM@HOST, e.g. dead-disk=db1.dc1");
+        let (kind, target) = text.split_once('=').ok_or_else(usage)?;
+        let kind = FaultKind::ALL
+            .into_iter()
+            .find(|known| known.name() == kind)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown fault {kind:?} in {text:?}: one of {}",
+                    names.join(", ")
+                )
+            })?;
+        let (subsystem, host) = match target.split_once('@') {
+            Some((subsystem, host)) => {
+                let id = topology
+                    .subsystem_id(subsystem)
+                    .ok_or_else(|| format!("unknown subsystem {subsystem:?} in {text:?}"))?;
+                (Some(id), host)
+            }
+            None => (None, target),
+        };
+        let host = topology
+            .host_id(host)
+            .ok_or_else(|| format!("unknown host {host:?} in {text:?}"))?;
+        Ok(Injected {
+            kind,
+            host,
+            subsystem,
+        })
     }
 }
 

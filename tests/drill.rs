@@ -1,0 +1,483 @@
+//! Drills of whole recoveries: the real scheduler against a simulated fleet.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use blackstart::drill::{
+    render_json, render_timeline, simulate, uncap, Drill, DrillConfig, FaultKind, FaultRates,
+    FleetStart, Injected, Outcome, TimelineKind,
+};
+use blackstart::plan::{Plan, StepId};
+use blackstart::run::event::{Action, Event};
+use blackstart::run::state::StepStatus;
+use blackstart::scope::Scope;
+use blackstart::topology::{load_file, load_str, Topology};
+
+/// Network, a database that needs two of three, an application, a frontend, monitoring that
+/// only wants the application, and a payments service with one spare.
+const FLEET: &str = r#"
+name: drill
+policy: { parallelism: 64, power_on: { count: 100, per: 1s } }
+defaults:
+  host: { boot: 1m, bmc: { password_env: DRILL_BMC } }
+  subsystem:
+    expect: 30s
+    retry: { attempts: 3, backoff: 20s, max_backoff: 1m }
+hosts:
+  - { name: "net[1:2]", address: "10.0.0.[1:2]", bmc: { address: "10.1.0.[1:2]" }, boot: 30s }
+  - { name: "db[1:3]", address: "10.0.1.[1:3]", bmc: { address: "10.1.1.[1:3]" }, boot: 3m }
+  - { name: "app[1:2]", address: "10.0.2.[1:2]", bmc: { address: "10.1.2.[1:2]" } }
+  - { name: "web[1:2]", address: "10.0.3.[1:2]", bmc: { address: "10.1.3.[1:2]" } }
+  - { name: mon1, address: 10.0.4.1, bmc: { address: 10.1.4.1 } }
+  - { name: "pay[1:2]", address: "10.0.5.[1:2]", bmc: { address: "10.1.5.[1:2]" } }
+  - { name: spare1, address: 10.0.6.1, bmc: { address: 10.1.6.1 } }
+subsystems:
+  - { name: network, tier: S1, hosts: ["net[1:2]"], start: "true", expect: 10s }
+  - name: database
+    tier: S1
+    hosts: ["db[1:3]"]
+    requires: [network]
+    start: "true"
+    expect: 2m
+    min_healthy: 2
+  - { name: app, tier: S2, hosts: ["app[1:2]"], requires: [database], start: "true", expect: 45s }
+  - { name: web, tier: S1, hosts: ["web[1:2]"], requires: [app], start: "true" }
+  - { name: monitoring, tier: S3, hosts: [mon1], requires: [network], wants: [app], start: "true", expect: 5m }
+  - { name: payments, tier: S2, hosts: ["pay[1:2]"], spares: [spare1], requires: [database], start: "true" }
+"#;
+
+fn load(source: &str) -> Topology {
+    load_str(source, Path::new("drill.yaml"))
+        .unwrap_or_else(|err| panic!("{err}"))
+        .topology
+}
+
+fn plan_of(topology: &Topology) -> Plan {
+    let selection = Scope::default().select(topology).unwrap();
+    Plan::build(topology, &selection).unwrap()
+}
+
+fn step(plan: &Plan, id: &str) -> StepId {
+    plan.steps.iter().position(|s| s.id == id).unwrap()
+}
+
+fn inject(topology: &Topology, specs: &[&str]) -> Vec<Injected> {
+    specs
+        .iter()
+        .map(|spec| Injected::parse(topology, spec).unwrap())
+        .collect()
+}
+
+fn run_with(topology: &Topology, plan: &Plan, config: DrillConfig, faults: &[&str]) -> Outcome {
+    Drill::new(topology, plan, config)
+        .inject(inject(topology, faults))
+        .run(11)
+}
+
+fn with_timeline() -> DrillConfig {
+    DrillConfig {
+        timeline: true,
+        ..DrillConfig::exact()
+    }
+}
+
+#[test]
+fn without_faults_spread_or_caps_the_drill_takes_exactly_the_plan_eta() {
+    for file in ["topologies/minimal.yaml", "topologies/social-network.yaml"] {
+        let mut topology = load_file(Path::new(file)).unwrap().topology;
+        uncap(&mut topology);
+        let plan = plan_of(&topology);
+        let outcome = simulate(&topology, &plan, DrillConfig::exact(), 3);
+        assert!(outcome.succeeded, "{file}");
+        assert_eq!(outcome.makespan, plan.eta, "{file}");
+        let critical: Vec<&str> = outcome
+            .critical_path
+            .iter()
+            .map(|s| plan.steps[*s].id.as_str())
+            .collect();
+        let planned: Vec<&str> = plan
+            .critical_path
+            .iter()
+            .map(|s| plan.steps[*s].id.as_str())
+            .collect();
+        assert_eq!(critical.last(), planned.last(), "{file}");
+    }
+    // Hosts that boot at different speeds: every step is ready exactly when planned.
+    let mut topology = load(FLEET);
+    uncap(&mut topology);
+    let plan = plan_of(&topology);
+    let outcome = simulate(&topology, &plan, DrillConfig::exact(), 3);
+    assert!(outcome.succeeded);
+    assert_eq!(outcome.makespan, plan.eta);
+    for (id, planned) in plan.steps.iter().enumerate() {
+        assert_eq!(
+            outcome.ready_at[id],
+            Some(planned.ready_at),
+            "{}",
+            planned.id
+        );
+    }
+}
+
+#[test]
+fn a_dead_disk_within_min_healthy_lets_dependents_start_and_the_run_succeed() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let outcome = run_with(&topology, &plan, DrillConfig::exact(), &["dead-disk=db2"]);
+    assert!(outcome.succeeded, "{:?}", outcome.statuses);
+    assert_eq!(outcome.faults.dead_disk, 1);
+    assert_eq!(outcome.failures.len(), 1);
+    assert!(
+        outcome.failures[0].reason.contains("SSH"),
+        "{:?}",
+        outcome.failures
+    );
+    let app = step(&plan, "app");
+    assert!(outcome.first_start[app].is_some(), "app started");
+}
+
+#[test]
+fn a_dead_disk_that_breaks_min_healthy_blocks_exactly_its_subtree() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let outcome = run_with(
+        &topology,
+        &plan,
+        DrillConfig::exact(),
+        &["dead-disk=db1", "dead-disk=db3"],
+    );
+    assert!(!outcome.succeeded);
+    let database = step(&plan, "database");
+    // The subtree: every step that reaches the database through hard dependencies.
+    let mut subtree = vec![false; plan.steps.len()];
+    for (id, planned) in plan.steps.iter().enumerate() {
+        subtree[id] = planned
+            .requires
+            .iter()
+            .any(|d| *d == database || subtree[*d]);
+    }
+    for (id, planned) in plan.steps.iter().enumerate() {
+        let expected = if id == database {
+            StepStatus::Failed
+        } else if subtree[id] {
+            StepStatus::Blocked { on: database }
+        } else {
+            StepStatus::Ready
+        };
+        assert_eq!(outcome.statuses[id], expected, "{}", planned.id);
+    }
+    assert!(subtree[step(&plan, "web")] && subtree[step(&plan, "payments")]);
+    assert!(
+        !subtree[step(&plan, "monitoring")],
+        "monitoring only wants app"
+    );
+    for blocked in ["app", "web", "payments"] {
+        assert_eq!(outcome.first_start[step(&plan, blocked)], None, "{blocked}");
+    }
+    let text = blackstart::drill::render_text(
+        &Drill::new(&topology, &plan, DrillConfig::exact()),
+        &outcome,
+    );
+    assert!(
+        text.contains("Stayed blocked: ") && text.contains("app (on database)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_spare_replaces_a_host_whose_disk_never_came_back() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let outcome = run_with(&topology, &plan, with_timeline(), &["dead-disk=pay1"]);
+    assert!(outcome.succeeded, "{:?}", outcome.statuses);
+    assert_eq!(outcome.spares_used, 1);
+    let spare = topology.host_id("spare1").unwrap();
+    let started_on_spare = outcome.timeline.iter().any(|entry| match &entry.kind {
+        TimelineKind::Event(Event::StartFinished {
+            node,
+            result: Ok(()),
+            ..
+        }) => outcome.nodes[*node].1 == spare,
+        _ => false,
+    });
+    assert!(started_on_spare, "payments came up on spare1");
+}
+
+/// (time, attempt) of every start of `subsystem` on `host`, and of every finish.
+fn attempts(
+    topology: &Topology,
+    plan: &Plan,
+    outcome: &Outcome,
+    node_of: (&str, &str),
+) -> Vec<(Duration, u32, Option<bool>)> {
+    let target = (step(plan, node_of.0), topology.host_id(node_of.1).unwrap());
+    outcome
+        .timeline
+        .iter()
+        .filter_map(|entry| match &entry.kind {
+            TimelineKind::Action(Action::Start { node, attempt })
+                if outcome.nodes[*node] == target =>
+            {
+                Some((entry.at, *attempt, None))
+            }
+            TimelineKind::Event(Event::StartFinished {
+                node,
+                attempt,
+                result,
+            }) if outcome.nodes[*node] == target => {
+                Some((entry.at, *attempt, Some(result.is_ok())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_flapping_node_is_retried_after_a_jittered_backoff_and_comes_up() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let outcome = run_with(&topology, &plan, with_timeline(), &["flapping=app@app1"]);
+    assert!(outcome.succeeded);
+    assert_eq!(outcome.retries, 1);
+    let seen = attempts(&topology, &plan, &outcome, ("app", "app1"));
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!((seen[1].1, seen[1].2), (1, Some(false)));
+    assert_eq!((seen[2].1, seen[3].2), (2, Some(true)));
+    let waited = seen[2].0 - seen[1].0;
+    // Backoff 20s with jitter between half and all of it.
+    assert!(
+        waited >= Duration::from_secs(10) && waited <= Duration::from_secs(20),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn a_node_that_never_starts_gives_up_after_its_attempts_with_growing_backoff() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let outcome = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=monitoring@mon1"],
+    );
+    assert!(!outcome.succeeded);
+    let monitoring = step(&plan, "monitoring");
+    assert_eq!(outcome.statuses[monitoring], StepStatus::Failed);
+    let seen = attempts(&topology, &plan, &outcome, ("monitoring", "mon1"));
+    let starts: Vec<Duration> = seen.iter().filter(|s| s.2.is_none()).map(|s| s.0).collect();
+    let ends: Vec<Duration> = seen.iter().filter(|s| s.2.is_some()).map(|s| s.0).collect();
+    assert_eq!(starts.len(), 3, "retry.attempts = 3");
+    let first_wait = starts[1] - ends[0];
+    let second_wait = starts[2] - ends[1];
+    assert!(first_wait >= Duration::from_secs(10) && first_wait <= Duration::from_secs(20));
+    assert!(second_wait >= Duration::from_secs(20) && second_wait <= Duration::from_secs(40));
+    // Everything else came up: a failed leaf blocks nobody.
+    let ready = outcome
+        .statuses
+        .iter()
+        .filter(|s| **s == StepStatus::Ready)
+        .count();
+    assert_eq!(ready, plan.steps.len() - 1);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_drill_line_for_line_and_seeds_differ() {
+    let topology = load_file(Path::new("topologies/minimal.yaml"))
+        .unwrap()
+        .topology;
+    let plan = plan_of(&topology);
+    let config = DrillConfig {
+        timeline: true,
+        faults: FaultRates {
+            dead_disk: 0.05,
+            dead_bmc: 0.05,
+            ..FaultRates::DEFAULT
+        },
+        ..DrillConfig::default()
+    };
+    let drill = Drill::new(&topology, &plan, config);
+    let render = |seed| {
+        let outcome = drill.run(seed);
+        let mut timeline = Vec::new();
+        render_timeline(&drill, &outcome, &mut timeline).unwrap();
+        (render_json(&drill, &outcome), timeline, outcome.makespan)
+    };
+    let (json, timeline, _) = render(5);
+    assert_eq!(render(5).0, json);
+    assert_eq!(render(5).1, timeline);
+    assert!(timeline.len() > 1000);
+    let makespans: std::collections::BTreeSet<Duration> =
+        (0..8).map(|seed| render(seed).2).collect();
+    assert!(makespans.len() >= 6, "{makespans:?}");
+}
+
+#[test]
+fn a_warm_fleet_is_probed_and_never_started_or_powered_on() {
+    let topology = load_file(Path::new("topologies/minimal.yaml"))
+        .unwrap()
+        .topology;
+    let plan = plan_of(&topology);
+    let config = DrillConfig {
+        start: FleetStart::Warm,
+        ..DrillConfig::default()
+    };
+    let outcome = simulate(&topology, &plan, config, 9);
+    assert!(outcome.succeeded);
+    assert_eq!(outcome.starts, 0);
+    assert_eq!(outcome.power_ons, 0);
+    // Bootstrap nodes are settled by their healthy normal twins, without a probe of their own.
+    let bootstrap_nodes: usize = plan
+        .steps
+        .iter()
+        .filter(|s| s.id.ends_with("@bootstrap"))
+        .map(|s| s.hosts.len())
+        .sum();
+    assert_eq!(outcome.already_healthy, plan.node_count() - bootstrap_nodes);
+}
+
+#[test]
+fn with_one_slot_a_severe_tier_starts_before_a_longer_chain_of_a_lesser_one() {
+    let topology = load(
+        r#"
+name: priority
+policy: { parallelism: 1 }
+defaults: { host: { boot: 1m, bmc: { password_env: X } } }
+hosts:
+  - { name: h1, address: 10.0.0.1, bmc: { address: 10.1.0.1 } }
+subsystems:
+  - { name: reports, tier: S3, hosts: [h1], start: "true", expect: 10m }
+  - { name: reports-ui, tier: S3, hosts: [h1], requires: [reports], start: "true", expect: 10m }
+  - { name: login, tier: S1, hosts: [h1], start: "true", expect: 1m }
+"#,
+    );
+    let plan = plan_of(&topology);
+    let outcome = simulate(&topology, &plan, DrillConfig::exact(), 1);
+    assert!(outcome.succeeded);
+    let (login, reports) = (step(&plan, "login"), step(&plan, "reports"));
+    assert!(
+        outcome.first_start[login] < outcome.first_start[reports],
+        "login {:?}, reports {:?}",
+        outcome.first_start[login],
+        outcome.first_start[reports]
+    );
+    // One slot: everything runs back to back after the boot.
+    assert_eq!(outcome.makespan, Duration::from_secs(60 + 60 + 600 + 600));
+}
+
+#[test]
+fn switching_a_fault_off_never_changes_the_other_draws() {
+    let topology = load_file(Path::new("topologies/minimal.yaml"))
+        .unwrap()
+        .topology;
+    let plan = plan_of(&topology);
+    let all = DrillConfig {
+        faults: FaultRates {
+            slow_ssh: 0.5,
+            flapping: 0.5,
+            ..FaultRates::NONE
+        },
+        ..DrillConfig::default()
+    };
+    let without = DrillConfig {
+        faults: all.faults.without(FaultKind::Flapping),
+        ..all
+    };
+    for seed in 0..5 {
+        let a = simulate(&topology, &plan, all, seed);
+        let b = simulate(&topology, &plan, without, seed);
+        assert_eq!(a.faults.slow_ssh, b.faults.slow_ssh, "seed {seed}");
+        assert_eq!(b.faults.flapping, 0);
+    }
+}
+
+fn blackstart(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_blackstart"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn simulate_json_is_byte_identical_for_a_seed_and_exit_codes_tell_the_outcome() {
+    let args = [
+        "simulate",
+        "topologies/minimal.yaml",
+        "--format",
+        "json",
+        "--seed",
+        "4",
+    ];
+    let first = blackstart(&args);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(first.stdout, blackstart(&args).stdout);
+    let json: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(json["succeeded"], true);
+
+    let monte_carlo = [
+        "simulate",
+        "topologies/minimal.yaml",
+        "--runs",
+        "50",
+        "--format",
+        "json",
+    ];
+    let series = blackstart(&monte_carlo);
+    assert_eq!(series.status.code(), Some(0));
+    assert_eq!(series.stdout, blackstart(&monte_carlo).stdout);
+    let json: serde_json::Value = serde_json::from_slice(&series.stdout).unwrap();
+    assert!(json["result"]["makespan"]["p50"].as_f64().unwrap() > 200.0);
+
+    let broken = blackstart(&[
+        "simulate",
+        "topologies/minimal.yaml",
+        "--inject",
+        "dead-disk=db1.dc1",
+        "--inject",
+        "dead-disk=db2.dc1",
+    ]);
+    assert_eq!(broken.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        text.contains("NOT RECOVERED") && text.contains("Stayed blocked"),
+        "{text}"
+    );
+
+    let unknown = blackstart(&[
+        "simulate",
+        "topologies/minimal.yaml",
+        "--inject",
+        "dead-disk=nope",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let missing = blackstart(&["simulate", "no/such/file.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn the_timeline_file_has_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timeline.jsonl");
+    let output = blackstart(&[
+        "simulate",
+        "topologies/minimal.yaml",
+        "--timeline",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut last = 0.0;
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let at = value["at"].as_f64().unwrap();
+        assert!(at >= last, "timeline in time order");
+        last = at;
+    }
+    assert!(text.contains("\"step_status\":\"ready\""));
+}
