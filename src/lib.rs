@@ -7,6 +7,7 @@ pub mod drill;
 pub mod graph;
 pub mod journal;
 pub mod plan;
+pub mod playbook;
 pub mod report;
 pub mod run;
 pub mod scope;

@@ -18,6 +18,9 @@ pub struct Scope {
     pub datacenter: Option<String>,
     /// Only hosts carrying every one of these `key=value` labels.
     pub labels: Vec<(String, String)>,
+    /// Only subsystems of these tiers (1 = S1) and everything they need.
+    #[serde(default)]
+    pub tiers: Vec<u8>,
 }
 
 /// A scope applied to a topology.
@@ -82,12 +85,21 @@ impl Scope {
                 })
         };
         let count = topology.subsystems.len();
-        let mut in_scope = vec![self.only.is_empty(); count];
+        let everything = self.only.is_empty() && self.tiers.is_empty();
+        let mut in_scope = vec![everything; count];
         let mut queue: Vec<SubsystemId> = self
             .only
             .iter()
             .map(|name| lookup("only", name))
             .collect::<Result<_, _>>()?;
+        queue.extend(
+            topology
+                .subsystems
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| self.tiers.contains(&s.tier.0))
+                .map(|(id, _)| id),
+        );
         while let Some(id) = queue.pop() {
             if std::mem::replace(&mut in_scope[id], true) {
                 continue;
@@ -123,7 +135,8 @@ impl Scope {
             .map(|s| filter(&s.spares))
             .collect();
         for (id, selected) in hosts.iter().enumerate() {
-            if selected.is_empty() {
+            // Steps done by people have no hosts; they stay when what they guard stays.
+            if selected.is_empty() && !topology.subsystems[id].kind.is_human() {
                 in_scope[id] = false;
             }
         }

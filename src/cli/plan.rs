@@ -59,6 +59,7 @@ pub fn scope_from(args: &ScopeArgs) -> anyhow::Result<Scope> {
         exclude: args.exclude.clone(),
         datacenter: args.datacenter.clone(),
         labels: Scope::parse_labels(&args.label)?,
+        tiers: Vec::new(),
     })
 }
 

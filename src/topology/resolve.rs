@@ -613,6 +613,8 @@ fn resolve_subsystems(
             retry,
             min_healthy,
             max_parallel: entry.max_parallel.or(defaults.max_parallel),
+            kind: SubsystemKind::Service,
+            order: None,
         });
     }
     subsystems

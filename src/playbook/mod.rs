@@ -1,0 +1,476 @@
+//! Playbooks: a topology, a scope, policy overrides, and the procedures around and inside
+//! the graph: preflight checks, host preparation, manual steps, gates, data-aware ordering,
+//! and drills. Manual steps and gates become steps of the graph, so every other branch
+//! keeps going while they wait for a person.
+
+pub mod checks;
+pub mod raw;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::graph::{cycle_text, StepGraph};
+use crate::scope::Scope;
+use crate::topology::diagnostic::{closest, Collector};
+use crate::topology::source_map::SourceMap;
+use crate::topology::{
+    self, hostrange, Dependency, Diagnostic, Diagnostics, HealthCheck, HostId, Loaded, OrderRule,
+    Severity, Subsystem, SubsystemId, SubsystemKind, Topology,
+};
+pub use checks::{Amount, Check};
+use raw::*;
+
+/// A preflight check, resolved.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    /// Its name.
+    pub name: String,
+    /// Hosts it runs on.
+    pub hosts: Vec<HostId>,
+    /// What it checks.
+    pub check: Check,
+    /// Time limit on one host.
+    pub timeout: Duration,
+    /// `None`: a failure stops the run. `Some`: it holds only these subsystems.
+    pub blocks: Option<Vec<SubsystemId>>,
+}
+
+/// A host preparation step, resolved.
+#[derive(Debug, Clone)]
+pub struct Prepare {
+    /// Its name.
+    pub name: String,
+    /// Hosts it runs on.
+    pub hosts: Vec<HostId>,
+    /// The command.
+    pub command: String,
+    /// Time limit.
+    pub timeout: Duration,
+}
+
+/// Drill settings, resolved.
+#[derive(Debug, Clone)]
+pub struct DrillSpec {
+    /// Power the scope off first.
+    pub power_off: bool,
+    /// Report file, relative to the run directory.
+    pub report: PathBuf,
+    /// Simulated runs for the prediction.
+    pub simulations: u32,
+}
+
+/// Everything a playbook adds around the graph.
+#[derive(Debug, Clone, Default)]
+pub struct Procedures {
+    /// Playbook name (empty for a bare topology).
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The playbook file.
+    pub file: Option<PathBuf>,
+    /// Checks before any action.
+    pub preflight: Vec<Preflight>,
+    /// Commands after boot, before services.
+    pub prepare: Vec<Prepare>,
+    /// Stop launching work at the first failure.
+    pub stop_on_failure: bool,
+    /// Drill settings.
+    pub drill: Option<DrillSpec>,
+}
+
+impl Procedures {
+    /// The preparation commands of each host, in playbook order.
+    pub fn prepare_by_host(&self, host_count: usize) -> Vec<Vec<Prepare>> {
+        let mut by_host = vec![Vec::new(); host_count];
+        for step in &self.prepare {
+            for &host in &step.hosts {
+                by_host[host].push(step.clone());
+            }
+        }
+        by_host
+    }
+}
+
+/// A topology with the playbook applied.
+#[derive(Debug)]
+pub struct LoadedPlaybook {
+    /// The topology, with manual steps, gates and orderings added.
+    pub topology: Topology,
+    /// The playbook's scope.
+    pub scope: Scope,
+    /// The procedures.
+    pub procedures: Procedures,
+    /// Warnings from the topology and the playbook.
+    pub warnings: Vec<Diagnostics>,
+}
+
+/// True when the YAML text is a playbook (it has a top-level `playbook:` key).
+pub fn is_playbook(source: &str) -> bool {
+    source.lines().any(|line| line.starts_with("playbook:"))
+}
+
+/// Loads a topology or a playbook file. A bare topology gets empty procedures and the
+/// default scope.
+pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
+    let source = std::fs::read_to_string(path).map_err(|err| read_error(path, err))?;
+    if !is_playbook(&source) {
+        let Loaded { topology, warnings } = topology::load_str(&source, path)?;
+        return Ok(LoadedPlaybook {
+            topology,
+            scope: Scope::default(),
+            procedures: Procedures::default(),
+            warnings: vec![warnings],
+        });
+    }
+    load_playbook(&source, path)
+}
+
+fn read_error(path: &Path, err: std::io::Error) -> Diagnostics {
+    Diagnostics {
+        file: path.to_path_buf(),
+        source: String::new(),
+        items: vec![Diagnostic {
+            severity: Severity::Error,
+            path: String::new(),
+            location: None,
+            message: format!("cannot read {}: {err}", path.display()),
+            hint: Some("check the path and its permissions".into()),
+        }],
+    }
+}
+
+/// Loads a playbook given as text; `path` locates its topology and names it in messages.
+pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
+    let diagnostics = |items| Diagnostics {
+        file: path.to_path_buf(),
+        source: source.to_string(),
+        items,
+    };
+    let raw: RawPlaybook = serde_yaml::from_str(source).map_err(|err| {
+        diagnostics(vec![Diagnostic {
+            severity: Severity::Error,
+            path: String::new(),
+            location: err.location().map(|l| topology::source_map::Location {
+                line: l.line(),
+                column: l.column(),
+            }),
+            message: err
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            hint: Some("fix the YAML here; the README documents the playbook format".into()),
+        }])
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let Loaded {
+        mut topology,
+        warnings,
+    } = topology::load_file(&base.join(&raw.topology))?;
+    let mut out = Collector::default();
+    if raw.version != 1 {
+        out.error(
+            "version",
+            format!("unsupported playbook version {}", raw.version),
+        );
+    }
+    if let Some(parallelism) = raw.policy.parallelism {
+        topology.policy.parallelism = parallelism.max(1);
+    }
+    if let Some(rate) = &raw.policy.power_on {
+        topology.policy.power_on_per_window = rate.count.max(1);
+        topology.policy.power_on_window = rate.per.0;
+    }
+    let names: HashMap<String, SubsystemId> = topology
+        .subsystems
+        .iter()
+        .enumerate()
+        .map(|(id, s)| (s.name.clone(), id))
+        .collect();
+    let lookup = |name: &str, at: String, out: &mut Collector| -> Option<SubsystemId> {
+        if let Some(id) = names.get(name) {
+            return Some(*id);
+        }
+        let diagnostic = out.error(at, format!("unknown subsystem {name:?}"));
+        if let Some(near) = closest(name, names.keys().map(String::as_str)) {
+            diagnostic.hint(format!("did you mean {near:?}?"));
+        }
+        None
+    };
+
+    let preflight = raw
+        .preflight
+        .iter()
+        .enumerate()
+        .filter_map(|(index, check)| {
+            let at = format!("preflight[{index}]");
+            let hosts = targets(&topology, &check.on, &format!("{at}.on"), &lookup, &mut out);
+            let parsed = checks::parse(check, &at, &mut out)?;
+            let blocks = match check.on_failure {
+                PreflightFailure::Stop => None,
+                PreflightFailure::Block => {
+                    if check.blocks.is_empty() {
+                        out.error(
+                            format!("{at}.blocks"),
+                            "`on_failure: block` needs the subsystems it holds",
+                        )
+                        .hint("list them under `blocks:`");
+                    }
+                    Some(
+                        check
+                            .blocks
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, name)| {
+                                lookup(name, format!("{at}.blocks[{i}]"), &mut out)
+                            })
+                            .collect(),
+                    )
+                }
+            };
+            Some(Preflight {
+                name: check.name.clone(),
+                hosts,
+                check: parsed,
+                timeout: check.timeout.map_or(Duration::from_secs(30), |t| t.0),
+                blocks,
+            })
+        })
+        .collect();
+    let prepare = raw
+        .prepare
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let at = format!("prepare[{index}]");
+            if let Err(why) = crate::template::check(&step.run) {
+                out.error(format!("{at}.run"), why);
+            }
+            Prepare {
+                name: step.name.clone(),
+                hosts: targets(&topology, &step.on, &format!("{at}.on"), &lookup, &mut out),
+                command: step.run.clone(),
+                timeout: step.timeout.map_or(Duration::from_secs(60), |t| t.0),
+            }
+        })
+        .collect();
+
+    add_human_steps(&mut topology, &raw, &lookup, &mut out);
+    for (index, order) in raw.order.iter().enumerate() {
+        if let Some(id) = lookup(
+            &order.subsystem,
+            format!("order[{index}].subsystem"),
+            &mut out,
+        ) {
+            topology.subsystems[id].order = Some(OrderRule {
+                probe: order.probe.clone(),
+                first: order.first,
+                guard: order.guard,
+            });
+        }
+    }
+    let graph = StepGraph::build(&topology, &vec![true; topology.subsystems.len()]);
+    for cycle in graph.cycles() {
+        out.error(
+            "manual",
+            format!(
+                "the playbook's steps make a dependency cycle: {}",
+                cycle_text(&topology, &cycle)
+            ),
+        )
+        .hint("check the `after` and `before` lists of manual steps and gates");
+    }
+
+    let mut scope = Scope {
+        only: raw.scope.subsystems.clone(),
+        exclude: raw.scope.exclude.clone(),
+        datacenter: raw.scope.datacenter.clone(),
+        labels: raw.scope.labels.clone().into_iter().collect(),
+        tiers: raw.scope.tiers.iter().map(|t| t.0).collect(),
+    };
+    // Steps the playbook adds are always in scope when something they guard is.
+    scope.only.retain(|name| names.contains_key(name));
+
+    let map = SourceMap::index(source);
+    for item in &mut out.items {
+        item.location = map.locate(&item.path);
+    }
+    if out.has_errors() {
+        return Err(diagnostics(out.items));
+    }
+    Ok(LoadedPlaybook {
+        topology,
+        scope,
+        procedures: Procedures {
+            name: raw.playbook.clone(),
+            description: raw.description.clone(),
+            file: Some(path.to_path_buf()),
+            preflight,
+            prepare,
+            stop_on_failure: raw.policy.on_failure == OnFailure::Stop,
+            drill: raw.drill.as_ref().map(|drill| DrillSpec {
+                power_off: drill.power_off,
+                report: PathBuf::from(
+                    drill
+                        .report
+                        .clone()
+                        .unwrap_or_else(|| "drill-report.json".into()),
+                ),
+                simulations: drill.simulations.unwrap_or(200).max(1),
+            }),
+        },
+        warnings: vec![warnings, diagnostics(out.items)],
+    })
+}
+
+type Lookup<'a> = dyn Fn(&str, String, &mut Collector) -> Option<SubsystemId> + 'a;
+
+fn targets(
+    topology: &Topology,
+    on: &RawTargets,
+    at: &str,
+    lookup: &Lookup<'_>,
+    out: &mut Collector,
+) -> Vec<HostId> {
+    let mut hosts: Vec<HostId> = Vec::new();
+    if on.all {
+        hosts.extend(
+            topology
+                .subsystems
+                .iter()
+                .flat_map(|s| s.hosts.iter().copied()),
+        );
+    }
+    for (index, pattern) in on.hosts.iter().enumerate() {
+        match hostrange::expand(pattern) {
+            Ok(names) => {
+                for name in names {
+                    match topology.host_id(&name) {
+                        Some(id) => hosts.push(id),
+                        None => {
+                            out.error(
+                                format!("{at}.hosts[{index}]"),
+                                format!("unknown host {name:?}"),
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(why) => {
+                out.error(format!("{at}.hosts[{index}]"), why);
+            }
+        }
+    }
+    for (index, name) in on.subsystems.iter().enumerate() {
+        if let Some(id) = lookup(name, format!("{at}.subsystems[{index}]"), out) {
+            hosts.extend(topology.subsystems[id].hosts.iter().copied());
+        }
+    }
+    hosts.sort_unstable();
+    hosts.dedup();
+    if hosts.is_empty() {
+        out.error(at, "no hosts selected")
+            .hint("set `hosts:`, `subsystems:` or `all: true`");
+    }
+    hosts
+}
+
+/// Adds manual steps, their verifications and gates to the graph.
+fn add_human_steps(
+    topology: &mut Topology,
+    raw: &RawPlaybook,
+    lookup: &Lookup<'_>,
+    out: &mut Collector,
+) {
+    let dependency = |on: SubsystemId| Dependency {
+        on,
+        bootstrap_ok: false,
+        index: 0,
+    };
+    for (index, manual) in raw.manual.iter().enumerate() {
+        let at = format!("manual[{index}]");
+        if topology.subsystem_id(&manual.name).is_some() {
+            out.error(
+                format!("{at}.name"),
+                format!("{:?} is already a subsystem", manual.name),
+            );
+            continue;
+        }
+        let mut step = Subsystem::synthetic(
+            manual.name.clone(),
+            SubsystemKind::Manual {
+                instructions: manual.instructions.trim().to_string(),
+            },
+            manual.expect.map_or(Duration::from_secs(600), |e| e.0),
+        );
+        if let Some(tier) = manual.tier {
+            step.tier = tier;
+        }
+        step.requires = manual
+            .after
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| lookup(name, format!("{at}.after[{i}]"), out).map(dependency))
+            .collect();
+        let befores: Vec<SubsystemId> = manual
+            .before
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| lookup(name, format!("{at}.before[{i}]"), out))
+            .collect();
+        topology.subsystems.push(step);
+        let mut done = topology.subsystems.len() - 1;
+        if let Some(verify) = &manual.verify {
+            match topology.host_id(&verify.host) {
+                Some(host) => {
+                    let mut check = Subsystem::synthetic(
+                        format!("{}-verified", manual.name),
+                        SubsystemKind::Service,
+                        Duration::from_secs(5),
+                    );
+                    check.hosts = vec![host];
+                    check.health = Some(HealthCheck::Command {
+                        command: verify.command.clone(),
+                        exit_code: verify.exit_code.unwrap_or(0),
+                    });
+                    check.ready_timeout = verify.timeout.map_or(Duration::from_secs(60), |t| t.0);
+                    check.requires = vec![dependency(done)];
+                    check.tier = topology.subsystems[done].tier;
+                    topology.subsystems.push(check);
+                    done = topology.subsystems.len() - 1;
+                }
+                None => {
+                    out.error(
+                        format!("{at}.verify.host"),
+                        format!("unknown host {:?}", verify.host),
+                    );
+                }
+            }
+        }
+        for before in befores {
+            topology.subsystems[before].requires.push(dependency(done));
+        }
+    }
+    for (index, gate) in raw.gates.iter().enumerate() {
+        let at = format!("gates[{index}]");
+        let Some(held) = lookup(&gate.before, format!("{at}.before"), out) else {
+            continue;
+        };
+        let mut step = Subsystem::synthetic(
+            gate.name.clone(),
+            SubsystemKind::Gate {
+                instructions: gate.instructions.trim().to_string(),
+            },
+            gate.expect.map_or(Duration::from_secs(300), |e| e.0),
+        );
+        // The gate opens when the subsystem could start: it waits for the same things.
+        step.requires = topology.subsystems[held].requires.clone();
+        step.tier = topology.subsystems[held].tier;
+        topology.subsystems.push(step);
+        let gate_id = topology.subsystems.len() - 1;
+        topology.subsystems[held].requires.push(dependency(gate_id));
+    }
+}
