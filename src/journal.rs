@@ -82,6 +82,17 @@ pub enum Entry {
         /// Exit code and output tails of the last command, when there was one.
         output: Option<CommandOutput>,
     },
+    /// A preflight check ran on a host.
+    Preflight {
+        /// The check's name.
+        name: String,
+        /// The host.
+        host: String,
+        /// Whether it passed.
+        ok: bool,
+        /// What was seen, or why it failed.
+        detail: String,
+    },
     /// A step changed status.
     StepStatus {
         /// Step id.

@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
+mod control;
 mod plan;
 mod run;
 mod simulate;
@@ -123,6 +124,16 @@ pub enum Command {
     },
     /// Drill the whole recovery against a simulated fleet on a virtual clock.
     Simulate(simulate::SimulateArgs),
+    /// Acknowledge a manual step or approve a gate; recorded with who and when.
+    Ack {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// The manual step or gate.
+        step: String,
+        /// Who acknowledges (default: $SUDO_USER or $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Print the topology format as JSON Schema, for editors.
     Schema,
 }
@@ -151,12 +162,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             scope,
         } => plan::plan(file, format, every_node, &scope),
         Command::Run(run_args) => run::run(run_args),
-        Command::Status { run_dir } => run::status(&run_dir),
+        Command::Status { run_dir } => control::status(&run_dir),
         Command::Retry {
             run_dir,
             target,
             host,
-        } => run::retry(&run_dir, target, host),
+        } => control::retry(&run_dir, target, host),
+        Command::Ack { run_dir, step, by } => control::ack(&run_dir, step, by),
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
         Command::Schema => {
             let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);

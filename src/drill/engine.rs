@@ -123,7 +123,7 @@ pub struct NodeFailure {
 }
 
 /// What a timeline entry records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineKind {
     /// The scheduler asked for this.
@@ -140,7 +140,7 @@ pub enum TimelineKind {
 }
 
 /// One line of the timeline, at a virtual time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimelineEntry {
     /// Virtual time since the start of the drill.
     pub at: Duration,
@@ -345,6 +345,13 @@ impl<'d, 'a> Run<'d, 'a> {
     fn handle(&mut self, now: Duration, event: Event) {
         self.scheduler.handle(now, &event);
         let host = match &event {
+            // Steps done by people touch no host: only their own status changes.
+            Event::Acknowledged { step, .. } | Event::Held { step, .. } => {
+                self.visit.push(*step);
+                self.track(now);
+                return;
+            }
+            Event::ValueRead { node, .. } => self.scheduler.nodes()[*node].host,
             Event::PowerChecked { host, .. }
             | Event::PoweredOn { host, .. }
             | Event::SshReady { host, .. } => *host,
@@ -380,6 +387,18 @@ impl<'d, 'a> Run<'d, 'a> {
             self.statuses[step] = status.clone();
             if *status == StepStatus::Ready {
                 self.ready_at[step].get_or_insert(now);
+            }
+            if *status == StepStatus::Active && self.scheduler.is_human(step) {
+                // A simulated operator acknowledges after the step's expected duration.
+                self.seq += 1;
+                self.queue.push(Pending {
+                    at: now + self.drill.plan.steps[step].duration,
+                    seq: self.seq,
+                    event: Event::Acknowledged {
+                        step,
+                        by: "simulated operator".into(),
+                    },
+                });
             }
             if self.drill.config.timeline {
                 self.timeline.push(TimelineEntry {

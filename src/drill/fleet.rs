@@ -82,10 +82,11 @@ impl<'a> Fleet<'a> {
                 slow_ssh: draws
                     .chance(rates.slow_ssh, Stream::SlowSsh, host, 0)
                     .then(|| {
-                        // Late by half to twice its boot: still within the boot timeout.
+                        // Late by a fifth to all of its boot: still well within the boot
+                        // timeout (three boots), so slow is not mistaken for dead.
                         let boot = topology.hosts[host as usize].boot.as_secs_f64();
                         super::random::millis(
-                            boot * (0.5 + 1.5 * draws.unit(Stream::SlowSshDelay, host, 0)),
+                            boot * (0.2 + 0.8 * draws.unit(Stream::SlowSshDelay, host, 0)),
                         )
                     }),
             })
@@ -195,13 +196,29 @@ impl<'a> Fleet<'a> {
                         if self.faults[host].dead_disk {
                             self.tally.dead_disk += 1;
                         }
+                        let why = if self.faults[host].dead_disk {
+                            "disk did not come back after the power cut"
+                        } else {
+                            "booted too slowly"
+                        };
                         let result = Err(format!(
-                            "no answer within {}s: disk did not come back after the power cut (simulated)",
+                            "no answer within {}s: {why} (simulated)",
                             limit.as_secs()
                         ));
                         (limit, Event::SshReady { host, result })
                     }
                 }
+            }
+            Action::ReadValue { node } => {
+                // Members of a simulated store agree: every one reports the same position.
+                let host = nodes[node].host;
+                (
+                    latencies.probe.0 + self.slow(host),
+                    Event::ValueRead {
+                        node,
+                        result: Ok(0.0),
+                    },
+                )
             }
             Action::Probe { node } => {
                 let Node { step, host, .. } = nodes[node];

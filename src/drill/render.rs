@@ -108,6 +108,7 @@ pub fn render_timeline(
             .unwrap_or_else(|| format!("node {node}"))
     };
     let host_label = |host: usize| topology.hosts[host].name.clone();
+    let step_label = |step: usize| plan.steps[step].id.clone();
     for entry in &outcome.timeline {
         #[derive(Serialize)]
         struct Line<'a, T: Serialize> {
@@ -123,7 +124,9 @@ pub fn render_timeline(
                     Action::CheckPower { host }
                     | Action::PowerOn { host }
                     | Action::WaitSsh { host } => host_label(*host),
-                    Action::Probe { node } | Action::Start { node, .. } => node_label(*node),
+                    Action::Probe { node }
+                    | Action::Start { node, .. }
+                    | Action::ReadValue { node } => node_label(*node),
                 };
                 serde_json::to_string(&Line {
                     at,
@@ -138,7 +141,11 @@ pub fn render_timeline(
                     | Event::SshReady { host, .. } => host_label(*host),
                     Event::Probed { node, .. }
                     | Event::StartFinished { node, .. }
-                    | Event::Rearmed { node } => node_label(*node),
+                    | Event::Rearmed { node }
+                    | Event::ValueRead { node, .. } => node_label(*node),
+                    Event::Acknowledged { step, .. } | Event::Held { step, .. } => {
+                        step_label(*step)
+                    }
                 };
                 serde_json::to_string(&Line {
                     at,
@@ -399,15 +406,19 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
             out,
             "What faults cost (same runs with the fault switched off):"
         );
-        for cost in &result.fault_costs {
+        for fault in &result.fault_costs {
+            let cost = fault
+                .cost_secs
+                .map_or_else(|| "n/a".to_string(), |secs| format!("{secs:+.1}s"));
             let _ = writeln!(
                 out,
-                "  {:<14} {:>6.2}%  struck {:>7.1}/run  +{:>7.1}s mean  stalls {:.1}% without it",
-                cost.fault.name(),
-                cost.rate * 100.0,
-                cost.struck_per_run,
-                cost.cost_secs,
-                cost.stall_without * 100.0
+                "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>9} mean makespan  stalls {:.1}% -> {:.1}%",
+                fault.fault.name(),
+                fault.rate * 100.0,
+                fault.struck_per_run,
+                cost,
+                result.stall_probability * 100.0,
+                fault.stall_without * 100.0
             );
         }
     }

@@ -2,24 +2,25 @@
 //! them to executor tasks, takes their events back over a channel, journals everything, and
 //! shows progress. Workers never touch shared state; they only report.
 
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::event::{Action, Event, NodeId};
 use super::executor::{Executor, Outcome, Target};
+use super::requests::{self, Request};
 use super::scheduler::Scheduler;
-use super::state::NodeState;
+use super::state::StepStatus;
 use super::transport::{Power, Probe, Remote};
-use crate::journal::{Entry, Journal, JournalError, REQUESTS_DIR};
+use crate::journal::{Entry, Journal, JournalError};
 use crate::plan::Plan;
 use crate::report::{summary, Progress};
-use crate::topology::Topology;
+use crate::topology::{SubsystemKind, Topology};
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -30,40 +31,6 @@ pub struct RunResult {
     pub interrupted: bool,
     /// The final summary for people.
     pub summary: String,
-}
-
-/// A request, left in the run directory by `blackstart retry`, to re-arm failed nodes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RetryRequest {
-    /// A subsystem name or step id (`name@bootstrap`).
-    pub target: String,
-    /// Only the node on this host.
-    pub host: Option<String>,
-}
-
-/// The failed nodes a retry request names.
-pub fn matching_failed_nodes(
-    topology: &Topology,
-    plan: &Plan,
-    scheduler: &Scheduler,
-    request: &RetryRequest,
-) -> Vec<NodeId> {
-    scheduler
-        .nodes()
-        .iter()
-        .enumerate()
-        .filter(|(_, node)| matches!(node.state, NodeState::Failed { .. }))
-        .filter(|(_, node)| {
-            let step = &plan.steps[node.step];
-            let subsystem = &topology.subsystems[step.step.subsystem].name;
-            (step.id == request.target || *subsystem == request.target)
-                && request
-                    .host
-                    .as_ref()
-                    .is_none_or(|host| topology.hosts[node.host].name == *host)
-        })
-        .map(|(id, _)| id)
-        .collect()
 }
 
 /// Rebuilds a scheduler from journaled events and makes it ready to continue.
@@ -86,7 +53,7 @@ pub fn label(topology: &Topology, plan: &Plan, scheduler: &Scheduler, action: &A
         Action::CheckPower { host } | Action::PowerOn { host } | Action::WaitSsh { host } => {
             topology.hosts[*host].name.clone()
         }
-        Action::Probe { node } | Action::Start { node, .. } => {
+        Action::Probe { node } | Action::Start { node, .. } | Action::ReadValue { node } => {
             node_label(topology, plan, scheduler, *node)
         }
     }
@@ -107,7 +74,9 @@ fn event_label(topology: &Topology, plan: &Plan, scheduler: &Scheduler, event: &
         | Event::SshReady { host, .. } => topology.hosts[*host].name.clone(),
         Event::Probed { node, .. }
         | Event::StartFinished { node, .. }
-        | Event::Rearmed { node } => node_label(topology, plan, scheduler, *node),
+        | Event::Rearmed { node }
+        | Event::ValueRead { node, .. } => node_label(topology, plan, scheduler, *node),
+        Event::Acknowledged { step, .. } | Event::Held { step, .. } => plan.steps[*step].id.clone(),
     }
 }
 
@@ -144,6 +113,14 @@ fn describe(event: &Event) -> String {
             ..
         } => format!("attempt {attempt} FAILED: {why}"),
         Event::Rearmed { .. } => "re-armed by an operator".into(),
+        Event::ValueRead {
+            result: Ok(value), ..
+        } => format!("ordering value {value}"),
+        Event::ValueRead {
+            result: Err(why), ..
+        } => format!("ordering value unreadable: {why}"),
+        Event::Acknowledged { by, .. } => format!("acknowledged by {by}"),
+        Event::Held { reason, .. } => format!("HELD: {reason}"),
     }
 }
 
@@ -179,6 +156,33 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
     let mut interrupted = false;
     let mut stop = Box::pin(shutdown_signal());
     let mut request_poll = tokio::time::interval(Duration::from_millis(250));
+    let mut prompt = prompt_requests();
+    // Holds decided before the loop (failed preflight checks) are journaled like any event.
+    for step in 0..plan.steps.len() {
+        if let Some(reason) = scheduler.holds()[step].clone() {
+            let event = Event::Held { step, reason };
+            journal.append(
+                Duration::ZERO,
+                Entry::Event {
+                    label: plan.steps[step].id.clone(),
+                    event,
+                    duration_ms: 0,
+                    output: None,
+                },
+            );
+        }
+    }
+    record_status_changes(
+        &topology,
+        &plan,
+        &scheduler,
+        &mut statuses,
+        &mut ready_at,
+        &mut journal,
+        &mut progress,
+        run_dir,
+        now() - offset,
+    );
     loop {
         let at = now();
         for action in scheduler.next_actions(at) {
@@ -220,20 +224,18 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
                     output: outcome.output,
                 });
                 scheduler.handle(at, &outcome.event);
-                record_status_changes(&plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, at - offset);
+                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, at - offset);
             }
             _ = tokio::time::sleep(wake) => {}
             _ = request_poll.tick() => {
-                for request in take_requests(run_dir) {
-                    for node in matching_failed_nodes(&topology, &plan, &scheduler, &request) {
-                        let event = Event::Rearmed { node };
-                        let label = event_label(&topology, &plan, &scheduler, &event);
-                        progress.line(now(), &format!("{label}: {}", describe(&event)));
-                        journal.append(now() - offset, Entry::Event { label, event: event.clone(), duration_ms: 0, output: None });
-                        scheduler.handle(now(), &event);
-                    }
+                for request in requests::take(run_dir) {
+                    apply_request(&topology, &plan, &mut scheduler, &mut journal, &mut progress, &request, now(), offset);
                 }
-                record_status_changes(&plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, now() - offset);
+                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, now() - offset);
+            }
+            Some(request) = prompt.recv() => {
+                apply_request(&topology, &plan, &mut scheduler, &mut journal, &mut progress, &request, now(), offset);
+                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, now() - offset);
             }
             _ = &mut stop, if !interrupted => {
                 interrupted = true;
@@ -279,7 +281,7 @@ fn target_of(plan: &Plan, scheduler: &Scheduler, action: &Action) -> Target {
                 step: None,
             }
         }
-        Action::Probe { node } | Action::Start { node, .. } => {
+        Action::Probe { node } | Action::Start { node, .. } | Action::ReadValue { node } => {
             let node = &scheduler.nodes()[*node];
             Target {
                 host: node.host,
@@ -289,54 +291,125 @@ fn target_of(plan: &Plan, scheduler: &Scheduler, action: &Action) -> Target {
     }
 }
 
+/// Journals step status changes, notes ready times, and shows the instructions of manual
+/// steps and gates as they become due.
+#[allow(clippy::too_many_arguments)]
 fn record_status_changes(
+    topology: &Topology,
     plan: &Plan,
     scheduler: &Scheduler,
-    statuses: &mut [crate::run::state::StepStatus],
+    statuses: &mut [StepStatus],
     ready_at: &mut [Option<Duration>],
     journal: &mut Journal,
+    progress: &mut Progress,
+    run_dir: &Path,
     elapsed: Duration,
 ) {
     for (id, status) in scheduler.statuses().iter().enumerate() {
-        if *status != statuses[id] {
-            statuses[id] = status.clone();
-            if *status == crate::run::state::StepStatus::Ready && ready_at[id].is_none() {
-                ready_at[id] = Some(elapsed + journal.offset());
-            }
-            let text = serde_json::to_value(status)
-                .ok()
-                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
-                .unwrap_or_default();
-            journal.append(
-                elapsed,
-                Entry::StepStatus {
-                    step: plan.steps[id].id.clone(),
-                    status: text,
-                },
+        if *status == statuses[id] {
+            continue;
+        }
+        statuses[id] = status.clone();
+        if *status == StepStatus::Ready && ready_at[id].is_none() {
+            ready_at[id] = Some(elapsed + journal.offset());
+        }
+        if *status == StepStatus::Active && scheduler.is_human(id) {
+            let subsystem = &topology.subsystems[plan.steps[id].step.subsystem];
+            let (what, instructions) = match &subsystem.kind {
+                SubsystemKind::Gate { instructions } => ("GATE", instructions.as_str()),
+                SubsystemKind::Manual { instructions } => ("MANUAL STEP", instructions.as_str()),
+                SubsystemKind::Service => ("STEP", ""),
+            };
+            progress.line(
+                elapsed + journal.offset(),
+                &format!(
+                    "{what} {} waits for a person:\n    {}\n    when done: blackstart ack {} {}",
+                    plan.steps[id].id,
+                    instructions.replace('\n', "\n    "),
+                    crate::template::shell_quote(&run_dir.display().to_string()),
+                    crate::template::shell_quote(&plan.steps[id].id),
+                ),
             );
         }
+        let text = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        journal.append(
+            elapsed,
+            Entry::StepStatus {
+                step: plan.steps[id].id.clone(),
+                status: text,
+            },
+        );
     }
 }
 
-/// Reads and removes pending retry requests.
-fn take_requests(run_dir: &Path) -> Vec<RetryRequest> {
-    let dir: PathBuf = run_dir.join(REQUESTS_DIR);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(&path).ok()?;
-            let _ = std::fs::remove_file(&path);
-            serde_json::from_str(&text).ok()
-        })
-        .collect()
+/// Carries out a person's request: its events are journaled and handed to the scheduler.
+#[allow(clippy::too_many_arguments)]
+fn apply_request(
+    topology: &Topology,
+    plan: &Plan,
+    scheduler: &mut Scheduler,
+    journal: &mut Journal,
+    progress: &mut Progress,
+    request: &Request,
+    at: Duration,
+    offset: Duration,
+) {
+    match requests::events_for(topology, plan, scheduler, request) {
+        Ok(events) => {
+            for event in events {
+                let label = event_label(topology, plan, scheduler, &event);
+                progress.line(at, &format!("{label}: {}", describe(&event)));
+                journal.append(
+                    at - offset,
+                    Entry::Event {
+                        label,
+                        event: event.clone(),
+                        duration_ms: 0,
+                        output: None,
+                    },
+                );
+                scheduler.handle(at, &event);
+            }
+        }
+        Err(why) => progress.line(at, &format!("request ignored: {why}")),
+    }
+}
+
+/// Lines typed at the terminal (`ack STEP`, `retry TARGET [HOST]`), when stdin is one.
+fn prompt_requests() -> mpsc::UnboundedReceiver<Request> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    if std::io::stdin().is_terminal() {
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let request = match words.as_slice() {
+                    ["ack", step] => Request::Ack {
+                        step: step.to_string(),
+                        by: requests::operator(),
+                    },
+                    ["retry", target] => Request::Retry {
+                        target: target.to_string(),
+                        host: None,
+                    },
+                    ["retry", target, host] => Request::Retry {
+                        target: target.to_string(),
+                        host: Some(host.to_string()),
+                    },
+                    _ => {
+                        eprintln!("type `ack STEP` or `retry SUBSYSTEM [HOST]`");
+                        continue;
+                    }
+                };
+                if sender.send(request).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    receiver
 }
 
 async fn shutdown_signal() {

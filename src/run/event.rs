@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::StepId;
 use crate::topology::HostId;
 
 /// Index of a node in the scheduler: one step on one host.
@@ -32,6 +33,12 @@ pub enum Action {
         /// The node.
         node: NodeId,
     },
+    /// Read the node's ordering value (a sequence number, a lag) to choose which member
+    /// of a replicated store starts first.
+    ReadValue {
+        /// The node.
+        node: NodeId,
+    },
     /// Start the node and wait until it is healthy (one attempt).
     Start {
         /// The node.
@@ -54,7 +61,7 @@ pub enum PowerReport {
 }
 
 /// What happened. Executors report these; the journal stores them; resume replays them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Result of [`Action::CheckPower`].
@@ -100,5 +107,27 @@ pub enum Event {
     Rearmed {
         /// The node.
         node: NodeId,
+    },
+    /// Result of [`Action::ReadValue`].
+    ValueRead {
+        /// The node.
+        node: NodeId,
+        /// The value, or why it could not be read.
+        result: Result<f64, String>,
+    },
+    /// A person acknowledged a manual step or approved a gate.
+    Acknowledged {
+        /// The step (index in the plan).
+        step: StepId,
+        /// Who, as given.
+        by: String,
+    },
+    /// A step is held back (a failed preflight check): it counts as failed, so what needs
+    /// it is blocked and everything else goes on.
+    Held {
+        /// The step.
+        step: StepId,
+        /// Why.
+        reason: String,
     },
 }

@@ -13,6 +13,7 @@ use super::transport::{
 };
 use crate::graph::Step;
 use crate::plan::actions::{node_commands, NodeCommands};
+use crate::playbook::Prepare;
 use crate::topology::{Host, HostId, Subsystem, Topology};
 
 /// What an action produced: the event for the scheduler, and the last command's output for
@@ -41,6 +42,7 @@ pub struct Executor<P, R, Q> {
     power: Arc<P>,
     remote: Arc<R>,
     probe: Arc<Q>,
+    prepare: Arc<Vec<Vec<Prepare>>>,
 }
 
 impl<P, R, Q> Clone for Executor<P, R, Q> {
@@ -50,6 +52,7 @@ impl<P, R, Q> Clone for Executor<P, R, Q> {
             power: self.power.clone(),
             remote: self.remote.clone(),
             probe: self.probe.clone(),
+            prepare: self.prepare.clone(),
         }
     }
 }
@@ -68,7 +71,15 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             power,
             remote,
             probe,
+            prepare: Arc::new(Vec::new()),
         }
+    }
+
+    /// Runs these preparation steps (per host id) on each host after it answers SSH and
+    /// before any of its nodes is probed or started.
+    pub fn with_prepare(mut self, prepare: Vec<Vec<Prepare>>) -> Self {
+        self.prepare = Arc::new(prepare);
+        self
     }
 
     /// The command an action will run, as rendered, for the journal (never a secret).
@@ -124,10 +135,50 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 };
                 plain(Event::PoweredOn { host: id, result })
             }
-            Action::WaitSsh { host: id } => plain(Event::SshReady {
-                host: id,
-                result: self.wait_ssh(host).await,
-            }),
+            Action::WaitSsh { host: id } => {
+                let (result, output) = match self.wait_ssh(host).await {
+                    Ok(()) => self.prepare_host(host, id).await,
+                    Err(why) => (Err(why), None),
+                };
+                Outcome {
+                    event: Event::SshReady { host: id, result },
+                    output,
+                }
+            }
+            Action::ReadValue { node } => {
+                let step = target.step.expect("node actions carry their step");
+                let subsystem = &self.topology.subsystems[step.subsystem];
+                let rule = subsystem.order.as_ref().expect("ordered steps read values");
+                let values =
+                    crate::plan::actions::values(&self.topology, &subsystem.name, target.host);
+                let command = crate::template::render_shell(&rule.probe, &values);
+                let result = match self
+                    .remote
+                    .exec(host, &command, subsystem.health_policy.timeout)
+                    .await
+                {
+                    Ok(output) if output.exit_code == Some(0) => {
+                        let last = output
+                            .stdout
+                            .trim()
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .to_string();
+                        last.parse::<f64>().map_err(|_| {
+                            format!("expected a number from `{command}`, got {last:?}")
+                        })
+                    }
+                    Ok(output) => Err(format!(
+                        "`{command}` exited {:?}: {}",
+                        output.exit_code,
+                        last_line(&output)
+                    )),
+                    Err(err) => Err(err.to_string()),
+                };
+                plain(Event::ValueRead { node, result })
+            }
             Action::Probe { node } => {
                 let step = target.step.expect("node actions carry their step");
                 let commands = node_commands(&self.topology, step, target.host);
@@ -161,6 +212,40 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 }
             }
         }
+    }
+
+    /// Runs the host's preparation steps in order; the first failure stops them.
+    async fn prepare_host(
+        &self,
+        host: &Host,
+        id: HostId,
+    ) -> (Result<(), String>, Option<CommandOutput>) {
+        let mut last = None;
+        for step in self.prepare.get(id).map(Vec::as_slice).unwrap_or_default() {
+            let values = crate::template::Values {
+                host: &host.name,
+                address: &host.address,
+                datacenter: host.datacenter.as_deref().unwrap_or(""),
+                rack: host.rack.as_deref().unwrap_or(""),
+                labels: Some(&host.labels),
+                ..Default::default()
+            };
+            let command = crate::template::render_shell(&step.command, &values);
+            match self.remote.exec(host, &command, step.timeout).await {
+                Ok(output) if output.exit_code == Some(0) => last = Some(output),
+                Ok(output) => {
+                    let why = format!(
+                        "preparation {:?} exited {:?}: {}",
+                        step.name,
+                        output.exit_code,
+                        last_line(&output)
+                    );
+                    return (Err(why), Some(output));
+                }
+                Err(err) => return (Err(format!("preparation {:?}: {err}", step.name)), last),
+            }
+        }
+        (Ok(()), last)
     }
 
     async fn wait_ssh(&self, host: &Host) -> Result<(), String> {

@@ -3,11 +3,14 @@
 pub mod driver;
 pub mod event;
 pub mod executor;
-pub mod rate;
-pub mod scheduler;
-pub mod state;
-pub mod transport;
 #[cfg(test)]
 mod fake;
+pub mod ordering;
+pub mod preflight;
+pub mod rate;
+pub mod requests;
+pub mod scheduler;
+pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod transport;

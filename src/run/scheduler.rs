@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::event::{Action, Event, NodeId, PowerReport};
+use super::ordering::{Admission, Choice, MemberOrder};
 use super::rate::PowerOnLimiter;
 use super::state::{HostState, Node, NodeState, StepStatus};
 use crate::graph::Mode;
@@ -36,6 +37,8 @@ struct StepInfo {
     bootstrap: Option<StepId>,
     /// For a bootstrap step: the normal step.
     normal: Option<StepId>,
+    /// A manual step or gate: ready when acknowledged.
+    human: bool,
 }
 
 /// Priority of ready work: most severe tier first, then the longest remaining chain.
@@ -70,6 +73,16 @@ pub struct Scheduler {
     host_work_in_flight: usize,
     stopping: bool,
     rng: ChaCha8Rng,
+    /// Per step: who acknowledged it (manual steps and gates).
+    acknowledged: Vec<Option<String>>,
+    /// Per step: why it is held back (failed preflight, refused guard).
+    held: Vec<Option<String>>,
+    /// Per step: data-aware member ordering.
+    order: Vec<Option<MemberOrder>>,
+    to_read: VecDeque<NodeId>,
+    stop_on_failure: bool,
+    /// Manual steps and gates shown and waiting for a person.
+    awaiting_people: usize,
 }
 
 impl Scheduler {
@@ -94,6 +107,7 @@ impl Scheduler {
                     unused_spares: step.spares.iter().copied().collect(),
                     bootstrap: None,
                     normal: None,
+                    human: subsystem.kind.is_human(),
                 }
             })
             .collect();
@@ -173,6 +187,20 @@ impl Scheduler {
             host_work_in_flight: 0,
             stopping: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            acknowledged: vec![None; step_count],
+            held: vec![None; step_count],
+            order: plan
+                .steps
+                .iter()
+                .map(|step| {
+                    let rule = topology.subsystems[step.step.subsystem].order.as_ref();
+                    rule.filter(|_| step.step.mode == Mode::Normal)
+                        .map(|rule| MemberOrder::new(rule.first, rule.guard))
+                })
+                .collect(),
+            to_read: VecDeque::new(),
+            stop_on_failure: false,
+            awaiting_people: 0,
             steps,
         };
         for (step_id, step) in plan.steps.iter().enumerate() {
@@ -232,17 +260,40 @@ impl Scheduler {
     }
 
     /// Stops handing out work; what is in flight finishes.
+    /// Stop launching new work at the first node that fails for good (`on_failure: stop`).
+    pub fn stop_on_failure(&mut self) {
+        self.stop_on_failure = true;
+    }
+
+    /// Who acknowledged each step, by step id.
+    pub fn acknowledgements(&self) -> &[Option<String>] {
+        &self.acknowledged
+    }
+
+    /// Why each step is held, by step id.
+    pub fn holds(&self) -> &[Option<String>] {
+        &self.held
+    }
+
+    /// True when the step is done by people (manual step or gate).
+    pub fn is_human(&self, step: StepId) -> bool {
+        self.steps[step].human
+    }
+
     pub fn stop(&mut self) {
         self.stopping = true;
     }
 
     /// True once nothing is in flight and nothing more can happen.
     pub fn is_finished(&self) -> bool {
-        let idle = self.node_work_in_flight == 0 && self.host_work_in_flight == 0;
+        let idle = self.node_work_in_flight == 0
+            && self.host_work_in_flight == 0
+            && (self.awaiting_people == 0 || self.stopping);
         idle && (self.stopping
             || (self.to_check.is_empty()
                 && self.to_wait_ssh.is_empty()
                 && self.to_probe.is_empty()
+                && self.to_read.is_empty()
                 && self.ready.is_empty()
                 && self.backoff.is_empty()
                 && self.domain_wakeups.is_empty()))
@@ -298,6 +349,15 @@ impl Scheduler {
                 self.nodes[node].state = NodeState::Probing;
                 self.node_work_in_flight += 1;
                 actions.push(Action::Probe { node });
+            }
+        }
+        while self.node_work_in_flight < self.parallelism {
+            let Some(node) = self.to_read.pop_front() else {
+                break;
+            };
+            if self.nodes[node].state == NodeState::Waiting {
+                self.node_work_in_flight += 1;
+                actions.push(Action::ReadValue { node });
             }
         }
         let mut deferred = Vec::new();
@@ -400,7 +460,7 @@ impl Scheduler {
                 } else {
                     self.nodes[node].state = NodeState::Waiting;
                     if self.deps_ready(self.nodes[node].step) {
-                        self.queue(node);
+                        self.release(node);
                     }
                 }
                 // A bootstrap node is probed only after its normal twin on the same host:
@@ -441,6 +501,24 @@ impl Scheduler {
                 }
             }
             Event::Rearmed { node } => self.rearm(*node),
+            Event::ValueRead { node, result } => {
+                self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
+                let step = self.nodes[*node].step;
+                if let Some(order) = &mut self.order[step] {
+                    order.record(*node, result.as_ref().ok().copied());
+                }
+                self.choose_first_member(step);
+            }
+            Event::Acknowledged { step, by } => {
+                if self.steps[*step].human && self.acknowledged[*step].is_none() {
+                    self.acknowledged[*step] = Some(by.clone());
+                    self.refresh(*step);
+                }
+            }
+            Event::Held { step, reason } => {
+                self.held[*step] = Some(reason.clone());
+                self.refresh(*step);
+            }
         }
     }
 
@@ -496,13 +574,57 @@ impl Scheduler {
             .push((Reverse(info.tier), info.rank, Reverse(node)));
     }
 
+    /// Queues a node whose dependencies are ready, unless its step starts its members in
+    /// a data-aware order and this one must read its value or wait for the first member.
+    fn release(&mut self, node: NodeId) {
+        let step = self.nodes[node].step;
+        match self.order[step].as_mut().map(|order| order.admit(node)) {
+            None | Some(Admission::Go) => self.queue(node),
+            Some(Admission::Read) => self.to_read.push_back(node),
+            Some(Admission::Wait) => {}
+        }
+    }
+
+    fn choose_first_member(&mut self, step: StepId) {
+        let live: Vec<NodeId> = self.step_nodes[step]
+            .iter()
+            .copied()
+            .filter(|n| !matches!(self.nodes[*n].state, NodeState::Failed { .. }))
+            .collect();
+        let waiting: Vec<NodeId> = live
+            .iter()
+            .copied()
+            .filter(|n| self.nodes[*n].state == NodeState::Waiting)
+            .collect();
+        let Some(order) = self.order[step].as_mut() else {
+            return;
+        };
+        if live.len() != waiting.len() {
+            // A member is still being probed, starting or already healthy: wait for it.
+            return;
+        }
+        match order.choose(&live, &waiting) {
+            Choice::Leader(node) => self.queue(node),
+            Choice::Refused(reason) => {
+                self.held[step] = Some(reason);
+                self.refresh(step);
+            }
+            Choice::NotYet => {}
+        }
+    }
+
     fn node_healthy(&mut self, node: NodeId, already: bool) {
         if self.nodes[node].state.is_settled() {
             return;
         }
+        let step = self.nodes[node].step;
         self.nodes[node].state = NodeState::Healthy { already };
-        self.healthy[self.nodes[node].step] += 1;
-        self.refresh(self.nodes[node].step);
+        self.healthy[step] += 1;
+        if let Some(order) = &mut self.order[step] {
+            // The first healthy member, chosen or found running, leads: the others follow.
+            order.leader_healthy = true;
+        }
+        self.refresh(step);
     }
 
     fn node_failed(&mut self, node: NodeId, reason: String) {
@@ -512,10 +634,17 @@ impl Scheduler {
         let step = self.nodes[node].step;
         self.nodes[node].state = NodeState::Failed { reason };
         self.failed[step] += 1;
+        if self.stop_on_failure {
+            self.stopping = true;
+        }
+        if let Some(order) = &mut self.order[step] {
+            order.drop_member(node);
+        }
         if let Some(spare) = self.steps[step].unused_spares.pop_front() {
             self.add_node(step, spare, true);
         }
         self.refresh(step);
+        self.choose_first_member(step);
     }
 
     fn host_failed(&mut self, host: HostId, reason: String) {
@@ -562,12 +691,24 @@ impl Scheduler {
 
     fn compute_status(&self, step: StepId) -> StepStatus {
         let info = &self.steps[step];
+        if self.held[step].is_some() {
+            return StepStatus::Failed;
+        }
         for &dependency in &info.requires {
             match self.status[dependency] {
                 StepStatus::Failed => return StepStatus::Blocked { on: dependency },
                 StepStatus::Blocked { on } => return StepStatus::Blocked { on },
                 _ => {}
             }
+        }
+        if info.human {
+            return if self.acknowledged[step].is_some() {
+                StepStatus::Ready
+            } else if self.deps_ready(step) {
+                StepStatus::Active
+            } else {
+                StepStatus::Waiting
+            };
         }
         let total = self.step_nodes[step].len();
         if self.healthy[step] >= info.required_healthy && total > 0 {
@@ -598,6 +739,8 @@ impl Scheduler {
         self.to_check.clear();
         self.to_wait_ssh.clear();
         self.to_probe.clear();
+        self.to_read.clear();
+        self.order.iter_mut().flatten().for_each(MemberOrder::reset);
         self.ready.clear();
         self.backoff.clear();
         self.domain_wakeups.clear();
@@ -621,6 +764,7 @@ impl Scheduler {
                 self.to_check.push_back(host);
             }
         }
+        self.awaiting_people = 0;
         self.status
             .iter_mut()
             .for_each(|status| *status = StepStatus::Waiting);
@@ -641,10 +785,18 @@ impl Scheduler {
                     .filter(|node| self.nodes[*node].state == NodeState::Waiting)
                     .collect();
                 for node in waiting {
-                    self.queue(node);
+                    self.release(node);
                 }
             }
             if status != self.status[step] {
+                if self.steps[step].human {
+                    if self.status[step] == StepStatus::Active {
+                        self.awaiting_people -= 1;
+                    }
+                    if status == StepStatus::Active {
+                        self.awaiting_people += 1;
+                    }
+                }
                 self.status[step] = status;
                 work.extend(self.steps[step].dependents.iter().copied());
             }
