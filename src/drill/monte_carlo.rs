@@ -85,12 +85,14 @@ pub struct FaultCost {
     pub rate: f64,
     /// How often it struck per run, on average.
     pub struck_per_run: f64,
-    /// Mean time to recover (or to settle, for stalled runs) without it.
-    #[serde(with = "crate::topology::secs")]
-    pub mean_without: Duration,
-    /// Mean time it adds: with all faults minus without this one.
-    pub cost_secs: f64,
-    /// Share of runs that stall without it.
+    /// Runs that recovered both with and without it: what the cost is measured on.
+    pub paired_runs: usize,
+    /// Mean makespan of those runs without it.
+    #[serde(with = "opt_secs")]
+    pub mean_without: Option<Duration>,
+    /// Mean time it adds to those runs: with all faults minus without this one.
+    pub cost_secs: Option<f64>,
+    /// Share of runs that stall without it (compare with the overall stall probability).
     pub stall_without: f64,
 }
 
@@ -106,9 +108,6 @@ pub struct MonteCarlo {
     pub plan_eta: Duration,
     /// Until every step is ready.
     pub makespan: Percentiles,
-    /// Mean time until every step is ready or the run settled: what fault costs compare.
-    #[serde(with = "crate::topology::secs")]
-    pub mean_settle: Duration,
     /// Share of runs in which some tier never came up.
     pub stall_probability: f64,
     /// Per tier, most severe first.
@@ -181,11 +180,20 @@ fn series(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Vec<Summary>
     results.into_iter().map(|(_, summary)| summary).collect()
 }
 
-fn mean_secs(runs: &[Summary]) -> f64 {
-    runs.iter()
-        .map(|run| run.makespan.as_secs_f64())
-        .sum::<f64>()
-        / runs.len().max(1) as f64
+/// Mean makespans (with, without) over the runs that recovered in both series.
+fn paired_means(with: &[Summary], without: &[Summary]) -> (usize, f64, f64) {
+    let pairs: Vec<(f64, f64)> = with
+        .iter()
+        .zip(without)
+        .filter(|(a, b)| a.succeeded && b.succeeded)
+        .map(|(a, b)| (a.makespan.as_secs_f64(), b.makespan.as_secs_f64()))
+        .collect();
+    let n = pairs.len().max(1) as f64;
+    (
+        pairs.len(),
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    )
 }
 
 fn stall_share(runs: &[Summary]) -> f64 {
@@ -228,7 +236,6 @@ pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Mon
             .total_cmp(&a.share)
             .then_with(|| a.subsystem.cmp(&b.subsystem))
     });
-    let mean_all = mean_secs(&all);
     let mut fault_costs: Vec<FaultCost> = FaultKind::ALL
         .iter()
         .filter(|kind| drill.config.faults.get(**kind) > 0.0)
@@ -237,26 +244,37 @@ pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Mon
             config.faults = config.faults.without(kind);
             config.timeline = false;
             let without = series(&drill.with_config(config), runs, seed, threads);
-            let mean_without = mean_secs(&without);
+            let (paired_runs, mean_with, mean_without) = paired_means(&all, &without);
+            let paired = paired_runs > 0;
             FaultCost {
                 fault: kind,
                 rate: drill.config.faults.get(kind),
                 struck_per_run: all.iter().map(|run| run.faults.get(kind)).sum::<usize>() as f64
                     / runs.max(1) as f64,
-                mean_without: super::random::millis(mean_without),
-                cost_secs: ((mean_all - mean_without) * 1000.0).round() / 1000.0,
+                paired_runs,
+                mean_without: paired.then(|| super::random::millis(mean_without)),
+                cost_secs: paired.then(|| ((mean_with - mean_without) * 1000.0).round() / 1000.0),
                 stall_without: stall_share(&without),
             }
         })
         .collect();
-    fault_costs.sort_by(|a, b| b.cost_secs.total_cmp(&a.cost_secs));
+    // Costliest first: stalls caused, then time added.
+    let stalls = stall_share(&all);
+    fault_costs.sort_by(|a, b| {
+        (stalls - b.stall_without)
+            .total_cmp(&(stalls - a.stall_without))
+            .then_with(|| {
+                b.cost_secs
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.cost_secs.unwrap_or(0.0))
+            })
+    });
     MonteCarlo {
         runs,
         seed,
         plan_eta: drill.plan.eta,
         makespan: Percentiles::of(all.iter().map(|run| run.succeeded.then_some(run.makespan))),
-        mean_settle: super::random::millis(mean_all),
-        stall_probability: stall_share(&all),
+        stall_probability: stalls,
         tiers,
         critical,
         fault_costs,
