@@ -1,6 +1,7 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
 mod control;
+mod exec;
 mod plan;
 mod run;
 mod simulate;
@@ -122,6 +123,8 @@ pub enum Command {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Run one command on many hosts at once (e.g. push a fix before services start).
+    Exec(exec::ExecArgs),
     /// Drill the whole recovery against a simulated fleet on a virtual clock.
     Simulate(simulate::SimulateArgs),
     /// Acknowledge a manual step or approve a gate; recorded with who and when.
@@ -169,6 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             host,
         } => control::retry(&run_dir, target, host),
         Command::Ack { run_dir, step, by } => control::ack(&run_dir, step, by),
+        Command::Exec(exec_args) => exec::exec(exec_args),
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
         Command::Schema => {
             let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);

@@ -3,6 +3,7 @@
 pub mod driver;
 pub mod event;
 pub mod executor;
+pub mod fanout;
 #[cfg(test)]
 mod fake;
 pub mod ordering;
