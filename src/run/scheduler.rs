@@ -68,6 +68,10 @@ pub struct Scheduler {
     to_wait_ssh: VecDeque<HostId>,
     to_probe: VecDeque<NodeId>,
     ready: BinaryHeap<Priority>,
+    /// Per step: queued nodes set aside while the step is at its `max_parallel`; one moves
+    /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
+    /// stops every call from popping and re-pushing them all (quadratic on big steps).
+    capped: Vec<BinaryHeap<Priority>>,
     backoff: BinaryHeap<Reverse<(Duration, NodeId)>>,
     node_work_in_flight: usize,
     host_work_in_flight: usize,
@@ -182,6 +186,7 @@ impl Scheduler {
             to_wait_ssh: VecDeque::new(),
             to_probe: VecDeque::new(),
             ready: BinaryHeap::new(),
+            capped: vec![BinaryHeap::new(); step_count],
             backoff: BinaryHeap::new(),
             node_work_in_flight: 0,
             host_work_in_flight: 0,
@@ -360,7 +365,6 @@ impl Scheduler {
                 actions.push(Action::ReadValue { node });
             }
         }
-        let mut deferred = Vec::new();
         while self.node_work_in_flight < self.parallelism {
             let Some(priority) = self.ready.pop() else {
                 break;
@@ -371,7 +375,7 @@ impl Scheduler {
             }
             let step = self.nodes[node].step;
             if self.starting[step] >= self.steps[step].max_parallel {
-                deferred.push(priority);
+                self.capped[step].push(priority);
                 continue;
             }
             let attempt = self.nodes[node].attempts + 1;
@@ -380,7 +384,6 @@ impl Scheduler {
             self.node_work_in_flight += 1;
             actions.push(Action::Start { node, attempt });
         }
-        self.ready.extend(deferred);
         actions
     }
 
@@ -482,6 +485,12 @@ impl Scheduler {
                 let step = self.nodes[node].step;
                 self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
                 self.starting[step] = self.starting[step].saturating_sub(1);
+                while let Some(priority) = self.capped[step].pop() {
+                    if self.nodes[priority.2 .0].state == NodeState::Queued {
+                        self.ready.push(priority);
+                        break;
+                    }
+                }
                 self.nodes[node].attempts = self.nodes[node].attempts.max(*attempt);
                 match result {
                     Ok(()) => self.node_healthy(node, false),
@@ -742,6 +751,7 @@ impl Scheduler {
         self.to_read.clear();
         self.order.iter_mut().flatten().for_each(MemberOrder::reset);
         self.ready.clear();
+        self.capped.iter_mut().for_each(BinaryHeap::clear);
         self.backoff.clear();
         self.domain_wakeups.clear();
         self.domain_queue.iter_mut().for_each(BinaryHeap::clear);
