@@ -5,52 +5,15 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blackstart::journal::{self, Entry, Record};
-use blackstart::run::event::{Action, Event};
+use blackstart::journal::{self, Entry};
+use blackstart::run::event::Event;
+use support::cli::{
+    blackstart, read_journal, ready_times, spawn, starts, text, wait_bounded, BIN, RUN_LIMIT,
+};
 use support::lab::{Lab, LabSecret};
-
-const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
-/// No run in these tests may take longer than this.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-/// Runs blackstart to completion (bounded), returning its output.
-fn blackstart(args: &[&str]) -> Output {
-    let child = spawn(args);
-    wait_bounded(child, RUN_LIMIT)
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("blackstart binary")
-}
-
-fn wait_bounded(mut child: Child, limit: Duration) -> Output {
-    let began = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if began.elapsed() > limit {
-            let _ = child.kill();
-            panic!("blackstart ran longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Eight subsystems in four levels on twelve hosts (indices 1-based in names):
 /// L0 config(1,2) dns(3) · L1 db(4,5,6; 2 of 3) queue(7) · L2 cache(8) app(9,10) · L3 web(11,12) reports(12).
@@ -122,38 +85,6 @@ fn write_topology(lab: &Lab, secret: LabSecret, overrides: &HashMap<&str, String
     let path = lab.dir.join("topology.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
-}
-
-fn read_journal(dir: &Path) -> Vec<Record> {
-    journal::read(dir).expect("journal readable")
-}
-
-/// Milliseconds at which each step became ready (first time).
-fn ready_times(records: &[Record]) -> HashMap<String, u64> {
-    let mut ready = HashMap::new();
-    for record in records {
-        if let Entry::StepStatus { step, status } = &record.entry {
-            if status == "ready" {
-                ready.entry(step.clone()).or_insert(record.t_ms);
-            }
-        }
-    }
-    ready
-}
-
-/// (step, host) of every Start action, with its time.
-fn starts(records: &[Record]) -> Vec<(String, u64)> {
-    records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Action {
-                action: Action::Start { .. },
-                label,
-                ..
-            } => Some((label.clone(), r.t_ms)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn step_of(label: &str) -> &str {

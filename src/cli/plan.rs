@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use blackstart::graph::cycle_text;
 use blackstart::plan::{render_dot, render_json, render_mermaid, render_text, Plan, TextOptions};
+use blackstart::playbook::{self, LoadedPlaybook, Procedures};
 use blackstart::scope::Scope;
 use blackstart::topology::{self, Loaded};
 
@@ -34,10 +35,36 @@ pub fn load(file: Option<&Path>) -> Result<Loaded, Outcome> {
     }
 }
 
+/// Loads a topology or playbook file, or the embedded reference topology.
+pub fn load_any(file: Option<&Path>) -> Result<LoadedPlaybook, Outcome> {
+    let Some(path) = file else {
+        return load(None).map(|loaded| LoadedPlaybook {
+            topology: loaded.topology,
+            scope: Scope::default(),
+            procedures: Procedures::default(),
+            warnings: Vec::new(),
+        });
+    };
+    match playbook::load_any(path) {
+        Ok(loaded) => {
+            for warnings in &loaded.warnings {
+                if warnings.warnings().next().is_some() {
+                    eprint!("{warnings}");
+                }
+            }
+            Ok(loaded)
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            Err(Outcome::InvalidInput)
+        }
+    }
+}
+
 pub fn validate(files: &[PathBuf]) -> Outcome {
     let mut outcome = Outcome::Success;
     for file in files {
-        match load(Some(file)) {
+        match load_any(Some(file)) {
             Ok(loaded) => {
                 let topology = &loaded.topology;
                 println!(
@@ -69,12 +96,18 @@ pub fn plan(
     every_node: bool,
     scope: &ScopeArgs,
 ) -> anyhow::Result<Outcome> {
-    let loaded = match load(file.as_deref()) {
+    let loaded = match load_any(file.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return Ok(outcome),
     };
     let topology = &loaded.topology;
-    let selection = scope_from(scope)?.select(topology)?;
+    let flags = scope_from(scope)?;
+    let scope = if flags == Scope::default() {
+        loaded.scope.clone()
+    } else {
+        flags
+    };
+    let selection = scope.select(topology)?;
     let plan = match Plan::build(topology, &selection) {
         Ok(plan) => plan,
         Err(cycles) => {
@@ -86,7 +119,10 @@ pub fn plan(
         }
     };
     let rendered = match format {
-        PlanFormat::Text => render_text(topology, &plan, TextOptions { every_node }),
+        PlanFormat::Text => {
+            playbook::render_text(topology, &loaded.procedures)
+                + &render_text(topology, &plan, TextOptions { every_node })
+        }
         PlanFormat::Json => render_json(topology, &plan),
         PlanFormat::Dot => render_dot(topology, &plan),
         PlanFormat::Mermaid => render_mermaid(topology, &plan),

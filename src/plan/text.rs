@@ -6,7 +6,7 @@ use super::actions::{ipmi_command_line, node_commands, secret_origin};
 use super::{human, Plan, PlanStep};
 use crate::graph::Mode;
 use crate::topology::hostrange::compress;
-use crate::topology::Topology;
+use crate::topology::{SubsystemKind, Topology};
 
 /// Choices for the text rendering.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +86,54 @@ fn critical_path_text(plan: &Plan) -> String {
         .join(" -> ")
 }
 
+/// The lines of a manual step or gate, which have no hosts or commands.
+fn human_step(
+    subsystem: &crate::topology::Subsystem,
+    plan: &Plan,
+    step: &PlanStep,
+) -> Option<String> {
+    let (what, instructions) = match &subsystem.kind {
+        SubsystemKind::Service => return None,
+        SubsystemKind::Manual { instructions } => ("MANUAL STEP", instructions),
+        SubsystemKind::Gate { instructions } => ("GATE (approval)", instructions),
+    };
+    let mut out = String::new();
+    let waits: Vec<&str> = step
+        .requires
+        .iter()
+        .map(|id| plan.steps[*id].id.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "      {what}: waits for a person; the rest of the graph goes on"
+    );
+    for line in instructions.lines() {
+        let _ = writeln!(out, "      | {line}");
+    }
+    let _ = writeln!(
+        out,
+        "      waits:    {}",
+        if waits.is_empty() {
+            "nothing".to_string()
+        } else {
+            waits.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "      done by:  blackstart ack RUN_DIR {} (or `ack {}` at the run's prompt)",
+        step.id, step.id
+    );
+    let _ = writeln!(
+        out,
+        "      timing:   shown at +{}, expect {}, done at +{}",
+        human(step.earliest_start),
+        human(step.duration),
+        human(step.ready_at)
+    );
+    Some(out)
+}
+
 fn render_step(
     out: &mut String,
     topology: &Topology,
@@ -104,6 +152,22 @@ fn render_step(
     let _ = writeln!(out, "  [{}] {}{marker}", subsystem.tier, step.id);
     if let Some(description) = &subsystem.description {
         let _ = writeln!(out, "      about:    {}", description.trim());
+    }
+    if let Some(text) = human_step(subsystem, plan, step) {
+        out.push_str(&text);
+        return;
+    }
+    if let Some(rule) = &subsystem.order {
+        let _ = writeln!(
+            out,
+            "      order:    read `{}` on every member; the {} value starts first, alone; the others after it is healthy{}",
+            rule.probe,
+            match rule.first {
+                crate::topology::Extreme::Max => "highest",
+                crate::topology::Extreme::Min => "lowest",
+            },
+            rule.guard.map(|g| format!("; it must be {g} or the step is held")).unwrap_or_default()
+        );
     }
     let _ = writeln!(
         out,

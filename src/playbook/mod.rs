@@ -92,6 +92,80 @@ impl Procedures {
     }
 }
 
+/// The procedures as people review them: preflight and preparation before the plan.
+pub fn render_text(topology: &Topology, procedures: &Procedures) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if procedures.name.is_empty() {
+        return out;
+    }
+    let hosts = |ids: &[HostId]| {
+        hostrange::compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ")
+    };
+    let _ = writeln!(out, "PLAYBOOK  {}", procedures.name);
+    if let Some(description) = &procedures.description {
+        let _ = writeln!(out, "      {}", description.trim());
+    }
+    let _ = writeln!(
+        out,
+        "      on failure: {}",
+        if procedures.stop_on_failure {
+            "stop launching new work"
+        } else {
+            "continue on every branch the failure does not touch"
+        }
+    );
+    if !procedures.preflight.is_empty() {
+        let _ = writeln!(out, "\nPREFLIGHT (before any power or start action)");
+        for check in &procedures.preflight {
+            let effect = match &check.blocks {
+                None => "stops the run".to_string(),
+                Some(ids) => format!(
+                    "holds {}",
+                    ids.iter()
+                        .map(|id| topology.subsystems[*id].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} on {}; if it fails: {effect}",
+                check.name,
+                check.check.describe(),
+                hosts(&check.hosts)
+            );
+            let _ = writeln!(out, "      runs: {}", check.check.remote_command());
+        }
+    }
+    if !procedures.prepare.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPREPARE (on each host after it boots, before its services start)"
+        );
+        for step in &procedures.prepare {
+            let _ = writeln!(
+                out,
+                "  {} on {}: {}",
+                step.name,
+                hosts(&step.hosts),
+                step.command
+            );
+        }
+    }
+    if let Some(drill) = &procedures.drill {
+        let _ = writeln!(
+            out,
+            "\nDRILL  baseline of what is healthy, {}cold start, comparison with the baseline and with {} simulated runs; report {}",
+            if drill.power_off { "power off through the BMCs, " } else { "" },
+            drill.simulations,
+            drill.report.display()
+        );
+    }
+    out.push('\n');
+    out
+}
+
 /// A topology with the playbook applied.
 #[derive(Debug)]
 pub struct LoadedPlaybook {
@@ -406,15 +480,25 @@ fn add_human_steps(
             },
             manual.expect.map_or(Duration::from_secs(600), |e| e.0),
         );
-        if let Some(tier) = manual.tier {
-            step.tier = tier;
-        }
         step.requires = manual
             .after
             .iter()
             .enumerate()
             .filter_map(|(i, name)| lookup(name, format!("{at}.after[{i}]"), out).map(dependency))
             .collect();
+        // A manual step is as urgent as the most severe step it sits between.
+        step.tier = manual.tier.unwrap_or_else(|| {
+            let related = step.requires.iter().map(|d| d.on);
+            let names = manual
+                .before
+                .iter()
+                .filter_map(|name| topology.subsystem_id(name));
+            related
+                .chain(names)
+                .map(|id| topology.subsystems[id].tier)
+                .min()
+                .unwrap_or_default()
+        });
         let befores: Vec<SubsystemId> = manual
             .before
             .iter()

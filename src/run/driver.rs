@@ -149,7 +149,8 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
         },
     );
     let mut ready_at: Vec<Option<Duration>> = vec![None; plan.steps.len()];
-    let mut statuses = scheduler.statuses().to_vec();
+    // Start from "waiting" so statuses already settled at the start are journaled too.
+    let mut statuses = vec![StepStatus::Waiting; plan.steps.len()];
     let mut progress = Progress::new();
     let (sender, mut receiver) = mpsc::unbounded_channel::<(Action, Outcome, Duration)>();
     let mut tasks = JoinSet::new();

@@ -398,6 +398,17 @@ impl Lab {
         yaml
     }
 
+    /// Installs `script` as the program `name` on every lab host (first on their PATH), to
+    /// stand in for software the lab does not run (mysql, keepalived's systemctl, ip).
+    /// Scripts see `LAB_ADDRESS`, `LAB_HOST` and `LAB_DIR` to keep per-host state.
+    pub fn install_program(&self, name: &str, script: &str) {
+        let bin = self.dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        chmod_x(&path);
+    }
+
     /// Writes [`Lab::topology_yaml`] to `<lab>/topology.yaml` and returns the path.
     pub fn write_topology(&self, secret: LabSecret, subsystems: &str) -> PathBuf {
         let path = self.dir.join("topology.yaml");
@@ -530,7 +541,8 @@ fn sshd_config(lab: &Path, host: &LabHost, tag: &str) -> String {
          AuthorizedKeysFile {lab}/authorized_keys\nPermitRootLogin prohibit-password\n\
          PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
          UseDNS no\nMaxStartups 100:30:200\n\
-         SetEnv SHLVL=1 BLACKSTART_LAB={tag}/{n} LAB_ADDRESS={addr} LAB_HOST={name}\n",
+         SetEnv SHLVL=1 BLACKSTART_LAB={tag}/{n} LAB_ADDRESS={addr} LAB_HOST={name} \
+         LAB_DIR={lab} PATH={lab}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
         addr = host.address,
         dir = host.dir.display(),
         lab = lab.display(),

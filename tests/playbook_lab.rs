@@ -1,0 +1,381 @@
+//! Playbooks against the real lab: preflight before any action, gates and manual steps
+//! acknowledged by people, data-aware start order, and the shipped failover playbook.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use blackstart::journal::Entry;
+use blackstart::run::event::{Action, Event};
+use support::cli::{
+    actions, blackstart, read_journal, ready_times, spawn, starts, status_times, text,
+    wait_bounded, wait_for_journal, RUN_LIMIT,
+};
+use support::lab::{Lab, LabSecret};
+
+fn write(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
+
+fn state(lab: &Lab, host: usize, name: &str) -> PathBuf {
+    let dir = lab.dir.join("state").join(&lab.hosts[host].address);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
+    let lab = Lab::start_with("pa", (95, 2), 3, &[0]);
+    let subsystems = format!(
+        "subsystems:\n  - name: svc\n    hosts: [pa2, pa3]\n    start: {}\n    health: {{ tcp: 7101 }}\n",
+        serde_json::to_string(&lab.service_command(7101, 0.1, "")).unwrap()
+    );
+    let topology = lab.write_topology(LabSecret::File, &subsystems);
+    // The newest backup exists but is empty: the call-centre server of incident 3.
+    let backup = lab.dir.join("backup-latest.tar");
+    std::fs::write(&backup, "").unwrap();
+    let playbook = write(
+        &lab.dir.join("playbook.yaml"),
+        &format!(
+            "playbook: backups-first\ntopology: {}\npreflight:\n  - name: backup-is-real\n    on: {{ hosts: [pa1] }}\n    file: {{ path: {}, max_age: 1d, min_size: 1 }}\n  - name: disk-not-full\n    on: {{ hosts: [pa1] }}\n    disk_free: {{ path: /, min: 1% }}\n",
+            topology.display(),
+            backup.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("FAILED backup-is-real"), "{shown}");
+    assert!(shown.contains("smaller than 1 bytes"), "{shown}");
+    let records = read_journal(&run_dir);
+    let checks: Vec<(String, bool)> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Preflight { name, ok, .. } => Some((name.clone(), *ok)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            ("backup-is-real".to_string(), false),
+            ("disk-not-full".to_string(), true)
+        ]
+    );
+    assert!(
+        actions(&records).is_empty(),
+        "no action of any kind after a failed preflight"
+    );
+    assert!(!lab.is_on(1) && !lab.is_on(2), "nothing was powered on");
+
+    // A real backup lets the same playbook through.
+    std::fs::write(&backup, "tables\n").unwrap();
+    let run_dir = lab.dir.join("run-2");
+    let output = blackstart(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[test]
+fn a_gate_holds_its_subtree_while_the_rest_completes_and_an_ack_releases_it() {
+    let lab = Lab::start("pb", (95, 4), 4);
+    let service = |port: u16| serde_json::to_string(&lab.service_command(port, 0.1, "")).unwrap();
+    let subsystems = format!(
+        "subsystems:\n\
+         \x20 - {{ name: db, hosts: [pb1], start: {a}, health: {{ tcp: 7201 }} }}\n\
+         \x20 - {{ name: promote, hosts: [pb2], requires: [db], start: {b}, health: {{ tcp: 7202 }} }}\n\
+         \x20 - {{ name: app, hosts: [pb3], requires: [promote], start: {c}, health: {{ tcp: 7203 }} }}\n\
+         \x20 - {{ name: cache, hosts: [pb4], start: {d}, health: {{ tcp: 7204 }} }}\n",
+        a = service(7201),
+        b = service(7202),
+        c = service(7203),
+        d = service(7204),
+    );
+    let topology = lab.write_topology(LabSecret::File, &subsystems);
+    let playbook = write(
+        &lab.dir.join("playbook.yaml"),
+        &format!(
+            "playbook: gated\ntopology: {}\nprepare:\n  - name: mark-prepared\n    on: {{ all: true }}\n    run: touch $LAB_DIR/prepared-{{host}}\ngates:\n  - name: approve-promotion\n    before: promote\n    instructions: Check that the db primary has zero replication lag.\n",
+            topology.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run");
+    let child = spawn(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let held = wait_for_journal(&run_dir, RUN_LIMIT, |records| {
+        let ready = ready_times(records);
+        ready.contains_key("db") && ready.contains_key("cache")
+    });
+    assert!(held, "the branches without the gate completed");
+    let records = read_journal(&run_dir);
+    assert!(
+        status_times(&records, "active").contains_key("approve-promotion"),
+        "the gate is shown"
+    );
+    assert!(
+        !starts(&records)
+            .iter()
+            .any(|(label, _)| label.starts_with("promote") || label.starts_with("app")),
+        "nothing behind the gate started"
+    );
+    for host in 1..=4 {
+        assert!(
+            lab.dir.join(format!("prepared-pb{host}")).exists(),
+            "preparation ran on pb{host}"
+        );
+    }
+
+    let ack = blackstart(&[
+        "ack",
+        run_dir.to_str().unwrap(),
+        "approve-promotion",
+        "--by",
+        "alice",
+    ]);
+    assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let records = read_journal(&run_dir);
+    let acked_by: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Event {
+                event: Event::Acknowledged { by, .. },
+                ..
+            } => Some(by.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        acked_by,
+        vec!["alice".to_string()],
+        "the journal records who approved"
+    );
+    let ready = ready_times(&records);
+    assert!(ready["promote"] >= ready["approve-promotion"]);
+    assert!(ready.contains_key("app"));
+}
+
+#[test]
+fn a_replicated_store_starts_from_its_most_advanced_member() {
+    let lab = Lab::start("pc", (95, 6), 3);
+    let subsystems = format!(
+        "subsystems:\n  - name: galera\n    hosts: [\"pc[1:3]\"]\n    start: {}\n    health: {{ tcp: 7301 }}\n",
+        serde_json::to_string(&lab.service_command(7301, 0.3, "")).unwrap()
+    );
+    let topology = lab.write_topology(LabSecret::File, &subsystems);
+    for (host, seqno) in [(0, "5"), (1, "42"), (2, "7")] {
+        std::fs::write(state(&lab, host, "seqno"), format!("{seqno}\n")).unwrap();
+    }
+    let playbook = write(
+        &lab.dir.join("playbook.yaml"),
+        &format!(
+            "playbook: galera\ntopology: {}\norder:\n  - subsystem: galera\n    probe: cat $LAB_DIR/state/$LAB_ADDRESS/seqno\n    first: max\n    guard: {{ op: \">=\", value: 0 }}\n",
+            topology.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let records = read_journal(&run_dir);
+    let started = starts(&records);
+    assert_eq!(started.len(), 3, "{started:?}");
+    assert_eq!(
+        started[0].0, "galera on pc2",
+        "the member with seqno 42 goes first: {started:?}"
+    );
+    let leader_healthy = records
+        .iter()
+        .find_map(|r| match &r.entry {
+            Entry::Event {
+                event: Event::StartFinished { result: Ok(()), .. },
+                label,
+                ..
+            } if label == "galera on pc2" => Some(r.t_ms),
+            _ => None,
+        })
+        .expect("leader healthy");
+    for (label, at) in &started[1..] {
+        assert!(
+            *at >= leader_healthy,
+            "{label} started at {at} ms, before the leader was healthy at {leader_healthy} ms"
+        );
+    }
+    let reads = actions(&records)
+        .iter()
+        .filter(|a| matches!(a, Action::ReadValue { .. }))
+        .count();
+    assert_eq!(reads, 3, "every member reported its sequence number");
+}
+
+/// Stand-ins for mysql, keepalived's systemctl and ip, keeping per-host state in the lab.
+fn install_failover_programs(lab: &Lab) {
+    lab.install_program(
+        "mysql",
+        r#"#!/bin/bash
+st="$LAB_DIR/state/$LAB_ADDRESS"; mkdir -p "$st"
+case "$*" in
+  *"SHOW SLAVE STATUS"*)
+    echo "*************************** 1. row ***************************"
+    echo "Slave_IO_Running: $(cat "$st/slave_io" 2>/dev/null || echo No)"
+    echo "Seconds_Behind_Master: $(cat "$st/lag" 2>/dev/null || echo NULL)" ;;
+  *"@@read_only"*)
+    if [ "$(cat "$LAB_DIR/state/vip_owner")" = "$LAB_ADDRESS" ]; then echo 0; else echo 1; fi ;;
+  *) echo "mysql stand-in: unsupported: $*" >&2; exit 1 ;;
+esac
+"#,
+    );
+    lab.install_program(
+        "systemctl",
+        r#"#!/bin/bash
+st="$LAB_DIR/state/$LAB_ADDRESS"; mkdir -p "$st"
+case "$1" in
+  restart) [ "$2" = keepalived ] || exit 1
+    cat "$st/peer" > "$LAB_DIR/state/vip_owner"; echo "$LAB_ADDRESS" >> "$LAB_DIR/state/keepalived-restarts" ;;
+  is-active) test -e "$st/active-$3" ;;
+  start) touch "$st/active-$2" ;;
+  *) echo "systemctl stand-in: unsupported: $*" >&2; exit 1 ;;
+esac
+"#,
+    );
+    lab.install_program(
+        "ip",
+        r#"#!/bin/bash
+echo "1: lo    inet 127.0.0.1/8 scope host lo"
+if [ "$(cat "$LAB_DIR/state/vip_owner")" = "$LAB_ADDRESS" ]; then
+  echo "2: eth0    inet 10.20.0.100/32 scope global eth0"
+fi
+"#,
+    );
+}
+
+/// The shipped failover topology and playbook, pointed at the lab's two hosts.
+fn shipped_failover(lab: &Lab) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let q = |path: &Path| serde_json::to_string(&path.to_string_lossy()).unwrap();
+    let topology = std::fs::read_to_string(root.join("topologies/failover-pair.yaml"))
+        .unwrap()
+        .replace("10.20.1.10", &lab.hosts[0].address)
+        .replace("10.20.2.10", &lab.hosts[1].address)
+        .replace("10.120.1.10", &lab.hosts[0].bmc_address)
+        .replace("10.120.2.10", &lab.hosts[1].bmc_address)
+        .replace("~/.ssh/id_ed25519", &q(&lab.client_key))
+        .replace("~/.ssh/known_hosts", &q(&lab.known_hosts))
+        .replace(
+            "password_env: BMC_PASSWORD",
+            &format!("password_file: {}", q(&lab.password_file)),
+        );
+    let topology_path = write(&lab.dir.join("failover-pair.yaml"), &topology);
+    let playbook = std::fs::read_to_string(root.join("playbooks/datacenter-failover.yaml"))
+        .unwrap()
+        .replace(
+            "../topologies/failover-pair.yaml",
+            &topology_path.to_string_lossy(),
+        );
+    write(&lab.dir.join("datacenter-failover.yaml"), &playbook)
+}
+
+#[test]
+fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_at_zero() {
+    let lab = Lab::start_with("fo", (95, 8), 2, &[0, 1]);
+    install_failover_programs(&lab);
+    let (primary, reserve) = (&lab.hosts[0].address, &lab.hosts[1].address);
+    std::fs::create_dir_all(lab.dir.join("state")).unwrap();
+    std::fs::write(lab.dir.join("state/vip_owner"), primary).unwrap();
+    std::fs::write(state(&lab, 0, "peer"), reserve).unwrap();
+    std::fs::write(state(&lab, 1, "peer"), primary).unwrap();
+    std::fs::write(state(&lab, 1, "active-lsyncd"), "").unwrap();
+    std::fs::write(state(&lab, 1, "lag"), "17").unwrap();
+    let playbook = shipped_failover(&lab);
+    let vip_owner = || std::fs::read_to_string(lab.dir.join("state/vip_owner")).unwrap();
+
+    let refused = lab.dir.join("run-lagging");
+    let output = blackstart(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        refused.to_str().unwrap(),
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("value 17 does not meet == 0"), "{shown}");
+    assert!(
+        actions(&read_journal(&refused)).is_empty(),
+        "nothing acted while lag was 17"
+    );
+    assert_eq!(vip_owner(), *primary, "the VIP did not move");
+
+    std::fs::write(state(&lab, 1, "lag"), "0").unwrap();
+    let run_dir = lab.dir.join("run");
+    let child = spawn(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert!(wait_for_journal(&run_dir, RUN_LIMIT, |r| status_times(
+        r, "active"
+    )
+    .contains_key("approve-switch")));
+    assert_eq!(vip_owner(), *primary, "the gate holds the switch");
+    let ack = blackstart(&[
+        "ack",
+        run_dir.to_str().unwrap(),
+        "approve-switch",
+        "--by",
+        "oncall",
+    ]);
+    assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    let shown_manual = wait_for_journal(&run_dir, RUN_LIMIT, |r| {
+        let active = status_times(r, "active");
+        active.contains_key("reverse-replication") && active.contains_key("restart-file-sync")
+    });
+    assert!(
+        shown_manual,
+        "the manual steps are presented after the switch"
+    );
+    assert_eq!(vip_owner(), *reserve, "the VIP moved to the reserve");
+    assert!(
+        ready_times(&read_journal(&run_dir)).contains_key("reserve-is-master"),
+        "verified: the reserve accepts writes"
+    );
+
+    // The operator does what nothing does automatically, then acknowledges; each is verified.
+    std::fs::write(state(&lab, 0, "slave_io"), "Yes").unwrap();
+    std::fs::write(state(&lab, 0, "active-lsyncd"), "").unwrap();
+    for step in ["reverse-replication", "restart-file-sync"] {
+        let ack = blackstart(&["ack", run_dir.to_str().unwrap(), step, "--by", "oncall"]);
+        assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    }
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let ready = ready_times(&read_journal(&run_dir));
+    assert!(ready.contains_key("reverse-replication-verified"));
+    assert!(ready.contains_key("restart-file-sync-verified"));
+    let restarts = std::fs::read_to_string(lab.dir.join("state/keepalived-restarts")).unwrap();
+    assert_eq!(
+        restarts.lines().count(),
+        1,
+        "keepalived restarted once, on the primary"
+    );
+}

@@ -1,0 +1,119 @@
+//! Driving the `blackstart` binary from tests, always bounded in time, and reading its
+//! journal.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blackstart::journal::{self, Entry, Record};
+use blackstart::run::event::Action;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
+/// No run in the tests may take longer than this.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs blackstart to completion (bounded), returning its output.
+pub fn blackstart(args: &[&str]) -> Output {
+    wait_bounded(spawn(args), RUN_LIMIT)
+}
+
+/// Starts blackstart with piped output.
+pub fn spawn(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("blackstart binary")
+}
+
+/// Waits for `child`, killing it (and failing the test) past `limit`.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let began = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("blackstart ran longer than {limit:?}:\n{}", text(&output));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// stdout and stderr together.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The journal of a run directory.
+pub fn read_journal(dir: &Path) -> Vec<Record> {
+    journal::read(dir).expect("journal readable")
+}
+
+/// Milliseconds at which each step first reached `status`.
+pub fn status_times(records: &[Record], wanted: &str) -> HashMap<String, u64> {
+    let mut times = HashMap::new();
+    for record in records {
+        if let Entry::StepStatus { step, status } = &record.entry {
+            if status == wanted {
+                times.entry(step.clone()).or_insert(record.t_ms);
+            }
+        }
+    }
+    times
+}
+
+/// Milliseconds at which each step became ready.
+pub fn ready_times(records: &[Record]) -> HashMap<String, u64> {
+    status_times(records, "ready")
+}
+
+/// (`step on host`, time) of every Start action.
+pub fn starts(records: &[Record]) -> Vec<(String, u64)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Action {
+                action: Action::Start { .. },
+                label,
+                ..
+            } => Some((label.clone(), r.t_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every action the journal records.
+pub fn actions(records: &[Record]) -> Vec<&Action> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Action { action, .. } => Some(action),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Polls the journal of `dir` until `done` holds (bounded by `limit`).
+pub fn wait_for_journal(
+    dir: &Path,
+    limit: Duration,
+    mut done: impl FnMut(&[Record]) -> bool,
+) -> bool {
+    let began = Instant::now();
+    while began.elapsed() < limit {
+        if done(&journal::read(dir).unwrap_or_default()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
