@@ -298,3 +298,53 @@ fn invalid_input_exits_2_and_contacts_nothing() {
         all_text(&output)
     );
 }
+
+#[test]
+fn ctrl_c_stops_at_once_and_counts_unfinished_hosts_as_failed() {
+    let lab = Lab::start_with("xe", (93, 10), 3, &[0, 1, 2]);
+    let file = topology(&lab);
+    let began = Instant::now();
+    let child = Command::new(BIN)
+        .args([
+            "exec",
+            &file,
+            "--all",
+            "--parallel",
+            "2",
+            "--",
+            "sleep",
+            "30",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("blackstart binary");
+    // Let both sessions start, then interrupt as a person would.
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        if began.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("exec did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", all_text(&output));
+    assert!(
+        text.contains("3 hosts: 0 ok, 3 failed (0 exited non-zero, 0 could not run, 3 unfinished: interrupted)"),
+        "{}",
+        all_text(&output)
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+}

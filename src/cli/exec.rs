@@ -151,7 +151,7 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
         selected.len()
     );
     if not_run > 0 {
-        summary.push_str(&format!(", {not_run} not run: interrupted"));
+        summary.push_str(&format!(", {not_run} unfinished: interrupted"));
     }
     summary.push_str(&format!(
         ") in {:.2}s, {parallel} at a time",
