@@ -77,7 +77,18 @@ impl Diagnostics {
                     location.line,
                     location.column
                 )?;
-                if let Some(text) = self.source.lines().nth(location.line.saturating_sub(1)) {
+                if let Some(line) = self.source.lines().nth(location.line.saturating_sub(1)) {
+                    // A secret written inline must not be repeated on the terminal or in CI
+                    // logs: quote the line only up to the value.
+                    let text = if item.path.ends_with(".password") {
+                        let cut = line
+                            .char_indices()
+                            .nth(location.column.saturating_sub(1))
+                            .map_or(line.len(), |(at, _)| at);
+                        format!("{}<redacted>", &line[..cut])
+                    } else {
+                        line.to_string()
+                    };
                     let gutter = location.line.to_string();
                     let pad = " ".repeat(gutter.len());
                     writeln!(f, "  {pad} |")?;

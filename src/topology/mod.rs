@@ -56,7 +56,7 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     };
     let raw: raw::RawTopology = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
-        Err(err) => return Err(diagnostics(vec![syntax_error(&err)])),
+        Err(err) => return Err(diagnostics(vec![syntax_error(&err, source)])),
     };
     let mut collector = Collector::default();
     let topology = resolve::resolve(raw, file, &mut collector);
@@ -77,7 +77,7 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     })
 }
 
-fn syntax_error(err: &serde_yaml::Error) -> Diagnostic {
+fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
     // serde_yaml prefixes its message with the path and position; keep the message, and put
     // the position where every other diagnostic has it.
     let message = err.to_string();
@@ -88,15 +88,48 @@ fn syntax_error(err: &serde_yaml::Error) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
         path: String::new(),
-        location: err.location().map(|location| Location {
-            line: location.line(),
-            column: location.column(),
+        // serde places errors raised while reading a value (a bad duration, an unknown field)
+        // at the start of the enclosing mapping; point at the offending entry instead.
+        location: value_location(&message, source).or_else(|| {
+            err.location().map(|location| Location {
+                line: location.line(),
+                column: location.column(),
+            })
         }),
         message,
         hint: Some(
             "fix the YAML here; `blackstart schema` prints the format as JSON Schema".into(),
         ),
     }
+}
+
+/// Where the value named in a serde message such as `subsystems[0]: invalid duration "-5s"`
+/// or `subsystems[0]: unknown field `expct`` sits, found below the message's path.
+fn value_location(message: &str, source: &str) -> Option<Location> {
+    let (path, rest) = message.split_once(": ")?;
+    if path.is_empty() || path.contains(char::is_whitespace) {
+        return None;
+    }
+    let quoted = |quote: char| {
+        let start = rest.find(quote)? + 1;
+        let length = rest[start..].find(quote)?;
+        Some(&rest[start..start + length]).filter(|text| !text.is_empty())
+    };
+    let map = SourceMap::index(source);
+    if let Some(field) = quoted('`') {
+        if let Some(location) = map.get(&format!("{path}.{field}")) {
+            return Some(location);
+        }
+    }
+    let value = quoted('"')?;
+    let lines: Vec<&str> = source.lines().collect();
+    map.entries_under(path)
+        .filter(|location| {
+            lines
+                .get(location.line.saturating_sub(1))
+                .is_some_and(|line| line.contains(value))
+        })
+        .min_by_key(|location| (location.line, location.column))
 }
 
 fn check_cycles(topology: &Topology, out: &mut Collector) {

@@ -36,6 +36,20 @@ impl SourceMap {
         }
     }
 
+    /// The position of exactly `path`, when indexed.
+    pub fn get(&self, path: &str) -> Option<Location> {
+        self.positions.get(path).copied()
+    }
+
+    /// Positions of every value strictly below `path` (`path.x`, `path[0]`, ...).
+    pub fn entries_under<'a>(&'a self, path: &'a str) -> impl Iterator<Item = Location> + 'a {
+        self.positions.iter().filter_map(move |(key, location)| {
+            key.strip_prefix(path)
+                .filter(|rest| rest.starts_with(['.', '[']))
+                .map(|_| *location)
+        })
+    }
+
     /// The position of `path`, or of its nearest indexed ancestor.
     pub fn locate(&self, path: &str) -> Option<Location> {
         let mut current = path;
