@@ -61,9 +61,12 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     let mut collector = Collector::default();
     let topology = resolve::resolve(raw, file, &mut collector);
     check_cycles(&topology, &mut collector);
-    let map = SourceMap::index(source);
-    for item in &mut collector.items {
-        item.location = map.locate(&item.path);
+    // Positions are only needed to place findings; a clean file is not indexed at all.
+    if !collector.items.is_empty() {
+        let map = SourceMap::index(source);
+        for item in &mut collector.items {
+            item.location = map.locate(&item.path);
+        }
     }
     collector
         .items
