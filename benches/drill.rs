@@ -17,16 +17,39 @@ fn plan_of(topology: &Topology) -> Plan {
     Plan::build(topology, &selection).unwrap()
 }
 
-/// A lower bound on any schedule's makespan: the plan's critical path (which ignores every
-/// cap), or the total start work spread over the fleet's parallelism.
+/// A lower bound on any schedule's makespan: the chain of quorums (every step waits only
+/// for `min_healthy` hosts of its dependencies, rolling starts included, fleet-wide caps
+/// ignored), or the first boot plus the total start work spread over the parallelism.
 fn lower_bound(topology: &Topology, plan: &Plan) -> (Duration, Duration) {
     let work: Duration = plan
         .steps
         .iter()
         .map(|step| step.duration * step.hosts.len() as u32)
         .sum();
-    let by_work = work / topology.policy.parallelism.max(1);
-    (plan.eta.max(by_work), by_work)
+    let parallelism = topology.policy.parallelism.max(1);
+    // No node can start before its host boots and its dependencies' quorums are ready. So
+    // for any time T, the nodes that cannot start before T still need their work spread
+    // over the parallelism after T: makespan >= T + work(earliest start >= T) / parallelism.
+    let mut nodes: Vec<(Duration, Duration)> = plan
+        .steps
+        .iter()
+        .flat_map(|step| {
+            step.hosts.iter().map(move |host| {
+                (
+                    step.quorum_start.max(topology.hosts[*host].boot),
+                    step.duration,
+                )
+            })
+        })
+        .collect();
+    nodes.sort_unstable();
+    let mut later_work = work;
+    let mut by_work = Duration::ZERO;
+    for (earliest, duration) in nodes {
+        by_work = by_work.max(earliest + later_work / parallelism);
+        later_work -= duration;
+    }
+    (plan.quorum_eta.max(by_work), by_work)
 }
 
 fn peak_memory_mb() -> Option<f64> {
@@ -78,6 +101,19 @@ fn main() {
     let (bound, by_work) = lower_bound(&topology, &plan);
     let clean = exact.run(1);
     let clean_ratio = clean.makespan.as_secs_f64() / bound.as_secs_f64();
+    // The same run when everything, not S1 first, is to come back soonest.
+    let mut flat_topology = topology.clone();
+    flat_topology.policy.priority = blackstart::topology::Priority::CriticalPath;
+    let flat = Drill::new(&flat_topology, &plan, DrillConfig::exact()).run(1);
+    let flat_ratio = flat.makespan.as_secs_f64() / bound.as_secs_f64();
+    let s1 = |outcome: &blackstart::drill::Outcome| {
+        outcome
+            .tiers
+            .first()
+            .and_then(|(_, up)| *up)
+            .map_or(f64::NAN, |up| up.as_secs_f64())
+    };
+    let (s1_tier_first, s1_flat) = (s1(&clean), s1(&flat));
     // The same without caps must match the plan's arithmetic exactly.
     let mut uncapped_topology = topology.clone();
     uncap(&mut uncapped_topology);
@@ -130,6 +166,10 @@ fn main() {
             "plan_eta_secs": secs(plan.eta),
             "work_over_parallelism_secs": secs(by_work),
             "lower_bound_secs": secs(bound),
+            "critical_path_priority_makespan_secs": secs(flat.makespan),
+            "critical_path_priority_ratio": flat_ratio,
+            "s1_up_secs_tier_priority": s1_tier_first,
+            "s1_up_secs_critical_path_priority": s1_flat,
             "no_faults_makespan_secs": secs(clean.makespan),
             "no_faults_ratio": clean_ratio,
             "no_faults_target": 1.01,
@@ -177,6 +217,10 @@ fn main() {
         secs(plan.eta),
         secs(by_work),
         clean_ratio
+    );
+    println!(
+        "  quality, no faults, critical-path priority: makespan {:.0}s / lower bound = {flat_ratio:.4}; S1 up at {s1_flat:.0}s (tier priority: S1 up at {s1_tier_first:.0}s)",
+        secs(flat.makespan)
     );
     println!("  quality, no caps: makespan / plan ETA = {uncapped_ratio:.4} (must be 1)");
     println!(

@@ -40,6 +40,9 @@ pub struct SimulateArgs {
     /// Node actions in flight at once (default: the topology's policy).
     #[arg(long)]
     pub parallelism: Option<u32>,
+    /// What goes first when caps bind: `tier` (S1 soonest) or `critical-path` (all soonest).
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
     /// Probability that a start attempt fails.
     #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.start_failure, value_parser = probability)]
     pub start_failure: f64,
@@ -101,6 +104,12 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     let mut topology = loaded.topology;
+    if let Some(priority) = args.priority {
+        topology.policy.priority = match priority {
+            PriorityArg::Tier => blackstart::topology::Priority::Tier,
+            PriorityArg::CriticalPath => blackstart::topology::Priority::CriticalPath,
+        };
+    }
     if let Some(parallelism) = args.parallelism {
         if parallelism == 0 {
             eprintln!("error: --parallelism must be at least 1");
@@ -191,4 +200,13 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// `--priority` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PriorityArg {
+    /// Severity first.
+    Tier,
+    /// Longest remaining chain first.
+    CriticalPath,
 }

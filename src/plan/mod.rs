@@ -47,8 +47,14 @@ pub struct PlanStep {
     pub node_starts: Vec<Duration>,
     /// Expected start duration.
     pub duration: Duration,
-    /// When it is expected to be ready.
+    /// When it is expected to be ready with every host healthy.
     pub ready_at: Duration,
+    /// When its dependencies' quorums (`min_healthy`) are ready: the earliest any of its
+    /// nodes could start.
+    pub quorum_start: Duration,
+    /// When it can be ready at the earliest: only `min_healthy` hosts and only its
+    /// dependencies' quorums waited for.
+    pub quorum_ready_at: Duration,
     /// Whether it lies on the critical path.
     pub critical: bool,
 }
@@ -60,8 +66,12 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
     /// The chain of steps that decides the ETA, first to last.
     pub critical_path: Vec<StepId>,
-    /// Expected time until the last step is ready, assuming no failures and no caps.
+    /// Expected time until the last step is ready, assuming no failures and no fleet-wide
+    /// caps (rolling starts are modelled).
     pub eta: Duration,
+    /// The earliest the last step can be ready when every step waits only for the quorums
+    /// (`min_healthy`) of its dependencies: a lower bound on any run.
+    pub quorum_eta: Duration,
     /// Subsystems out of scope that covered ones depend on.
     pub assumed_up: Vec<SubsystemId>,
     /// Number of waves.
@@ -87,9 +97,11 @@ impl Plan {
             let requires: Vec<StepId> = sorted(graph.requires(node).map(|n| position[&n]));
             let wants: Vec<StepId> = sorted(graph.wants(node).map(|n| position[&n]));
             let (mut earliest_start, mut decider, mut wave) = (Duration::ZERO, None, 0);
+            let mut quorum_start = Duration::ZERO;
             for &dependency in requires.iter().chain(&wants) {
                 let before = &steps[dependency];
                 wave = wave.max(before.wave + 1);
+                quorum_start = quorum_start.max(before.quorum_ready_at);
                 if before.ready_at > earliest_start
                     || decider.is_none() && before.ready_at == earliest_start
                 {
@@ -102,21 +114,34 @@ impl Plan {
                 (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
                 _ => subsystem.expect,
             };
-            let node_starts: Vec<Duration> = hosts
+            let max_parallel = subsystem.max_parallel.map_or(usize::MAX, |n| n as usize);
+            let boots: Vec<Duration> = hosts
                 .iter()
-                .map(|host| earliest_start.max(topology.hosts[*host].boot))
+                .map(|host| topology.hosts[*host].boot)
                 .collect();
+            let node_starts = rolling_starts(earliest_start, &boots, duration, max_parallel);
             let ready_at = node_starts.iter().max().copied().unwrap_or(earliest_start) + duration;
-            if ready_at > earliest_start + duration {
-                // A host's boot, not a dependency, decided this step's readiness.
+            if boots.iter().any(|boot| *boot > earliest_start) {
+                // A host's boot, not a dependency, decided when this step could begin.
                 decider = None;
             }
+            let required_healthy = subsystem.min_healthy.required(hosts.len());
+            let mut quorum_finishes: Vec<Duration> =
+                rolling_starts(quorum_start, &boots, duration, max_parallel)
+                    .into_iter()
+                    .map(|start| start + duration)
+                    .collect();
+            quorum_finishes.sort_unstable();
+            let quorum_ready_at = match required_healthy {
+                0 => quorum_start + duration,
+                k => quorum_finishes[k - 1],
+            };
             decided_by.push(decider);
             steps.push(PlanStep {
                 step,
                 id: step_id(topology, step),
                 wave,
-                required_healthy: subsystem.min_healthy.required(hosts.len()),
+                required_healthy,
                 hosts,
                 spares: selection.spares[step.subsystem].clone(),
                 requires,
@@ -125,6 +150,8 @@ impl Plan {
                 node_starts,
                 duration,
                 ready_at,
+                quorum_start,
+                quorum_ready_at,
                 critical: false,
             });
         }
@@ -139,6 +166,11 @@ impl Plan {
         critical_path.reverse();
         Ok(Plan {
             eta: last.map_or(Duration::ZERO, |id| steps[id].ready_at),
+            quorum_eta: steps
+                .iter()
+                .map(|s| s.quorum_ready_at)
+                .max()
+                .unwrap_or_default(),
             wave_count: steps.iter().map(|s| s.wave + 1).max().unwrap_or(0),
             steps,
             critical_path,
@@ -170,6 +202,31 @@ impl Plan {
             .filter(|s| s.step.mode == Mode::Normal)
             .count()
     }
+}
+
+/// Start times of a step's nodes: each host can start once it has booted and the
+/// dependencies are ready; a rolling start (`max_parallel`) runs at most that many at once,
+/// each taking `duration`. Returned in the order of `boots`.
+fn rolling_starts(
+    ready: Duration,
+    boots: &[Duration],
+    duration: Duration,
+    max_parallel: usize,
+) -> Vec<Duration> {
+    let available: Vec<Duration> = boots.iter().map(|boot| ready.max(*boot)).collect();
+    if max_parallel >= boots.len() {
+        return available;
+    }
+    let mut order: Vec<usize> = (0..boots.len()).collect();
+    order.sort_by_key(|i| (available[*i], *i));
+    let mut starts = vec![Duration::ZERO; boots.len()];
+    for (rank, &node) in order.iter().enumerate() {
+        starts[node] = match rank.checked_sub(max_parallel) {
+            Some(earlier) => available[node].max(starts[order[earlier]] + duration),
+            None => available[node],
+        };
+    }
+    starts
 }
 
 fn sorted(items: impl Iterator<Item = StepId>) -> Vec<StepId> {

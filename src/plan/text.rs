@@ -80,7 +80,11 @@ fn critical_path_text(plan: &Plan) -> String {
         .iter()
         .map(|id| {
             let step = &plan.steps[*id];
-            format!("{} ({})", step.id, human(step.duration))
+            format!(
+                "{} ({})",
+                step.id,
+                human(step.ready_at.saturating_sub(step.earliest_start))
+            )
         })
         .collect::<Vec<_>>()
         .join(" -> ")

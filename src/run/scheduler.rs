@@ -19,7 +19,7 @@ use super::rate::PowerOnLimiter;
 use super::state::{HostState, Node, NodeState, StepStatus};
 use crate::graph::Mode;
 use crate::plan::{Plan, StepId};
-use crate::topology::{HostId, RetryPolicy, Topology};
+use crate::topology::{HostId, Priority, RetryPolicy, Topology};
 
 /// Per-step facts the scheduler needs, fixed for the run.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ struct StepInfo {
 }
 
 /// Priority of ready work: most severe tier first, then the longest remaining chain.
-type Priority = (Reverse<u8>, u64, Reverse<usize>);
+type Rank = (u64, Reverse<u8>, Reverse<usize>);
 
 /// Decides what to do next, from state and events only.
 #[derive(Debug, Clone)]
@@ -60,18 +60,18 @@ pub struct Scheduler {
     host_domain: Vec<usize>,
     host_priority: Vec<(u8, u64)>,
     domains: Vec<String>,
-    domain_queue: Vec<BinaryHeap<Priority>>,
+    domain_queue: Vec<BinaryHeap<Rank>>,
     domain_wakeups: BinaryHeap<Reverse<(Duration, usize)>>,
     domain_scheduled: Vec<bool>,
     limiter: PowerOnLimiter,
     to_check: VecDeque<HostId>,
     to_wait_ssh: VecDeque<HostId>,
     to_probe: VecDeque<NodeId>,
-    ready: BinaryHeap<Priority>,
+    ready: BinaryHeap<Rank>,
     /// Per step: queued nodes set aside while the step is at its `max_parallel`; one moves
     /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
     /// stops every call from popping and re-pushing them all (quadratic on big steps).
-    capped: Vec<BinaryHeap<Priority>>,
+    capped: Vec<BinaryHeap<Rank>>,
     backoff: BinaryHeap<Reverse<(Duration, NodeId)>>,
     node_work_in_flight: usize,
     host_work_in_flight: usize,
@@ -129,11 +129,24 @@ impl Scheduler {
                 steps[normal].bootstrap = Some(id);
             }
         }
+        // Tier first: a severity step outweighs any chain of work (a millisecond rank never
+        // reaches 10^12). Critical path first: severity only breaks ties.
+        let tier_weight: u64 = match topology.policy.priority {
+            Priority::Tier => 1_000_000_000_000,
+            Priority::CriticalPath => 0,
+        };
         // Plan steps are in dependency order: walk backwards to inherit rank and tier.
         for id in (0..step_count).rev() {
-            let own = plan.steps[id].duration.as_millis() as u64;
+            // A rolling start spans several durations: rank by the span, not one node.
+            let span = plan.steps[id]
+                .ready_at
+                .saturating_sub(plan.steps[id].earliest_start);
+            let own = span.as_millis() as u64;
+            // Severity weighs in as work still to come after the step: a chain that ends in
+            // an S1 step looks longer (more urgent) than one that ends in S4.
+            let severity = tier_weight * u64::from(9u8.saturating_sub(steps[id].tier));
             let (rank, tier) = steps[id].dependents.iter().fold(
-                (0u64, steps[id].tier),
+                (severity, steps[id].tier),
                 |(rank, tier), &dependent| {
                     (
                         rank.max(steps[dependent].rank),
@@ -430,7 +443,7 @@ impl Scheduler {
                         self.hosts[*host] = HostState::Off;
                         let (tier, rank) = self.host_priority[*host];
                         let domain = self.host_domain[*host];
-                        self.domain_queue[domain].push((Reverse(tier), rank, Reverse(*host)));
+                        self.domain_queue[domain].push((rank, Reverse(tier), Reverse(*host)));
                         self.schedule_domain(domain, now);
                     }
                     Err(reason) => self.host_failed(*host, format!("BMC: {reason}")),
@@ -580,7 +593,7 @@ impl Scheduler {
         self.nodes[node].state = NodeState::Queued;
         let info = &self.steps[step];
         self.ready
-            .push((Reverse(info.tier), info.rank, Reverse(node)));
+            .push((info.rank, Reverse(info.tier), Reverse(node)));
     }
 
     /// Queues a node whose dependencies are ready, unless its step starts its members in

@@ -58,6 +58,23 @@ pub struct Policy {
     pub bmc_timeout: Duration,
     /// Attempts per BMC request.
     pub bmc_attempts: u32,
+    /// What the scheduler serves first when the caps bind.
+    pub priority: Priority,
+}
+
+/// What ready work goes first when parallelism or rate limits bind.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Severity first (S1 before S3; what an S1 step needs counts as S1), then the longest
+    /// remaining chain: the most severe tiers come back soonest.
+    #[default]
+    Tier,
+    /// The longest remaining chain first, severity breaking ties: everything is back
+    /// soonest.
+    CriticalPath,
 }
 
 /// One host.

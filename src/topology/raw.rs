@@ -53,6 +53,8 @@ pub struct RawPolicy {
     pub bmc_timeout: Option<HumanDuration>,
     /// Attempts per BMC request; BMCs drop sessions now and then. Default 3.
     pub bmc_attempts: Option<u32>,
+    /// `tier` (default): S1 back soonest. `critical_path`: everything back soonest.
+    pub priority: Option<super::model::Priority>,
 }
 
 /// A power-on rate limit for one power domain.

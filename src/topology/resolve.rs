@@ -52,6 +52,7 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
             .bmc_attempts
             .unwrap_or(defaults::BMC_ATTEMPTS)
             .max(1),
+        priority: raw.policy.priority.unwrap_or_default(),
     };
     if policy.parallelism == 0 {
         out.error("policy.parallelism", "parallelism must be at least 1");
