@@ -93,6 +93,13 @@ pub enum Entry {
         /// What was seen, or why it failed.
         detail: String,
     },
+    /// A phase of a real drill: its baseline, the power-off, the report.
+    Drill {
+        /// `baseline`, `power_off` or `report`.
+        phase: String,
+        /// What the phase found.
+        detail: serde_json::Value,
+    },
     /// A step changed status.
     StepStatus {
         /// Step id.

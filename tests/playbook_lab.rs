@@ -379,3 +379,74 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
         "keepalived restarted once, on the primary"
     );
 }
+
+#[test]
+fn a_quarterly_drill_records_a_baseline_powers_off_cold_starts_and_reports() {
+    let lab = Lab::start("pd", (95, 10), 4);
+    let service = |port: u16| serde_json::to_string(&lab.service_command(port, 0.2, "")).unwrap();
+    let subsystems = format!(
+        "subsystems:\n\
+         \x20 - {{ name: store, hosts: [\"pd[1:2]\"], start: {a}, health: {{ tcp: 7401 }} }}\n\
+         \x20 - {{ name: api, hosts: [pd3], requires: [store], start: {b}, health: {{ tcp: 7402 }} }}\n\
+         \x20 - {{ name: web, hosts: [pd4], requires: [api], start: {c}, health: {{ tcp: 7403 }} }}\n",
+        a = service(7401),
+        b = service(7402),
+        c = service(7403),
+    );
+    let topology = lab.write_topology(LabSecret::File, &subsystems);
+    // Bring the staging stack up first: the drill needs something healthy to take down.
+    let warm = lab.dir.join("run-warm");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        warm.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    let playbook = write(
+        &lab.dir.join("drill.yaml"),
+        &format!(
+            "playbook: drill\ntopology: {}\ndrill:\n  power_off: true\n  simulations: 50\n",
+            topology.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run-drill");
+    let output = blackstart(&[
+        "run",
+        playbook.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("came back: 4/4"), "{shown}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("drill-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["baseline_healthy"], 4);
+    assert_eq!(report["came_back"], 4);
+    assert!(
+        report["predicted_p50_s"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(report["measured_recovery_s"].as_f64().unwrap() > 0.0);
+    let records = read_journal(&run_dir);
+    let powered_on = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::PoweredOn { result: Ok(()), .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        powered_on, 4,
+        "every host was really off and powered on again"
+    );
+    assert_eq!(starts(&records).len(), 4, "every service was cold started");
+}

@@ -13,6 +13,7 @@ use blackstart::run::driver;
 use blackstart::run::event::Event;
 use blackstart::run::executor::Executor;
 use blackstart::run::preflight::run_checks;
+use blackstart::run::rehearsal;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::ipmi::IpmiPower;
 use blackstart::run::transport::probe::DirectProbe;
@@ -201,6 +202,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     }
+    let drill = prepared.procedures.drill.clone().filter(|_| !resumed);
+    let mut rehearsal_state = None;
+    if drill.is_some() {
+        let (topology, plan) = (&prepared.topology, &prepared.plan);
+        let (baseline, failures) = runtime.block_on(async {
+            let baseline = rehearsal::baseline(&executor, topology, plan).await;
+            let failures = rehearsal::power_off(&executor, topology, plan).await;
+            (baseline, failures)
+        });
+        println!(
+            "DRILL  baseline: {} nodes healthy on {} powered hosts; power-off: {} refused",
+            baseline.healthy.len(),
+            baseline.powered_on.len(),
+            failures.len()
+        );
+        journal.append(
+            Duration::ZERO,
+            Entry::Drill {
+                phase: "baseline".into(),
+                detail: serde_json::to_value(&baseline)?,
+            },
+        );
+        journal.append(
+            Duration::ZERO,
+            Entry::Drill {
+                phase: "power_off".into(),
+                detail: serde_json::json!({ "refused": failures }),
+            },
+        );
+        journal.sync()?;
+        rehearsal_state = Some((baseline, failures));
+    }
     let result = runtime.block_on(driver::drive(
         prepared.topology.clone(),
         prepared.plan.clone(),
@@ -212,6 +245,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         &prepared.info.plan_digest,
     ))?;
     print!("{}", result.summary);
+    if let (Some(spec), Some((baseline, failures))) = (drill, rehearsal_state) {
+        let report = rehearsal::report(
+            &prepared.topology,
+            &prepared.plan,
+            &baseline,
+            &result.final_state,
+            result.elapsed,
+            failures,
+            spec.simulations as usize,
+        );
+        print!("{}", report.text());
+        let path = run_dir.join(&spec.report);
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write the drill report {}", path.display()))?;
+        println!("  report written to {}", path.display());
+        if !report.missing.is_empty() || !report.power_off_failures.is_empty() {
+            return Ok(Outcome::Failed);
+        }
+    }
     Ok(if result.succeeded {
         Outcome::Success
     } else {

@@ -31,6 +31,10 @@ pub struct RunResult {
     pub interrupted: bool,
     /// The final summary for people.
     pub summary: String,
+    /// Where every node and step ended.
+    pub final_state: Scheduler,
+    /// Elapsed time of this process's part of the run.
+    pub elapsed: Duration,
 }
 
 /// Rebuilds a scheduler from journaled events and makes it ready to continue.
@@ -271,6 +275,8 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
         succeeded,
         interrupted,
         summary: text,
+        elapsed: origin.elapsed(),
+        final_state: scheduler,
     })
 }
 

@@ -82,6 +82,16 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         self
     }
 
+    /// Switches `host` off through its BMC (drills only; a recovery never powers off).
+    pub async fn power_off(&self, host: HostId) -> Result<(), String> {
+        let host = &self.topology.hosts[host];
+        match self.power.power(host, PowerAction::Off).await {
+            Ok(PowerState::Off) => Ok(()),
+            Ok(PowerState::On) => Err("BMC reports the host still on".into()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
     /// The command an action will run, as rendered, for the journal (never a secret).
     pub fn describe(&self, action: &Action, target: Target) -> Option<String> {
         let host = &self.topology.hosts[target.host];

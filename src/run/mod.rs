@@ -3,12 +3,13 @@
 pub mod driver;
 pub mod event;
 pub mod executor;
-pub mod fanout;
 #[cfg(test)]
 mod fake;
+pub mod fanout;
 pub mod ordering;
 pub mod preflight;
 pub mod rate;
+pub mod rehearsal;
 pub mod requests;
 pub mod scheduler;
 pub mod state;

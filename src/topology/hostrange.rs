@@ -46,11 +46,9 @@ pub fn compress<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
             singles_at.push((groups.len() + singles_at.len(), name.to_string()));
             continue;
         };
-        let width = if digits.starts_with('0') && digits.len() > 1 {
-            digits.len()
-        } else {
-            0
-        };
+        // Same number of digits, same group: `udb09` and `udb10` fold together, while
+        // unpadded `db9` and `db10` stay apart (they would print differently).
+        let width = digits.len();
         let (prefix, suffix) = (&name[..start], &name[end + 1..]);
         match groups
             .iter_mut()

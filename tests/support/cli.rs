@@ -30,18 +30,53 @@ pub fn spawn(args: &[&str]) -> Child {
         .expect("blackstart binary")
 }
 
-/// Waits for `child`, killing it (and failing the test) past `limit`.
+/// Waits for `child`, killing it (and failing the test) past `limit`. Output is drained
+/// while it runs, so a large plan cannot fill the pipe and stall the child.
 pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let began = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if began.elapsed() > limit {
             let _ = child.kill();
-            let output = child.wait_with_output().unwrap();
+            let _ = child.wait();
+            let output = Output {
+                status: child.wait().unwrap(),
+                stdout: stdout.join().unwrap(),
+                stderr: stderr.join().unwrap(),
+            };
             panic!("blackstart ran longer than {limit:?}:\n{}", text(&output));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
-    child.wait_with_output().unwrap()
 }
 
 /// stdout and stderr together.

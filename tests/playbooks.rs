@@ -1,0 +1,84 @@
+//! The shipped playbooks validate, and their plans show what people must review: preflight,
+//! preparation, manual steps, gates and the drill.
+
+mod support;
+
+use support::cli::{blackstart, text};
+
+fn plan(playbook: &str) -> String {
+    let output = blackstart(&["plan", playbook]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn every_shipped_playbook_validates() {
+    for playbook in [
+        "playbooks/full-outage.yaml",
+        "playbooks/datacenter-failover.yaml",
+        "playbooks/quarterly-drill.yaml",
+    ] {
+        let output = blackstart(&["validate", playbook]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{playbook}: {}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn the_full_outage_plan_shows_preflight_preparation_manual_steps_and_gates() {
+    let shown = plan("playbooks/full-outage.yaml");
+    for expected in [
+        "PREFLIGHT (before any power or start action)",
+        "fixed-config-published",
+        "if it fails: holds syslog-relay",
+        "PREPARE (on each host after it boots, before its services start)",
+        "remove-looping-template-line",
+        "MANUAL STEP: waits for a person",
+        "GATE (approval)",
+        "blackstart ack RUN_DIR approve-graph-leaders",
+        "order:    read `cluster-store-ctl replay-position --local` on every member; the highest value starts first",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in the plan");
+    }
+    // The gate sits between graph-leader and what graph-leader needs.
+    let gate_at = shown.find("] approve-graph-leaders").unwrap();
+    let leader_at = shown.find("] graph-leader").unwrap();
+    assert!(
+        gate_at < leader_at,
+        "the gate is planned before the subsystem it holds"
+    );
+}
+
+#[test]
+fn the_failover_plan_lists_every_step_that_does_not_happen_by_itself() {
+    let shown = plan("playbooks/datacenter-failover.yaml");
+    assert!(shown.contains("replication-caught-up"));
+    assert!(shown.contains("prints a value == 0"));
+    for step in [
+        "reverse-replication",
+        "restart-file-sync",
+        "reverse-replication-verified",
+        "restart-file-sync-verified",
+    ] {
+        assert!(
+            shown.contains(&format!("] {step}")),
+            "{step} is in the plan"
+        );
+    }
+}
+
+#[test]
+fn the_quarterly_drill_covers_only_its_staging_scope() {
+    let shown = plan("playbooks/quarterly-drill.yaml");
+    assert!(shown.contains("DRILL  baseline of what is healthy, power off through the BMCs"));
+    assert!(shown.contains("assumed up (out of scope):"));
+    assert!(
+        !shown.contains("] edge-proxy-dc1"),
+        "production frontends are not in the drill"
+    );
+    assert!(shown.contains("] hdfs-datanodes"));
+}
