@@ -184,7 +184,20 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         writer.flush()?;
     }
     let mut rendered = match args.format {
-        SimulateFormat::Text => render_text(&drill, &outcome),
+        SimulateFormat::Text => {
+            // The same closing table and summary a real run prints, then the drill's own view.
+            let mut text = blackstart::report::tier_table(&topology, &plan, &outcome.final_state);
+            text.push_str(&blackstart::report::summary(
+                &topology,
+                &plan,
+                &outcome.final_state,
+                &outcome.ready_at,
+                outcome.makespan,
+            ));
+            text.push('\n');
+            text.push_str(&render_text(&drill, &outcome));
+            text
+        }
         SimulateFormat::Json => render_json(&drill, &outcome),
     };
     if let (Some(path), SimulateFormat::Text) = (&args.timeline, args.format) {

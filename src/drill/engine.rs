@@ -190,6 +190,8 @@ pub struct Outcome {
     pub timeline: Vec<TimelineEntry>,
     /// The scheduler's nodes by id, as (step, host): what the timeline's node ids mean.
     pub nodes: Vec<(StepId, HostId)>,
+    /// The scheduler as the run left it: what the real run's summary is rendered from.
+    pub final_state: Scheduler,
 }
 
 /// A completion waiting on the virtual clock, ordered by time then issue order.
@@ -484,6 +486,7 @@ impl<'d, 'a> Run<'d, 'a> {
             stuck,
             timeline: self.timeline,
             nodes: nodes.iter().map(|node| (node.step, node.host)).collect(),
+            final_state: self.scheduler,
         }
     }
 }
