@@ -1,0 +1,282 @@
+//! How the scheduler takes in events: host and node transitions, spares, re-arms,
+//! acknowledgements, holds and the data-aware choice of a store's first member.
+
+use std::cmp::Reverse;
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::Scheduler;
+use crate::plan::StepId;
+use crate::run::event::{Event, NodeId, PowerReport};
+use crate::run::ordering::{Admission, Choice};
+use crate::run::state::{HostState, Node, NodeState};
+use crate::topology::HostId;
+
+impl Scheduler {
+    /// Takes in what happened at `now`.
+    pub fn handle(&mut self, now: Duration, event: &Event) {
+        match event {
+            Event::PowerChecked { host, result } => {
+                self.host_done();
+                match result {
+                    Ok(PowerReport::On | PowerReport::NoBmc) => self.booting(*host),
+                    Ok(PowerReport::Off) => {
+                        self.hosts[*host] = HostState::Off;
+                        let (tier, rank) = self.host_priority[*host];
+                        let domain = self.host_domain[*host];
+                        self.domain_queue[domain].push((rank, Reverse(tier), Reverse(*host)));
+                        self.schedule_domain(domain, now);
+                    }
+                    Err(reason) => self.host_failed(*host, format!("BMC: {reason}")),
+                }
+            }
+            Event::PoweredOn { host, result } => {
+                self.host_done();
+                match result {
+                    Ok(()) => self.booting(*host),
+                    Err(reason) => self.host_failed(*host, format!("power on: {reason}")),
+                }
+            }
+            Event::SshReady { host, result } => {
+                self.host_done();
+                match result {
+                    Ok(()) => {
+                        self.hosts[*host] = HostState::Up;
+                        for node in self.host_nodes[*host].clone() {
+                            self.release_probe(node);
+                        }
+                    }
+                    Err(reason) => self.host_failed(*host, format!("SSH: {reason}")),
+                }
+            }
+            Event::Probed { node, healthy, .. } => {
+                self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
+                let node = *node;
+                if *healthy {
+                    self.node_healthy(node, true);
+                } else {
+                    self.nodes[node].state = NodeState::Waiting;
+                    if self.deps_ready(self.nodes[node].step) {
+                        self.release(node);
+                    }
+                }
+                // A bootstrap node is probed only after its normal twin on the same host:
+                // if the normal mode is already up, bootstrap mode must not be started.
+                if let Some(twin) = self.bootstrap_twin(node) {
+                    if *healthy {
+                        self.node_healthy(twin, true);
+                    } else {
+                        self.release_probe(twin);
+                    }
+                }
+            }
+            Event::StartFinished {
+                node,
+                attempt,
+                result,
+            } => {
+                let node = *node;
+                let step = self.nodes[node].step;
+                self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
+                self.starting[step] = self.starting[step].saturating_sub(1);
+                while let Some(priority) = self.capped[step].pop() {
+                    if self.nodes[priority.2 .0].state == NodeState::Queued {
+                        self.ready.push(priority);
+                        break;
+                    }
+                }
+                self.nodes[node].attempts = self.nodes[node].attempts.max(*attempt);
+                match result {
+                    Ok(()) => self.node_healthy(node, false),
+                    Err(reason) => {
+                        let retry = self.steps[step].retry;
+                        let attempts = self.nodes[node].attempts;
+                        if attempts < retry.attempts {
+                            let base = retry.backoff_before(attempts + 1);
+                            let jitter = 0.5 + 0.5 * self.rng.random::<f64>();
+                            let until = now + base.mul_f64(jitter);
+                            self.nodes[node].state = NodeState::Backoff { until };
+                            self.backoff.push(Reverse((until, node)));
+                        } else {
+                            self.node_failed(node, reason.clone());
+                        }
+                    }
+                }
+            }
+            Event::Rearmed { node } => self.rearm(*node),
+            Event::ValueRead { node, result } => {
+                self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
+                let step = self.nodes[*node].step;
+                if let Some(order) = &mut self.order[step] {
+                    order.record(*node, result.as_ref().ok().copied());
+                }
+                self.choose_first_member(step);
+            }
+            Event::Acknowledged { step, by } => {
+                if self.steps[*step].human && self.acknowledged[*step].is_none() {
+                    self.acknowledged[*step] = Some(by.clone());
+                    self.refresh(*step);
+                }
+            }
+            Event::Held { step, reason } => {
+                self.held[*step] = Some(reason.clone());
+                self.refresh(*step);
+            }
+        }
+    }
+
+    pub(super) fn host_done(&mut self) {
+        self.host_work_in_flight = self.host_work_in_flight.saturating_sub(1);
+    }
+
+    pub(super) fn booting(&mut self, host: HostId) {
+        self.hosts[host] = HostState::Booting;
+        self.to_wait_ssh.push_back(host);
+    }
+
+    /// The bootstrap node on the same host as `node`, when `node` is a normal node whose
+    /// subsystem has a bootstrap step.
+    pub(super) fn bootstrap_twin(&self, node: NodeId) -> Option<NodeId> {
+        let Node { step, host, .. } = self.nodes[node];
+        let bootstrap = self.steps[step].bootstrap?;
+        self.host_nodes[host]
+            .iter()
+            .copied()
+            .find(|other| self.nodes[*other].step == bootstrap)
+    }
+
+    /// Queues `node` for its probe, unless it is a bootstrap node whose normal twin has not
+    /// been probed yet.
+    pub(super) fn release_probe(&mut self, node: NodeId) {
+        if self.nodes[node].state != NodeState::Pending
+            || self.hosts[self.nodes[node].host] != HostState::Up
+        {
+            return;
+        }
+        let Node { step, host, .. } = self.nodes[node];
+        if let Some(normal) = self.steps[step].normal {
+            let twin_unprobed = self.host_nodes[host].iter().any(|other| {
+                self.nodes[*other].step == normal
+                    && matches!(
+                        self.nodes[*other].state,
+                        NodeState::Pending | NodeState::Probing
+                    )
+            });
+            if twin_unprobed {
+                return;
+            }
+        }
+        self.to_probe.push_back(node);
+    }
+
+    pub(super) fn queue(&mut self, node: NodeId) {
+        let step = self.nodes[node].step;
+        self.nodes[node].state = NodeState::Queued;
+        let info = &self.steps[step];
+        self.ready
+            .push((info.rank, Reverse(info.tier), Reverse(node)));
+    }
+
+    /// Queues a node whose dependencies are ready, unless its step starts its members in
+    /// a data-aware order and this one must read its value or wait for the first member.
+    pub(super) fn release(&mut self, node: NodeId) {
+        let step = self.nodes[node].step;
+        match self.order[step].as_mut().map(|order| order.admit(node)) {
+            None | Some(Admission::Go) => self.queue(node),
+            Some(Admission::Read) => self.to_read.push_back(node),
+            Some(Admission::Wait) => {}
+        }
+    }
+
+    pub(super) fn choose_first_member(&mut self, step: StepId) {
+        let live: Vec<NodeId> = self.step_nodes[step]
+            .iter()
+            .copied()
+            .filter(|n| !matches!(self.nodes[*n].state, NodeState::Failed { .. }))
+            .collect();
+        let waiting: Vec<NodeId> = live
+            .iter()
+            .copied()
+            .filter(|n| self.nodes[*n].state == NodeState::Waiting)
+            .collect();
+        let Some(order) = self.order[step].as_mut() else {
+            return;
+        };
+        if live.len() != waiting.len() {
+            // A member is still being probed, starting or already healthy: wait for it.
+            return;
+        }
+        match order.choose(&live, &waiting) {
+            Choice::Leader(node) => self.queue(node),
+            Choice::Refused(reason) => {
+                self.held[step] = Some(reason);
+                self.refresh(step);
+            }
+            Choice::NotYet => {}
+        }
+    }
+
+    pub(super) fn node_healthy(&mut self, node: NodeId, already: bool) {
+        if self.nodes[node].state.is_settled() {
+            return;
+        }
+        let step = self.nodes[node].step;
+        self.nodes[node].state = NodeState::Healthy { already };
+        self.healthy[step] += 1;
+        if let Some(order) = &mut self.order[step] {
+            // The first healthy member, chosen or found running, leads: the others follow.
+            order.leader_healthy = true;
+        }
+        self.refresh(step);
+    }
+
+    pub(super) fn node_failed(&mut self, node: NodeId, reason: String) {
+        if self.nodes[node].state.is_settled() {
+            return;
+        }
+        let step = self.nodes[node].step;
+        self.nodes[node].state = NodeState::Failed { reason };
+        self.failed[step] += 1;
+        if self.stop_on_failure {
+            self.stopping = true;
+        }
+        if let Some(order) = &mut self.order[step] {
+            order.drop_member(node);
+        }
+        if let Some(spare) = self.steps[step].unused_spares.pop_front() {
+            self.add_node(step, spare, true);
+        }
+        self.refresh(step);
+        self.choose_first_member(step);
+    }
+
+    pub(super) fn host_failed(&mut self, host: HostId, reason: String) {
+        self.hosts[host] = HostState::Failed {
+            reason: reason.clone(),
+        };
+        for node in self.host_nodes[host].clone() {
+            self.node_failed(node, format!("host {}", reason));
+        }
+    }
+
+    pub(super) fn rearm(&mut self, node: NodeId) {
+        if !matches!(self.nodes[node].state, NodeState::Failed { .. }) {
+            return;
+        }
+        let step = self.nodes[node].step;
+        let host = self.nodes[node].host;
+        self.failed[step] -= 1;
+        self.nodes[node].attempts = 0;
+        self.nodes[node].state = NodeState::Pending;
+        match self.hosts[host] {
+            HostState::Failed { .. } => {
+                self.hosts[host] = HostState::CheckingPower;
+                self.to_check.push_back(host);
+            }
+            HostState::Up => self.release_probe(node),
+            _ => {}
+        }
+        self.refresh(step);
+    }
+}

@@ -1,0 +1,140 @@
+//! Step statuses: readiness by quorum, failure when the quorum can no longer hold,
+//! blocking by a failed dependency, and the reset that resume starts from.
+
+use std::collections::BinaryHeap;
+
+use super::Scheduler;
+use crate::plan::StepId;
+use crate::run::event::NodeId;
+use crate::run::ordering::MemberOrder;
+use crate::run::state::{HostState, NodeState, StepStatus};
+
+impl Scheduler {
+    pub(super) fn deps_ready(&self, step: StepId) -> bool {
+        let info = &self.steps[step];
+        info.requires
+            .iter()
+            .all(|d| self.status[*d] == StepStatus::Ready)
+            && info.wants.iter().all(|d| {
+                matches!(
+                    self.status[*d],
+                    StepStatus::Ready | StepStatus::Failed | StepStatus::Blocked { .. }
+                )
+            })
+    }
+
+    pub(super) fn compute_status(&self, step: StepId) -> StepStatus {
+        let info = &self.steps[step];
+        if self.held[step].is_some() {
+            return StepStatus::Failed;
+        }
+        for &dependency in &info.requires {
+            match self.status[dependency] {
+                StepStatus::Failed => return StepStatus::Blocked { on: dependency },
+                StepStatus::Blocked { on } => return StepStatus::Blocked { on },
+                _ => {}
+            }
+        }
+        if info.human {
+            return if self.acknowledged[step].is_some() {
+                StepStatus::Ready
+            } else if self.deps_ready(step) {
+                StepStatus::Active
+            } else {
+                StepStatus::Waiting
+            };
+        }
+        let total = self.step_nodes[step].len();
+        if self.healthy[step] >= info.required_healthy && total > 0 {
+            return StepStatus::Ready;
+        }
+        let spares = info
+            .unused_spares
+            .iter()
+            .filter(|host| !matches!(self.hosts[**host], HostState::Failed { .. }))
+            .count();
+        if total - self.failed[step] + spares < info.required_healthy {
+            return StepStatus::Failed;
+        }
+        if self.deps_ready(step) {
+            StepStatus::Active
+        } else {
+            StepStatus::Waiting
+        }
+    }
+
+    /// After replaying a journal: forget everything that was in flight or merely believed,
+    /// and check it again. Hosts are re-checked, every node that has not failed is probed
+    /// again (a node healthy before the interruption is found healthy and never restarted),
+    /// attempts and failures are kept.
+    pub fn prepare_resume(&mut self) {
+        self.node_work_in_flight = 0;
+        self.host_work_in_flight = 0;
+        self.to_check.clear();
+        self.to_wait_ssh.clear();
+        self.to_probe.clear();
+        self.to_read.clear();
+        self.order.iter_mut().flatten().for_each(MemberOrder::reset);
+        self.ready.clear();
+        self.capped.iter_mut().for_each(BinaryHeap::clear);
+        self.backoff.clear();
+        self.domain_wakeups.clear();
+        self.domain_queue.iter_mut().for_each(BinaryHeap::clear);
+        self.domain_scheduled
+            .iter_mut()
+            .for_each(|scheduled| *scheduled = false);
+        self.starting.iter_mut().for_each(|count| *count = 0);
+        self.healthy.iter_mut().for_each(|count| *count = 0);
+        for node in &mut self.nodes {
+            if !matches!(node.state, NodeState::Failed { .. }) {
+                node.state = NodeState::Pending;
+            }
+        }
+        for host in 0..self.hosts.len() {
+            let live = self.host_nodes[host]
+                .iter()
+                .any(|node| self.nodes[*node].state == NodeState::Pending);
+            if live {
+                self.hosts[host] = HostState::CheckingPower;
+                self.to_check.push_back(host);
+            }
+        }
+        self.awaiting_people = 0;
+        self.status
+            .iter_mut()
+            .for_each(|status| *status = StepStatus::Waiting);
+        for step in 0..self.steps.len() {
+            self.refresh(step);
+        }
+    }
+
+    /// Recomputes `step`'s status and, when it changes, its dependents' in turn.
+    pub(super) fn refresh(&mut self, step: StepId) {
+        let mut work = vec![step];
+        while let Some(step) = work.pop() {
+            let status = self.compute_status(step);
+            if self.deps_ready(step) {
+                let waiting: Vec<NodeId> = self.step_nodes[step]
+                    .iter()
+                    .copied()
+                    .filter(|node| self.nodes[*node].state == NodeState::Waiting)
+                    .collect();
+                for node in waiting {
+                    self.release(node);
+                }
+            }
+            if status != self.status[step] {
+                if self.steps[step].human {
+                    if self.status[step] == StepStatus::Active {
+                        self.awaiting_people -= 1;
+                    }
+                    if status == StepStatus::Active {
+                        self.awaiting_people += 1;
+                    }
+                }
+                self.status[step] = status;
+                work.extend(self.steps[step].dependents.iter().copied());
+            }
+        }
+    }
+}
