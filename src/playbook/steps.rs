@@ -1,0 +1,170 @@
+//! What a playbook adds to the graph: where its commands run, and manual steps, their
+//! verifications and gates as steps that people acknowledge.
+
+use std::time::Duration;
+
+use super::raw::{RawPlaybook, RawTargets};
+use crate::topology::diagnostic::Collector;
+use crate::topology::{
+    hostrange, Dependency, HealthCheck, HostId, Subsystem, SubsystemId, SubsystemKind, Topology,
+};
+
+pub(super) type Lookup<'a> = dyn Fn(&str, String, &mut Collector) -> Option<SubsystemId> + 'a;
+
+pub(super) fn targets(
+    topology: &Topology,
+    on: &RawTargets,
+    at: &str,
+    lookup: &Lookup<'_>,
+    out: &mut Collector,
+) -> Vec<HostId> {
+    let mut hosts: Vec<HostId> = Vec::new();
+    if on.all {
+        hosts.extend(
+            topology
+                .subsystems
+                .iter()
+                .flat_map(|s| s.hosts.iter().copied()),
+        );
+    }
+    for (index, pattern) in on.hosts.iter().enumerate() {
+        match hostrange::expand(pattern) {
+            Ok(names) => {
+                for name in names {
+                    match topology.host_id(&name) {
+                        Some(id) => hosts.push(id),
+                        None => {
+                            out.error(
+                                format!("{at}.hosts[{index}]"),
+                                format!("unknown host {name:?}"),
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(why) => {
+                out.error(format!("{at}.hosts[{index}]"), why);
+            }
+        }
+    }
+    for (index, name) in on.subsystems.iter().enumerate() {
+        if let Some(id) = lookup(name, format!("{at}.subsystems[{index}]"), out) {
+            hosts.extend(topology.subsystems[id].hosts.iter().copied());
+        }
+    }
+    hosts.sort_unstable();
+    hosts.dedup();
+    if hosts.is_empty() {
+        out.error(at, "no hosts selected")
+            .hint("set `hosts:`, `subsystems:` or `all: true`");
+    }
+    hosts
+}
+
+/// Adds manual steps, their verifications and gates to the graph.
+pub(super) fn add_human_steps(
+    topology: &mut Topology,
+    raw: &RawPlaybook,
+    lookup: &Lookup<'_>,
+    out: &mut Collector,
+) {
+    let dependency = |on: SubsystemId| Dependency {
+        on,
+        bootstrap_ok: false,
+        index: 0,
+    };
+    for (index, manual) in raw.manual.iter().enumerate() {
+        let at = format!("manual[{index}]");
+        if topology.subsystem_id(&manual.name).is_some() {
+            out.error(
+                format!("{at}.name"),
+                format!("{:?} is already a subsystem", manual.name),
+            );
+            continue;
+        }
+        let mut step = Subsystem::synthetic(
+            manual.name.clone(),
+            SubsystemKind::Manual {
+                instructions: manual.instructions.trim().to_string(),
+            },
+            manual.expect.map_or(Duration::from_secs(600), |e| e.0),
+        );
+        step.requires = manual
+            .after
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| lookup(name, format!("{at}.after[{i}]"), out).map(dependency))
+            .collect();
+        // A manual step is as urgent as the most severe step it sits between.
+        step.tier = manual.tier.unwrap_or_else(|| {
+            let related = step.requires.iter().map(|d| d.on);
+            let names = manual
+                .before
+                .iter()
+                .filter_map(|name| topology.subsystem_id(name));
+            related
+                .chain(names)
+                .map(|id| topology.subsystems[id].tier)
+                .min()
+                .unwrap_or_default()
+        });
+        let befores: Vec<SubsystemId> = manual
+            .before
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| lookup(name, format!("{at}.before[{i}]"), out))
+            .collect();
+        topology.subsystems.push(step);
+        let mut done = topology.subsystems.len() - 1;
+        if let Some(verify) = &manual.verify {
+            match topology.host_id(&verify.host) {
+                Some(host) => {
+                    let mut check = Subsystem::synthetic(
+                        format!("{}-verified", manual.name),
+                        SubsystemKind::Service,
+                        Duration::from_secs(5),
+                    );
+                    check.hosts = vec![host];
+                    check.health = Some(HealthCheck::Command {
+                        command: verify.command.clone(),
+                        exit_code: verify.exit_code.unwrap_or(0),
+                    });
+                    check.ready_timeout = verify.timeout.map_or(Duration::from_secs(60), |t| t.0);
+                    check.requires = vec![dependency(done)];
+                    check.tier = topology.subsystems[done].tier;
+                    topology.subsystems.push(check);
+                    done = topology.subsystems.len() - 1;
+                }
+                None => {
+                    out.error(
+                        format!("{at}.verify.host"),
+                        format!("unknown host {:?}", verify.host),
+                    );
+                }
+            }
+        }
+        for before in befores {
+            topology.subsystems[before].requires.push(dependency(done));
+        }
+    }
+    for (index, gate) in raw.gates.iter().enumerate() {
+        let at = format!("gates[{index}]");
+        let Some(held) = lookup(&gate.before, format!("{at}.before"), out) else {
+            continue;
+        };
+        let mut step = Subsystem::synthetic(
+            gate.name.clone(),
+            SubsystemKind::Gate {
+                instructions: gate.instructions.trim().to_string(),
+            },
+            gate.expect.map_or(Duration::from_secs(300), |e| e.0),
+        );
+        // The gate opens when the subsystem could start: it waits for the same things.
+        step.requires = topology.subsystems[held].requires.clone();
+        step.tier = topology.subsystems[held].tier;
+        topology.subsystems.push(step);
+        let gate_id = topology.subsystems.len() - 1;
+        topology.subsystems[held].requires.push(dependency(gate_id));
+    }
+}
