@@ -77,12 +77,22 @@ impl SshRemote {
     }
 }
 
+/// Wraps `command` so the host itself ends it at `timeout`, in the user's own shell.
+fn remote_time_limit(command: &str, timeout: Duration) -> String {
+    let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
+    format!(
+        "timeout -k 5 {seconds} \"${{SHELL:-/bin/sh}}\" -c {}",
+        crate::template::shell_quote(command)
+    )
+}
+
 impl Remote for SshRemote {
     /// Runs `command` through the remote user's shell. Stdin is closed at once. The call is cut
     /// at `timeout` from the moment a session slot is free (connect included): the session is
-    /// then dropped, which closes the connection; the remote process may outlive it. A command
-    /// that leaves a daemon holding its stdout or stderr open only ends at the timeout, so
-    /// daemons must redirect their output.
+    /// then dropped, which closes the connection. The host enforces the same limit itself
+    /// (coreutils `timeout`, then KILL 5 s later), so a hung command does not linger there
+    /// while its retry runs. A command that leaves a daemon holding its stdout or stderr open
+    /// only ends at the timeout, so daemons must redirect their output.
     async fn exec(
         &self,
         host: &Host,
@@ -90,7 +100,7 @@ impl Remote for SshRemote {
         timeout: Duration,
     ) -> Result<CommandOutput, TransportError> {
         let host_c = host.clone();
-        let command_c = command.to_string();
+        let command_c = remote_time_limit(command, timeout);
         let what = format!("command `{}`", tail(command, 200));
         self.run_blocking(host, &what.clone(), timeout, move |deadline| {
             let conn = Connection::open(&host_c, deadline)?;
