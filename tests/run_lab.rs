@@ -466,6 +466,15 @@ fn a_hanging_start_is_cut_and_retried_and_a_progressing_slow_start_is_left_alone
         vec![Ok(())],
         "the slow cache was not killed and retried"
     );
+    // The hung attempt was ended on the host too, not only abandoned by the orchestrator.
+    let tag = format!("BLACKSTART_LAB={}", lab.host_tag(6));
+    let lingering = std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        cmdline.starts_with(b"sleep\x00600")
+            && environ.split(|b| *b == 0).any(|var| var == tag.as_bytes())
+    });
+    assert!(!lingering, "the hung `sleep 600` still runs on the host");
 }
 
 #[test]
