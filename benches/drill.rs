@@ -21,18 +21,39 @@ fn plan_of(topology: &Topology) -> Plan {
 /// for `min_healthy` hosts of its dependencies, rolling starts included, fleet-wide caps
 /// ignored), or the first boot plus the total start work spread over the parallelism.
 fn lower_bound(topology: &Topology, plan: &Plan) -> (Duration, Duration) {
-    let work: Duration = plan
-        .steps
-        .iter()
-        .map(|step| step.duration * step.hosts.len() as u32)
+    lower_bound_of(topology, plan, &vec![true; plan.steps.len()])
+}
+
+/// The steps that must be ready for every step of `tier` to be: those steps and everything
+/// they need.
+fn needed_for_tier(topology: &Topology, plan: &Plan, tier: u8) -> Vec<bool> {
+    let mut needed = vec![false; plan.steps.len()];
+    for id in (0..plan.steps.len()).rev() {
+        let own = topology.subsystems[plan.steps[id].step.subsystem].tier.0 == tier;
+        if own || needed[id] {
+            needed[id] = true;
+            for &dependency in plan.steps[id].requires.iter().chain(&plan.steps[id].wants) {
+                needed[dependency] = true;
+            }
+        }
+    }
+    needed
+}
+
+/// [`lower_bound`] for the time until every step in `subset` is ready.
+fn lower_bound_of(topology: &Topology, plan: &Plan, subset: &[bool]) -> (Duration, Duration) {
+    let in_subset = |id: &usize| subset[*id];
+    let work: Duration = (0..plan.steps.len())
+        .filter(in_subset)
+        .map(|id| plan.steps[id].duration * plan.steps[id].hosts.len() as u32)
         .sum();
     let parallelism = topology.policy.parallelism.max(1);
     // No node can start before its host boots and its dependencies' quorums are ready. So
     // for any time T, the nodes that cannot start before T still need their work spread
     // over the parallelism after T: makespan >= T + work(earliest start >= T) / parallelism.
-    let mut nodes: Vec<(Duration, Duration)> = plan
-        .steps
-        .iter()
+    let mut nodes: Vec<(Duration, Duration)> = (0..plan.steps.len())
+        .filter(in_subset)
+        .map(|id| &plan.steps[id])
         .flat_map(|step| {
             step.hosts.iter().map(move |host| {
                 (
@@ -49,7 +70,12 @@ fn lower_bound(topology: &Topology, plan: &Plan) -> (Duration, Duration) {
         by_work = by_work.max(earliest + later_work / parallelism);
         later_work -= duration;
     }
-    (plan.quorum_eta.max(by_work), by_work)
+    let chain = (0..plan.steps.len())
+        .filter(in_subset)
+        .map(|id| plan.steps[id].quorum_ready_at)
+        .max()
+        .unwrap_or_default();
+    (chain.max(by_work), by_work)
 }
 
 fn peak_memory_mb() -> Option<f64> {
@@ -114,6 +140,8 @@ fn main() {
             .map_or(f64::NAN, |up| up.as_secs_f64())
     };
     let (s1_tier_first, s1_flat) = (s1(&clean), s1(&flat));
+    let (s1_bound, _) = lower_bound_of(&topology, &plan, &needed_for_tier(&topology, &plan, 1));
+    let s1_ratio = s1_tier_first / s1_bound.as_secs_f64();
     // The same without caps must match the plan's arithmetic exactly.
     let mut uncapped_topology = topology.clone();
     uncap(&mut uncapped_topology);
@@ -169,6 +197,8 @@ fn main() {
             "critical_path_priority_makespan_secs": secs(flat.makespan),
             "critical_path_priority_ratio": flat_ratio,
             "s1_up_secs_tier_priority": s1_tier_first,
+            "s1_lower_bound_secs": secs(s1_bound),
+            "s1_ratio_tier_priority": s1_ratio,
             "s1_up_secs_critical_path_priority": s1_flat,
             "no_faults_makespan_secs": secs(clean.makespan),
             "no_faults_ratio": clean_ratio,
@@ -221,6 +251,10 @@ fn main() {
     println!(
         "  quality, no faults, critical-path priority: makespan {:.0}s / lower bound = {flat_ratio:.4}; S1 up at {s1_flat:.0}s (tier priority: S1 up at {s1_tier_first:.0}s)",
         secs(flat.makespan)
+    );
+    println!(
+        "  quality, no faults, tier priority, S1: up at {s1_tier_first:.0}s / S1 lower bound {:.0}s = {s1_ratio:.4}",
+        secs(s1_bound)
     );
     println!("  quality, no caps: makespan / plan ETA = {uncapped_ratio:.4} (must be 1)");
     println!(
