@@ -369,6 +369,18 @@ fn killed_mid_run_then_resumed_restarts_nothing_that_was_healthy() {
     assert!(reached, "app became ready before the kill");
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
+    let status = blackstart(&["status", run_dir.to_str().unwrap()]);
+    let shown = text(&status);
+    assert_eq!(status.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("killed before finishing"),
+        "status tells the run died: {shown}"
+    );
+    assert!(
+        shown.contains("app") && shown.contains("healthy"),
+        "{shown}"
+    );
+    assert!(shown.contains("remaining ETA"), "{shown}");
     let before = read_journal(&run_dir);
     let healthy_before: Vec<String> =
         before
