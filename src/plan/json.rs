@@ -43,6 +43,8 @@ pub struct StepDocument {
     pub subsystem: String,
     /// `normal` or `bootstrap`.
     pub mode: Mode,
+    /// `service`, `manual` or `gate`.
+    pub kind: &'static str,
     /// Tier, 1 first.
     pub tier: u8,
     /// Wave.
@@ -104,6 +106,11 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
             id: step.id.clone(),
             subsystem: topology.subsystems[step.step.subsystem].name.clone(),
             mode: step.step.mode,
+            kind: match topology.subsystems[step.step.subsystem].kind {
+                crate::topology::SubsystemKind::Service => "service",
+                crate::topology::SubsystemKind::Manual { .. } => "manual",
+                crate::topology::SubsystemKind::Gate { .. } => "gate",
+            },
             tier: topology.subsystems[step.step.subsystem].tier.0,
             wave: step.wave,
             hosts: step.hosts.len(),
