@@ -35,6 +35,9 @@ struct StepInfo {
     retry: RetryPolicy,
     tier: u8,
     rank: u64,
+    /// Priority of a node beyond the quorum: dependents do not wait for it, so it ranks
+    /// by its own work and severity only.
+    spare_rank: u64,
     unused_spares: VecDeque<HostId>,
     /// For a normal step with a bootstrap mode: the bootstrap step.
     bootstrap: Option<StepId>,
@@ -111,6 +114,7 @@ impl Scheduler {
                     retry: subsystem.retry,
                     tier: subsystem.tier.0,
                     rank: 0,
+                    spare_rank: 0,
                     unused_spares: step.spares.iter().copied().collect(),
                     bootstrap: None,
                     normal: None,
@@ -159,6 +163,7 @@ impl Scheduler {
             );
             steps[id].rank = own + rank;
             steps[id].tier = tier;
+            steps[id].spare_rank = own + tier_weight * u64::from(9u8.saturating_sub(tier));
         }
 
         let mut domain_index: HashMap<String, usize> = HashMap::new();
@@ -390,6 +395,14 @@ impl Scheduler {
                 continue;
             }
             let step = self.nodes[node].step;
+            let info = &self.steps[step];
+            let quorum_covered = self.healthy[step] + self.starting[step] >= info.required_healthy;
+            if quorum_covered && priority.0 > info.spare_rank {
+                // Enough of its step is healthy or starting: this node no longer holds up
+                // any dependent, so it yields to work that does.
+                self.ready.push((info.spare_rank, priority.1, priority.2));
+                continue;
+            }
             if self.starting[step] >= self.steps[step].max_parallel {
                 self.capped[step].push(priority);
                 continue;
