@@ -144,10 +144,11 @@ impl Scheduler {
         };
         // Plan steps are in dependency order: walk backwards to inherit rank and tier.
         for id in (0..step_count).rev() {
-            // A rolling start spans several durations: rank by the span, not one node.
+            // Dependents wait for the quorum, not every host: rank by the time from the
+            // dependencies' quorums to this step's own (a rolling start spans several nodes).
             let span = plan.steps[id]
-                .ready_at
-                .saturating_sub(plan.steps[id].earliest_start);
+                .quorum_ready_at
+                .saturating_sub(plan.steps[id].quorum_start);
             let own = span.as_millis() as u64;
             // Severity weighs in as work still to come after the step: a chain that ends in
             // an S1 step looks longer (more urgent) than one that ends in S4.
