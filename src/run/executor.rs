@@ -8,13 +8,14 @@ use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
 use super::event::{Action, Event, PowerReport};
+use super::health::{healthy_now, wait_healthy};
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
 use crate::graph::Step;
-use crate::plan::actions::{node_commands, NodeCommands};
+use crate::plan::actions::node_commands;
 use crate::playbook::Prepare;
-use crate::topology::{Host, HostId, Subsystem, Topology};
+use crate::topology::{Host, HostId, Topology};
 
 /// What an action produced: the event for the scheduler, and the last command's output for
 /// the journal.
@@ -198,7 +199,14 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                         false,
                         "no health check: cannot tell, will start".to_string(),
                     ),
-                    Some(_) => match self.healthy(host, subsystem, &commands).await {
+                    Some(check) => match healthy_now(
+                        self.probe.as_ref(),
+                        host,
+                        check,
+                        &subsystem.health_policy,
+                    )
+                    .await
+                    {
                         Ok(()) => (true, "healthy".to_string()),
                         Err(why) => (false, why),
                     },
@@ -285,26 +293,6 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         }
     }
 
-    /// Polls the node's check until `successes` pass in a row; fails on the first failure.
-    async fn healthy(
-        &self,
-        host: &Host,
-        subsystem: &Subsystem,
-        commands: &NodeCommands,
-    ) -> Result<(), String> {
-        let Some(check) = &commands.check else {
-            return Ok(());
-        };
-        let policy = &subsystem.health_policy;
-        for round in 0..policy.successes {
-            if round > 0 {
-                sleep(policy.interval).await;
-            }
-            self.probe.check(host, check, policy.timeout).await?;
-        }
-        Ok(())
-    }
-
     /// One start attempt: leave bootstrap mode if needed, run the start command, then wait
     /// for health; a progress probe that keeps changing extends the wait.
     async fn start(
@@ -341,81 +329,17 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         if commands.check.is_none() {
             return (Ok(()), last_output);
         }
-        let result = self.wait_healthy(host, subsystem, &commands).await;
+        let check = commands.check.as_ref().expect("checked above");
+        let result = wait_healthy(
+            self.remote.as_ref(),
+            self.probe.as_ref(),
+            host,
+            subsystem,
+            check,
+            commands.progress.as_deref(),
+        )
+        .await;
         (result, last_output)
-    }
-
-    async fn wait_healthy(
-        &self,
-        host: &Host,
-        subsystem: &Subsystem,
-        commands: &NodeCommands,
-    ) -> Result<(), String> {
-        let check = commands.check.as_ref().expect("checked by caller");
-        let policy = subsystem.health_policy;
-        let started = Instant::now();
-        let mut deadline = started + subsystem.ready_timeout;
-        let mut in_a_row = 0;
-        let mut last_failure = String::from("no probe ran");
-        let mut progress = commands
-            .progress
-            .as_ref()
-            .zip(subsystem.progress.as_ref())
-            .map(|(command, probe)| {
-                (
-                    command.clone(),
-                    probe.interval,
-                    probe.stall_after,
-                    None::<String>,
-                    started,
-                    started,
-                )
-            });
-        loop {
-            match self.probe.check(host, check, policy.timeout).await {
-                Ok(()) => {
-                    in_a_row += 1;
-                    if in_a_row >= policy.successes {
-                        return Ok(());
-                    }
-                }
-                Err(why) => {
-                    in_a_row = 0;
-                    last_failure = why;
-                }
-            }
-            let now = Instant::now();
-            if let Some((command, interval, stall_after, last_value, last_change, last_poll)) =
-                &mut progress
-            {
-                if now >= *last_poll + *interval || now >= deadline {
-                    *last_poll = now;
-                    if let Ok(output) = self.remote.exec(host, command, policy.timeout).await {
-                        if last_value.as_ref() != Some(&output.stdout) {
-                            if last_value.is_some() {
-                                *last_change = now;
-                            }
-                            *last_value = Some(output.stdout);
-                        }
-                    }
-                    // Slow is not dead: while progress moves, the ready timeout moves too.
-                    if now >= deadline
-                        && now < *last_change + *stall_after
-                        && *last_change > started
-                    {
-                        deadline = now + *interval;
-                        tracing::info!(host = %host.name, subsystem = %subsystem.name, "still progressing past the ready timeout; waiting");
-                    }
-                }
-            }
-            if now >= deadline {
-                return Err(format!(
-                    "not healthy within {:?}: {last_failure}",
-                    now.duration_since(started)
-                ));
-            }
-            sleep(policy.interval.min(deadline.saturating_duration_since(now))).await;
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod driver;
 pub mod event;
 pub mod executor;
+pub mod health;
 #[cfg(test)]
 mod fake;
 pub mod fanout;

@@ -1,0 +1,166 @@
+//! Health: is a node healthy now (N checks in a row), and waiting until it is, with the
+//! progress probe that keeps a slow start alive. Checks run directly against the service,
+//! never through the monitoring system (which lies on the worst night).
+
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+
+use super::transport::{Probe, Remote};
+use crate::plan::actions::RenderedCheck;
+use crate::topology::{HealthPolicy, Host, Subsystem};
+
+/// Ok when `policy.successes` checks pass in a row; fails at the first failure.
+pub async fn healthy_now<Q: Probe>(
+    probe: &Q,
+    host: &Host,
+    check: &RenderedCheck,
+    policy: &HealthPolicy,
+) -> Result<(), String> {
+    for round in 0..policy.successes {
+        if round > 0 {
+            sleep(policy.interval).await;
+        }
+        probe.check(host, check, policy.timeout).await?;
+    }
+    Ok(())
+}
+
+/// Watches a progress probe's output. Slow is not dead: while the output keeps changing,
+/// a start past its ready timeout is left alone instead of killed and retried.
+#[derive(Debug, Clone)]
+pub struct ProgressWatch {
+    interval: Duration,
+    stall_after: Duration,
+    started: Instant,
+    last_value: Option<String>,
+    last_change: Option<Instant>,
+    last_poll: Instant,
+}
+
+impl ProgressWatch {
+    /// A watch polled every `interval`, given up after `stall_after` without change.
+    pub fn new(interval: Duration, stall_after: Duration, started: Instant) -> ProgressWatch {
+        ProgressWatch {
+            interval,
+            stall_after,
+            started,
+            last_value: None,
+            last_change: None,
+            last_poll: started,
+        }
+    }
+
+    /// Whether the probe should run now (its interval passed, or the deadline is here).
+    pub fn due(&self, now: Instant, deadline: Instant) -> bool {
+        now >= self.last_poll + self.interval || now >= deadline
+    }
+
+    /// Records the probe's output at `now`.
+    pub fn observe(&mut self, now: Instant, output: Option<String>) {
+        self.last_poll = now;
+        let Some(value) = output else { return };
+        if self.last_value.as_ref() != Some(&value) {
+            if self.last_value.is_some() {
+                self.last_change = Some(now);
+            }
+            self.last_value = Some(value);
+        }
+    }
+
+    /// The deadline moved past `deadline` when the output changed recently enough.
+    pub fn extended(&self, now: Instant, deadline: Instant) -> Option<Instant> {
+        let changed = self.last_change?;
+        (now >= deadline && now < changed + self.stall_after && changed > self.started)
+            .then(|| now + self.interval)
+    }
+}
+
+/// Polls until the node is healthy (`successes` in a row) or its ready timeout passes; a
+/// progress probe that keeps changing moves the timeout.
+pub async fn wait_healthy<R: Remote, Q: Probe>(
+    remote: &R,
+    probe: &Q,
+    host: &Host,
+    subsystem: &Subsystem,
+    check: &RenderedCheck,
+    progress_command: Option<&str>,
+) -> Result<(), String> {
+    let policy = subsystem.health_policy;
+    let started = Instant::now();
+    let mut deadline = started + subsystem.ready_timeout;
+    let mut in_a_row = 0;
+    let mut last_failure = String::from("no probe ran");
+    let mut progress = progress_command
+        .zip(subsystem.progress.as_ref())
+        .map(|(command, probe)| {
+            (
+                command,
+                ProgressWatch::new(probe.interval, probe.stall_after, started),
+            )
+        });
+    loop {
+        match probe.check(host, check, policy.timeout).await {
+            Ok(()) => {
+                in_a_row += 1;
+                if in_a_row >= policy.successes {
+                    return Ok(());
+                }
+            }
+            Err(why) => {
+                in_a_row = 0;
+                last_failure = why;
+            }
+        }
+        let now = Instant::now();
+        if let Some((command, watch)) = &mut progress {
+            if watch.due(now, deadline) {
+                let output = remote
+                    .exec(host, command, policy.timeout)
+                    .await
+                    .ok()
+                    .map(|o| o.stdout);
+                watch.observe(now, output);
+                if let Some(later) = watch.extended(now, deadline) {
+                    deadline = later;
+                    tracing::info!(host = %host.name, subsystem = %subsystem.name, "still progressing past the ready timeout; waiting");
+                }
+            }
+        }
+        if now >= deadline {
+            return Err(format!(
+                "not healthy within {:?}: {last_failure}",
+                now.duration_since(started)
+            ));
+        }
+        sleep(policy.interval.min(deadline.saturating_duration_since(now))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changing_probe_extends_the_deadline_and_a_stalled_one_does_not() {
+        let t0 = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut watch = ProgressWatch::new(second, 3 * second, t0);
+        let deadline = t0 + 5 * second;
+        watch.observe(t0 + second, Some("pos 10".into()));
+        assert_eq!(
+            watch.extended(deadline, deadline),
+            None,
+            "a first value is no progress yet"
+        );
+        watch.observe(t0 + 4 * second, Some("pos 20".into()));
+        assert_eq!(watch.extended(deadline, deadline), Some(deadline + second));
+        watch.observe(t0 + 6 * second, Some("pos 20".into()));
+        let late = t0 + 8 * second;
+        assert_eq!(
+            watch.extended(late, late),
+            None,
+            "no change for 4 s: stalled"
+        );
+    }
+}
