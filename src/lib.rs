@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! blackstart: bring a whole fleet back from total outage.
 //!
 //! The data path: [`topology`] (format, loading, validation) → [`graph`] (steps, cycles) →

@@ -36,9 +36,9 @@ impl Progress {
 
     /// Reports one finished action.
     pub fn line(&mut self, elapsed: Duration, text: &str) {
-        let mut err = std::io::stderr().lock();
-        self.clear(&mut err);
-        let _ = writeln!(err, "[{:>8}] {text}", human(elapsed));
+        self.clear(&mut std::io::stderr().lock());
+        // eprintln, not a raw handle: test harnesses capture it like any other output.
+        eprintln!("[{:>8}] {text}", human(elapsed));
     }
 
     fn clear(&mut self, err: &mut impl std::io::Write) {

@@ -3,10 +3,10 @@
 pub mod driver;
 pub mod event;
 pub mod executor;
-pub mod health;
 #[cfg(test)]
 mod fake;
 pub mod fanout;
+pub mod health;
 pub mod ordering;
 pub mod preflight;
 pub mod rate;

@@ -286,7 +286,6 @@ impl Scheduler {
         self.healthy[step]
     }
 
-    /// Stops handing out work; what is in flight finishes.
     /// Stop launching new work at the first node that fails for good (`on_failure: stop`).
     pub fn stop_on_failure(&mut self) {
         self.stop_on_failure = true;
@@ -307,6 +306,7 @@ impl Scheduler {
         self.steps[step].human
     }
 
+    /// Stops handing out work; what is in flight finishes.
     pub fn stop(&mut self) {
         self.stopping = true;
     }
