@@ -137,8 +137,12 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Print the topology format as JSON Schema, for editors.
-    Schema,
+    /// Print the topology format (or, with --playbook, the playbook format) as JSON Schema.
+    Schema {
+        /// The playbook format instead of the topology format.
+        #[arg(long)]
+        playbook: bool,
+    },
 }
 
 /// Sets up `tracing` on stderr, filtered by `RUST_LOG` (default `warn`).
@@ -174,8 +178,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Ack { run_dir, step, by } => control::ack(&run_dir, step, by),
         Command::Exec(exec_args) => exec::exec(exec_args),
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
-        Command::Schema => {
-            let schema = schemars::schema_for!(blackstart::topology::raw::RawTopology);
+        Command::Schema { playbook } => {
+            let schema = if playbook {
+                schemars::schema_for!(blackstart::playbook::raw::RawPlaybook)
+            } else {
+                schemars::schema_for!(blackstart::topology::raw::RawTopology)
+            };
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(Outcome::Success)
         }
