@@ -82,3 +82,25 @@ fn the_quarterly_drill_covers_only_its_staging_scope() {
     );
     assert!(shown.contains("] hdfs-datanodes"));
 }
+
+#[test]
+fn the_playbook_format_is_published_as_json_schema() {
+    let output = blackstart(&["schema", "--playbook"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for field in [
+        "playbook",
+        "topology",
+        "preflight",
+        "prepare",
+        "manual",
+        "gates",
+        "order",
+        "drill",
+    ] {
+        assert!(
+            schema["properties"].get(field).is_some(),
+            "{field} in the schema"
+        );
+    }
+}
