@@ -118,12 +118,12 @@ pub enum Entry {
 #[derive(Debug, Error)]
 pub enum JournalError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Another process holds the run directory.
     #[error("{0} is in use by another blackstart process (lock held); wait for it or stop it")]
@@ -141,9 +141,9 @@ pub enum JournalError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io {
+    move |error| JournalError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

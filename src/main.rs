@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("{err}");
+            eprintln!("error: {err:#}");
             cli::Outcome::InvalidInput.into()
         }
     }
