@@ -186,7 +186,12 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let mut rendered = match args.format {
         SimulateFormat::Text => {
             // The same closing table and summary a real run prints, then the drill's own view.
-            let mut text = blackstart::report::tier_table(&topology, &plan, &outcome.final_state);
+            let mut text = String::from("Closing state, as a real run reports it:\n");
+            text.push_str(&blackstart::report::tier_table(
+                &topology,
+                &plan,
+                &outcome.final_state,
+            ));
             text.push_str(&blackstart::report::summary(
                 &topology,
                 &plan,
