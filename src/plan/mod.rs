@@ -183,8 +183,8 @@ impl Plan {
         self.steps.iter().map(|step| step.hosts.len()).sum()
     }
 
-    /// Number of distinct hosts covered.
-    pub fn host_count(&self) -> usize {
+    /// The distinct hosts covered, in id order.
+    pub fn hosts(&self) -> Vec<HostId> {
         let mut hosts: Vec<HostId> = self
             .steps
             .iter()
@@ -192,7 +192,12 @@ impl Plan {
             .collect();
         hosts.sort_unstable();
         hosts.dedup();
-        hosts.len()
+        hosts
+    }
+
+    /// Number of distinct hosts covered.
+    pub fn host_count(&self) -> usize {
+        self.hosts().len()
     }
 
     /// Number of distinct subsystems covered.

@@ -19,9 +19,7 @@ use crate::graph::{cycle_text, StepGraph};
 use crate::scope::Scope;
 use crate::topology::diagnostic::{closest, Collector};
 use crate::topology::source_map::SourceMap;
-use crate::topology::{
-    self, Diagnostic, Diagnostics, HostId, Loaded, OrderRule, Severity, SubsystemId, Topology,
-};
+use crate::topology::{self, Diagnostics, HostId, Loaded, OrderRule, SubsystemId, Topology};
 pub use checks::{Amount, Check};
 use raw::*;
 
@@ -117,7 +115,8 @@ pub fn is_playbook(source: &str) -> bool {
 /// Loads a topology or a playbook file. A bare topology gets empty procedures and the
 /// default scope.
 pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
-    let source = std::fs::read_to_string(path).map_err(|err| read_error(path, err))?;
+    let source =
+        std::fs::read_to_string(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
     if !is_playbook(&source) {
         let Loaded { topology, warnings } = topology::load_str(&source, path)?;
         return Ok(LoadedPlaybook {
@@ -130,20 +129,6 @@ pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
     load_playbook(&source, path)
 }
 
-fn read_error(path: &Path, err: std::io::Error) -> Diagnostics {
-    Diagnostics {
-        file: path.to_path_buf(),
-        source: String::new(),
-        items: vec![Diagnostic {
-            severity: Severity::Error,
-            path: String::new(),
-            location: None,
-            message: format!("cannot read {}: {err}", path.display()),
-            hint: Some("check the path and its permissions".into()),
-        }],
-    }
-}
-
 /// Loads a playbook given as text; `path` locates its topology and names it in messages.
 pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
     let diagnostics = |items| Diagnostics {
@@ -151,23 +136,8 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         source: source.to_string(),
         items,
     };
-    let raw: RawPlaybook = serde_yaml::from_str(source).map_err(|err| {
-        diagnostics(vec![Diagnostic {
-            severity: Severity::Error,
-            path: String::new(),
-            location: err.location().map(|l| topology::source_map::Location {
-                line: l.line(),
-                column: l.column(),
-            }),
-            message: err
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            hint: Some("fix the YAML here; the README documents the playbook format".into()),
-        }])
-    })?;
+    let raw: RawPlaybook = serde_yaml::from_str(source)
+        .map_err(|err| diagnostics(vec![topology::syntax_error(&err, source)]))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let Loaded {
         mut topology,

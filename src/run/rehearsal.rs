@@ -62,14 +62,7 @@ pub async fn baseline<P: Power, R: Remote, Q: Probe>(
     plan: &Plan,
 ) -> Baseline {
     let mut result = Baseline::default();
-    let mut hosts: Vec<HostId> = plan
-        .steps
-        .iter()
-        .flat_map(|s| s.hosts.iter().copied())
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    for host in hosts {
+    for host in plan.hosts() {
         let checked = executor
             .perform(Action::CheckPower { host }, Target { host, step: None })
             .await;
@@ -105,15 +98,9 @@ pub async fn power_off<P: Power, R: Remote, Q: Probe>(
     topology: &Topology,
     plan: &Plan,
 ) -> Vec<String> {
-    let mut hosts: Vec<HostId> = plan
-        .steps
-        .iter()
-        .flat_map(|s| s.hosts.iter().copied())
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
     let mut failures = Vec::new();
-    for host in hosts
+    for host in plan
+        .hosts()
         .into_iter()
         .filter(|h| topology.hosts[*h].bmc.is_some())
     {

@@ -41,6 +41,21 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// The one finding for a file that cannot be read.
+    pub fn unreadable(path: &std::path::Path, err: &std::io::Error) -> Diagnostics {
+        Diagnostics {
+            file: path.to_path_buf(),
+            source: String::new(),
+            items: vec![Diagnostic {
+                severity: Severity::Error,
+                path: String::new(),
+                location: None,
+                message: format!("cannot read {}: {err}", path.display()),
+                hint: Some("check the path and its permissions".into()),
+            }],
+        }
+    }
+
     /// True when any finding is an error.
     pub fn has_errors(&self) -> bool {
         self.items

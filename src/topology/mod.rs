@@ -32,17 +32,7 @@ pub struct Loaded {
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
     match std::fs::read_to_string(path) {
         Ok(source) => load_str(&source, path),
-        Err(err) => Err(Diagnostics {
-            file: path.to_path_buf(),
-            source: String::new(),
-            items: vec![Diagnostic {
-                severity: Severity::Error,
-                path: String::new(),
-                location: None,
-                message: format!("cannot read {}: {err}", path.display()),
-                hint: Some("check the path and its permissions".into()),
-            }],
-        }),
+        Err(err) => Err(Diagnostics::unreadable(path, &err)),
     }
 }
 
@@ -80,7 +70,8 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     })
 }
 
-fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
+/// A serde_yaml error as a located diagnostic (shared by topologies and playbooks).
+pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
     // serde_yaml prefixes its message with the path and position; keep the message, and put
     // the position where every other diagnostic has it.
     let message = err.to_string();
@@ -101,7 +92,8 @@ fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
         }),
         message,
         hint: Some(
-            "fix the YAML here; `blackstart schema` prints the format as JSON Schema".into(),
+            "fix the YAML here; `blackstart schema` (or `schema --playbook`) prints the format"
+                .into(),
         ),
     }
 }
