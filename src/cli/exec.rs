@@ -17,7 +17,7 @@ use blackstart::topology::values::parse_duration;
 use blackstart::topology::{HostId, Topology};
 
 use super::plan::load;
-use super::Outcome;
+use super::{Outcome, ScopeArgs};
 
 /// Most lines of each output stream shown per host with `--show-output`.
 const SHOWN_LINES: usize = 10;
@@ -45,18 +45,10 @@ pub struct ExecArgs {
     /// Hosts by name or address: exact, `*`/`?` globs, or ranges `web[1:8]` (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub host: Vec<String>,
-    /// The hosts of this subsystem and everything it needs (repeatable).
-    #[arg(long, value_name = "SUBSYSTEM")]
-    pub only: Vec<String>,
-    /// The hosts of every subsystem but this one (repeatable).
-    #[arg(long, value_name = "SUBSYSTEM")]
-    pub exclude: Vec<String>,
-    /// Only hosts in this datacenter (narrows the other selections; alone: all its hosts).
-    #[arg(long)]
-    pub datacenter: Option<String>,
-    /// Only hosts with this label, `key=value` (repeatable; all must match).
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub label: Vec<String>,
+    /// Scope: `--only` (it and everything it needs), `--exclude`, and `--datacenter` /
+    /// `--label`, which narrow the other selections (alone: all their hosts).
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Hosts in flight at once (default: the topology's policy.parallelism).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub parallel: Option<u32>,
@@ -234,11 +226,11 @@ fn shown_tail(stream: &str) -> Vec<String> {
 /// The hosts the flags select, in topology order; an error for input that selects nothing or
 /// names what the topology lacks.
 fn select(topology: &Topology, args: &ExecArgs) -> Result<Vec<HostId>, String> {
-    let narrowing = args.datacenter.is_some() || !args.label.is_empty();
+    let narrowing = args.scope.datacenter.is_some() || !args.scope.label.is_empty();
     let picking = !args.subsystem.is_empty()
         || !args.host.is_empty()
-        || !args.only.is_empty()
-        || !args.exclude.is_empty();
+        || !args.scope.only.is_empty()
+        || !args.scope.exclude.is_empty();
     if !args.all && !picking && !narrowing {
         return Err(
             "say which hosts: --all, --subsystem NAME, --host PATTERN, --only, --exclude, \
@@ -276,10 +268,10 @@ fn select(topology: &Topology, args: &ExecArgs) -> Result<Vec<HostId>, String> {
             return Err(format!("--host {pattern:?} matches no host{hint}"));
         }
     }
-    if !args.only.is_empty() || !args.exclude.is_empty() {
+    if !args.scope.only.is_empty() || !args.scope.exclude.is_empty() {
         let scope = Scope {
-            only: args.only.clone(),
-            exclude: args.exclude.clone(),
+            only: args.scope.only.clone(),
+            exclude: args.scope.exclude.clone(),
             ..Scope::default()
         };
         let selection = scope.select(topology).map_err(|e| e.to_string())?;
@@ -291,14 +283,15 @@ fn select(topology: &Topology, args: &ExecArgs) -> Result<Vec<HostId>, String> {
             }
         }
     }
-    let labels = Scope::parse_labels(&args.label).map_err(|e| e.to_string())?;
+    let labels = Scope::parse_labels(&args.scope.label).map_err(|e| e.to_string())?;
     let selected: Vec<HostId> = topology
         .hosts
         .iter()
         .enumerate()
         .filter(|(id, _)| chosen[*id])
         .filter(|(_, host)| {
-            args.datacenter
+            args.scope
+                .datacenter
                 .as_ref()
                 .is_none_or(|dc| host.datacenter.as_ref() == Some(dc))
                 && labels
