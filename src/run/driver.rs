@@ -190,6 +190,8 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
     );
     loop {
         let at = now();
+        // Journal first, act second: an action is on disk before it can touch a host.
+        let mut launch = Vec::new();
         for action in scheduler.next_actions(at) {
             let target = target_of(&plan, &scheduler, &action);
             journal.append(
@@ -200,6 +202,10 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
                     action: action.clone(),
                 },
             );
+            launch.push((action, target));
+        }
+        journal.sync()?;
+        for (action, target) in launch {
             let executor = executor.clone();
             let sender = sender.clone();
             tasks.spawn(async move {
@@ -208,7 +214,6 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
                 let _ = sender.send((action, outcome, began.elapsed()));
             });
         }
-        journal.sync()?;
         progress.draw(&topology, &plan, &scheduler, at);
         if scheduler.is_finished() {
             break;
@@ -218,17 +223,24 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
             .map(|t| t.saturating_sub(at))
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
-            Some((_action, outcome, took)) = receiver.recv() => {
+            Some(first) = receiver.recv() => {
+                // Take every result already waiting, so one sync covers them all.
+                let mut batch = vec![first];
+                while let Ok(more) = receiver.try_recv() {
+                    batch.push(more);
+                }
                 let at = now();
-                let label = event_label(&topology, &plan, &scheduler, &outcome.event);
-                progress.line(at, &format!("{label}: {}", describe(&outcome.event)));
-                journal.append(at - offset, Entry::Event {
-                    label,
-                    event: outcome.event.clone(),
-                    duration_ms: took.as_millis() as u64,
-                    output: outcome.output,
-                });
-                scheduler.handle(at, &outcome.event);
+                for (_action, outcome, took) in batch {
+                    let label = event_label(&topology, &plan, &scheduler, &outcome.event);
+                    progress.line(at, &format!("{label}: {}", describe(&outcome.event)));
+                    journal.append(at - offset, Entry::Event {
+                        label,
+                        event: outcome.event.clone(),
+                        duration_ms: took.as_millis() as u64,
+                        output: outcome.output,
+                    });
+                    scheduler.handle(at, &outcome.event);
+                }
                 record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, at - offset);
             }
             _ = tokio::time::sleep(wake) => {}
