@@ -7,6 +7,7 @@ pub mod executor;
 mod fake;
 pub mod fanout;
 pub mod health;
+pub mod narrate;
 pub mod ordering;
 pub mod preflight;
 pub mod rate;
