@@ -16,7 +16,7 @@ use blackstart::topology::hostrange;
 use blackstart::topology::values::parse_duration;
 use blackstart::topology::{HostId, Topology};
 
-use super::plan::load;
+use super::plan::load_any;
 use super::{Outcome, ScopeArgs};
 
 /// Most lines of each output stream shown per host with `--show-output`.
@@ -65,7 +65,7 @@ pub struct ExecArgs {
 
 /// `blackstart exec`.
 pub fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
-    let loaded = match load(args.file.as_deref()) {
+    let loaded = match load_any(args.file.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return Ok(outcome),
     };

@@ -10,8 +10,9 @@ use blackstart::drill::{
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
 
-use super::plan::{load, scope_from};
+use super::plan::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
+use blackstart::scope::Scope;
 
 /// Output formats of `simulate`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -99,7 +100,9 @@ fn non_negative(text: &str) -> Result<f64, String> {
 
 /// Runs one drill in detail, or a Monte Carlo series.
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
-    let loaded = match load(args.file.as_deref()) {
+    // A playbook brings its scope, policy and manual steps (acknowledged by a simulated
+    // operator after their expected time).
+    let loaded = match load_any(args.file.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return Ok(outcome),
     };
@@ -117,7 +120,13 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         }
         topology.policy.parallelism = parallelism;
     }
-    let selection = scope_from(&args.scope)?.select(&topology)?;
+    let flags = scope_from(&args.scope)?;
+    let scope = if flags == Scope::default() {
+        loaded.scope
+    } else {
+        flags
+    };
+    let selection = scope.select(&topology)?;
     let plan = match Plan::build(&topology, &selection) {
         Ok(plan) => plan,
         Err(cycles) => {
