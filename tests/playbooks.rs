@@ -104,3 +104,23 @@ fn the_playbook_format_is_published_as_json_schema() {
         );
     }
 }
+
+#[test]
+fn a_playbook_can_be_rehearsed_in_simulation_with_its_manual_steps() {
+    let output = blackstart(&[
+        "simulate",
+        "playbooks/full-outage.yaml",
+        "--no-faults",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["succeeded"], true);
+    let steps = report["steps"].as_array().unwrap();
+    let manual = steps
+        .iter()
+        .find(|step| step.to_string().contains("swap-dead-datanode-disks"))
+        .expect("the manual step is simulated");
+    assert!(manual.to_string().contains("ready"), "{manual}");
+}
