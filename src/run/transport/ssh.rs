@@ -31,6 +31,9 @@ const POLL_SLICE: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone)]
 pub struct SshRemote {
     sessions: Arc<Semaphore>,
+    /// Boot polls have their own, smaller pool: thousands of hosts still booting must not
+    /// hold every session slot while the hosts already up wait for their start commands.
+    boot_polls: Arc<Semaphore>,
 }
 
 impl SshRemote {
@@ -39,12 +42,14 @@ impl SshRemote {
     pub fn new(max_sessions: usize) -> Self {
         SshRemote {
             sessions: Arc::new(Semaphore::new(max_sessions.max(1))),
+            boot_polls: Arc::new(Semaphore::new((max_sessions / 4).max(4))),
         }
     }
 
     /// Runs `job` on the blocking pool while holding a session permit, bounded in time.
     async fn run_blocking<T, F>(
         &self,
+        pool: &Arc<Semaphore>,
         host: &Host,
         what: &str,
         timeout: Duration,
@@ -54,8 +59,7 @@ impl SshRemote {
         T: Send + 'static,
         F: FnOnce(Instant) -> Result<T, TransportError> + Send + 'static,
     {
-        let permit = self
-            .sessions
+        let permit = pool
             .clone()
             .acquire_owned()
             .await
@@ -102,12 +106,18 @@ impl Remote for SshRemote {
         let host_c = host.clone();
         let command_c = remote_time_limit(command, timeout);
         let what = format!("command `{}`", tail(command, 200));
-        self.run_blocking(host, &what.clone(), timeout, move |deadline| {
-            let conn = Connection::open(&host_c, deadline)?;
-            let output = conn.exec(&command_c, deadline, timeout, &what)?;
-            conn.close();
-            Ok(output)
-        })
+        self.run_blocking(
+            &self.sessions,
+            host,
+            &what.clone(),
+            timeout,
+            move |deadline| {
+                let conn = Connection::open(&host_c, deadline)?;
+                let output = conn.exec(&command_c, deadline, timeout, &what)?;
+                conn.close();
+                Ok(output)
+            },
+        )
         .await
     }
 
@@ -116,11 +126,17 @@ impl Remote for SshRemote {
     /// the host's `connect_timeout`), not counting the wait for a free session slot.
     async fn reachable(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
         let host_c = host.clone();
-        self.run_blocking(host, "ssh connect", timeout, move |deadline| {
-            let conn = Connection::open(&host_c, deadline)?;
-            conn.close();
-            Ok(())
-        })
+        self.run_blocking(
+            &self.boot_polls,
+            host,
+            "ssh connect",
+            timeout,
+            move |deadline| {
+                let conn = Connection::open(&host_c, deadline)?;
+                conn.close();
+                Ok(())
+            },
+        )
         .await
     }
 }
