@@ -239,10 +239,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         prepared.plan.clone(),
         executor,
         journal,
-        &run_dir,
         scheduler,
-        resumed,
-        &prepared.info.plan_digest,
+        driver::RunSetup {
+            run_dir: &run_dir,
+            resumed,
+            plan_digest: &prepared.info.plan_digest,
+        },
     ))?;
     print!("{}", result.summary);
     if let (Some(spec), Some((baseline, failures))) = (drill, rehearsal_state) {

@@ -17,7 +17,7 @@ use super::narrate::{describe, event_label, label};
 use super::requests::{self, Request};
 use super::scheduler::Scheduler;
 use super::state::StepStatus;
-use super::transport::{Power, Probe, Remote};
+use super::transport::{CommandOutput, Power, Probe, Remote};
 use crate::journal::{Entry, Journal, JournalError};
 use crate::plan::Plan;
 use crate::report::{summary, Progress};
@@ -52,48 +52,56 @@ pub fn replay(
     scheduler
 }
 
+/// Where a run lives and what it carries out.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSetup<'a> {
+    /// The run directory (journal, lock, requests).
+    pub run_dir: &'a Path,
+    /// True for `--resume`.
+    pub resumed: bool,
+    /// Digest of the topology and scope, recorded in the journal.
+    pub plan_digest: &'a str,
+}
+
 /// Runs (or resumes) the plan until everything is settled or a signal stops it.
-#[allow(clippy::too_many_arguments)]
 pub async fn drive<P: Power, R: Remote, Q: Probe>(
     topology: Arc<Topology>,
     plan: Arc<Plan>,
     executor: Executor<P, R, Q>,
-    mut journal: Journal,
-    run_dir: &Path,
+    journal: Journal,
     mut scheduler: Scheduler,
-    resumed: bool,
-    plan_digest: &str,
+    setup: RunSetup<'_>,
 ) -> Result<RunResult, JournalError> {
     let origin = Instant::now();
     let offset = journal.offset();
     let now = || offset + origin.elapsed();
-    journal.append(
+    let mut ledger = Ledger {
+        topology: &topology,
+        plan: &plan,
+        run_dir: setup.run_dir,
+        journal,
+        progress: Progress::new(),
+        statuses: vec![StepStatus::Waiting; plan.steps.len()],
+        ready_at: vec![None; plan.steps.len()],
+    };
+    ledger.journal.append(
         Duration::ZERO,
         Entry::RunStarted {
-            plan_digest: plan_digest.to_string(),
+            plan_digest: setup.plan_digest.to_string(),
             topology: topology.name.clone(),
-            resumed,
+            resumed: setup.resumed,
             pid: std::process::id(),
         },
     );
-    let mut ready_at: Vec<Option<Duration>> = vec![None; plan.steps.len()];
-    // Start from "waiting" so statuses already settled at the start are journaled too.
-    let mut statuses = vec![StepStatus::Waiting; plan.steps.len()];
-    let mut progress = Progress::new();
-    let (sender, mut receiver) = mpsc::unbounded_channel::<(Action, Outcome, Duration)>();
-    let mut tasks = JoinSet::new();
-    let mut interrupted = false;
-    let mut stop = Box::pin(shutdown_signal());
-    let mut request_poll = tokio::time::interval(Duration::from_millis(250));
-    let mut prompt = prompt_requests();
     // Holds decided before the loop (failed preflight checks) are journaled like any event.
     for step in 0..plan.steps.len() {
         if let Some(reason) = scheduler.holds()[step].clone() {
             let event = Event::Held { step, reason };
-            journal.append(
+            let label = plan.steps[step].id.clone();
+            ledger.journal.append(
                 Duration::ZERO,
                 Entry::Event {
-                    label: plan.steps[step].id.clone(),
+                    label,
                     event,
                     duration_ms: 0,
                     output: None,
@@ -101,24 +109,20 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
             );
         }
     }
-    record_status_changes(
-        &topology,
-        &plan,
-        &scheduler,
-        &mut statuses,
-        &mut ready_at,
-        &mut journal,
-        &mut progress,
-        run_dir,
-        now() - offset,
-    );
+    ledger.statuses(&scheduler, now());
+    let (sender, mut receiver) = mpsc::unbounded_channel::<(Outcome, Duration)>();
+    let mut tasks = JoinSet::new();
+    let mut interrupted = false;
+    let mut stop = Box::pin(shutdown_signal());
+    let mut request_poll = tokio::time::interval(Duration::from_millis(250));
+    let mut prompt = prompt_requests();
     loop {
         let at = now();
         // Journal first, act second: an action is on disk before it can touch a host.
         let mut launch = Vec::new();
         for action in scheduler.next_actions(at) {
             let target = target_of(&plan, &scheduler, &action);
-            journal.append(
+            ledger.journal.append(
                 at - offset,
                 Entry::Action {
                     label: label(&topology, &plan, &scheduler, &action),
@@ -128,17 +132,17 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
             );
             launch.push((action, target));
         }
-        journal.sync()?;
+        ledger.journal.sync()?;
         for (action, target) in launch {
             let executor = executor.clone();
             let sender = sender.clone();
             tasks.spawn(async move {
                 let began = Instant::now();
-                let outcome = executor.perform(action.clone(), target).await;
-                let _ = sender.send((action, outcome, began.elapsed()));
+                let outcome = executor.perform(action, target).await;
+                let _ = sender.send((outcome, began.elapsed()));
             });
         }
-        progress.draw(&topology, &plan, &scheduler, at);
+        ledger.progress.draw(&topology, &plan, &scheduler, at);
         if scheduler.is_finished() {
             break;
         }
@@ -149,38 +153,28 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
         tokio::select! {
             Some(first) = receiver.recv() => {
                 // Take every result already waiting, so one sync covers them all.
-                let mut batch = vec![first];
-                while let Ok(more) = receiver.try_recv() {
-                    batch.push(more);
-                }
                 let at = now();
-                for (_action, outcome, took) in batch {
-                    let label = event_label(&topology, &plan, &scheduler, &outcome.event);
-                    progress.line(at, &format!("{label}: {}", describe(&outcome.event)));
-                    journal.append(at - offset, Entry::Event {
-                        label,
-                        event: outcome.event.clone(),
-                        duration_ms: took.as_millis() as u64,
-                        output: outcome.output,
-                    });
-                    scheduler.handle(at, &outcome.event);
+                let mut next = Some(first);
+                while let Some((outcome, took)) = next {
+                    ledger.event(&mut scheduler, at, outcome.event, took, outcome.output);
+                    next = receiver.try_recv().ok();
                 }
-                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, at - offset);
+                ledger.statuses(&scheduler, at);
             }
             _ = tokio::time::sleep(wake) => {}
             _ = request_poll.tick() => {
-                for request in requests::take(run_dir) {
-                    apply_request(&topology, &plan, &mut scheduler, &mut journal, &mut progress, &request, now(), offset);
+                for request in requests::take(setup.run_dir) {
+                    ledger.request(&mut scheduler, &request, now());
                 }
-                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, now() - offset);
+                ledger.statuses(&scheduler, now());
             }
             Some(request) = prompt.recv() => {
-                apply_request(&topology, &plan, &mut scheduler, &mut journal, &mut progress, &request, now(), offset);
-                record_status_changes(&topology, &plan, &scheduler, &mut statuses, &mut ready_at, &mut journal, &mut progress, run_dir, now() - offset);
+                ledger.request(&mut scheduler, &request, now());
+                ledger.statuses(&scheduler, now());
             }
             _ = &mut stop, if !interrupted => {
                 interrupted = true;
-                progress.line(now(), "stop requested: no new work; waiting for running steps to finish or time out");
+                ledger.progress.line(now(), "stop requested: no new work; waiting for running steps to finish or time out");
                 scheduler.stop();
             }
         }
@@ -193,18 +187,18 @@ pub async fn drive<P: Power, R: Remote, Q: Probe>(
     } else {
         "failed"
     };
-    journal.append(
+    ledger.journal.append(
         now() - offset,
         Entry::RunFinished {
             outcome: outcome.into(),
         },
     );
-    journal.sync()?;
-    let mut text = summary(&topology, &plan, &scheduler, &ready_at, now());
+    ledger.journal.sync()?;
+    let mut text = summary(&topology, &plan, &scheduler, &ledger.ready_at, now());
     if interrupted || !succeeded {
         text.push_str(&format!(
             "  resume with: blackstart run --resume {}\n",
-            crate::template::shell_quote(&run_dir.display().to_string())
+            crate::template::shell_quote(&setup.run_dir.display().to_string())
         ));
     }
     Ok(RunResult {
@@ -234,90 +228,104 @@ fn target_of(plan: &Plan, scheduler: &Scheduler, action: &Action) -> Target {
     }
 }
 
-/// Journals step status changes, notes ready times, and shows the instructions of manual
-/// steps and gates as they become due.
-#[allow(clippy::too_many_arguments)]
-fn record_status_changes(
-    topology: &Topology,
-    plan: &Plan,
-    scheduler: &Scheduler,
-    statuses: &mut [StepStatus],
-    ready_at: &mut [Option<Duration>],
-    journal: &mut Journal,
-    progress: &mut Progress,
-    run_dir: &Path,
-    elapsed: Duration,
-) {
-    for (id, status) in scheduler.statuses().iter().enumerate() {
-        if *status == statuses[id] {
-            continue;
-        }
-        statuses[id] = status.clone();
-        if *status == StepStatus::Ready && ready_at[id].is_none() {
-            ready_at[id] = Some(elapsed + journal.offset());
-        }
-        if *status == StepStatus::Active && scheduler.is_human(id) {
-            let subsystem = &topology.subsystems[plan.steps[id].step.subsystem];
-            let (what, instructions) = match &subsystem.kind {
-                SubsystemKind::Gate { instructions } => ("GATE", instructions.as_str()),
-                SubsystemKind::Manual { instructions } => ("MANUAL STEP", instructions.as_str()),
-                SubsystemKind::Service => ("STEP", ""),
-            };
-            progress.line(
-                elapsed + journal.offset(),
-                &format!(
-                    "{what} {} waits for a person:\n    {}\n    when done: blackstart ack {} {}",
-                    plan.steps[id].id,
-                    instructions.replace('\n', "\n    "),
-                    crate::template::shell_quote(&run_dir.display().to_string()),
-                    crate::template::shell_quote(&plan.steps[id].id),
-                ),
-            );
-        }
-        let text = serde_json::to_value(status)
-            .ok()
-            .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
-            .unwrap_or_default();
-        journal.append(
+/// What the loop writes down: the journal, the progress lines, and what it has noted of
+/// each step. Everything people read and the journal records passes through here.
+struct Ledger<'a> {
+    topology: &'a Topology,
+    plan: &'a Plan,
+    run_dir: &'a Path,
+    journal: Journal,
+    progress: Progress,
+    /// Last status journaled per step; starts at "waiting" so statuses already settled at
+    /// the start are journaled too.
+    statuses: Vec<StepStatus>,
+    /// When each step first became ready, from the start of the run.
+    ready_at: Vec<Option<Duration>>,
+}
+
+impl Ledger<'_> {
+    /// Journals and shows an event, then hands it to the scheduler.
+    fn event(
+        &mut self,
+        scheduler: &mut Scheduler,
+        at: Duration,
+        event: Event,
+        took: Duration,
+        output: Option<CommandOutput>,
+    ) {
+        let label = event_label(self.topology, self.plan, scheduler, &event);
+        self.progress
+            .line(at, &format!("{label}: {}", describe(&event)));
+        scheduler.handle(at, &event);
+        let elapsed = at.saturating_sub(self.journal.offset());
+        self.journal.append(
             elapsed,
-            Entry::StepStatus {
-                step: plan.steps[id].id.clone(),
-                status: text,
+            Entry::Event {
+                label,
+                event,
+                duration_ms: took.as_millis() as u64,
+                output,
             },
         );
     }
-}
 
-/// Carries out a person's request: its events are journaled and handed to the scheduler.
-#[allow(clippy::too_many_arguments)]
-fn apply_request(
-    topology: &Topology,
-    plan: &Plan,
-    scheduler: &mut Scheduler,
-    journal: &mut Journal,
-    progress: &mut Progress,
-    request: &Request,
-    at: Duration,
-    offset: Duration,
-) {
-    match requests::events_for(topology, plan, scheduler, request) {
-        Ok(events) => {
-            for event in events {
-                let label = event_label(topology, plan, scheduler, &event);
-                progress.line(at, &format!("{label}: {}", describe(&event)));
-                journal.append(
-                    at - offset,
-                    Entry::Event {
-                        label,
-                        event: event.clone(),
-                        duration_ms: 0,
-                        output: None,
-                    },
-                );
-                scheduler.handle(at, &event);
+    /// Carries out a person's request: its events are journaled and handed to the scheduler.
+    fn request(&mut self, scheduler: &mut Scheduler, request: &Request, at: Duration) {
+        match requests::events_for(self.topology, self.plan, scheduler, request) {
+            Ok(events) => {
+                for event in events {
+                    self.event(scheduler, at, event, Duration::ZERO, None);
+                }
             }
+            Err(why) => self.progress.line(at, &format!("request ignored: {why}")),
         }
-        Err(why) => progress.line(at, &format!("request ignored: {why}")),
+    }
+
+    /// Journals step status changes, notes ready times, and shows the instructions of
+    /// manual steps and gates as they become due.
+    fn statuses(&mut self, scheduler: &Scheduler, at: Duration) {
+        let (topology, plan) = (self.topology, self.plan);
+        for (id, status) in scheduler.statuses().iter().enumerate() {
+            if *status == self.statuses[id] {
+                continue;
+            }
+            self.statuses[id] = status.clone();
+            if *status == StepStatus::Ready && self.ready_at[id].is_none() {
+                self.ready_at[id] = Some(at);
+            }
+            if *status == StepStatus::Active && scheduler.is_human(id) {
+                let (what, instructions) =
+                    match &topology.subsystems[plan.steps[id].step.subsystem].kind {
+                        SubsystemKind::Gate { instructions } => ("GATE", instructions.as_str()),
+                        SubsystemKind::Manual { instructions } => {
+                            ("MANUAL STEP", instructions.as_str())
+                        }
+                        SubsystemKind::Service => ("STEP", ""),
+                    };
+                self.progress.line(
+                    at,
+                    &format!(
+                        "{what} {} waits for a person:\n    {}\n    when done: blackstart ack {} {}",
+                        plan.steps[id].id,
+                        instructions.replace('\n', "\n    "),
+                        crate::template::shell_quote(&self.run_dir.display().to_string()),
+                        crate::template::shell_quote(&plan.steps[id].id),
+                    ),
+                );
+            }
+            let text = serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let elapsed = at.saturating_sub(self.journal.offset());
+            self.journal.append(
+                elapsed,
+                Entry::StepStatus {
+                    step: plan.steps[id].id.clone(),
+                    status: text,
+                },
+            );
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::driver::{drive, replay};
+use super::driver::{drive, replay, RunSetup};
 use super::executor::Executor;
 use super::fake::FakeFleet;
 use crate::journal::{self, Journal};
@@ -66,12 +66,15 @@ async fn run_once(fleet: &Arc<FakeFleet>, dir: &Path, resume: bool) -> bool {
         fleet.clone(),
     );
     let journal = Journal::open(dir, offset).unwrap();
-    drive(
-        topology, plan, executor, journal, dir, scheduler, resume, "digest",
-    )
-    .await
-    .unwrap()
-    .succeeded
+    let setup = RunSetup {
+        run_dir: dir,
+        resumed: resume,
+        plan_digest: "digest",
+    };
+    drive(topology, plan, executor, journal, scheduler, setup)
+        .await
+        .unwrap()
+        .succeeded
 }
 
 #[tokio::test]
