@@ -185,30 +185,20 @@ pub fn summary(
 }
 
 /// The chain that decided when the run finished: from the last step to become ready, back
-/// through the dependency that became ready last.
+/// through the dependency that became ready last (ties go to the lower step id, so the
+/// same run always reads the same way).
 pub fn actual_critical_path(plan: &Plan, ready_at: &[Option<Duration>]) -> Vec<usize> {
-    let Some(mut cursor) = (0..plan.steps.len())
-        .filter(|id| ready_at[*id].is_some())
-        .max_by_key(|id| ready_at[*id])
-    else {
-        return Vec::new();
+    let latest = |ids: &mut dyn Iterator<Item = usize>| {
+        ids.filter_map(|id| ready_at[id].map(|at| (at, std::cmp::Reverse(id))))
+            .max()
+            .map(|(_, std::cmp::Reverse(id))| id)
     };
-    let mut path = vec![cursor];
-    loop {
-        let step = &plan.steps[cursor];
-        let previous = step
-            .requires
-            .iter()
-            .chain(&step.wants)
-            .filter(|id| ready_at[**id].is_some())
-            .max_by_key(|id| ready_at[**id]);
-        match previous {
-            Some(id) => {
-                path.push(*id);
-                cursor = *id;
-            }
-            None => break,
-        }
+    let mut path = Vec::new();
+    let mut cursor = latest(&mut (0..plan.steps.len()));
+    while let Some(id) = cursor {
+        path.push(id);
+        let step = &plan.steps[id];
+        cursor = latest(&mut step.requires.iter().chain(&step.wants).copied());
     }
     path.reverse();
     path

@@ -427,20 +427,7 @@ impl<'d, 'a> Run<'d, 'a> {
             (true, Some((at, _))) => at,
             _ => settled_at,
         };
-        let mut critical_path = Vec::new();
-        let mut cursor = last.map(|(_, step)| step);
-        while let Some(step) = cursor {
-            critical_path.push(step);
-            let plan_step = &drill.plan.steps[step];
-            cursor = plan_step
-                .requires
-                .iter()
-                .chain(&plan_step.wants)
-                .filter_map(|&dep| self.ready_at[dep].map(|at| (at, dep)))
-                .max_by_key(|(at, dep)| (*at, std::cmp::Reverse(*dep)))
-                .map(|(_, dep)| dep);
-        }
-        critical_path.reverse();
+        let critical_path = crate::report::actual_critical_path(drill.plan, &self.ready_at);
         let tiers = drill
             .tier_list()
             .into_iter()
