@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use blackstart::journal::Entry;
 use blackstart::run::event::{Action, Event};
 use support::cli::{
-    actions, blackstart, read_journal, ready_times, spawn, starts, status_times, text,
+    actions, blackstart, read_journal, ready_times, run_in, spawn_run, starts, status_times, text,
     wait_bounded, wait_for_journal, RUN_LIMIT,
 };
 use support::lab::{Lab, LabSecret};
@@ -44,12 +44,7 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
         ),
     );
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&playbook, &run_dir);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(shown.contains("FAILED backup-is-real"), "{shown}");
@@ -78,12 +73,7 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
     // A real backup lets the same playbook through.
     std::fs::write(&backup, "tables\n").unwrap();
     let run_dir = lab.dir.join("run-2");
-    let output = blackstart(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&playbook, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 }
 
@@ -111,12 +101,7 @@ fn a_gate_holds_its_subtree_while_the_rest_completes_and_an_ack_releases_it() {
         ),
     );
     let run_dir = lab.dir.join("run");
-    let child = spawn(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let child = spawn_run(&playbook, &run_dir);
     let held = wait_for_journal(&run_dir, RUN_LIMIT, |records| {
         let ready = ready_times(records);
         ready.contains_key("db") && ready.contains_key("cache")
@@ -190,12 +175,7 @@ fn a_replicated_store_starts_from_its_most_advanced_member() {
         ),
     );
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&playbook, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let records = read_journal(&run_dir);
     let started = starts(&records);
@@ -310,12 +290,7 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
     let vip_owner = || std::fs::read_to_string(lab.dir.join("state/vip_owner")).unwrap();
 
     let refused = lab.dir.join("run-lagging");
-    let output = blackstart(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        refused.to_str().unwrap(),
-    ]);
+    let output = run_in(&playbook, &refused);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(shown.contains("value 17 does not meet == 0"), "{shown}");
@@ -327,12 +302,7 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
 
     std::fs::write(state(&lab, 1, "lag"), "0").unwrap();
     let run_dir = lab.dir.join("run");
-    let child = spawn(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let child = spawn_run(&playbook, &run_dir);
     assert!(wait_for_journal(&run_dir, RUN_LIMIT, |r| status_times(
         r, "active"
     )
@@ -396,12 +366,7 @@ fn a_quarterly_drill_records_a_baseline_powers_off_cold_starts_and_reports() {
     let topology = lab.write_topology(LabSecret::File, &subsystems);
     // Bring the staging stack up first: the drill needs something healthy to take down.
     let warm = lab.dir.join("run-warm");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        warm.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &warm);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let playbook = write(
@@ -412,12 +377,7 @@ fn a_quarterly_drill_records_a_baseline_powers_off_cold_starts_and_reports() {
         ),
     );
     let run_dir = lab.dir.join("run-drill");
-    let output = blackstart(&[
-        "run",
-        playbook.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&playbook, &run_dir);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("came back: 4/4"), "{shown}");

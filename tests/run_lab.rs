@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use blackstart::journal::{self, Entry};
 use blackstart::run::event::Event;
 use support::cli::{
-    blackstart, read_journal, ready_times, spawn, starts, text, wait_bounded, BIN, RUN_LIMIT,
+    blackstart, read_journal, ready_times, run_in, spawn_run, starts, text, wait_bounded, BIN,
+    RUN_LIMIT,
 };
 use support::lab::{Lab, LabSecret};
 
@@ -106,12 +107,7 @@ fn cold_start_powers_on_over_ipmi_and_starts_in_dependency_order_then_a_rerun_st
     let topology = write_topology(&lab, LabSecret::File, &HashMap::new());
     let run_dir = lab.dir.join("run-1");
     let began = Instant::now();
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     let wall = began.elapsed();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!((0..12).all(|i| lab.is_on(i)), "every host powered on");
@@ -175,12 +171,7 @@ fn cold_start_powers_on_over_ipmi_and_starts_in_dependency_order_then_a_rerun_st
     assert_eq!(service_starts, 13, "one service per node");
 
     let second_dir = lab.dir.join("run-2");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        second_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &second_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let records = read_journal(&second_dir);
     assert!(
@@ -226,12 +217,7 @@ fn a_dead_bmc_and_a_service_that_never_comes_up_block_only_their_subtrees() {
     );
     let topology = write_topology(&lab, LabSecret::Env, &overrides);
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     let ready = ready_times(&read_journal(&run_dir));
@@ -278,12 +264,7 @@ fn quorum_holds_with_one_dead_database_host_and_a_spare_takes_its_place() {
     );
     let topology = write_topology(&lab, LabSecret::File, &overrides);
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -297,12 +278,7 @@ fn quorum_holds_with_one_dead_database_host_and_a_spare_takes_its_place() {
     overrides.insert("db.extra", format!("    spares: [\"{spare}\"]\n"));
     let topology = write_topology(&lab, LabSecret::File, &overrides);
     let run_dir = lab.dir.join("run-spare");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let used = starts(&read_journal(&run_dir))
         .iter()
@@ -321,12 +297,7 @@ fn a_changed_host_key_is_refused_and_named() {
     );
     std::fs::write(&topology, yaml).unwrap();
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     let name = &lab.hosts[7].name;
@@ -349,12 +320,7 @@ fn killed_mid_run_then_resumed_restarts_nothing_that_was_healthy() {
     overrides.insert("reports", lab.service_command(7008, 3.0, ""));
     let topology = write_topology(&lab, LabSecret::File, &overrides);
     let run_dir = lab.dir.join("run");
-    let mut child = spawn(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let mut child = spawn_run(&topology, &run_dir);
     let began = Instant::now();
     let reached = loop {
         let ready = ready_times(&journal::read(&run_dir).unwrap_or_default());
@@ -444,12 +410,7 @@ fn a_hanging_start_is_cut_and_retried_and_a_progressing_slow_start_is_left_alone
     );
     std::fs::write(&topology, yaml).unwrap();
     let run_dir = lab.dir.join("run");
-    let output = blackstart(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let output = run_in(&topology, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let records = read_journal(&run_dir);
     let attempts = |step: &str| -> Vec<Result<(), String>> {
@@ -512,12 +473,7 @@ fn a_node_repaired_by_hand_and_retried_brings_its_subtree_up_in_the_same_run() {
     ).replace("__SLOW__", &serde_json::to_string(&lab.service_command(7010, 12.0, "")).unwrap());
     std::fs::write(&topology, yaml).unwrap();
     let run_dir = lab.dir.join("run");
-    let child = spawn(&[
-        "run",
-        topology.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-    ]);
+    let child = spawn_run(&topology, &run_dir);
     let began = Instant::now();
     let failed = loop {
         let records = journal::read(&run_dir).unwrap_or_default();

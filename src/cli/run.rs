@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use blackstart::journal::{self, Entry, Journal, RunInfo};
 use blackstart::plan::Plan;
-use blackstart::playbook::{self, Procedures};
+use blackstart::playbook::Procedures;
 use blackstart::run::driver;
 use blackstart::run::event::Event;
 use blackstart::run::executor::Executor;
@@ -62,20 +62,11 @@ pub fn prepare(
     scope: Option<Scope>,
     seed: u64,
 ) -> anyhow::Result<Result<Prepared, Outcome>> {
-    let source = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let loaded = match playbook::load_any(file) {
+    let loaded = match super::plan::load_any(Some(file)) {
         Ok(loaded) => loaded,
-        Err(diagnostics) => {
-            eprintln!("{diagnostics}");
-            return Ok(Err(Outcome::InvalidInput));
-        }
+        Err(outcome) => return Ok(Err(outcome)),
     };
-    for warnings in &loaded.warnings {
-        if warnings.warnings().next().is_some() {
-            eprint!("{warnings}");
-        }
-    }
-    let scope = scope.unwrap_or(loaded.scope);
+    let scope = scope.unwrap_or_else(|| loaded.scope.clone());
     let selection = scope.select(&loaded.topology)?;
     let plan = Plan::build(&loaded.topology, &selection).map_err(|_| {
         anyhow::anyhow!("the topology has dependency cycles; run `blackstart validate`")
@@ -83,7 +74,13 @@ pub fn prepare(
     let scope_text = serde_json::to_vec(&scope)?;
     let info = RunInfo {
         topology: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
-        plan_digest: journal::digest(&[&source, &scope_text]),
+        plan_digest: journal::digest(
+            &loaded
+                .sources()
+                .map(str::as_bytes)
+                .chain([scope_text.as_slice()])
+                .collect::<Vec<_>>(),
+        ),
         scope,
         seed,
     };

@@ -107,6 +107,17 @@ pub struct LoadedPlaybook {
     pub warnings: Vec<Diagnostics>,
 }
 
+impl LoadedPlaybook {
+    /// The text of every file it was loaded from (its topology's, then the playbook's):
+    /// each set of findings keeps its file's text. A run's digest covers all of them, so a
+    /// resume notices a changed topology behind an unchanged playbook.
+    pub fn sources(&self) -> impl Iterator<Item = &str> {
+        self.warnings
+            .iter()
+            .map(|findings| findings.source.as_str())
+    }
+}
+
 /// True when the YAML text is a playbook (it has a top-level `playbook:` key).
 pub fn is_playbook(source: &str) -> bool {
     source.lines().any(|line| line.starts_with("playbook:"))

@@ -152,3 +152,18 @@ pub fn wait_for_journal(
     }
     false
 }
+
+/// `blackstart run FILE --run-dir DIR`, to completion (bounded).
+pub fn run_in(file: &Path, run_dir: &Path) -> Output {
+    wait_bounded(spawn_run(file, run_dir), RUN_LIMIT)
+}
+
+/// `blackstart run FILE --run-dir DIR`, started in the background.
+pub fn spawn_run(file: &Path, run_dir: &Path) -> Child {
+    spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ])
+}
