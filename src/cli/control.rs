@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use blackstart::journal::{self, Journal};
 use blackstart::plan::human;
-use blackstart::run::driver;
 use blackstart::run::requests::{self, Request};
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::state::{NodeState, StepStatus};
+use blackstart::run::{driver, narrate};
 
 use super::run::{prepare, Prepared};
 use super::Outcome;
@@ -155,7 +155,8 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
         Ok(mut journal) => {
             let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
             for event in events {
-                let label = format!("{request:?}");
+                let label =
+                    narrate::event_label(&prepared.topology, &prepared.plan, &scheduler, &event);
                 journal.append(
                     offset,
                     journal::Entry::Event {
