@@ -34,9 +34,10 @@ fn eight_subsystems(lab: &Lab, overrides: &HashMap<&str, String>) -> String {
     };
     let subsystem = |name: &str, port: u16, on: &[usize], requires: &str, extra: &str| {
         format!(
-            "  - name: {name}\n    hosts: [{}]\n    requires: [{requires}]\n    start: {}\n    health: {{ tcp: {port} }}\n{extra}",
+            "  - name: {name}\n    hosts: [{}]\n    requires: [{requires}]\n    start: {}\n    health: {{ tcp: {port} }}\n{extra}{}",
             hosts(on),
             serde_json::to_string(&service(name, port)).unwrap(),
+            overrides.get(format!("{name}.extra").as_str()).cloned().unwrap_or_default(),
         )
     };
     let mut yaml = String::from(
@@ -52,10 +53,7 @@ fn eight_subsystems(lab: &Lab, overrides: &HashMap<&str, String>) -> String {
         7003,
         &[4, 5, 6],
         "config, dns",
-        &format!(
-            "    min_healthy: 2\n{}",
-            overrides.get("db.extra").cloned().unwrap_or_default()
-        ),
+        "    min_healthy: 2\n",
     );
     yaml += &subsystem("queue", 7004, &[7], "config", "");
     yaml += &subsystem("cache", 7005, &[8], "db", "");
@@ -563,5 +561,49 @@ fn the_bmc_password_never_reaches_the_journal_the_logs_or_ps() {
     assert!(
         !text(&output).contains(&lab.password),
         "password in the logs"
+    );
+}
+
+#[test]
+fn a_service_that_becomes_healthy_just_after_its_ready_timeout_is_started_exactly_once() {
+    // Incident 1: restarting half-recovered servers lost their progress. cache listens
+    // 1.8 s after its start, its ready timeout is 1 s, and the retry waits 1.5-3 s: the probe
+    // before the retry must find it healthy and leave it alone.
+    let lab = Lab::start("ri", (91, 30), 12);
+    let mut overrides = HashMap::new();
+    overrides.insert("cache", lab.service_command(7005, 1.8, ""));
+    overrides.insert(
+        "cache.extra",
+        "    ready_timeout: 1s\n    retry: { attempts: 3, backoff: 3s, max_backoff: 3s }\n"
+            .to_string(),
+    );
+    let topology = write_topology(&lab, LabSecret::File, &overrides);
+    let run_dir = lab.dir.join("run");
+    let output = run_in(&topology, &run_dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let cache_host = &lab.hosts[7];
+    let launched = lab
+        .service_starts()
+        .iter()
+        .filter(|line| line.ends_with(&format!(" {} 7005", cache_host.address)))
+        .count();
+    assert_eq!(launched, 1, "cache was launched exactly once on its host");
+    let records = read_journal(&run_dir);
+    let cache_starts = starts(&records)
+        .iter()
+        .filter(|(label, _)| step_of(label) == "cache")
+        .count();
+    assert_eq!(cache_starts, 1, "one start action for cache in the journal");
+    let timed_out_then_found_healthy = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Event { label, event, .. } if step_of(label) == "cache" => Some(event),
+            _ => None,
+        })
+        .skip_while(|event| !matches!(event, Event::StartFinished { result: Err(_), .. }))
+        .any(|event| matches!(event, Event::Probed { healthy: true, .. }));
+    assert!(
+        timed_out_then_found_healthy,
+        "the journal shows the timed-out attempt, then a probe that found cache healthy"
     );
 }

@@ -1,9 +1,9 @@
 //! An in-memory fleet for the driver's own unit tests: hosts that boot when powered on,
 //! services that become healthy when started. The lab tests use real sshd and ipmi_sim.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
@@ -24,6 +24,11 @@ pub struct FakeState {
     pub dead_bmc: HashSet<String>,
     /// Start commands (substring) that fail.
     pub failing: HashSet<String>,
+    /// Ports (`serve PORT` commands, exactly) that open only this long after their start:
+    /// services slower than their ready timeout.
+    pub slow_to_open: HashMap<String, Duration>,
+    /// `address:port` pairs that will listen from the given instant.
+    opening: HashMap<String, Instant>,
 }
 
 /// A fake fleet: start commands of the form `serve PORT` open that port on the host.
@@ -100,7 +105,15 @@ impl Remote for FakeFleet {
             });
         }
         if let Some(port) = command.strip_prefix("serve ") {
-            state.listening.insert(format!("{}:{port}", host.address));
+            let endpoint = format!("{}:{port}", host.address);
+            match state.slow_to_open.get(command).copied() {
+                Some(delay) => {
+                    state.opening.insert(endpoint, Instant::now() + delay);
+                }
+                None => {
+                    state.listening.insert(endpoint);
+                }
+            }
         }
         if let Some(port) = command.strip_prefix("unserve ") {
             state.listening.remove(&format!("{}:{port}", host.address));
@@ -120,12 +133,15 @@ impl Probe for FakeFleet {
         _timeout: Duration,
     ) -> Result<(), String> {
         let state = self.state.lock().unwrap();
+        let open = |endpoint: &str| {
+            state.listening.contains(endpoint)
+                || state
+                    .opening
+                    .get(endpoint)
+                    .is_some_and(|at| *at <= Instant::now())
+        };
         match check {
-            RenderedCheck::Tcp { address, port }
-                if state.listening.contains(&format!("{address}:{port}")) =>
-            {
-                Ok(())
-            }
+            RenderedCheck::Tcp { address, port } if open(&format!("{address}:{port}")) => Ok(()),
             _ => Err(format!("{} not listening", host.name)),
         }
     }

@@ -103,4 +103,6 @@ pub struct Node {
     pub state: NodeState,
     /// Start attempts made.
     pub attempts: u32,
+    /// Its current probe comes before a retry, not before the first attempt.
+    pub probe_before_retry: bool,
 }

@@ -145,3 +145,86 @@ async fn a_resume_reprobes_and_restarts_nothing_healthy() {
             == 1
     );
 }
+
+#[tokio::test]
+async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once() {
+    // Incident 1: restarting half-recovered servers lost their progress. The first attempt
+    // times out waiting for health; the service comes up during the backoff, and the probe
+    // before the retry must find it and leave it alone.
+    let text = TOPOLOGY.replace(
+        "    start: serve 8080\n",
+        "    start: serve 8080\n    ready_timeout: 100ms\n    retry: { attempts: 3, backoff: 2s, max_backoff: 2s }\n",
+    );
+    assert_ne!(text, TOPOLOGY, "the app subsystem was given its timeouts");
+    let topology = Arc::new(load_str(&text, Path::new("fake.yaml")).unwrap().topology);
+    let selection = Scope::default().select(&topology).unwrap();
+    let plan = Arc::new(Plan::build(&topology, &selection).unwrap());
+    let fleet = Arc::new(FakeFleet::default());
+    fleet
+        .state
+        .lock()
+        .unwrap()
+        .slow_to_open
+        .insert("serve 8080".into(), std::time::Duration::from_millis(600));
+    let dir = tempfile::tempdir().unwrap();
+    let executor = Executor::new(
+        topology.clone(),
+        fleet.clone(),
+        fleet.clone(),
+        fleet.clone(),
+    );
+    let journal = Journal::open(dir.path(), Default::default()).unwrap();
+    let scheduler = replay(&topology, &plan, 7, &[]);
+    let setup = RunSetup {
+        run_dir: dir.path(),
+        resumed: false,
+        plan_digest: "digest",
+    };
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        drive(topology, plan, executor, journal, scheduler, setup),
+    )
+    .await
+    .expect("the run ends")
+    .unwrap();
+    assert!(result.succeeded, "{}", result.summary);
+    assert_eq!(
+        fleet.count("serve 8080"),
+        2,
+        "once on each app host, never twice"
+    );
+    let records = journal::read(dir.path()).unwrap();
+    let failed_attempts = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                journal::Entry::Event {
+                    event: super::event::Event::StartFinished { result: Err(_), .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        failed_attempts, 2,
+        "each app node's first attempt timed out"
+    );
+    let healthy_probes = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                journal::Entry::Event {
+                    event: super::event::Event::Probed { healthy: true, .. },
+                    label,
+                    ..
+                } if label.starts_with("app")
+            )
+        })
+        .count();
+    assert_eq!(
+        healthy_probes, 2,
+        "the probe before each retry found it healthy"
+    );
+}

@@ -53,6 +53,10 @@ impl Scheduler {
             Event::Probed { node, healthy, .. } => {
                 self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
                 let node = *node;
+                if std::mem::take(&mut self.nodes[node].probe_before_retry) {
+                    self.retry_probed(node, *healthy);
+                    return;
+                }
                 if *healthy {
                     self.node_healthy(node, true);
                 } else {
@@ -123,6 +127,17 @@ impl Scheduler {
                 self.held[*step] = Some(reason.clone());
                 self.refresh(*step);
             }
+        }
+    }
+
+    /// A node probed after a failed attempt, before its next one: healthy now means the
+    /// last start worked late, and it is left alone; otherwise the next attempt goes ahead
+    /// (its dependencies were ready for the first attempt and stay so).
+    fn retry_probed(&mut self, node: NodeId, healthy: bool) {
+        if healthy {
+            self.node_healthy(node, false);
+        } else {
+            self.queue(node);
         }
     }
 

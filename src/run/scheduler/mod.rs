@@ -249,6 +249,7 @@ impl Scheduler {
             spare,
             state: NodeState::Pending,
             attempts: 0,
+            probe_before_retry: false,
         });
         self.host_nodes[host].push(id);
         self.step_nodes[step].push(id);
@@ -365,7 +366,11 @@ impl Scheduler {
             }
             self.backoff.pop();
             if matches!(self.nodes[node].state, NodeState::Backoff { .. }) {
-                self.queue(node);
+                // Probe before every retry: a service that came up just after its ready
+                // timeout, or that a network cut only hid, must not be started a second time.
+                self.nodes[node].state = NodeState::Pending;
+                self.nodes[node].probe_before_retry = true;
+                self.to_probe.push_back(node);
             }
         }
         while self.node_work_in_flight < self.parallelism {

@@ -86,6 +86,7 @@ impl Scheduler {
         self.starting.iter_mut().for_each(|count| *count = 0);
         self.healthy.iter_mut().for_each(|count| *count = 0);
         for node in &mut self.nodes {
+            node.probe_before_retry = false;
             if !matches!(node.state, NodeState::Failed { .. }) {
                 node.state = NodeState::Pending;
             }
