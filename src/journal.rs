@@ -1,6 +1,11 @@
 //! The journal: every action and event of a run, appended one JSON object per line and
 //! synced to disk, under a run directory. It is the audit trail and the source of resume.
 //! Secrets never enter it: commands are recorded as rendered, and they hold none.
+//!
+//! A drill records the same [`Record`]s into memory (a [`Timeline`]) on its virtual clock:
+//! every view of a run — progress, summary, `status`, the drill's timeline — reads one
+//! vocabulary. The format is versioned ([`FORMAT`]); a journal of another format is refused
+//! with its version named, never misread.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -10,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::run::event::{Action, Event};
-use crate::run::transport::CommandOutput;
+use crate::event::state::StepStatus;
+use crate::event::{Action, CommandOutput, Event};
 
 /// File names inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -35,11 +40,16 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
+/// The journal format this release writes and reads. Format 1 (the first releases) kept
+/// reasons and statuses as text; format 2 types them.
+pub const FORMAT: u32 = 2;
+
 /// One journal line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
-    /// Wall-clock time, RFC 3339.
-    pub at: String,
+    /// Wall-clock time, RFC 3339; none on a drill's virtual clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Milliseconds since the run (first start) began.
     pub t_ms: u64,
     /// What happened.
@@ -53,6 +63,9 @@ pub struct Record {
 pub enum Entry {
     /// A run (or a resume) began.
     RunStarted {
+        /// The journal format ([`FORMAT`]); journals without it are format 1.
+        #[serde(default = "format_one")]
+        format: u32,
         /// Digest of topology and scope.
         plan_digest: String,
         /// Topology name.
@@ -105,13 +118,17 @@ pub enum Entry {
         /// Step id.
         step: String,
         /// New status.
-        status: String,
+        status: StepStatus,
     },
     /// The run stopped launching work (Ctrl-C) or ended.
     RunFinished {
         /// `succeeded`, `failed` or `interrupted`.
         outcome: String,
     },
+}
+
+fn format_one() -> u32 {
+    1
 }
 
 /// Why a journal could not be used.
@@ -138,6 +155,56 @@ pub enum JournalError {
         /// Parser message.
         detail: String,
     },
+    /// The journal was written in another format.
+    #[error("{path}: journal format {found}, but this release reads format {FORMAT}; finish or inspect that run with the release that started it, or start a new run")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The format found.
+        found: u32,
+    },
+}
+
+/// Where a run's records go: the journal on disk, or a drill's timeline in memory.
+pub trait Sink {
+    /// Queues a record at `t` (time since the run first began).
+    fn append(&mut self, t: Duration, entry: Entry);
+    /// Makes what is queued durable (a no-op in memory).
+    fn sync(&mut self) -> Result<(), JournalError>;
+    /// False when nothing is kept: labels need not be built.
+    fn keeps(&self) -> bool {
+        true
+    }
+}
+
+/// Records in memory, on a virtual clock: a drill's timeline. Disabled, it keeps nothing
+/// (a Monte Carlo study).
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// The records, in order.
+    pub records: Vec<Record>,
+    /// Whether records are kept.
+    pub enabled: bool,
+}
+
+impl Sink for Timeline {
+    fn append(&mut self, t: Duration, entry: Entry) {
+        if self.enabled {
+            self.records.push(Record {
+                at: None,
+                t_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
+                entry,
+            });
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    fn keeps(&self) -> bool {
+        self.enabled
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -191,12 +258,14 @@ impl Journal {
     pub fn offset(&self) -> Duration {
         self.offset
     }
+}
 
-    /// Queues a record; [`Journal::sync`] writes and syncs what is queued.
-    pub fn append(&mut self, elapsed: Duration, entry: Entry) {
+impl Sink for Journal {
+    /// Queues a record; [`Sink::sync`] writes and syncs what is queued.
+    fn append(&mut self, t: Duration, entry: Entry) {
         let record = Record {
-            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            t_ms: (self.offset + elapsed).as_millis() as u64,
+            at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+            t_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
             entry,
         };
         serde_json::to_writer(&mut self.pending, &record).expect("journal records serialize");
@@ -204,7 +273,7 @@ impl Journal {
     }
 
     /// Writes what is queued and syncs it to disk.
-    pub fn sync(&mut self) -> Result<(), JournalError> {
+    fn sync(&mut self) -> Result<(), JournalError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -229,9 +298,22 @@ pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
         .collect::<Result<_, _>>()
         .map_err(io(&path))?;
     let mut records = Vec::with_capacity(lines.len());
+    let mut format_checked = false;
     for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
+        }
+        if !format_checked {
+            // Checked before anything is parsed as this release's types: an older journal
+            // is named as such, not reported as corrupt.
+            format_checked = true;
+            let found = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .filter(|value| value["kind"] == "run_started")
+                .map(|value| value["format"].as_u64().map_or(1, |f| f as u32));
+            if let Some(found) = found.filter(|found| *found != FORMAT) {
+                return Err(JournalError::Format { path, found });
+            }
         }
         match serde_json::from_str(line) {
             Ok(record) => records.push(record),

@@ -5,10 +5,12 @@
 //! [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
 
 pub mod drill;
+pub mod event;
 pub mod graph;
 pub mod journal;
 pub mod plan;
 pub mod playbook;
+pub mod rehearsal;
 pub mod report;
 pub mod run;
 pub mod scope;

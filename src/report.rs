@@ -3,31 +3,74 @@
 
 use std::fmt::Write;
 use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::plan::{human, Plan};
+use crate::event::narrate::{describe, status_detail, status_word};
+use crate::event::state::{NodeState, StepStatus};
+use crate::event::Event;
+use crate::plan::{human, Plan, StepId};
+use crate::run::driver::Reporter;
 use crate::run::scheduler::Scheduler;
-use crate::run::state::{NodeState, StepStatus};
-use crate::topology::Topology;
+use crate::template::shell_quote;
+use crate::topology::{SubsystemKind, Topology};
 
 /// Live progress: a redrawn per-tier table on a terminal, one line per event otherwise.
 #[derive(Debug)]
 pub struct Progress {
+    topology: Arc<Topology>,
+    plan: Arc<Plan>,
+    run_dir: PathBuf,
     terminal: bool,
     drawn_lines: usize,
     last_draw: Option<Instant>,
 }
 
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
+impl Reporter for Progress {
+    fn event(&mut self, at: Duration, label: &str, event: &Event) {
+        self.line(at, &format!("{label}: {}", describe(event)));
+    }
+
+    fn line(&mut self, at: Duration, text: &str) {
+        Progress::line(self, at, text);
+    }
+
+    /// Shows the step's instructions and how to acknowledge it.
+    fn person_needed(&mut self, at: Duration, step: StepId) {
+        let (topology, plan) = (self.topology.clone(), self.plan.clone());
+        let (what, instructions) = match &topology.subsystems[plan.steps[step].step.subsystem].kind
+        {
+            SubsystemKind::Gate { instructions } => ("GATE", instructions.as_str()),
+            SubsystemKind::Manual { instructions } => ("MANUAL STEP", instructions.as_str()),
+            SubsystemKind::Service => ("STEP", ""),
+        };
+        let text = format!(
+            "{what} {} waits for a person:\n    {}\n    when done: blackstart ack {} {}",
+            plan.steps[step].id,
+            instructions.replace('\n', "\n    "),
+            shell_quote(&self.run_dir.display().to_string()),
+            shell_quote(&plan.steps[step].id),
+        );
+        Progress::line(self, at, &text);
+    }
+
+    fn tick(&mut self, scheduler: &Scheduler, at: Duration) {
+        self.draw(scheduler, at);
+    }
+
+    fn shows(&self) -> bool {
+        true
     }
 }
 
 impl Progress {
-    /// Progress on stderr, redrawn when stderr is a terminal.
-    pub fn new() -> Progress {
+    /// Progress of the run in `run_dir` on stderr, redrawn when stderr is a terminal.
+    pub fn new(topology: Arc<Topology>, plan: Arc<Plan>, run_dir: PathBuf) -> Progress {
         Progress {
+            topology,
+            plan,
+            run_dir,
             terminal: std::io::stderr().is_terminal(),
             drawn_lines: 0,
             last_draw: None,
@@ -49,13 +92,7 @@ impl Progress {
     }
 
     /// Redraws the per-tier table (terminal only, at most every 200 ms).
-    pub fn draw(
-        &mut self,
-        topology: &Topology,
-        plan: &Plan,
-        scheduler: &Scheduler,
-        elapsed: Duration,
-    ) {
+    pub fn draw(&mut self, scheduler: &Scheduler, elapsed: Duration) {
         if !self.terminal
             || self
                 .last_draw
@@ -64,7 +101,7 @@ impl Progress {
             return;
         }
         self.last_draw = Some(Instant::now());
-        let table = tier_table(topology, plan, scheduler);
+        let table = tier_table(&self.topology, &self.plan, scheduler);
         let mut err = std::io::stderr().lock();
         self.clear(&mut err);
         let _ = writeln!(err, "── {} elapsed ──", human(elapsed));
@@ -139,7 +176,7 @@ pub fn summary(
             .count(),
         nodes.len()
     );
-    let path = actual_critical_path(plan, ready_at);
+    let path = crate::run::critical_path::actual(plan, ready_at);
     if !path.is_empty() {
         let text: Vec<String> = path
             .iter()
@@ -163,43 +200,20 @@ pub fn summary(
         }
     }
     for (id, status) in statuses.iter().enumerate() {
-        match status {
-            StepStatus::Failed => {
-                let _ = writeln!(
-                    out,
-                    "  FAILED  step {}: fewer than {} hosts healthy",
-                    plan.steps[id].id, plan.steps[id].required_healthy
-                );
-            }
-            StepStatus::Blocked { on } => {
-                let _ = writeln!(
-                    out,
-                    "  BLOCKED {} (waits for failed {})",
-                    plan.steps[id].id, plan.steps[*on].id
-                );
-            }
-            _ => {}
+        if matches!(status, StepStatus::Failed | StepStatus::Blocked { .. }) {
+            let failure = scheduler.step_failure(id);
+            let _ = writeln!(
+                out,
+                "  {:<7} {} ({})",
+                status_word(status),
+                if *status == StepStatus::Failed {
+                    format!("step {}", plan.steps[id].id)
+                } else {
+                    plan.steps[id].id.clone()
+                },
+                status_detail(plan, status, failure.as_ref()).unwrap_or_default()
+            );
         }
     }
     out
-}
-
-/// The chain that decided when the run finished: from the last step to become ready, back
-/// through the dependency that became ready last (ties go to the lower step id, so the
-/// same run always reads the same way).
-pub fn actual_critical_path(plan: &Plan, ready_at: &[Option<Duration>]) -> Vec<usize> {
-    let latest = |ids: &mut dyn Iterator<Item = usize>| {
-        ids.filter_map(|id| ready_at[id].map(|at| (at, std::cmp::Reverse(id))))
-            .max()
-            .map(|(_, std::cmp::Reverse(id))| id)
-    };
-    let mut path = Vec::new();
-    let mut cursor = latest(&mut (0..plan.steps.len()));
-    while let Some(id) = cursor {
-        path.push(id);
-        let step = &plan.steps[id];
-        cursor = latest(&mut step.requires.iter().chain(&step.wants).copied());
-    }
-    path.reverse();
-    path
 }

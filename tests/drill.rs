@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use blackstart::drill::{
     render_json, render_timeline, simulate, uncap, Drill, DrillConfig, FaultKind, FaultRates,
-    FleetStart, Injected, Outcome, TimelineKind,
+    FleetStart, Injected, Outcome,
 };
+use blackstart::event::state::StepStatus;
+use blackstart::event::{Action, Event};
+use blackstart::journal::Entry;
 use blackstart::plan::{Plan, StepId};
-use blackstart::run::event::{Action, Event};
-use blackstart::run::state::StepStatus;
 use blackstart::scope::Scope;
 use blackstart::topology::{load_file, load_str, Topology};
 
@@ -193,12 +194,16 @@ fn a_spare_replaces_a_host_whose_disk_never_came_back() {
     assert!(outcome.succeeded, "{:?}", outcome.statuses);
     assert_eq!(outcome.spares_used, 1);
     let spare = topology.host_id("spare1").unwrap();
-    let started_on_spare = outcome.timeline.iter().any(|entry| match &entry.kind {
-        TimelineKind::Event(Event::StartFinished {
-            node,
-            result: Ok(()),
+    let started_on_spare = outcome.timeline.iter().any(|record| match &record.entry {
+        Entry::Event {
+            event:
+                Event::StartFinished {
+                    node,
+                    result: Ok(()),
+                    ..
+                },
             ..
-        }) => outcome.nodes[*node].1 == spare,
+        } => outcome.nodes[*node].1 == spare,
         _ => false,
     });
     assert!(started_on_spare, "payments came up on spare1");
@@ -215,20 +220,24 @@ fn attempts(
     outcome
         .timeline
         .iter()
-        .filter_map(|entry| match &entry.kind {
-            TimelineKind::Action(Action::Start { node, attempt })
-                if outcome.nodes[*node] == target =>
-            {
-                Some((entry.at, *attempt, None))
+        .filter_map(|record| {
+            let at = Duration::from_millis(record.t_ms);
+            match &record.entry {
+                Entry::Action {
+                    action: Action::Start { node, attempt },
+                    ..
+                } if outcome.nodes[*node] == target => Some((at, *attempt, None)),
+                Entry::Event {
+                    event:
+                        Event::StartFinished {
+                            node,
+                            attempt,
+                            result,
+                        },
+                    ..
+                } if outcome.nodes[*node] == target => Some((at, *attempt, Some(result.is_ok()))),
+                _ => None,
             }
-            TimelineKind::Event(Event::StartFinished {
-                node,
-                attempt,
-                result,
-            }) if outcome.nodes[*node] == target => {
-                Some((entry.at, *attempt, Some(result.is_ok())))
-            }
-            _ => None,
         })
         .collect()
 }
@@ -343,7 +352,10 @@ fn with_one_slot_a_severe_tier_starts_before_a_longer_chain_of_a_lesser_one() {
         r#"
 name: priority
 policy: { parallelism: 1 }
-defaults: { host: { boot: 1m, bmc: { password_env: X } } }
+defaults:
+  host: { boot: 1m, bmc: { password_env: X } }
+  # Ten-minute starts need a ready timeout longer than ten minutes, in a drill as in a run.
+  subsystem: { ready_timeout: 15m }
 hosts:
   - { name: h1, address: 10.0.0.1, bmc: { address: 10.1.0.1 } }
 subsystems:

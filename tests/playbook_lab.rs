@@ -5,8 +5,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use blackstart::event::{Action, Event};
 use blackstart::journal::Entry;
-use blackstart::run::event::{Action, Event};
 use support::cli::{
     actions, blackstart, read_journal, ready_times, run_in, spawn_run, starts, status_times, text,
     wait_bounded, wait_for_journal, RUN_LIMIT,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use blackstart::event::Event;
 use blackstart::journal::{self, Entry};
-use blackstart::run::event::Event;
 use support::cli::{
     blackstart, read_journal, ready_times, run_in, spawn_run, starts, text, wait_bounded, BIN,
     RUN_LIMIT,
@@ -419,7 +419,7 @@ fn a_hanging_start_is_cut_and_retried_and_a_progressing_slow_start_is_left_alone
                     event: Event::StartFinished { result, .. },
                     label,
                     ..
-                } if step_of(label) == step => Some(result.clone()),
+                } if step_of(label) == step => Some(result.clone().map_err(|why| why.to_string())),
                 _ => None,
             })
             .collect()
@@ -475,7 +475,7 @@ fn a_node_repaired_by_hand_and_retried_brings_its_subtree_up_in_the_same_run() {
     let began = Instant::now();
     let failed = loop {
         let records = journal::read(&run_dir).unwrap_or_default();
-        let failed = records.iter().any(|r| matches!(&r.entry, Entry::StepStatus { step, status } if step == "queue" && status == "failed"));
+        let failed = records.iter().any(|r| matches!(&r.entry, Entry::StepStatus { step, status } if step == "queue" && status.name() == "failed"));
         if failed || began.elapsed() > Duration::from_secs(60) {
             break failed;
         }

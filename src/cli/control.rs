@@ -5,14 +5,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use blackstart::journal::{self, Journal};
+use blackstart::event::narrate;
+use blackstart::event::state::{NodeState, StepStatus};
+use blackstart::journal::{self, Journal, Sink};
 use blackstart::plan::human;
 use blackstart::run::requests::{self, Request};
 use blackstart::run::scheduler::Scheduler;
-use blackstart::run::state::{NodeState, StepStatus};
-use blackstart::run::{driver, narrate};
 
-use super::run::{prepare, Prepared};
+use super::run::{prepare, scheduler_for, Prepared};
 use super::Outcome;
 
 /// A run directory read back: what ran, the replayed scheduler, the journal.
@@ -26,12 +26,7 @@ fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
         Err(outcome) => return Ok(Err(outcome)),
     };
     let records = journal::read(dir)?;
-    let scheduler = driver::replay(
-        &prepared.topology,
-        &prepared.plan,
-        info.seed,
-        &journal::events(&records),
-    );
+    let scheduler = scheduler_for(&prepared, &journal::events(&records));
     Ok(Ok((prepared, scheduler, records)))
 }
 
@@ -88,11 +83,8 @@ pub fn status(dir: &Path) -> anyhow::Result<Outcome> {
             })
             .count();
         let text = match status {
-            StepStatus::Ready => "healthy".to_string(),
             StepStatus::Active => format!("in progress ({in_progress} starting)"),
-            StepStatus::Waiting => "waiting for dependencies".to_string(),
-            StepStatus::Failed => "FAILED".to_string(),
-            StepStatus::Blocked { on } => format!("BLOCKED on {}", plan.steps[*on].id),
+            _ => narrate::status_text(plan, status, scheduler.step_failure(id).as_ref()),
         };
         if *status != StepStatus::Ready {
             remaining = remaining.max(step.ready_at.saturating_sub(done_at));
@@ -155,8 +147,12 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
         Ok(mut journal) => {
             let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
             for event in events {
-                let label =
-                    narrate::event_label(&prepared.topology, &prepared.plan, &scheduler, &event);
+                let label = narrate::event_label(
+                    &prepared.topology,
+                    &prepared.plan,
+                    scheduler.nodes(),
+                    &event,
+                );
                 journal.append(
                     offset,
                     journal::Entry::Event {

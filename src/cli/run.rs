@@ -6,19 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use blackstart::journal::{self, Entry, Journal, RunInfo};
+use blackstart::event::{Event, Reason};
+use blackstart::journal::{self, Entry, Journal, RunInfo, Sink};
 use blackstart::plan::Plan;
 use blackstart::playbook::Procedures;
-use blackstart::run::driver;
-use blackstart::run::event::Event;
+use blackstart::rehearsal;
+use blackstart::report::{summary, Progress};
+use blackstart::run::driver::{self, real::RealFleet};
 use blackstart::run::executor::Executor;
 use blackstart::run::preflight::run_checks;
-use blackstart::run::rehearsal;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::ipmi::IpmiPower;
 use blackstart::run::transport::probe::DirectProbe;
 use blackstart::run::transport::ssh::SshRemote;
 use blackstart::scope::Scope;
+use blackstart::template::shell_quote;
 use blackstart::topology::Topology;
 
 use super::plan::scope_from;
@@ -161,12 +163,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let offset = replayed.last().map_or(Duration::ZERO, |(at, _)| *at);
     let mut journal = Journal::open(&run_dir, offset)?;
     eprintln!("run directory: {}", run_dir.display());
-    let mut scheduler = driver::replay(
-        &prepared.topology,
-        &prepared.plan,
-        prepared.info.seed,
-        &replayed,
-    );
+    let mut scheduler = scheduler_for(&prepared, &replayed);
     if resumed {
         scheduler.prepare_resume();
     }
@@ -199,59 +196,89 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     }
-    let drill = prepared.procedures.drill.clone().filter(|_| !resumed);
-    let mut rehearsal_state = None;
-    if drill.is_some() {
-        let (topology, plan) = (&prepared.topology, &prepared.plan);
-        let (baseline, failures) = runtime.block_on(async {
-            let baseline = rehearsal::baseline(&executor, topology, plan).await;
-            let failures = rehearsal::power_off(&executor, topology, plan).await;
-            (baseline, failures)
-        });
+    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let drill = prepared.procedures.drill.clone();
+    let baseline = match &drill {
+        None => None,
+        Some(_) if resumed => Some(recorded_baseline(&run_dir)?),
+        Some(_) => {
+            let baseline = runtime.block_on(rehearsal::baseline(&executor, topology, plan));
+            println!(
+                "DRILL  baseline: {} nodes healthy on {} powered hosts; powering off {} hosts",
+                baseline.healthy.len(),
+                baseline.powered_on.len(),
+                rehearsal::hosts_to_power_off(topology, plan).len(),
+            );
+            journal.append(
+                Duration::ZERO,
+                Entry::Drill {
+                    phase: "baseline".into(),
+                    detail: serde_json::to_value(&baseline)?,
+                },
+            );
+            journal.sync()?;
+            Some(baseline)
+        }
+    };
+    let opening = Entry::RunStarted {
+        format: journal::FORMAT,
+        plan_digest: prepared.info.plan_digest.clone(),
+        topology: topology.name.clone(),
+        resumed,
+        pid: std::process::id(),
+    };
+    let ended = runtime.block_on(async {
+        let mut fleet = RealFleet::new(executor, run_dir.clone(), offset);
+        let mut progress = Progress::new(topology.clone(), plan.clone(), run_dir.clone());
+        driver::drive(
+            topology,
+            plan,
+            &mut fleet,
+            &mut journal,
+            &mut progress,
+            scheduler,
+            Some(opening),
+        )
+        .await
+    })?;
+    print!(
+        "{}",
+        summary(
+            topology,
+            plan,
+            &ended.final_state,
+            &ended.tally.ready_at,
+            ended.tally.ended
+        )
+    );
+    if ended.interrupted || !ended.succeeded {
         println!(
-            "DRILL  baseline: {} nodes healthy on {} powered hosts; power-off: {} refused",
-            baseline.healthy.len(),
-            baseline.powered_on.len(),
-            failures.len()
+            "  resume with: blackstart run --resume {}",
+            shell_quote(&run_dir.display().to_string())
         );
-        journal.append(
-            Duration::ZERO,
-            Entry::Drill {
-                phase: "baseline".into(),
-                detail: serde_json::to_value(&baseline)?,
-            },
-        );
-        journal.append(
-            Duration::ZERO,
-            Entry::Drill {
-                phase: "power_off".into(),
-                detail: serde_json::json!({ "refused": failures }),
-            },
-        );
-        journal.sync()?;
-        rehearsal_state = Some((baseline, failures));
     }
-    let result = runtime.block_on(driver::drive(
-        prepared.topology.clone(),
-        prepared.plan.clone(),
-        executor,
-        journal,
-        scheduler,
-        driver::RunSetup {
-            run_dir: &run_dir,
-            resumed,
-            plan_digest: &prepared.info.plan_digest,
-        },
-    ))?;
-    print!("{}", result.summary);
-    if let (Some(spec), Some((baseline, failures))) = (drill, rehearsal_state) {
+    if let (Some(spec), Some(baseline)) = (drill, baseline) {
+        // The cold start begins when the last host is off.
+        let cold_start = journal::read(&run_dir)?
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.entry,
+                    Entry::Event {
+                        event: Event::PoweredOff { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|r| Duration::from_millis(r.t_ms))
+            .max()
+            .unwrap_or(ended.tally.began);
         let report = rehearsal::report(
-            &prepared.topology,
-            &prepared.plan,
+            topology,
+            plan,
             &baseline,
-            &result.final_state,
-            result.elapsed,
-            failures,
+            &ended.final_state,
+            ended.tally.ended.saturating_sub(cold_start),
             spec.simulations as usize,
         );
         print!("{}", report.text());
@@ -263,11 +290,43 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     }
-    Ok(if result.succeeded {
+    Ok(if ended.succeeded {
         Outcome::Success
     } else {
         Outcome::Failed
     })
+}
+
+/// The scheduler of a prepared run with the journaled events replayed: a real drill
+/// powers its hosts off first, and its replay must know that to read its events.
+pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Scheduler {
+    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let mut scheduler = Scheduler::new(topology, plan, prepared.info.seed);
+    if prepared.procedures.drill.is_some() {
+        scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
+    }
+    for (at, event) in events {
+        scheduler.handle(*at, event);
+    }
+    scheduler
+}
+
+/// The baseline a drill recorded before it powered anything off.
+fn recorded_baseline(run_dir: &Path) -> anyhow::Result<rehearsal::Baseline> {
+    journal::read(run_dir)?
+        .into_iter()
+        .find_map(|record| match record.entry {
+            Entry::Drill { phase, detail } if phase == "baseline" => {
+                serde_json::from_value(detail).ok()
+            }
+            _ => None,
+        })
+        .with_context(|| {
+            format!(
+                "{}: the drill's baseline is not in the journal; start a new drill",
+                run_dir.display()
+            )
+        })
 }
 
 /// Runs the preflight checks, journals each result, holds the subtrees of failed `block`
@@ -312,8 +371,11 @@ async fn preflight(
             Some(subsystems) => {
                 for (id, step) in plan.steps.iter().enumerate() {
                     if subsystems.contains(&step.step.subsystem) {
-                        let reason =
-                            format!("preflight {:?} failed on {host}: {detail}", check.name);
+                        let reason = Reason::PreflightHeld {
+                            check: check.name.clone(),
+                            host: host.clone(),
+                            detail: detail.clone(),
+                        };
                         scheduler.handle(Duration::ZERO, &Event::Held { step: id, reason });
                     }
                 }

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use super::random::{Draws, Stream};
 use super::{DrillConfig, FaultKind, FleetStart, Injected};
+use crate::event::{Action, Event, PowerReport, Reason, Target};
 use crate::plan::Plan;
-use crate::run::event::{Action, Event, PowerReport};
 use crate::run::executor::boot_timeout;
-use crate::run::state::Node;
 use crate::topology::{HostId, Topology};
 
 /// Faults dealt to one host before the drill starts.
@@ -49,8 +48,8 @@ impl FaultTally {
     }
 }
 
-/// The made-up fleet of one run.
-pub(crate) struct Fleet<'a> {
+/// The made-up fleet of one run: what is on, what runs, what is broken.
+pub(crate) struct World<'a> {
     topology: &'a Topology,
     plan: &'a Plan,
     config: DrillConfig,
@@ -58,14 +57,14 @@ pub(crate) struct Fleet<'a> {
     faults: Vec<HostFaults>,
     /// When each host answers SSH, once it has power.
     answers_at: Vec<Option<Duration>>,
-    /// Per scheduler node id: the service runs and is healthy.
-    healthy: Vec<bool>,
+    /// Per scheduler node id: when the service is (or will be) healthy.
+    healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
     pub(crate) tally: FaultTally,
 }
 
-impl<'a> Fleet<'a> {
+impl<'a> World<'a> {
     pub(crate) fn new(
         topology: &'a Topology,
         plan: &'a Plan,
@@ -103,14 +102,14 @@ impl<'a> Fleet<'a> {
             }
         }
         let warm = config.start == FleetStart::Warm;
-        Fleet {
+        World {
             topology,
             plan,
             config,
             draws,
             faults,
             answers_at: vec![warm.then_some(Duration::ZERO); topology.hosts.len()],
-            healthy: Vec::new(),
+            healthy_at: Vec::new(),
             injected: injected
                 .iter()
                 .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
@@ -120,13 +119,15 @@ impl<'a> Fleet<'a> {
         }
     }
 
-    /// Carries out `action` at `now`: how long it takes, and the event that ends it.
+    /// Carries out `action` on `target` at `now`, with the real executor's time limits:
+    /// how long it takes, and the event that ends it.
     pub(crate) fn perform(
         &mut self,
         now: Duration,
         action: &Action,
-        nodes: &[Node],
+        target: Target,
     ) -> (Duration, Event) {
+        let step = target.step.map_or(0, |(step, _)| step);
         let latencies = self.config.latencies;
         match *action {
             Action::CheckPower { host } => {
@@ -144,7 +145,10 @@ impl<'a> Fleet<'a> {
                 }
                 if self.faults[host].dead_bmc {
                     self.tally.dead_bmc += 1;
-                    let result = Err("BMC does not answer (simulated)".to_string());
+                    let result = Err(Reason::BmcTimeout {
+                        limit_ms: Reason::millis(self.topology.policy.bmc_timeout),
+                        detail: "chassis power status: the BMC does not answer (simulated)".into(),
+                    });
                     return (latencies.dead_bmc, Event::PowerChecked { host, result });
                 }
                 let delay = self
@@ -176,6 +180,19 @@ impl<'a> Fleet<'a> {
                     },
                 )
             }
+            Action::PowerOff { host } => {
+                let delay =
+                    self.draws
+                        .between(latencies.power_on, Stream::PowerLatency, host as u64, 1);
+                self.answers_at[host] = None;
+                (
+                    delay,
+                    Event::PoweredOff {
+                        host,
+                        result: Ok(()),
+                    },
+                )
+            }
             Action::WaitSsh { host } => {
                 let limit = boot_timeout(&self.topology.hosts[host]);
                 let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
@@ -201,17 +218,17 @@ impl<'a> Fleet<'a> {
                         } else {
                             "booted too slowly"
                         };
-                        let result = Err(format!(
-                            "no answer within {}s: {why} (simulated)",
-                            limit.as_secs()
-                        ));
+                        let result = Err(Reason::NoAnswerAfterBoot {
+                            limit_ms: Reason::millis(limit),
+                            last: format!("{why} (simulated)"),
+                        });
                         (limit, Event::SshReady { host, result })
                     }
                 }
             }
             Action::ReadValue { node } => {
                 // Members of a simulated store agree: every one reports the same position.
-                let host = nodes[node].host;
+                let host = target.host;
                 (
                     latencies.probe.0 + self.slow(host),
                     Event::ValueRead {
@@ -221,16 +238,18 @@ impl<'a> Fleet<'a> {
                 )
             }
             Action::Probe { node } => {
-                let Node { step, host, .. } = nodes[node];
+                let host = target.host;
                 let delay = self.draws.between(
                     latencies.probe,
                     Stream::ProbeLatency,
                     step as u64,
                     host as u64,
                 ) + self.slow(host);
-                let healthy = self.is_healthy(node) || self.config.start == FleetStart::Warm;
+                // Healthy when the service is up by the time the probe answers.
+                let healthy =
+                    self.is_healthy(node, now + delay) || self.config.start == FleetStart::Warm;
                 if healthy {
-                    self.set_healthy(node);
+                    self.set_healthy(node, now);
                 }
                 let detail = if healthy { "healthy" } else { "not running" }.to_string();
                 (
@@ -243,7 +262,7 @@ impl<'a> Fleet<'a> {
                 )
             }
             Action::Start { node, attempt } => {
-                let Node { step, host, .. } = nodes[node];
+                let host = target.host;
                 let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
                 let expected = self.plan.steps[step].duration;
                 let took = self
@@ -270,16 +289,42 @@ impl<'a> Fleet<'a> {
                     || self
                         .draws
                         .chance(rates.start_failure, Stream::StartFails, a, b);
+                let limit = self.topology.subsystems[subsystem].ready_timeout;
+                // A progress probe keeps a slow start alive in the real run: no cut there.
+                let cut = self.topology.subsystems[subsystem].progress.is_none() && took > limit;
                 let result = if attempt == 1 && flaps {
                     self.tally.flapping += 1;
-                    Err("health check flapped: healthy, then not (simulated)".to_string())
+                    Err(Reason::NotHealthyWithin {
+                        limit_ms: Reason::millis(took),
+                        last: "health check flapped: healthy, then not (simulated)".into(),
+                    })
                 } else if fails {
                     self.tally.start_failure += 1;
                     // A crash shows somewhere during the start, not at its very end.
                     let after = 0.1 + 0.9 * self.draws.unit(Stream::FailAfter, a, b);
-                    let result = Err("start command exited 1 (simulated)".to_string());
+                    let result = Err(Reason::ExitStatus {
+                        command: "start command".into(),
+                        code: Some(1),
+                        last_line: "(simulated)".into(),
+                    });
                     return (
-                        super::random::millis(took.as_secs_f64() * after),
+                        super::random::millis(took.as_secs_f64() * after).min(limit),
+                        Event::StartFinished {
+                            node,
+                            attempt,
+                            result,
+                        },
+                    );
+                } else if cut {
+                    // The executor gives up at the ready timeout; the service comes up later
+                    // all the same, where the probe before the next attempt will find it.
+                    self.set_healthy(node, now + took);
+                    let result = Err(Reason::NotHealthyWithin {
+                        limit_ms: Reason::millis(limit),
+                        last: "not up yet (simulated)".into(),
+                    });
+                    return (
+                        limit,
                         Event::StartFinished {
                             node,
                             attempt,
@@ -287,7 +332,7 @@ impl<'a> Fleet<'a> {
                         },
                     );
                 } else {
-                    self.set_healthy(node);
+                    self.set_healthy(node, now + took);
                     Ok(())
                 };
                 (
@@ -326,14 +371,20 @@ impl<'a> Fleet<'a> {
         }
     }
 
-    fn is_healthy(&self, node: usize) -> bool {
-        self.healthy.get(node).copied().unwrap_or(false)
+    fn is_healthy(&self, node: usize, at: Duration) -> bool {
+        self.healthy_at
+            .get(node)
+            .copied()
+            .flatten()
+            .is_some_and(|since| since <= at)
     }
 
-    fn set_healthy(&mut self, node: usize) {
-        if self.healthy.len() <= node {
-            self.healthy.resize(node + 1, false);
+    /// The node's service is healthy from `at` on (the earliest time wins).
+    fn set_healthy(&mut self, node: usize, at: Duration) {
+        if self.healthy_at.len() <= node {
+            self.healthy_at.resize(node + 1, None);
         }
-        self.healthy[node] = true;
+        let since = self.healthy_at[node].get_or_insert(at);
+        *since = (*since).min(at);
     }
 }

@@ -16,12 +16,13 @@ mod fleet;
 mod monte_carlo;
 mod random;
 mod render;
+mod simulated;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use engine::{simulate, Drill, NodeFailure, Outcome, TimelineEntry, TimelineKind};
+pub use engine::{simulate, Drill, NodeFailure, Outcome};
 pub use monte_carlo::{monte_carlo, FaultCost, MonteCarlo, Percentiles, TierStats};
 pub use random::run_seed;
 pub use render::{

@@ -4,28 +4,17 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::engine::{Drill, Outcome, TimelineKind};
+use super::engine::{Drill, Outcome};
 use super::monte_carlo::{MonteCarlo, Percentiles};
 use super::FaultKind;
+use crate::event::state::StepStatus;
+use crate::journal::Entry;
 use crate::plan::human;
-use crate::run::event::{Action, Event};
-use crate::run::state::StepStatus;
 
 fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
-}
-
-fn status_name(status: &StepStatus) -> &'static str {
-    match status {
-        StepStatus::Waiting => "waiting",
-        StepStatus::Active => "active",
-        StepStatus::Ready => "ready",
-        StepStatus::Failed => "failed",
-        StepStatus::Blocked { .. } => "blocked",
-    }
 }
 
 /// The outcome of one drill as a JSON document (stable field order; no timeline).
@@ -41,7 +30,7 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
             json!({
                 "step": step.id,
                 "tier": format!("S{}", drill.tiers()[id]),
-                "status": status_name(status),
+                "status": status.name(),
                 "blocked_on": match status {
                     StepStatus::Blocked { on } => Some(plan.steps[*on].id.as_str()),
                     _ => None,
@@ -89,86 +78,19 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
     text
 }
 
-/// The timeline as JSON lines: one action, event or step change per line, with its virtual
-/// time in seconds and a readable label.
+/// The timeline as JSON lines: the records a real run would journal, one per line, with
+/// the virtual time in seconds (`at`) and, for step changes, `step_status`.
 pub fn render_timeline(
-    drill: &Drill,
+    _drill: &Drill,
     outcome: &Outcome,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
-    let plan = drill.plan;
-    let topology = drill.topology;
-    let nodes = &outcome.nodes;
-    let node_label = |node: usize| {
-        nodes
-            .get(node)
-            .map(|(step, host)| {
-                format!("{} on {}", plan.steps[*step].id, topology.hosts[*host].name)
-            })
-            .unwrap_or_else(|| format!("node {node}"))
-    };
-    let host_label = |host: usize| topology.hosts[host].name.clone();
-    let step_label = |step: usize| plan.steps[step].id.clone();
-    for entry in &outcome.timeline {
-        #[derive(Serialize)]
-        struct Line<'a, T: Serialize> {
-            at: f64,
-            label: String,
-            #[serde(flatten)]
-            what: &'a T,
+    for record in &outcome.timeline {
+        let mut line = serde_json::to_value(&record.entry).map_err(std::io::Error::other)?;
+        if let Entry::StepStatus { status, .. } = &record.entry {
+            line["step_status"] = json!(status.name());
         }
-        let at = secs(entry.at);
-        let line = match &entry.kind {
-            TimelineKind::Action(action) => {
-                let label = match action {
-                    Action::CheckPower { host }
-                    | Action::PowerOn { host }
-                    | Action::WaitSsh { host } => host_label(*host),
-                    Action::Probe { node }
-                    | Action::Start { node, .. }
-                    | Action::ReadValue { node } => node_label(*node),
-                };
-                serde_json::to_string(&Line {
-                    at,
-                    label,
-                    what: action,
-                })
-            }
-            TimelineKind::Event(event) => {
-                let label = match event {
-                    Event::PowerChecked { host, .. }
-                    | Event::PoweredOn { host, .. }
-                    | Event::SshReady { host, .. } => host_label(*host),
-                    Event::Probed { node, .. }
-                    | Event::StartFinished { node, .. }
-                    | Event::Rearmed { node }
-                    | Event::ValueRead { node, .. } => node_label(*node),
-                    Event::Acknowledged { step, .. } | Event::Held { step, .. } => {
-                        step_label(*step)
-                    }
-                };
-                serde_json::to_string(&Line {
-                    at,
-                    label,
-                    what: event,
-                })
-            }
-            TimelineKind::Step { step, status } => {
-                let value = json!({
-                    "step_status": status_name(status),
-                    "blocked_on": match status {
-                        StepStatus::Blocked { on } => Some(plan.steps[*on].id.as_str()),
-                        _ => None,
-                    },
-                });
-                serde_json::to_string(&Line {
-                    at,
-                    label: plan.steps[*step].id.clone(),
-                    what: &value,
-                })
-            }
-        }
-        .map_err(std::io::Error::other)?;
+        line["at"] = json!(Duration::from_millis(record.t_ms).as_secs_f64());
         writeln!(out, "{line}")?;
     }
     Ok(())

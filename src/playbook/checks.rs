@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::raw::RawPreflight;
-use crate::run::transport::CommandOutput;
+use crate::event::CommandOutput;
 use crate::template::shell_quote;
 use crate::topology::diagnostic::Collector;
 use crate::topology::Bound;

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use super::event::{Action, Event, PowerReport};
 use super::health::{healthy_now, wait_healthy};
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
+use crate::event::{Action, Event, PowerReport, Reason, Target};
 use crate::graph::Step;
 use crate::plan::actions::node_commands;
 use crate::playbook::Prepare;
@@ -25,15 +25,6 @@ pub struct Outcome {
     pub event: Event,
     /// Exit code and output tails of the last command run, if any.
     pub output: Option<CommandOutput>,
-}
-
-/// The node an action is about, resolved by the driver.
-#[derive(Debug, Clone, Copy)]
-pub struct Target {
-    /// The host.
-    pub host: HostId,
-    /// The step, for node actions.
-    pub step: Option<Step>,
 }
 
 /// Carries out actions with real (or test) transports.
@@ -83,20 +74,10 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         self
     }
 
-    /// Switches `host` off through its BMC (drills only; a recovery never powers off).
-    pub async fn power_off(&self, host: HostId) -> Result<(), String> {
-        let host = &self.topology.hosts[host];
-        match self.power.power(host, PowerAction::Off).await {
-            Ok(PowerState::Off) => Ok(()),
-            Ok(PowerState::On) => Err("BMC reports the host still on".into()),
-            Err(err) => Err(err.to_string()),
-        }
-    }
-
     /// The command an action will run, as rendered, for the journal (never a secret).
     pub fn describe(&self, action: &Action, target: Target) -> Option<String> {
         let host = &self.topology.hosts[target.host];
-        match (action, target.step) {
+        match (action, target.step.map(|(_, step)| step)) {
             (Action::CheckPower { .. }, _) => host
                 .bmc
                 .as_ref()
@@ -105,6 +86,10 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 .bmc
                 .as_ref()
                 .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "on")),
+            (Action::PowerOff { .. }, _) => host
+                .bmc
+                .as_ref()
+                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "off")),
             (Action::Probe { .. }, Some(step)) => node_commands(&self.topology, step, target.host)
                 .check
                 .map(|c| c.to_string()),
@@ -134,17 +119,29 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                             PowerState::On => PowerReport::On,
                             PowerState::Off => PowerReport::Off,
                         })
-                        .map_err(|err| err.to_string()),
+                        .map_err(TransportError::bmc_reason),
                 };
                 plain(Event::PowerChecked { host: id, result })
             }
             Action::PowerOn { host: id } => {
                 let result = match self.power.power(host, PowerAction::On).await {
                     Ok(PowerState::On) => Ok(()),
-                    Ok(PowerState::Off) => Err("BMC accepted power on but reports off".to_string()),
-                    Err(err) => Err(err.to_string()),
+                    Ok(PowerState::Off) => Err(Reason::PowerNotApplied {
+                        wanted: "on".into(),
+                    }),
+                    Err(err) => Err(err.bmc_reason()),
                 };
                 plain(Event::PoweredOn { host: id, result })
+            }
+            Action::PowerOff { host: id } => {
+                let result = match self.power.power(host, PowerAction::Off).await {
+                    Ok(PowerState::Off) => Ok(()),
+                    Ok(PowerState::On) => Err(Reason::PowerNotApplied {
+                        wanted: "off".into(),
+                    }),
+                    Err(err) => Err(err.bmc_reason()),
+                };
+                plain(Event::PoweredOff { host: id, result })
             }
             Action::WaitSsh { host: id } => {
                 let (result, output) = match self.wait_ssh(host).await {
@@ -157,7 +154,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 }
             }
             Action::ReadValue { node } => {
-                let step = target.step.expect("node actions carry their step");
+                let (_, step) = target.step.expect("node actions carry their step");
                 let subsystem = &self.topology.subsystems[step.subsystem];
                 let rule = subsystem.order.as_ref().expect("ordered steps read values");
                 let values =
@@ -177,21 +174,21 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                             .unwrap_or("")
                             .trim()
                             .to_string();
-                        last.parse::<f64>().map_err(|_| {
-                            format!("expected a number from `{command}`, got {last:?}")
+                        last.parse::<f64>().map_err(|_| Reason::BadValue {
+                            detail: format!("expected a number from `{command}`, got {last:?}"),
                         })
                     }
-                    Ok(output) => Err(format!(
-                        "`{command}` exited {:?}: {}",
-                        output.exit_code,
-                        last_line(&output)
-                    )),
-                    Err(err) => Err(err.to_string()),
+                    Ok(output) => Err(Reason::ExitStatus {
+                        command: "ordering value command".into(),
+                        code: output.exit_code,
+                        last_line: output.last_line(),
+                    }),
+                    Err(err) => Err(err.ssh_reason("ordering value command")),
                 };
                 plain(Event::ValueRead { node, result })
             }
             Action::Probe { node } => {
-                let step = target.step.expect("node actions carry their step");
+                let (_, step) = target.step.expect("node actions carry their step");
                 let commands = node_commands(&self.topology, step, target.host);
                 let subsystem = &self.topology.subsystems[step.subsystem];
                 let (healthy, detail) = match &commands.check {
@@ -218,7 +215,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 })
             }
             Action::Start { node, attempt } => {
-                let step = target.step.expect("node actions carry their step");
+                let (_, step) = target.step.expect("node actions carry their step");
                 let (result, output) = self.start(host, step, target.host).await;
                 Outcome {
                     event: Event::StartFinished {
@@ -237,7 +234,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         &self,
         host: &Host,
         id: HostId,
-    ) -> (Result<(), String>, Option<CommandOutput>) {
+    ) -> (Result<(), Reason>, Option<CommandOutput>) {
         let mut last = None;
         for step in self.prepare.get(id).map(Vec::as_slice).unwrap_or_default() {
             let values = crate::template::Values {
@@ -249,24 +246,24 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 ..Default::default()
             };
             let command = crate::template::render_shell(&step.command, &values);
+            let what = format!("preparation {:?}", step.name);
             match self.remote.exec(host, &command, step.timeout).await {
                 Ok(output) if output.exit_code == Some(0) => last = Some(output),
                 Ok(output) => {
-                    let why = format!(
-                        "preparation {:?} exited {:?}: {}",
-                        step.name,
-                        output.exit_code,
-                        last_line(&output)
-                    );
+                    let why = Reason::ExitStatus {
+                        command: what,
+                        code: output.exit_code,
+                        last_line: output.last_line(),
+                    };
                     return (Err(why), Some(output));
                 }
-                Err(err) => return (Err(format!("preparation {:?}: {err}", step.name)), last),
+                Err(err) => return (Err(err.ssh_reason(&what)), last),
             }
         }
         (Ok(()), last)
     }
 
-    async fn wait_ssh(&self, host: &Host) -> Result<(), String> {
+    async fn wait_ssh(&self, host: &Host) -> Result<(), Reason> {
         let deadline = Instant::now() + boot_timeout(host);
         let mut pause = Duration::from_millis(100);
         loop {
@@ -278,12 +275,12 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                     err @ (TransportError::HostKey { .. }
                     | TransportError::Auth { .. }
                     | TransportError::Config { .. }),
-                ) => return Err(err.to_string()),
+                ) => return Err(err.ssh_reason("SSH")),
                 Err(err) if Instant::now() + pause >= deadline => {
-                    return Err(format!(
-                        "no answer within {:?} of power-on: {err}",
-                        boot_timeout(host)
-                    ))
+                    return Err(Reason::NoAnswerAfterBoot {
+                        limit_ms: Reason::millis(boot_timeout(host)),
+                        last: err.to_string(),
+                    })
                 }
                 Err(_) => {
                     sleep(pause).await;
@@ -300,7 +297,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         host: &Host,
         step: Step,
         host_id: HostId,
-    ) -> (Result<(), String>, Option<CommandOutput>) {
+    ) -> (Result<(), Reason>, Option<CommandOutput>) {
         let subsystem = &self.topology.subsystems[step.subsystem];
         let commands = node_commands(&self.topology, step, host_id);
         let mut last_output = None;
@@ -314,16 +311,14 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             match self.remote.exec(host, start, subsystem.start_timeout).await {
                 Ok(output) if output.exit_code == Some(0) => last_output = Some(output),
                 Ok(output) => {
-                    let why = format!(
-                        "start command exited {}: {}",
-                        output
-                            .exit_code
-                            .map_or("by signal".into(), |c| c.to_string()),
-                        last_line(&output)
-                    );
+                    let why = Reason::ExitStatus {
+                        command: "start command".into(),
+                        code: output.exit_code,
+                        last_line: output.last_line(),
+                    };
                     return (Err(why), Some(output));
                 }
-                Err(err) => return (Err(format!("start command: {err}")), last_output),
+                Err(err) => return (Err(err.ssh_reason("start command")), last_output),
             }
         }
         if commands.check.is_none() {
@@ -341,17 +336,4 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         .await;
         (result, last_output)
     }
-}
-
-fn last_line(output: &CommandOutput) -> String {
-    let text = if output.stderr.trim().is_empty() {
-        &output.stdout
-    } else {
-        &output.stderr
-    };
-    text.trim()
-        .lines()
-        .last()
-        .unwrap_or("(no output)")
-        .to_string()
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
 use super::transport::{Probe, Remote};
+use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
 use crate::topology::{HealthPolicy, Host, Subsystem};
 
@@ -85,7 +86,7 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
     subsystem: &Subsystem,
     check: &RenderedCheck,
     progress_command: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     let policy = subsystem.health_policy;
     let started = Instant::now();
     let mut deadline = started + subsystem.ready_timeout;
@@ -128,10 +129,10 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
             }
         }
         if now >= deadline {
-            return Err(format!(
-                "not healthy within {:?}: {last_failure}",
-                now.duration_since(started)
-            ));
+            return Err(Reason::NotHealthyWithin {
+                limit_ms: Reason::millis(now.duration_since(started)),
+                last: last_failure,
+            });
         }
         sleep(policy.interval.min(deadline.saturating_duration_since(now))).await;
     }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::event::NodeId;
+use crate::event::NodeId;
 use crate::topology::{Bound, Extreme};
 
 /// What to do with a member whose dependencies are ready.

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, NodeId};
 use super::scheduler::Scheduler;
-use super::state::NodeState;
+use crate::event::state::NodeState;
+use crate::event::{Event, NodeId};
 use crate::journal::REQUESTS_DIR;
 use crate::plan::Plan;
 use crate::topology::Topology;

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::driver::{drive, replay, RunSetup};
+use super::driver::real::RealFleet;
+use super::driver::{drive, replay, Ended};
 use super::executor::Executor;
 use super::fake::FakeFleet;
 use crate::journal::{self, Journal};
@@ -66,15 +67,39 @@ async fn run_once(fleet: &Arc<FakeFleet>, dir: &Path, resume: bool) -> bool {
         fleet.clone(),
     );
     let journal = Journal::open(dir, offset).unwrap();
-    let setup = RunSetup {
-        run_dir: dir,
-        resumed: resume,
-        plan_digest: "digest",
-    };
-    drive(topology, plan, executor, journal, scheduler, setup)
+    drive_fake(&topology, &plan, executor, journal, scheduler, dir, offset)
         .await
-        .unwrap()
         .succeeded
+}
+
+async fn drive_fake(
+    topology: &Topology,
+    plan: &Plan,
+    executor: Executor<FakeFleet, FakeFleet, FakeFleet>,
+    mut journal: Journal,
+    scheduler: super::scheduler::Scheduler,
+    dir: &Path,
+    offset: std::time::Duration,
+) -> Ended {
+    let mut fleet = RealFleet::new(executor, dir.to_path_buf(), offset);
+    let opening = journal::Entry::RunStarted {
+        format: journal::FORMAT,
+        plan_digest: "digest".into(),
+        topology: topology.name.clone(),
+        resumed: offset > std::time::Duration::ZERO,
+        pid: std::process::id(),
+    };
+    drive(
+        topology,
+        plan,
+        &mut fleet,
+        &mut journal,
+        &mut (),
+        scheduler,
+        Some(opening),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -175,19 +200,21 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
     );
     let journal = Journal::open(dir.path(), Default::default()).unwrap();
     let scheduler = replay(&topology, &plan, 7, &[]);
-    let setup = RunSetup {
-        run_dir: dir.path(),
-        resumed: false,
-        plan_digest: "digest",
-    };
     let result = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        drive(topology, plan, executor, journal, scheduler, setup),
+        drive_fake(
+            &topology,
+            &plan,
+            executor,
+            journal,
+            scheduler,
+            dir.path(),
+            Default::default(),
+        ),
     )
     .await
-    .expect("the run ends")
-    .unwrap();
-    assert!(result.succeeded, "{}", result.summary);
+    .expect("the run ends");
+    assert!(result.succeeded, "{:?}", result.final_state.statuses());
     assert_eq!(
         fleet.count("serve 8080"),
         2,
@@ -200,7 +227,7 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
             matches!(
                 &r.entry,
                 journal::Entry::Event {
-                    event: super::event::Event::StartFinished { result: Err(_), .. },
+                    event: crate::event::Event::StartFinished { result: Err(_), .. },
                     ..
                 }
             )
@@ -216,7 +243,7 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
             matches!(
                 &r.entry,
                 journal::Entry::Event {
-                    event: super::event::Event::Probed { healthy: true, .. },
+                    event: crate::event::Event::Probed { healthy: true, .. },
                     label,
                     ..
                 } if label.starts_with("app")

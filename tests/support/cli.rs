@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use blackstart::event::Action;
 use blackstart::journal::{self, Entry, Record};
-use blackstart::run::event::Action;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
@@ -98,7 +98,7 @@ pub fn status_times(records: &[Record], wanted: &str) -> HashMap<String, u64> {
     let mut times = HashMap::new();
     for record in records {
         if let Entry::StepStatus { step, status } = &record.entry {
-            if status == wanted {
+            if status.name() == wanted {
                 times.entry(step.clone()).or_insert(record.t_ms);
             }
         }

@@ -7,16 +7,17 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::Scheduler;
+use crate::event::state::{HostState, Node, NodeState};
+use crate::event::{Event, NodeId, PowerReport, Reason};
 use crate::plan::StepId;
-use crate::run::event::{Event, NodeId, PowerReport};
 use crate::run::ordering::{Admission, Choice};
-use crate::run::state::{HostState, Node, NodeState};
 use crate::topology::HostId;
 
 impl Scheduler {
     /// Takes in what happened at `now`.
     pub fn handle(&mut self, now: Duration, event: &Event) {
         match event {
+            Event::PowerChecked { host, result } if self.power_off_checked(*host, result) => {}
             Event::PowerChecked { host, result } => {
                 self.host_done();
                 match result {
@@ -28,14 +29,14 @@ impl Scheduler {
                         self.domain_queue[domain].push((rank, Reverse(tier), Reverse(*host)));
                         self.schedule_domain(domain, now);
                     }
-                    Err(reason) => self.host_failed(*host, format!("BMC: {reason}")),
+                    Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
             Event::PoweredOn { host, result } => {
                 self.host_done();
                 match result {
                     Ok(()) => self.booting(*host),
-                    Err(reason) => self.host_failed(*host, format!("power on: {reason}")),
+                    Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
             Event::SshReady { host, result } => {
@@ -47,7 +48,7 @@ impl Scheduler {
                             self.release_probe(node);
                         }
                     }
-                    Err(reason) => self.host_failed(*host, format!("SSH: {reason}")),
+                    Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
             Event::Probed { node, healthy, .. } => {
@@ -108,6 +109,7 @@ impl Scheduler {
                     }
                 }
             }
+            Event::PoweredOff { host, result } => self.powered_off(*host, result),
             Event::Rearmed { node } => self.rearm(*node),
             Event::ValueRead { node, result } => {
                 self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
@@ -224,8 +226,8 @@ impl Scheduler {
         }
         match order.choose(&live, &waiting) {
             Choice::Leader(node) => self.queue(node),
-            Choice::Refused(reason) => {
-                self.held[step] = Some(reason);
+            Choice::Refused(detail) => {
+                self.held[step] = Some(Reason::OrderingRefused { detail });
                 self.refresh(step);
             }
             Choice::NotYet => {}
@@ -246,7 +248,7 @@ impl Scheduler {
         self.refresh(step);
     }
 
-    pub(super) fn node_failed(&mut self, node: NodeId, reason: String) {
+    pub(super) fn node_failed(&mut self, node: NodeId, reason: Reason) {
         if self.nodes[node].state.is_settled() {
             return;
         }
@@ -266,12 +268,12 @@ impl Scheduler {
         self.choose_first_member(step);
     }
 
-    pub(super) fn host_failed(&mut self, host: HostId, reason: String) {
+    pub(super) fn host_failed(&mut self, host: HostId, reason: Reason) {
         self.hosts[host] = HostState::Failed {
             reason: reason.clone(),
         };
         for node in self.host_nodes[host].clone() {
-            self.node_failed(node, format!("host {}", reason));
+            self.node_failed(node, reason.clone());
         }
     }
 

@@ -7,7 +7,10 @@
 //! chain of work (the critical path).
 
 mod events;
+mod power_off;
 mod status;
+
+pub use power_off::PowerOffProgress;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -16,10 +19,10 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::event::{Action, NodeId};
 use super::ordering::MemberOrder;
 use super::rate::PowerOnLimiter;
-use super::state::{HostState, Node, NodeState, StepStatus};
+use crate::event::state::{HostState, Node, NodeState, StepStatus};
+use crate::event::{Action, NodeId, Reason};
 use crate::graph::Mode;
 use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, Priority, RetryPolicy, Topology};
@@ -86,13 +89,21 @@ pub struct Scheduler {
     /// Per step: who acknowledged it (manual steps and gates).
     acknowledged: Vec<Option<String>>,
     /// Per step: why it is held back (failed preflight, refused guard).
-    held: Vec<Option<String>>,
+    held: Vec<Option<Reason>>,
     /// Per step: data-aware member ordering.
     order: Vec<Option<MemberOrder>>,
     to_read: VecDeque<NodeId>,
     stop_on_failure: bool,
     /// Manual steps and gates shown and waiting for a person.
     awaiting_people: usize,
+    /// Steps whose status changed, not yet taken by the driver.
+    changed: Vec<StepId>,
+    /// A real drill's power-off, done before anything else.
+    power_off: Option<power_off::PowerOff>,
+    /// Power-on (and power-off) commands per domain per window.
+    power_on_count: u32,
+    /// See `power_on_count`.
+    power_on_window: Duration,
 }
 
 impl Scheduler {
@@ -228,6 +239,10 @@ impl Scheduler {
             to_read: VecDeque::new(),
             stop_on_failure: false,
             awaiting_people: 0,
+            changed: Vec::new(),
+            power_off: None,
+            power_on_count: topology.policy.power_on_per_window,
+            power_on_window: topology.policy.power_on_window,
             steps,
         };
         for (step_id, step) in plan.steps.iter().enumerate() {
@@ -298,7 +313,7 @@ impl Scheduler {
     }
 
     /// Why each step is held, by step id.
-    pub fn holds(&self) -> &[Option<String>] {
+    pub fn holds(&self) -> &[Option<Reason>] {
         &self.held
     }
 
@@ -337,6 +352,9 @@ impl Scheduler {
     /// The next time something becomes possible without an event (a backoff ends, a
     /// power-on slot opens).
     pub fn next_wakeup(&self) -> Option<Duration> {
+        if self.powering_off() {
+            return self.power_off_wakeup();
+        }
         let backoff = self.backoff.peek().map(|Reverse((time, _))| *time);
         let power = self.domain_wakeups.peek().map(|Reverse((time, _))| *time);
         match (backoff, power) {
@@ -349,6 +367,10 @@ impl Scheduler {
     pub fn next_actions(&mut self, now: Duration) -> Vec<Action> {
         let mut actions = Vec::new();
         if self.stopping {
+            return actions;
+        }
+        if self.powering_off() {
+            self.power_off_due(now, &mut actions);
             return actions;
         }
         while let Some(host) = self.to_check.pop_front() {

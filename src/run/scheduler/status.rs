@@ -4,10 +4,10 @@
 use std::collections::BinaryHeap;
 
 use super::Scheduler;
+use crate::event::state::{HostState, NodeState, StepFailure, StepStatus};
+use crate::event::NodeId;
 use crate::plan::StepId;
-use crate::run::event::NodeId;
 use crate::run::ordering::MemberOrder;
-use crate::run::state::{HostState, NodeState, StepStatus};
 
 impl Scheduler {
     pub(super) fn deps_ready(&self, step: StepId) -> bool {
@@ -63,6 +63,26 @@ impl Scheduler {
         }
     }
 
+    /// Steps whose status changed since the last call, in the order they changed: what
+    /// the driver journals and shows, without scanning every step after every event.
+    pub fn take_changes(&mut self) -> Vec<StepId> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Why `step` failed, when it did.
+    pub fn step_failure(&self, step: StepId) -> Option<StepFailure> {
+        if self.status[step] != StepStatus::Failed {
+            return None;
+        }
+        Some(match &self.held[step] {
+            Some(reason) => StepFailure::Held(reason.clone()),
+            None => StepFailure::TooFewHealthy {
+                healthy: self.healthy[step],
+                required: self.steps[step].required_healthy,
+            },
+        })
+    }
+
     /// After replaying a journal: forget everything that was in flight or merely believed,
     /// and check it again. Hosts are re-checked, every node that has not failed is probed
     /// again (a node healthy before the interruption is found healthy and never restarted),
@@ -70,6 +90,7 @@ impl Scheduler {
     pub fn prepare_resume(&mut self) {
         self.node_work_in_flight = 0;
         self.host_work_in_flight = 0;
+        self.resume_power_off();
         self.to_check.clear();
         self.to_wait_ssh.clear();
         self.to_probe.clear();
@@ -134,6 +155,7 @@ impl Scheduler {
                     }
                 }
                 self.status[step] = status;
+                self.changed.push(step);
                 work.extend(self.steps[step].dependents.iter().copied());
             }
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
 use crate::topology::Host;
 
@@ -37,16 +38,7 @@ pub enum PowerAction {
     Cycle,
 }
 
-/// What a remote command left behind. Output is bounded: only the tail is kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CommandOutput {
-    /// Exit code; `None` when the command was killed by a signal.
-    pub exit_code: Option<i32>,
-    /// Tail of stdout.
-    pub stdout: String,
-    /// Tail of stderr.
-    pub stderr: String,
-}
+pub use crate::event::CommandOutput;
 
 /// Most bytes of each output stream kept for the journal.
 pub const OUTPUT_TAIL_BYTES: usize = 4096;
@@ -104,6 +96,46 @@ pub enum TransportError {
         /// What happened.
         detail: String,
     },
+}
+
+impl TransportError {
+    /// As the reason of a failed BMC request.
+    pub fn bmc_reason(self) -> Reason {
+        match self {
+            TransportError::Timeout { what, after, .. } => Reason::BmcTimeout {
+                limit_ms: Reason::millis(after),
+                detail: what,
+            },
+            TransportError::Config { detail, .. } => Reason::Prerequisite { detail },
+            other => Reason::BmcError {
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// As the reason of a failed SSH connection or of `command` (`start command`, ...).
+    pub fn ssh_reason(self, command: &str) -> Reason {
+        match self {
+            TransportError::Timeout { ref what, .. } if what.starts_with("SSH connect") => {
+                Reason::Unreachable {
+                    detail: self.to_string(),
+                }
+            }
+            TransportError::Timeout { after, .. } => Reason::CommandTimeout {
+                command: command.to_string(),
+                limit_ms: Reason::millis(after),
+            },
+            TransportError::HostKey { detail, .. } => Reason::HostKeyRefused { detail },
+            TransportError::Auth { detail, .. } => Reason::AuthFailed { detail },
+            TransportError::Config { detail, .. } => Reason::Prerequisite { detail },
+            TransportError::Unreachable { .. } => Reason::Unreachable {
+                detail: self.to_string(),
+            },
+            TransportError::Other { .. } => Reason::Other {
+                detail: format!("{command}: {self}"),
+            },
+        }
+    }
 }
 
 /// Power control through a host's BMC.

@@ -1,22 +1,26 @@
 //! A real drill (quarterly): record what is healthy, power the scope off, cold start it,
 //! then compare what came back with the baseline, and the measured recovery time with the
 //! simulated prediction for the same plan. The report is what the quarterly review reads.
+//!
+//! The power-off and the cold start are one run of the driver (see
+//! [`Scheduler::power_off_first`]): journaled before each action, rate-limited per power
+//! domain, resumable. Only the baseline, which changes nothing, is read here directly.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::event::{Action, Event};
-use super::executor::{Executor, Target};
-use super::scheduler::Scheduler;
-use super::state::NodeState;
-use super::transport::{Power, Probe, Remote};
 use crate::drill::{monte_carlo, Drill, DrillConfig};
+use crate::event::state::NodeState;
+use crate::event::{Action, Event, PowerReport, Target};
 use crate::plan::Plan;
+use crate::run::executor::Executor;
+use crate::run::scheduler::Scheduler;
+use crate::run::transport::{Power, Probe, Remote};
 use crate::topology::{HostId, Topology};
 
 /// What was healthy before the drill touched anything.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Baseline {
     /// `step on host` of every node found healthy.
     pub healthy: Vec<String>,
@@ -66,7 +70,7 @@ pub async fn baseline<P: Power, R: Remote, Q: Probe>(
         let checked = executor
             .perform(Action::CheckPower { host }, Target { host, step: None })
             .await;
-        let on = matches!(checked.event, Event::PowerChecked { result: Ok(ref state), .. } if *state != super::event::PowerReport::Off);
+        let on = matches!(checked.event, Event::PowerChecked { result: Ok(ref state), .. } if *state != PowerReport::Off);
         if !on {
             continue;
         }
@@ -79,7 +83,7 @@ pub async fn baseline<P: Power, R: Remote, Q: Probe>(
                         probe,
                         Target {
                             host,
-                            step: Some(step.step),
+                            step: Some((step_id, step.step)),
                         },
                     )
                     .await;
@@ -92,23 +96,12 @@ pub async fn baseline<P: Power, R: Remote, Q: Probe>(
     result
 }
 
-/// Powers off every host of the plan that has a BMC; returns the hosts that refused.
-pub async fn power_off<P: Power, R: Remote, Q: Probe>(
-    executor: &Executor<P, R, Q>,
-    topology: &Topology,
-    plan: &Plan,
-) -> Vec<String> {
-    let mut failures = Vec::new();
-    for host in plan
-        .hosts()
+/// The hosts a drill switches off: every host of the plan with a BMC.
+pub fn hosts_to_power_off(topology: &Topology, plan: &Plan) -> Vec<HostId> {
+    plan.hosts()
         .into_iter()
-        .filter(|h| topology.hosts[*h].bmc.is_some())
-    {
-        if let Err(why) = executor.power_off(host).await {
-            failures.push(format!("{}: {why}", topology.hosts[host].name));
-        }
-    }
-    failures
+        .filter(|host| topology.hosts[*host].bmc.is_some())
+        .collect()
 }
 
 /// Compares the end of the run with the baseline and the simulated prediction.
@@ -118,9 +111,13 @@ pub fn report(
     baseline: &Baseline,
     after: &Scheduler,
     measured: Duration,
-    power_off_failures: Vec<String>,
     simulations: usize,
 ) -> DrillReport {
+    let power_off_failures = after
+        .power_off_refusals()
+        .into_iter()
+        .map(|(host, why)| format!("{}: {why}", topology.hosts[host].name))
+        .collect();
     let healthy_after: Vec<String> = after
         .nodes()
         .iter()

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::Reason;
 use crate::plan::StepId;
 use crate::topology::HostId;
 
@@ -26,7 +27,7 @@ pub enum HostState {
     /// Cannot be brought up.
     Failed {
         /// Why.
-        reason: String,
+        reason: Reason,
     },
 }
 
@@ -60,7 +61,7 @@ pub enum NodeState {
     /// Gave up.
     Failed {
         /// Why, with the last output.
-        reason: String,
+        reason: Reason,
     },
 }
 
@@ -72,7 +73,7 @@ impl NodeState {
 }
 
 /// Where a step (a subsystem in a mode, on all its hosts) stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum StepStatus {
     /// Its dependencies are not ready yet.
@@ -105,4 +106,31 @@ pub struct Node {
     pub attempts: u32,
     /// Its current probe comes before a retry, not before the first attempt.
     pub probe_before_retry: bool,
+}
+
+impl StepStatus {
+    /// The status's name, as the journal and JSON outputs spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepStatus::Waiting => "waiting",
+            StepStatus::Active => "active",
+            StepStatus::Ready => "ready",
+            StepStatus::Failed => "failed",
+            StepStatus::Blocked { .. } => "blocked",
+        }
+    }
+}
+
+/// Why a step failed: held back, or too few of its hosts healthy for `min_healthy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepFailure {
+    /// Held back before it began (a failed preflight check, a refused ordering).
+    Held(Reason),
+    /// Too many members failed, spares included.
+    TooFewHealthy {
+        /// Members healthy.
+        healthy: usize,
+        /// Members needed.
+        required: usize,
+    },
 }

@@ -1,10 +1,20 @@
-//! The one vocabulary between the scheduler, the executors, the journal and the reporters:
-//! actions the scheduler asks for, and events that report what happened.
+//! The one vocabulary of a run, real or simulated: actions the scheduler asks for, events
+//! that report what happened (with typed [`Reason`]s), and the states of hosts, nodes and
+//! steps. The scheduler takes these in, the journal stores them, and every view — live
+//! progress, the summary, `status`, the drill's timeline — reads them. Nothing here knows
+//! how an action is carried out.
+
+pub mod narrate;
+mod reason;
+pub mod state;
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::Step;
 use crate::plan::StepId;
 use crate::topology::HostId;
+
+pub use reason::Reason;
 
 /// Index of a node in the scheduler: one step on one host.
 pub type NodeId = usize;
@@ -20,6 +30,11 @@ pub enum Action {
     },
     /// Switch the host on through its BMC (it was reported off).
     PowerOn {
+        /// The host.
+        host: HostId,
+    },
+    /// Switch the host off through its BMC (a real drill's power-off, never a recovery).
+    PowerOff {
         /// The host.
         host: HostId,
     },
@@ -69,21 +84,28 @@ pub enum Event {
         /// The host.
         host: HostId,
         /// The state, or why it could not be read.
-        result: Result<PowerReport, String>,
+        result: Result<PowerReport, Reason>,
     },
     /// Result of [`Action::PowerOn`].
     PoweredOn {
         /// The host.
         host: HostId,
         /// Ok, or why not.
-        result: Result<(), String>,
+        result: Result<(), Reason>,
+    },
+    /// Result of [`Action::PowerOff`].
+    PoweredOff {
+        /// The host.
+        host: HostId,
+        /// Ok, or why not.
+        result: Result<(), Reason>,
     },
     /// Result of [`Action::WaitSsh`].
     SshReady {
         /// The host.
         host: HostId,
         /// Ok, or why the host never answered.
-        result: Result<(), String>,
+        result: Result<(), Reason>,
     },
     /// Result of [`Action::Probe`].
     Probed {
@@ -101,7 +123,7 @@ pub enum Event {
         /// Which attempt.
         attempt: u32,
         /// Ok when healthy; otherwise why not (with the command's last output).
-        result: Result<(), String>,
+        result: Result<(), Reason>,
     },
     /// A person repaired a failed node and asks for it to be tried again.
     Rearmed {
@@ -113,7 +135,7 @@ pub enum Event {
         /// The node.
         node: NodeId,
         /// The value, or why it could not be read.
-        result: Result<f64, String>,
+        result: Result<f64, Reason>,
     },
     /// A person acknowledged a manual step or approved a gate.
     Acknowledged {
@@ -128,6 +150,66 @@ pub enum Event {
         /// The step.
         step: StepId,
         /// Why.
-        reason: String,
+        reason: Reason,
     },
+}
+
+/// The host and step an action is about, resolved by the driver for whoever carries it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The host.
+    pub host: HostId,
+    /// The plan step (its index and what it runs), for node actions.
+    pub step: Option<(StepId, Step)>,
+}
+
+/// What a remote command left behind. Output is bounded: only the tail is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    /// Exit code; `None` when the command was killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Tail of stdout.
+    pub stdout: String,
+    /// Tail of stderr.
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// The last line written, from stderr when there is any, for messages.
+    pub fn last_line(&self) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        text.trim()
+            .lines()
+            .last()
+            .unwrap_or("(no output)")
+            .to_string()
+    }
+}
+
+impl Event {
+    /// The host an event is about, for host events.
+    pub fn host(&self) -> Option<HostId> {
+        match self {
+            Event::PowerChecked { host, .. }
+            | Event::PoweredOn { host, .. }
+            | Event::PoweredOff { host, .. }
+            | Event::SshReady { host, .. } => Some(*host),
+            _ => None,
+        }
+    }
+
+    /// The node an event is about, for node events.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Event::Probed { node, .. }
+            | Event::StartFinished { node, .. }
+            | Event::Rearmed { node }
+            | Event::ValueRead { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
 }
