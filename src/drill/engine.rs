@@ -64,11 +64,6 @@ impl<'a> Drill<'a> {
         }
     }
 
-    /// The faults placed on purpose.
-    pub(crate) fn injected(&self) -> &[Injected] {
-        &self.injected
-    }
-
     /// Per step: its subsystem's tier (1 = S1).
     pub fn tiers(&self) -> &[u8] {
         &self.tiers
@@ -86,7 +81,8 @@ impl<'a> Drill<'a> {
     /// simulated fleet.
     pub fn run(&self, seed: u64) -> Outcome {
         let scheduler = Scheduler::new(self.topology, self.plan, seed);
-        let mut fleet = SimulatedFleet::new(self, seed);
+        let mut fleet =
+            SimulatedFleet::new(self.topology, self.plan, self.config, &self.injected, seed);
         let mut timeline = Timeline {
             records: Vec::new(),
             enabled: self.config.timeline,

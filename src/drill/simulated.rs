@@ -6,12 +6,13 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
-use super::engine::Drill;
 use super::fleet::{FaultTally, World};
 use super::random::Draws;
+use super::{DrillConfig, Injected};
 use crate::event::{Action, Event, Target};
-use crate::plan::StepId;
+use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
+use crate::topology::Topology;
 
 /// A completion waiting on the virtual clock, ordered by time then issue order.
 struct Pending {
@@ -44,8 +45,8 @@ impl Ord for Pending {
 const IDLE_WAKEUPS: u32 = 1000;
 
 /// A simulated fleet on a virtual clock.
-pub(crate) struct SimulatedFleet<'d, 'a> {
-    drill: &'d Drill<'a>,
+pub(crate) struct SimulatedFleet<'a> {
+    plan: &'a Plan,
     world: World<'a>,
     now: Duration,
     queue: BinaryHeap<Pending>,
@@ -53,17 +54,18 @@ pub(crate) struct SimulatedFleet<'d, 'a> {
     idle: u32,
 }
 
-impl<'d, 'a> SimulatedFleet<'d, 'a> {
-    pub(crate) fn new(drill: &'d Drill<'a>, seed: u64) -> Self {
+impl<'a> SimulatedFleet<'a> {
+    /// The made-up fleet of `topology` for one drill with `seed`.
+    pub(crate) fn new(
+        topology: &'a Topology,
+        plan: &'a Plan,
+        config: DrillConfig,
+        injected: &[Injected],
+        seed: u64,
+    ) -> Self {
         SimulatedFleet {
-            drill,
-            world: World::new(
-                drill.topology,
-                drill.plan,
-                drill.config,
-                drill.injected(),
-                Draws::new(seed),
-            ),
+            plan,
+            world: World::new(topology, plan, config, injected, Draws::new(seed)),
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
             seq: 0,
@@ -87,7 +89,7 @@ impl<'d, 'a> SimulatedFleet<'d, 'a> {
     }
 }
 
-impl Fleet for SimulatedFleet<'_, '_> {
+impl Fleet for SimulatedFleet<'_> {
     fn now(&self) -> Duration {
         self.now
     }
@@ -107,7 +109,7 @@ impl Fleet for SimulatedFleet<'_, '_> {
             step,
             by: "simulated operator".into(),
         };
-        self.schedule(at + self.drill.plan.steps[step].duration, event);
+        self.schedule(at + self.plan.steps[step].duration, event);
     }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {
