@@ -8,7 +8,7 @@ use blackstart::playbook::{self, LoadedPlaybook, Procedures};
 use blackstart::scope::Scope;
 use blackstart::topology::{self, Loaded};
 
-use super::{Outcome, PlanFormat, ScopeArgs};
+use super::{Outcome, PlanFormat, PlanScopeArgs, ScopeArgs};
 
 /// The reference topology built into the binary, used when no file is given.
 pub const EMBEDDED_NAME: &str = "topologies/social-network.yaml (embedded)";
@@ -87,6 +87,16 @@ pub fn scope_from(args: &ScopeArgs) -> anyhow::Result<Scope> {
         datacenter: args.datacenter.clone(),
         labels: Scope::parse_labels(&args.label)?,
         tiers: Vec::new(),
+        hosts: Vec::new(),
+    })
+}
+
+/// The scope of `plan` and `run` from their flags: the common ones, hosts and tiers.
+pub fn plan_scope(args: &PlanScopeArgs) -> anyhow::Result<Scope> {
+    Ok(Scope {
+        tiers: args.tiers.clone(),
+        hosts: args.hosts.clone(),
+        ..scope_from(&args.common)?
     })
 }
 
@@ -94,14 +104,14 @@ pub fn plan(
     file: Option<PathBuf>,
     format: PlanFormat,
     every_node: bool,
-    scope: &ScopeArgs,
+    scope: &PlanScopeArgs,
 ) -> anyhow::Result<Outcome> {
     let loaded = match load_any(file.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return Ok(outcome),
     };
     let topology = &loaded.topology;
-    let flags = scope_from(scope)?;
+    let flags = plan_scope(scope)?;
     let scope = if flags == Scope::default() {
         loaded.scope.clone()
     } else {

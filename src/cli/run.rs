@@ -21,8 +21,8 @@ use blackstart::run::transport::ssh::SshRemote;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
-use super::plan::scope_from;
-use super::{Outcome, ScopeArgs};
+use super::plan::plan_scope;
+use super::{Outcome, PlanScopeArgs};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,7 @@ pub struct RunArgs {
     pub seed: u64,
     /// Scope (replaces a playbook's own scope when given).
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub scope: PlanScopeArgs,
 }
 
 /// A topology or playbook loaded and planned for a run.
@@ -135,7 +135,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             let Some(file) = &args.file else {
                 bail!("give a topology or playbook file, or --resume RUN_DIR");
             };
-            let scope = scope_from(&args.scope)?;
+            let scope = plan_scope(&args.scope)?;
             let scope = (scope != Scope::default()).then_some(scope);
             let prepared = match prepare(file, scope, args.seed)? {
                 Ok(prepared) => prepared,
