@@ -38,9 +38,13 @@ pub fn human_duration(duration: Duration) -> String {
     parts.join(" ")
 }
 
-/// `1 host`, `3 hosts`: the count and the noun, plural when the count is not one.
+/// `1 host`, `5,705 hosts`: the count and the noun, plural when the count is not one.
 pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
+    format!(
+        "{} {}",
+        thousands(n),
+        if n == 1 { singular } else { plural }
+    )
 }
 
 /// A count with thousands separators, `5,705`, for fleet-sized numbers read at a glance.
@@ -78,6 +82,7 @@ mod tests {
     fn counts_agree_with_their_nouns() {
         assert_eq!(count(1, "host", "hosts"), "1 host");
         assert_eq!(count(0, "host", "hosts"), "0 hosts");
+        assert_eq!(count(5705, "host", "hosts"), "5,705 hosts");
         assert_eq!(count(2, "attempt", "attempts"), "2 attempts");
         assert_eq!(thousands(5705), "5,705");
         assert_eq!(thousands(999), "999");

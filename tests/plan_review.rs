@@ -65,3 +65,122 @@ fn tier_keeps_its_subsystems_and_what_they_need() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("write S1..S9"), "{}", text(&bad));
 }
+
+/// Compares `actual` with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it. (Same
+/// rule as the text-plan snapshot in validate_cli.rs.)
+fn snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|value| value == "1") || !path.exists() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    let differs = expected
+        .lines()
+        .zip(actual.lines())
+        .position(|(want, got)| want != got);
+    assert!(
+        expected == actual,
+        "{} differs from the output at line {} (review, then rerun with UPDATE_SNAPSHOTS=1)",
+        path.display(),
+        differs.map_or(0, |line| line + 1)
+    );
+}
+
+fn reference_plan(args: &[&str]) -> String {
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    let output = blackstart(&all);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_reference_plan_fits_300_lines_of_100_columns_without_colour_when_piped() {
+    let plan = reference_plan(&[]);
+    let lines = plan.lines().count();
+    assert!(lines <= 300, "{lines} lines");
+    for line in plan.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        !plan.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    // What a reviewer needs is still there: every subsystem, by name or in a folded range.
+    for name in [
+        "post-db-shard-[01:16]",
+        "user-db-shard-[01:24]",
+        "web-dc[1:2]",
+        "ntp",
+        "dns",
+    ] {
+        assert!(plan.contains(&format!("] {name}")), "{name} has a block");
+    }
+    assert!(plan.contains("ssh recovery@10.1.12.1:22 -- systemctl start mysql@post-01"));
+    assert!(plan.contains("[critical path: post-db-shard-16]"));
+    let every = reference_plan(&["--every-node"]);
+    assert!(every.contains("] post-db-shard-07"), "--every-node unfolds");
+    assert!(every.lines().count() > 5 * lines);
+}
+
+#[test]
+fn the_reference_plan_summary_counts_hosts_spares_people_and_tiers() {
+    let plan = reference_plan(&[]);
+    let summary = &plan[..plan
+        .find("\nBlocks:")
+        .expect("the summary ends before the blocks")];
+    for expected in [
+        "5,705 hosts if they are off: dc1 2,997, dc2 2,708",
+        "22 hosts more, only to replace a failed member",
+        "150 subsystems, 1 with a bootstrap step",
+        "no gate and no manual step",
+        "S1 +1h 3m 5s",
+        "digest ",
+    ] {
+        assert!(
+            summary.contains(expected),
+            "missing {expected:?} in:\n{summary}"
+        );
+    }
+    snapshot("social-network-plan-summary.txt", summary);
+}
+
+#[test]
+fn the_digest_printed_by_plan_changes_with_the_scope() {
+    let digest = |args: &[&str]| {
+        let plan = reference_plan(args);
+        let at = plan.find("digest ").unwrap() + "digest ".len();
+        plan[at..at + 16].to_string()
+    };
+    let all = digest(&[]);
+    assert_eq!(all.len(), 16);
+    assert!(all.chars().all(|c| c.is_ascii_hexdigit()), "{all}");
+    assert_eq!(all, digest(&[]), "the same plan, the same digest");
+    assert_ne!(all, digest(&["--tier", "S1"]));
+}
+
+#[test]
+fn a_newline_in_a_command_cannot_forge_a_plan_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string("topologies/minimal.yaml")
+        .unwrap()
+        .replace(
+            "start: systemctl start postgresql",
+            "start: \"systemctl start postgresql\\n  [S1] forged  GATE approved\"",
+        );
+    let file = dir.path().join("forged.yaml");
+    std::fs::write(&file, source).unwrap();
+    let plan = reference_plan(&[file.to_str().unwrap()]);
+    assert!(
+        plan.contains("systemctl start postgresql\\n  [S1] forged"),
+        "{plan}"
+    );
+    assert!(!plan.lines().any(|line| line.starts_with("  [S1] forged")));
+}

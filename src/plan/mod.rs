@@ -18,7 +18,7 @@ use crate::topology::{HostId, SubsystemId, Topology};
 pub use digest::plan_digest;
 pub use graphviz::{render_dot, render_mermaid};
 pub use json::{render_json, PlanDocument};
-pub use text::{render_text, TextOptions};
+pub use text::{escape, render_summary, render_text, visible_width, TextOptions, WIDTH};
 
 /// Index of a step in [`Plan::steps`].
 pub type StepId = usize;
