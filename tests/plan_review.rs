@@ -184,3 +184,49 @@ fn a_newline_in_a_command_cannot_forge_a_plan_line() {
     );
     assert!(!plan.lines().any(|line| line.starts_with("  [S1] forged")));
 }
+
+/// The minimal topology moved onto loopback addresses, so even a mistaken run stays local.
+fn loopback_topology(dir: &std::path::Path) -> std::path::PathBuf {
+    let source = std::fs::read_to_string("topologies/minimal.yaml")
+        .unwrap()
+        .replace("10.0.", "127.0.")
+        .replace("10.100.", "127.100.");
+    assert!(!source.contains(" 10."), "every address is on loopback");
+    let file = dir.join("loopback.yaml");
+    std::fs::write(&file, source).unwrap();
+    file
+}
+
+#[test]
+fn run_refuses_a_plan_whose_digest_is_not_the_reviewed_one_before_any_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = loopback_topology(dir.path());
+    let planned = reference_plan(&[file.to_str().unwrap()]);
+    let at = planned.find("digest ").unwrap() + "digest ".len();
+    let digest = &planned[at..at + 16];
+    let run_dir = dir.path().join("run");
+    let output = blackstart(&[
+        "run",
+        file.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+        "--expect-digest",
+        "0000000000000000",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let shown = text(&output);
+    assert!(
+        shown.contains(&format!(
+            "error: the plan's digest is {digest}, not the expected"
+        )),
+        "run computes the digest plan printed: {shown}"
+    );
+    assert!(
+        shown.contains("power on"),
+        "run shows the plan's summary first"
+    );
+    assert!(
+        !run_dir.exists(),
+        "nothing was done, not even the run directory"
+    );
+}

@@ -34,7 +34,7 @@ const SHOWN_BYTES: usize = 2048;
                   2 invalid input."
 )]
 pub struct ExecArgs {
-    /// Topology file; the embedded reference topology when omitted.
+    /// Topology or playbook file; the embedded reference topology when omitted.
     pub file: Option<PathBuf>,
     /// Every host of the topology.
     #[arg(long, conflicts_with_all = ["subsystem", "host", "only", "exclude"])]

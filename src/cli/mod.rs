@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
+mod confirm;
 mod control;
 mod exec;
 mod plan;

@@ -129,7 +129,7 @@ pub fn power_off_hosts(topology: &Topology, procedures: &Procedures, plan: &Plan
 
 /// Colour only for a person at a terminal, and never when `NO_COLOR` is set
 /// (<https://no-color.org>).
-fn colour_on_stdout() -> bool {
+pub fn colour_on_stdout() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use blackstart::journal::{self, Entry, Journal, RunInfo};
-use blackstart::plan::Plan;
+use blackstart::plan::{plan_digest, Plan};
 use blackstart::playbook::Procedures;
 use blackstart::run::driver;
 use blackstart::run::event::Event;
@@ -32,8 +32,8 @@ pub struct RunArgs {
     /// Run directory for the journal; default `runs/<name>-<time>`.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
-    /// Resume the run recorded in this directory.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    /// Resume the run recorded in this directory (its file and scope are recorded there).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["run_dir", "file"])]
     pub resume: Option<PathBuf>,
     /// Seed of the retry jitter (recorded in the run directory).
     #[arg(long, default_value_t = 1)]
@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Scope (replaces a playbook's own scope when given).
     #[command(flatten)]
     pub scope: PlanScopeArgs,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approval: super::confirm::ApprovalArgs,
 }
 
 /// A topology or playbook loaded and planned for a run.
@@ -71,16 +74,9 @@ pub fn prepare(
     let plan = Plan::build(&loaded.topology, &selection).map_err(|_| {
         anyhow::anyhow!("the topology has dependency cycles; run `blackstart validate`")
     })?;
-    let scope_text = serde_json::to_vec(&scope)?;
     let info = RunInfo {
         topology: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
-        plan_digest: journal::digest(
-            &loaded
-                .sources()
-                .map(str::as_bytes)
-                .chain([scope_text.as_slice()])
-                .collect::<Vec<_>>(),
-        ),
+        plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
         scope,
         seed,
     };
@@ -128,6 +124,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                     info.plan_digest
                 );
             }
+            if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
+                return Ok(outcome);
+            }
             let records = journal::read(dir)?;
             (prepared, dir.clone(), journal::events(&records))
         }
@@ -141,6 +140,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 Ok(prepared) => prepared,
                 Err(outcome) => return Ok(outcome),
             };
+            if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
+                return Ok(outcome);
+            }
             let dir = args
                 .run_dir
                 .clone()
