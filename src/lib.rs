@@ -16,3 +16,4 @@ pub mod run;
 pub mod scope;
 pub mod template;
 pub mod topology;
+pub mod units;

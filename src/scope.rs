@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use thiserror::Error;
 
 use crate::topology::diagnostic::closest;
+use crate::topology::hostrange;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// What the operator asked to cover. Empty fields select everything.
@@ -21,6 +22,10 @@ pub struct Scope {
     /// Only subsystems of these tiers (1 = S1) and everything they need.
     #[serde(default)]
     pub tiers: Vec<u8>,
+    /// Only hosts matching one of these patterns (`--host`/`--limit`): names or addresses,
+    /// exact, `*`/`?` globs, or ranges `web[1:8]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// A scope applied to a topology.
@@ -52,8 +57,19 @@ pub enum ScopeError {
     /// A label was not `key=value`.
     #[error("label selector {0:?} must be key=value")]
     BadLabel(String),
+    /// `--host` named a pattern that matches no host.
+    #[error("--host {pattern:?} matches no host{}", suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownHost {
+        /// The pattern given.
+        pattern: String,
+        /// The nearest host name.
+        suggestion: Option<String>,
+    },
+    /// A host pattern or tier that does not parse.
+    #[error("{0}")]
+    BadPattern(String),
     /// Nothing is left to do.
-    #[error("the scope selects no subsystem with hosts: check --only, --exclude, --datacenter and --label")]
+    #[error("the scope selects no subsystem with hosts: check --only, --exclude, --tier, --host, --datacenter and --label")]
     Empty,
 }
 
@@ -70,6 +86,40 @@ impl Scope {
                     .ok_or_else(|| ScopeError::BadLabel(label.clone()))
             })
             .collect()
+    }
+
+    /// Parses a tier as the topology format writes it: `S1`..`S9` or `1`..`9`.
+    pub fn parse_tier(text: &str) -> Result<u8, ScopeError> {
+        // The topology's own rule and message, so a tier reads the same everywhere.
+        serde_json::from_value::<crate::topology::Tier>(serde_json::Value::String(text.into()))
+            .map(|tier| tier.0)
+            .map_err(|err| ScopeError::BadPattern(err.to_string()))
+    }
+
+    /// Per host of `topology`: does it match one of `patterns` (name or address; exact,
+    /// glob or range). Every pattern must match something, so a typo is an error rather
+    /// than a silently smaller run.
+    pub fn match_hosts(topology: &Topology, patterns: &[String]) -> Result<Vec<bool>, ScopeError> {
+        let mut chosen = vec![false; topology.hosts.len()];
+        for pattern in patterns {
+            let mut matched = false;
+            for wanted in hostrange::expand(pattern).map_err(ScopeError::BadPattern)? {
+                for (id, host) in topology.hosts.iter().enumerate() {
+                    if glob(&wanted, &host.name) || glob(&wanted, &host.address) {
+                        chosen[id] = true;
+                        matched = true;
+                    }
+                }
+            }
+            if !matched {
+                return Err(ScopeError::UnknownHost {
+                    pattern: pattern.clone(),
+                    suggestion: closest(pattern, topology.hosts.iter().map(|h| h.name.as_str()))
+                        .map(str::to_string),
+                });
+            }
+        }
+        Ok(chosen)
     }
 
     /// Applies the scope to `topology`.
@@ -113,11 +163,17 @@ impl Scope {
         for name in &self.exclude {
             in_scope[lookup("exclude", name)?] = false;
         }
-        let host_ok = |host: HostId| {
-            let host = &topology.hosts[host];
-            self.datacenter
-                .as_ref()
-                .is_none_or(|dc| host.datacenter.as_ref() == Some(dc))
+        let limited = match self.hosts.is_empty() {
+            true => None,
+            false => Some(Self::match_hosts(topology, &self.hosts)?),
+        };
+        let host_ok = |id: HostId| {
+            let host = &topology.hosts[id];
+            limited.as_ref().is_none_or(|chosen| chosen[id])
+                && self
+                    .datacenter
+                    .as_ref()
+                    .is_none_or(|dc| host.datacenter.as_ref() == Some(dc))
                 && self
                     .labels
                     .iter()
@@ -171,5 +227,57 @@ impl Scope {
             spares,
             assumed_up,
         })
+    }
+}
+
+/// Shell-style match of `text` against `pattern` with `*` (any run) and `?` (one character).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star_p, star_t)) = star {
+            pi = star_p + 1;
+            ti = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{glob, Scope};
+
+    #[test]
+    fn globs() {
+        assert!(glob("web*", "web12"));
+        assert!(glob("web?", "web1"));
+        assert!(!glob("web?", "web12"));
+        assert!(glob("*.dc1", "db1.dc1"));
+        assert!(glob("db1.dc1", "db1.dc1"));
+        assert!(!glob("db1", "db1.dc1"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxbyy"));
+    }
+
+    #[test]
+    fn tiers_parse_as_the_topology_writes_them() {
+        assert_eq!(Scope::parse_tier("S1").unwrap(), 1);
+        assert_eq!(Scope::parse_tier("2").unwrap(), 2);
+        assert!(Scope::parse_tier("S0").is_err());
+        assert!(Scope::parse_tier("gold")
+            .unwrap_err()
+            .to_string()
+            .contains("S1..S9"));
     }
 }

@@ -139,7 +139,10 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
         match requests::events_for(&prepared.topology, &prepared.plan, &scheduler, &request) {
             Ok(events) => events,
             Err(why) => {
-                eprintln!("{why}; `blackstart status {}` shows the run", dir.display());
+                eprintln!(
+                    "error: {why}; `blackstart status {}` shows the run",
+                    dir.display()
+                );
                 return Ok(Outcome::InvalidInput);
             }
         };

@@ -34,7 +34,7 @@ const SHOWN_BYTES: usize = 2048;
                   2 invalid input."
 )]
 pub struct ExecArgs {
-    /// Topology file; the embedded reference topology when omitted.
+    /// Topology or playbook file; the embedded reference topology when omitted.
     pub file: Option<PathBuf>,
     /// Every host of the topology.
     #[arg(long, conflicts_with_all = ["subsystem", "host", "only", "exclude"])]
@@ -251,21 +251,10 @@ fn select(topology: &Topology, args: &ExecArgs) -> Result<Vec<HostId>, String> {
             chosen[host] = true;
         }
     }
-    for pattern in &args.host {
-        let mut matched = false;
-        for wanted in hostrange::expand(pattern)? {
-            for (id, host) in topology.hosts.iter().enumerate() {
-                if glob(&wanted, &host.name) || glob(&wanted, &host.address) {
-                    chosen[id] = true;
-                    matched = true;
-                }
-            }
-        }
-        if !matched {
-            let hint = closest(pattern, topology.hosts.iter().map(|h| h.name.as_str()))
-                .map(|near| format!(" (did you mean {near:?}?)"))
-                .unwrap_or_default();
-            return Err(format!("--host {pattern:?} matches no host{hint}"));
+    if !args.host.is_empty() {
+        let matched = Scope::match_hosts(topology, &args.host).map_err(|e| e.to_string())?;
+        for (id, hit) in matched.into_iter().enumerate() {
+            chosen[id] |= hit;
         }
     }
     if !args.scope.only.is_empty() || !args.scope.exclude.is_empty() {
@@ -313,45 +302,9 @@ fn unknown_subsystem(topology: &Topology, name: &str, flag: &str) -> String {
     format!("unknown subsystem {name:?} in {flag}{hint}")
 }
 
-/// Shell-style match of `text` against `pattern` with `*` (any run) and `?` (one character).
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star_p, star_t)) = star {
-            pi = star_p + 1;
-            ti = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{glob, shown_tail};
-
-    #[test]
-    fn globs() {
-        assert!(glob("web*", "web12"));
-        assert!(glob("web?", "web1"));
-        assert!(!glob("web?", "web12"));
-        assert!(glob("*.dc1", "db1.dc1"));
-        assert!(glob("db1.dc1", "db1.dc1"));
-        assert!(!glob("db1", "db1.dc1"));
-        assert!(glob("*", ""));
-        assert!(glob("a*b*c", "axxbyyc"));
-        assert!(!glob("a*b*c", "axxbyy"));
-    }
+    use super::shown_tail;
 
     #[test]
     fn tails_are_bounded_and_escaped() {

@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
+mod confirm;
 mod control;
 mod exec;
 mod plan;
@@ -70,6 +71,27 @@ pub struct ScopeArgs {
     pub label: Vec<String>,
 }
 
+/// The scope of `plan` and `run`: the common flags, plus hosts and tiers as `exec` and
+/// playbooks have them. (`exec` has its own `--host`, which adds hosts instead of limiting.)
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanScopeArgs {
+    /// The common scope flags.
+    #[command(flatten)]
+    pub common: ScopeArgs,
+    /// Only hosts matching this pattern: name or address, exact, `*`/`?` glob, or range
+    /// `web[1:8]` (repeatable; any may match). Out-of-scope dependencies are assumed up.
+    #[arg(long = "host", visible_alias = "limit", value_name = "PATTERN")]
+    pub hosts: Vec<String>,
+    /// Only subsystems of this tier (`S1`..`S9` or `1`..`9`) and everything they need
+    /// (repeatable).
+    #[arg(long = "tier", value_name = "TIER", value_parser = parse_tier)]
+    pub tiers: Vec<u8>,
+}
+
+fn parse_tier(text: &str) -> Result<u8, String> {
+    blackstart::scope::Scope::parse_tier(text).map_err(|err| err.to_string())
+}
+
 /// Plan output formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanFormat {
@@ -86,25 +108,26 @@ pub enum PlanFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check topology files; every problem is reported with file, line and a hint.
+    /// Check topology and playbook files; every problem is reported with file, line and a
+    /// hint.
     Validate {
-        /// Topology files.
+        /// Topology or playbook files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Print the dry-run plan: nothing is contacted.
     Plan {
-        /// Topology file; the embedded reference topology when omitted.
+        /// Topology or playbook file; the embedded reference topology when omitted.
         file: Option<PathBuf>,
         /// Output format.
         #[arg(long, short, value_enum, default_value = "text")]
         format: PlanFormat,
-        /// In text, list every node's rendered commands.
+        /// In text, every step in full, each node's rendered commands, no folding.
         #[arg(long)]
         every_node: bool,
         /// Scope.
         #[command(flatten)]
-        scope: ScopeArgs,
+        scope: PlanScopeArgs,
     },
     /// Bring the fleet up: power on, start in dependency order, check, journal.
     Run(run::RunArgs),

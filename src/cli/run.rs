@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use blackstart::event::{Event, Reason};
 use blackstart::journal::{self, Entry, Journal, RunInfo, Sink};
-use blackstart::plan::Plan;
+use blackstart::plan::{plan_digest, Plan};
 use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
 use blackstart::report::{summary, Progress};
@@ -23,8 +23,8 @@ use blackstart::scope::Scope;
 use blackstart::template::shell_quote;
 use blackstart::topology::Topology;
 
-use super::plan::scope_from;
-use super::{Outcome, ScopeArgs};
+use super::plan::plan_scope;
+use super::{Outcome, PlanScopeArgs};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -34,15 +34,18 @@ pub struct RunArgs {
     /// Run directory for the journal; default `runs/<name>-<time>`.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
-    /// Resume the run recorded in this directory.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    /// Resume the run recorded in this directory (its file and scope are recorded there).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["run_dir", "file"])]
     pub resume: Option<PathBuf>,
     /// Seed of the retry jitter (recorded in the run directory).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Scope (replaces a playbook's own scope when given).
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub scope: PlanScopeArgs,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approval: super::confirm::ApprovalArgs,
 }
 
 /// A topology or playbook loaded and planned for a run.
@@ -73,16 +76,9 @@ pub fn prepare(
     let plan = Plan::build(&loaded.topology, &selection).map_err(|_| {
         anyhow::anyhow!("the topology has dependency cycles; run `blackstart validate`")
     })?;
-    let scope_text = serde_json::to_vec(&scope)?;
     let info = RunInfo {
         topology: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
-        plan_digest: journal::digest(
-            &loaded
-                .sources()
-                .map(str::as_bytes)
-                .chain([scope_text.as_slice()])
-                .collect::<Vec<_>>(),
-        ),
+        plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
         scope,
         seed,
     };
@@ -130,6 +126,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                     info.plan_digest
                 );
             }
+            if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
+                return Ok(outcome);
+            }
             let records = journal::read(dir)?;
             (prepared, dir.clone(), journal::events(&records))
         }
@@ -137,12 +136,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             let Some(file) = &args.file else {
                 bail!("give a topology or playbook file, or --resume RUN_DIR");
             };
-            let scope = scope_from(&args.scope)?;
+            let scope = plan_scope(&args.scope)?;
             let scope = (scope != Scope::default()).then_some(scope);
             let prepared = match prepare(file, scope, args.seed)? {
                 Ok(prepared) => prepared,
                 Err(outcome) => return Ok(outcome),
             };
+            if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
+                return Ok(outcome);
+            }
             let dir = args
                 .run_dir
                 .clone()

@@ -26,7 +26,7 @@ pub enum SimulateFormat {
 /// Arguments of `simulate`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
-    /// Topology file; the embedded reference topology when omitted.
+    /// Topology or playbook file; the embedded reference topology when omitted.
     pub file: Option<PathBuf>,
     /// Simulated recoveries: 1 prints one run in detail, more print percentiles (Monte Carlo).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -59,8 +59,8 @@ pub struct SimulateArgs {
     /// Probability that a node's health check flaps on its first attempt.
     #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.flapping, value_parser = probability)]
     pub flapping: f64,
-    /// No faults at all (overrides the fault probabilities).
-    #[arg(long)]
+    /// No faults at all (not with a fault probability: say one or the other).
+    #[arg(long, conflicts_with_all = ["start_failure", "dead_disk", "dead_bmc", "slow_ssh", "flapping"])]
     pub no_faults: bool,
     /// Place a fault on purpose, `KIND=HOST` or `KIND=SUBSYSTEM@HOST` (repeatable), e.g.
     /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
@@ -195,7 +195,18 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let mut rendered = match args.format {
         SimulateFormat::Text => {
             // The same closing table and summary a real run prints, then the drill's own view.
-            let mut text = String::from("Closing state, as a real run reports it:\n");
+            // Say first what this is: a rehearsal, not a report of the fleet.
+            let mut text = format!(
+                "SIMULATED cold start of {} on a virtual clock (seed {}{}): nothing was \
+                 contacted.\n\nClosing state, as a real run reports it:\n",
+                topology.name,
+                args.seed,
+                if args.no_faults {
+                    ", no faults"
+                } else {
+                    ", random faults"
+                },
+            );
             text.push_str(&blackstart::report::tier_table(
                 &topology,
                 &plan,

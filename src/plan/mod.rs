@@ -2,6 +2,7 @@
 //! and the ETA. Nothing is contacted. The run carries out exactly this plan.
 
 pub mod actions;
+mod digest;
 mod graphviz;
 mod json;
 mod text;
@@ -14,9 +15,10 @@ use crate::graph::{Cycle, Mode, Step, StepGraph};
 use crate::scope::Selection;
 use crate::topology::{HostId, SubsystemId, Topology};
 
+pub use digest::plan_digest;
 pub use graphviz::{render_dot, render_mermaid};
 pub use json::{render_json, PlanDocument};
-pub use text::{render_text, TextOptions};
+pub use text::{escape, render_summary, render_text, visible_width, TextOptions, WIDTH};
 
 /// Index of a step in [`Plan::steps`].
 pub type StepId = usize;
@@ -250,19 +252,5 @@ pub fn step_id(topology: &Topology, step: Step) -> String {
     }
 }
 
-/// Formats a duration for people: `1h 23m 5s`, `40s`, `0s`.
-pub fn human(duration: Duration) -> String {
-    let total = duration.as_secs();
-    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
-    let mut parts = Vec::new();
-    if hours > 0 {
-        parts.push(format!("{hours}h"));
-    }
-    if minutes > 0 {
-        parts.push(format!("{minutes}m"));
-    }
-    if seconds > 0 || parts.is_empty() {
-        parts.push(format!("{seconds}s"));
-    }
-    parts.join(" ")
-}
+/// Formats a duration for people; see [`crate::units::human_duration`].
+pub use crate::units::human_duration as human;

@@ -274,6 +274,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         datacenter: raw.scope.datacenter.clone(),
         labels: raw.scope.labels.clone().into_iter().collect(),
         tiers: raw.scope.tiers.iter().map(|t| t.0).collect(),
+        hosts: Vec::new(),
     };
     // Steps the playbook adds are always in scope when something they guard is.
     scope.only.retain(|name| names.contains_key(name));

@@ -1,101 +1,28 @@
-//! The plan for a person reviewing it at 3 a.m.
+//! The full plan (`--every-node`): every step with every detail, every node's rendered
+//! commands. Also the blocks the folded view shares: manual steps, gates, ordering rules.
 
 use std::fmt::Write;
 
-use super::actions::{ipmi_command_line, node_commands, secret_origin};
-use super::{human, Plan, PlanStep};
-use crate::graph::Mode;
-use crate::topology::hostrange::compress;
-use crate::topology::{SubsystemKind, Topology};
+use super::{escape, host_ranges, prose, TextOptions};
+use crate::plan::actions::{ipmi_command_line, node_commands, secret_origin};
+use crate::plan::{human, Plan, PlanStep};
+use crate::topology::{Subsystem, SubsystemKind, Topology};
+use crate::units::count;
 
-/// Choices for the text rendering.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TextOptions {
-    /// Print every node's rendered commands, not only the first host's.
-    pub every_node: bool,
-}
-
-/// Renders the plan as text.
-pub fn render_text(topology: &Topology, plan: &Plan, options: TextOptions) -> String {
+/// Every wave, every step, every node.
+pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) -> String {
     let mut out = String::new();
-    let bootstraps = plan
-        .steps
-        .iter()
-        .filter(|s| s.step.mode == Mode::Bootstrap)
-        .count();
-    let _ = writeln!(
-        out,
-        "PLAN  {}  ({})",
-        topology.name,
-        topology.file.display()
-    );
-    if let Some(description) = &topology.description {
-        let _ = writeln!(out, "      {}", description.trim());
-    }
-    let _ = writeln!(
-        out,
-        "      {} subsystems ({} with a bootstrap step), {} hosts, {} nodes, {} waves",
-        plan.subsystem_count(),
-        bootstraps,
-        plan.host_count(),
-        plan.node_count(),
-        plan.wave_count
-    );
-    let _ = writeln!(
-        out,
-        "      ETA {} (no failures; parallelism {} and power-on {} per {} per domain not modelled: `simulate` includes them)",
-        human(plan.eta),
-        topology.policy.parallelism,
-        topology.policy.power_on_per_window,
-        human(topology.policy.power_on_window),
-    );
-    let _ = writeln!(out, "      critical path: {}", critical_path_text(plan));
-    if !plan.assumed_up.is_empty() {
-        let names: Vec<&str> = plan
-            .assumed_up
-            .iter()
-            .map(|id| topology.subsystems[*id].name.as_str())
-            .collect();
-        let _ = writeln!(out, "      assumed up (out of scope): {}", names.join(", "));
-    }
     for wave in 0..plan.wave_count {
         let _ = writeln!(out, "\nWAVE {wave}");
         for step in plan.steps.iter().filter(|s| s.wave == wave) {
             render_step(&mut out, topology, plan, step, options);
         }
     }
-    let _ = writeln!(
-        out,
-        "\nTOTAL {} subsystems, {} hosts, {} nodes; ETA {}",
-        plan.subsystem_count(),
-        plan.host_count(),
-        plan.node_count(),
-        human(plan.eta)
-    );
     out
 }
 
-fn critical_path_text(plan: &Plan) -> String {
-    plan.critical_path
-        .iter()
-        .map(|id| {
-            let step = &plan.steps[*id];
-            format!(
-                "{} ({})",
-                step.id,
-                human(step.ready_at.saturating_sub(step.earliest_start))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" -> ")
-}
-
 /// The lines of a manual step or gate, which have no hosts or commands.
-fn human_step(
-    subsystem: &crate::topology::Subsystem,
-    plan: &Plan,
-    step: &PlanStep,
-) -> Option<String> {
+pub(super) fn human_step(subsystem: &Subsystem, plan: &Plan, step: &PlanStep) -> Option<String> {
     let (what, instructions) = match &subsystem.kind {
         SubsystemKind::Service => return None,
         SubsystemKind::Manual { instructions } => ("MANUAL STEP", instructions),
@@ -112,7 +39,7 @@ fn human_step(
         "      {what}: waits for a person; the rest of the graph goes on"
     );
     for line in instructions.lines() {
-        let _ = writeln!(out, "      | {line}");
+        let _ = writeln!(out, "      | {}", escape(line));
     }
     let _ = writeln!(
         out,
@@ -143,11 +70,10 @@ fn render_step(
     topology: &Topology,
     plan: &Plan,
     step: &PlanStep,
-    options: TextOptions,
+    options: &TextOptions,
 ) {
     let subsystem = &topology.subsystems[step.step.subsystem];
-    let host_names =
-        |ids: &[usize]| compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ");
+    let host_names = |ids: &[usize]| host_ranges(topology, ids);
     let marker = if step.critical {
         "  [critical path]"
     } else {
@@ -155,23 +81,14 @@ fn render_step(
     };
     let _ = writeln!(out, "  [{}] {}{marker}", subsystem.tier, step.id);
     if let Some(description) = &subsystem.description {
-        let _ = writeln!(out, "      about:    {}", description.trim());
+        let _ = writeln!(out, "      about:    {}", prose(description));
     }
     if let Some(text) = human_step(subsystem, plan, step) {
         out.push_str(&text);
         return;
     }
-    if let Some(rule) = &subsystem.order {
-        let _ = writeln!(
-            out,
-            "      order:    read `{}` on every member; the {} value starts first, alone; the others after it is healthy{}",
-            rule.probe,
-            match rule.first {
-                crate::topology::Extreme::Max => "highest",
-                crate::topology::Extreme::Min => "lowest",
-            },
-            rule.guard.map(|g| format!("; it must be {g} or the step is held")).unwrap_or_default()
-        );
+    if let Some(line) = order_line(subsystem) {
+        out.push_str(&line);
     }
     let _ = writeln!(
         out,
@@ -217,8 +134,8 @@ fn render_step(
             .expect("filtered on bmc");
         let _ = writeln!(
             out,
-            "      power:    if off, {} hosts via `{}` ({}), max {} per {} per power domain",
-            with_bmc.len(),
+            "      power:    if off, {} via `{}` ({}), max {} per {} per power domain",
+            count(with_bmc.len(), "host", "hosts"),
             ipmi_command_line(bmc, "on"),
             secret_origin(&bmc.password),
             topology.policy.power_on_per_window,
@@ -231,7 +148,7 @@ fn render_step(
         step.hosts.len().min(1)
     };
     for &host in &step.hosts[..shown] {
-        let commands = node_commands(topology, step.step, host);
+        let commands = escaped(node_commands(topology, step.step, host));
         let on = &topology.hosts[host];
         let ssh = format!("{}@{}:{}", on.ssh.user, on.address, on.ssh.port);
         if let Some(leave) = &commands.leave_bootstrap {
@@ -276,8 +193,8 @@ fn render_step(
     if shown < step.hosts.len() {
         let _ = writeln!(
             out,
-            "      ... same on the other {} hosts (--every-node lists each)",
-            step.hosts.len() - shown
+            "      ... same on the other {} (--every-node lists each)",
+            count(step.hosts.len() - shown, "host", "hosts")
         );
     }
     let policy = &subsystem.health_policy;
@@ -291,12 +208,12 @@ fn render_step(
     let retry = &subsystem.retry;
     let max_parallel = subsystem
         .max_parallel
-        .map(|n| format!("; {n} hosts at a time"))
+        .map(|n| format!("; {} at a time", count(n as usize, "host", "hosts")))
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "      retry:    {} attempts, backoff {} doubling to {}; start timeout {}, ready timeout {}{max_parallel}",
-        retry.attempts,
+        "      retry:    {}, backoff {} doubling to {}; start timeout {}, ready timeout {}{max_parallel}",
+        count(retry.attempts as usize, "attempt", "attempts"),
         human(retry.backoff),
         human(retry.max_backoff),
         human(subsystem.start_timeout),
@@ -309,4 +226,46 @@ fn render_step(
         human(step.duration),
         human(step.ready_at)
     );
+}
+
+/// The ordering rule of a data-aware start, when the subsystem has one. Kept on one line:
+/// reviewers search for it whole.
+pub(super) fn order_line(subsystem: &Subsystem) -> Option<String> {
+    let rule = subsystem.order.as_ref()?;
+    Some(format!(
+        "      order:    read `{}` on every member; the {} value starts first, alone; the others after it is healthy{}\n",
+        escape(&rule.probe),
+        match rule.first {
+            crate::topology::Extreme::Max => "highest",
+            crate::topology::Extreme::Min => "lowest",
+        },
+        rule.guard
+            .map(|g| format!("; it must be {g} or the step is held"))
+            .unwrap_or_default()
+    ))
+}
+
+/// A node's commands with control characters escaped, for display only.
+pub(super) fn escaped(
+    commands: crate::plan::actions::NodeCommands,
+) -> crate::plan::actions::NodeCommands {
+    use crate::plan::actions::RenderedCheck;
+    let text = |value: Option<String>| value.as_deref().map(escape);
+    crate::plan::actions::NodeCommands {
+        leave_bootstrap: text(commands.leave_bootstrap),
+        start: text(commands.start),
+        progress: text(commands.progress),
+        check: commands.check.map(|check| match check {
+            RenderedCheck::Command { command, exit_code } => RenderedCheck::Command {
+                command: escape(&command),
+                exit_code,
+            },
+            RenderedCheck::Http { url, status, body } => RenderedCheck::Http {
+                url: escape(&url),
+                status,
+                body,
+            },
+            tcp => tcp,
+        }),
+    }
 }

@@ -1,0 +1,178 @@
+//! The plan for a person reviewing it at 3 a.m.: a summary first (what gets powered on,
+//! where, what people must do, how long, the digest), then one table per wave in which
+//! subsystems of the same shape fold into one block. `--every-node` prints every step and
+//! every node in full instead of the folded waves.
+
+mod detail;
+mod summary;
+mod waves;
+
+use crate::plan::Plan;
+use crate::topology::hostrange::compress;
+use crate::topology::{HostId, Topology};
+
+pub use summary::render_summary;
+
+/// The width the folded plan keeps to, so it reads in a terminal or a review tool unwrapped.
+pub const WIDTH: usize = 100;
+
+/// Choices for the text rendering.
+#[derive(Debug, Clone, Default)]
+pub struct TextOptions {
+    /// Every step and every node in full, no folding.
+    pub every_node: bool,
+    /// ANSI colour (only on a terminal, and never with `NO_COLOR`).
+    pub colour: bool,
+    /// The plan's digest, printed with the summary (see [`crate::plan::plan_digest`]).
+    pub digest: Option<String>,
+    /// Hosts a drill powers off before the cold start, when the playbook asks for it.
+    pub power_off_hosts: Option<usize>,
+}
+
+/// Renders the plan as text: the summary, then the folded waves (or, with
+/// [`TextOptions::every_node`], every step in full).
+pub fn render_text(topology: &Topology, plan: &Plan, options: &TextOptions) -> String {
+    let mut out = render_summary(topology, plan, options);
+    if options.every_node {
+        out.push_str(&detail::render(topology, plan, options));
+    } else {
+        out.push_str(&waves::render(topology, plan, options));
+    }
+    out
+}
+
+/// Terminal colour, or none: the same text either way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    /// Headings.
+    pub(crate) fn bold(self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+    /// What decides the ETA or needs a person.
+    pub(crate) fn alert(self, text: &str) -> String {
+        self.wrap("1;33", text)
+    }
+    /// Secondary detail.
+    pub(crate) fn dim(self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+}
+
+/// Escapes control characters in text that comes from a topology (commands, labels,
+/// instructions), so a newline or an escape sequence in a YAML string cannot forge a line
+/// of the plan or recolour the reviewer's terminal.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Prose from a topology (descriptions): whitespace, newlines included, folded to single
+/// spaces, other control characters escaped.
+pub(crate) fn prose(text: &str) -> String {
+    escape(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Visible width of a line: ANSI colour sequences take no column.
+pub fn visible_width(line: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in line.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+/// Appends `head` and `text` to `out`, wrapped at [`WIDTH`] on spaces; continuation lines
+/// are indented `indent` columns. A word longer than a line is cut, never left to overflow.
+pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize) {
+    let mut line = head.to_string();
+    let mut width = visible_width(head);
+    let mut fresh = true;
+    for word in text.split(' ') {
+        let word_width = visible_width(word);
+        if !fresh && width + 1 + word_width > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent);
+            width = indent;
+            fresh = true;
+        }
+        if !fresh {
+            line.push(' ');
+            width += 1;
+        }
+        if width + word_width > WIDTH && !word.contains('\x1b') {
+            // Only a single word longer than the room left: cut it where the line ends.
+            let mut rest: Vec<char> = word.chars().collect();
+            while width + rest.len() > WIDTH {
+                let room = WIDTH.saturating_sub(width).max(1);
+                line.extend(&rest[..room]);
+                out.push_str(&line);
+                out.push('\n');
+                rest.drain(..room);
+                line = " ".repeat(indent);
+                width = indent;
+            }
+            line.extend(&rest);
+            width += rest.len();
+        } else {
+            line.push_str(word);
+            width += word_width;
+        }
+        fresh = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// Host names folded into ranges: `db[01:40].dc1, db[01:40].dc2`.
+pub(crate) fn host_ranges(topology: &Topology, ids: &[HostId]) -> String {
+    compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newline_in_a_command_cannot_forge_a_line() {
+        assert_eq!(escape("start\nGATE approved"), "start\\nGATE approved");
+        assert_eq!(escape("red \x1b[31m"), "red \\u{1b}[31m");
+        assert_eq!(prose("two\nlines  here"), "two lines here");
+    }
+
+    #[test]
+    fn wrapped_lines_fit_the_width() {
+        let mut out = String::new();
+        let long = "word ".repeat(60) + &"x".repeat(250);
+        wrap_into(&mut out, "  head: ", &long, 8);
+        assert!(out.lines().count() > 3);
+        for line in out.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line:?}");
+        }
+        assert!(out.lines().skip(1).all(|line| line.starts_with("        ")));
+        assert_eq!(out.matches('x').count(), 250, "nothing is lost");
+        assert_eq!(visible_width("\x1b[1mab\x1b[0m"), 2);
+    }
+}
