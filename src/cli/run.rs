@@ -16,6 +16,7 @@ use blackstart::run::driver::{self, real::RealFleet};
 use blackstart::run::executor::Executor;
 use blackstart::run::preflight::run_checks;
 use blackstart::run::scheduler::Scheduler;
+use blackstart::run::transport::bmc::BmcPower;
 use blackstart::run::transport::ipmi::IpmiPower;
 use blackstart::run::transport::probe::DirectProbe;
 use blackstart::run::transport::ssh::SshRemote;
@@ -94,14 +95,14 @@ pub fn prepare(
 pub fn real_executor(
     topology: &Arc<Topology>,
     procedures: &Procedures,
-) -> Executor<IpmiPower, SshRemote, DirectProbe<SshRemote>> {
+) -> Executor<BmcPower, SshRemote, DirectProbe<SshRemote>> {
     let parallelism = topology.policy.parallelism as usize;
     let remote = Arc::new(SshRemote::new(parallelism));
-    let power = Arc::new(
+    let power = Arc::new(BmcPower::new(
         IpmiPower::new(parallelism.min(32))
             .with_timeout(topology.policy.bmc_timeout)
             .with_attempts(topology.policy.bmc_attempts),
-    );
+    ));
     let probe = Arc::new(DirectProbe::new(remote.clone()));
     Executor::new(topology.clone(), power, remote, probe)
         .with_prepare(procedures.prepare_by_host(topology.hosts.len()))

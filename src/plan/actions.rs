@@ -3,7 +3,7 @@
 
 use crate::graph::{Mode, Step};
 use crate::template::{self, Values};
-use crate::topology::{Bmc, HealthCheck, HostId, SecretSource, Topology};
+use crate::topology::{HealthCheck, HostId, SecretSource, Topology};
 
 /// A health check with its templates filled in for one host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -120,18 +120,6 @@ impl std::fmt::Display for RenderedCheck {
             }
         }
     }
-}
-
-/// The ipmitool command line for `action` (`status`, `on`, ...), as shown to people. The
-/// password travels in the environment (`-E`), so the line holds no secret.
-pub fn ipmi_command_line(bmc: &Bmc, action: &str) -> String {
-    format!(
-        "ipmitool -I {} -H {} -U {} -E -C {} chassis power {action}",
-        template::shell_quote(&bmc.interface),
-        template::shell_quote(&bmc.address),
-        template::shell_quote(&bmc.user),
-        bmc.cipher_suite
-    )
 }
 
 /// Where a BMC password comes from, for people: never the password itself.

@@ -2,7 +2,8 @@
 //! carries it out. `plan` prints it, `run` prints the same one, `run --expect-digest`
 //! refuses to act on anything else, and a resume refuses a changed plan.
 
-use super::actions::{ipmi_command_line, node_commands};
+use super::actions::node_commands;
+use super::power::{command_line as power_command_line, PowerAction};
 use super::Plan;
 use crate::journal;
 use crate::scope::Scope;
@@ -31,7 +32,7 @@ pub fn plan_digest<'a>(
             let on = &topology.hosts[host];
             rendered.push_str(&format!("{}@{}:{} ", on.ssh.user, on.address, on.ssh.port));
             if let Some(bmc) = &on.bmc {
-                rendered.push_str(&ipmi_command_line(bmc, "on"));
+                rendered.push_str(&power_command_line(bmc, PowerAction::On));
             }
             let commands = node_commands(topology, step.step, host);
             rendered.push_str(&serde_json::to_string(&commands).unwrap_or_default());

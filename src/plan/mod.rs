@@ -5,6 +5,7 @@ pub mod actions;
 mod digest;
 mod graphviz;
 mod json;
+pub mod power;
 mod text;
 
 use std::time::Duration;

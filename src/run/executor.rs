@@ -14,6 +14,7 @@ use super::transport::{
 use crate::event::{Action, Event, PowerReport, Reason, Target};
 use crate::graph::Step;
 use crate::plan::actions::node_commands;
+use crate::plan::power;
 use crate::playbook::Prepare;
 use crate::topology::{Host, HostId, Topology};
 
@@ -77,19 +78,15 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     /// The command an action will run, as rendered, for the journal (never a secret).
     pub fn describe(&self, action: &Action, target: Target) -> Option<String> {
         let host = &self.topology.hosts[target.host];
+        let power_line = |action| {
+            host.bmc
+                .as_ref()
+                .map(|bmc| power::command_line(bmc, action))
+        };
         match (action, target.step.map(|(_, step)| step)) {
-            (Action::CheckPower { .. }, _) => host
-                .bmc
-                .as_ref()
-                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "status")),
-            (Action::PowerOn { .. }, _) => host
-                .bmc
-                .as_ref()
-                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "on")),
-            (Action::PowerOff { .. }, _) => host
-                .bmc
-                .as_ref()
-                .map(|bmc| crate::plan::actions::ipmi_command_line(bmc, "off")),
+            (Action::CheckPower { .. }, _) => power_line(PowerAction::Status),
+            (Action::PowerOn { .. }, _) => power_line(PowerAction::On),
+            (Action::PowerOff { .. }, _) => power_line(PowerAction::Off),
             (Action::Probe { .. }, Some(step)) => node_commands(&self.topology, step, target.host)
                 .check
                 .map(|c| c.to_string()),

@@ -12,6 +12,7 @@ pub mod preflight;
 pub mod rate;
 pub mod requests;
 pub mod scheduler;
+pub mod secrets;
 #[cfg(test)]
 mod tests;
 pub mod transport;

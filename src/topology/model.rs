@@ -128,7 +128,7 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
-/// A BMC reached over IPMI.
+/// A host's baseboard management controller: how its power is switched remotely.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bmc {
     /// BMC address.
@@ -137,6 +137,22 @@ pub struct Bmc {
     pub user: String,
     /// Where the password is read from.
     pub password: SecretSource,
+    /// How the BMC is spoken to, with that protocol's own settings.
+    #[serde(flatten)]
+    pub protocol: BmcProtocol,
+}
+
+/// A BMC protocol and its settings. A fleet may mix protocols: each host has its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum BmcProtocol {
+    /// IPMI over LAN, through `ipmitool`.
+    Ipmi(IpmiSettings),
+}
+
+/// Settings of IPMI over LAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpmiSettings {
     /// ipmitool interface (`lanplus`).
     pub interface: String,
     /// IPMI cipher suite.

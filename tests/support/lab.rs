@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blackstart::topology::{Bmc, Host, SecretSource, SshSettings};
+use blackstart::topology::{Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshSettings};
 
 /// The command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "bash tests/install-lab-packages.sh";
@@ -256,8 +256,10 @@ impl Lab {
                 address: host.bmc_address.clone(),
                 user: BMC_USER.into(),
                 password: SecretSource::File(self.password_file.clone()),
-                interface: "lanplus".into(),
-                cipher_suite: 3,
+                protocol: BmcProtocol::Ipmi(IpmiSettings {
+                    interface: "lanplus".into(),
+                    cipher_suite: 3,
+                }),
             }),
             datacenter: Some("lab".into()),
             rack: Some(format!("r{}", self.block.1)),

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::{escape, host_ranges, prose, TextOptions};
-use crate::plan::actions::{ipmi_command_line, node_commands, secret_origin};
+use crate::plan::actions::{node_commands, secret_origin};
+use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan, PlanStep};
 use crate::topology::{Subsystem, SubsystemKind, Topology};
 use crate::units::count;
@@ -136,7 +137,7 @@ fn render_step(
             out,
             "      power:    if off, {} via `{}` ({}), max {} per {} per power domain",
             count(with_bmc.len(), "host", "hosts"),
-            ipmi_command_line(bmc, "on"),
+            power_command_line(bmc, PowerAction::On),
             secret_origin(&bmc.password),
             topology.policy.power_on_per_window,
             human(topology.policy.power_on_window),

@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 use super::{host_ranges, prose, wrap_into, Paint, TextOptions};
 use crate::graph::Mode;
-use crate::plan::actions::{ipmi_command_line, secret_origin};
+use crate::plan::actions::secret_origin;
+use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan};
 use crate::topology::{HostId, Subsystem, SubsystemKind, Topology};
 use crate::units::{count, thousands};
@@ -144,7 +145,7 @@ fn power_lines(topology: &Topology, hosts: &[HostId]) -> Vec<String> {
         // The secret's origin on a line of its own, so wrapping never splits it.
         let shape = format!(
             "`{}`\n{}",
-            ipmi_command_line(&shown, "on"),
+            power_command_line(&shown, PowerAction::On),
             secret_origin(&bmc.password)
         );
         *shapes.entry(shape).or_default() += 1;

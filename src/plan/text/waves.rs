@@ -8,7 +8,8 @@ use std::fmt::Write;
 use super::detail::{escaped, human_step, order_line};
 use super::summary::{common_policy, policy_phrases};
 use super::{escape, host_ranges, wrap_into, Paint, TextOptions, WIDTH};
-use crate::plan::actions::{ipmi_command_line, node_commands, RenderedCheck};
+use crate::plan::actions::{node_commands, RenderedCheck};
+use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan, StepId};
 use crate::topology::hostrange::compress;
 use crate::topology::{SubsystemKind, Topology};
@@ -124,7 +125,10 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
     let first = *step.hosts.first()?;
     let host = &topology.hosts[first];
     let mut commands = format!("{:?}", node_commands(topology, step.step, first));
-    let mut power = host.bmc.as_ref().map(|b| ipmi_command_line(b, "on"));
+    let mut power = host
+        .bmc
+        .as_ref()
+        .map(|b| power_command_line(b, PowerAction::On));
     for (value, placeholder) in [(&host.name, "{host}"), (&host.address, "{address}")]
         .into_iter()
         .chain(host.bmc.as_ref().map(|b| (&b.address, "{bmc}")))

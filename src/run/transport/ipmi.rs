@@ -1,8 +1,9 @@
-//! Power through BMCs with the `ipmitool` binary.
+//! Power through IPMI BMCs with the `ipmitool` binary.
 //!
-//! The BMC password is read from the host's [`SecretSource`] at every call and handed to
+//! The BMC password is read from the host's secret source at every call and handed to
 //! ipmitool only in its environment (`IPMI_PASSWORD` with `-E`): never in argv, where every
-//! user could read it from `/proc/*/cmdline`, and never in logs or errors.
+//! user could read it from `/proc/*/cmdline`, and never in logs or errors. The command line
+//! is the one the plan shows ([`crate::plan::power`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +15,9 @@ use tokio::process::Command;
 use tokio::sync::Semaphore;
 
 use super::{tail, Power, PowerAction, PowerState, TransportError};
-use crate::topology::{Bmc, Host, SecretSource};
+use crate::plan::power::ipmitool_args;
+use crate::run::secrets;
+use crate::topology::{Bmc, BmcProtocol, Host};
 
 /// Default limit of one ipmitool call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,13 +84,13 @@ impl IpmiPower {
         host: &Host,
         bmc: &Bmc,
         password: &str,
-        verb: &str,
+        action: PowerAction,
     ) -> Result<String, TransportError> {
-        let cipher = bmc.cipher_suite.to_string();
+        let BmcProtocol::Ipmi(ipmi) = &bmc.protocol;
+        let verb = action.verb();
         let mut command = Command::new(&self.program);
         command
-            .args(["-I", &bmc.interface, "-H", &bmc.address, "-U", &bmc.user])
-            .args(["-E", "-C", &cipher, "chassis", "power", verb])
+            .args(ipmitool_args(bmc, ipmi, action))
             .env("IPMI_PASSWORD", password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -134,22 +137,19 @@ impl Power for IpmiPower {
             host: host.name.clone(),
             detail: "no BMC configured".into(),
         })?;
-        let verb = match action {
-            PowerAction::Status => "status",
-            PowerAction::On => "on",
-            PowerAction::Off => "off",
-            PowerAction::Cycle => "cycle",
-        };
         let mut pause = RETRY_PAUSE;
         let mut attempt = 1;
         loop {
             // Read at every attempt: a rotated secret is picked up; never kept around.
-            let password = read_secret(host, &bmc.password)?;
+            let password = secrets::read(&bmc.password).map_err(|err| TransportError::Config {
+                host: host.name.clone(),
+                detail: format!("BMC password: {err}"),
+            })?;
             let result = {
                 let gate = self.bmc_gate(&bmc.address);
                 let _bmc = gate.acquire().await.map_err(|_| closed(host))?;
                 let _call = self.calls.acquire().await.map_err(|_| closed(host))?;
-                self.call_once(host, bmc, &password, verb).await
+                self.call_once(host, bmc, password.expose(), action).await
             };
             drop(password);
             let outcome = result.and_then(|stdout| match action {
@@ -191,39 +191,6 @@ pub fn parse_status(stdout: &str) -> Option<PowerState> {
             _ => None,
         }
     })
-}
-
-/// Reads a BMC password now: an environment variable, or the first line of a file.
-/// Errors say where it was looked for, never what was found.
-pub fn read_secret(host: &Host, source: &SecretSource) -> Result<String, TransportError> {
-    let config = |detail: String| TransportError::Config {
-        host: host.name.clone(),
-        detail,
-    };
-    match source {
-        SecretSource::Env(variable) => std::env::var(variable).map_err(|_| {
-            config(format!(
-                "BMC password: environment variable ${variable} is not set (or not UTF-8)"
-            ))
-        }),
-        SecretSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                config(format!(
-                    "BMC password: cannot read {}: {}",
-                    path.display(),
-                    e.kind()
-                ))
-            })?;
-            let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
-            if line.is_empty() {
-                return Err(config(format!(
-                    "BMC password: first line of {} is empty",
-                    path.display()
-                )));
-            }
-            Ok(line.to_string())
-        }
-    }
 }
 
 /// Replaces every occurrence of the password, in case a tool echoes it.

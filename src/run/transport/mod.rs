@@ -1,6 +1,7 @@
 //! Transports carry out what the scheduler decides: power through BMCs, commands over SSH,
 //! health probes. The scheduler never touches them; executors do.
 
+pub mod bmc;
 pub mod ipmi;
 pub mod probe;
 pub mod ssh;
@@ -24,21 +25,8 @@ pub enum PowerState {
     Off,
 }
 
-/// A chassis power command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PowerAction {
-    /// Read the state.
-    Status,
-    /// Switch on.
-    On,
-    /// Switch off.
-    Off,
-    /// Power cycle.
-    Cycle,
-}
-
 pub use crate::event::CommandOutput;
+pub use crate::plan::power::PowerAction;
 
 /// Most bytes of each output stream kept for the journal.
 pub const OUTPUT_TAIL_BYTES: usize = 4096;

@@ -76,15 +76,12 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 .and_then(|list| list.get(position).cloned())
                 .unwrap_or_else(|| name.clone());
             let bmc = match (&bmc_settings, &bmc_addresses) {
-                (Some((user, password, interface, cipher_suite)), Some(Some(list))) => {
-                    list.get(position).map(|address| Bmc {
-                        address: address.clone(),
-                        user: user.clone(),
-                        password: password.clone(),
-                        interface: interface.clone(),
-                        cipher_suite: *cipher_suite,
-                    })
-                }
+                (Some(settings), Some(Some(list))) => list.get(position).map(|address| Bmc {
+                    address: address.clone(),
+                    user: settings.user.clone(),
+                    password: settings.password.clone(),
+                    protocol: settings.protocol.clone(),
+                }),
                 _ => None,
             };
             let rack = entry.rack.clone().or_else(|| defaults.rack.clone());
@@ -148,7 +145,12 @@ fn paired(
     }
 }
 
-type BmcSettings = (String, SecretSource, String, u8);
+/// What every host of an entry shares of its BMC; only the address differs per host.
+struct BmcSettings {
+    user: String,
+    password: SecretSource,
+    protocol: BmcProtocol,
+}
 
 fn merge_bmc(
     defaults: Option<&RawBmc>,
@@ -188,14 +190,18 @@ fn merge_bmc(
             return None;
         }
     };
-    Some((
-        pick(|bmc| bmc.user.as_ref()).unwrap_or_else(|| defaults::BMC_USER.into()),
+    Some(BmcSettings {
+        user: pick(|bmc| bmc.user.as_ref()).unwrap_or_else(|| defaults::BMC_USER.into()),
         password,
-        pick(|bmc| bmc.interface.as_ref()).unwrap_or_else(|| defaults::BMC_INTERFACE.into()),
-        own.cipher_suite
-            .or_else(|| defaults.and_then(|bmc| bmc.cipher_suite))
-            .unwrap_or(defaults::BMC_CIPHER_SUITE),
-    ))
+        protocol: BmcProtocol::Ipmi(IpmiSettings {
+            interface: pick(|bmc| bmc.interface.as_ref())
+                .unwrap_or_else(|| defaults::BMC_INTERFACE.into()),
+            cipher_suite: own
+                .cipher_suite
+                .or_else(|| defaults.and_then(|bmc| bmc.cipher_suite))
+                .unwrap_or(defaults::BMC_CIPHER_SUITE),
+        }),
+    })
 }
 
 fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
