@@ -493,3 +493,58 @@ fn the_timeline_file_has_one_json_object_per_line() {
     }
     assert!(text.contains("\"step_status\":\"ready\""));
 }
+
+#[test]
+fn a_service_slower_than_its_ready_timeout_fails_after_its_attempts_in_the_drill_as_in_a_run() {
+    // The real executor gives up on each attempt at the ready timeout: a ten-minute start
+    // with a one-minute limit and two attempts never becomes ready, and the drill says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.yaml");
+    std::fs::write(
+        &path,
+        r#"
+name: slow
+defaults: { host: { boot: 10s, bmc: { password_env: X } } }
+hosts:
+  - { name: "h[1:2]", address: "10.0.0.[1:2]", bmc: { address: "10.1.0.[1:2]" } }
+subsystems:
+  - name: db
+    hosts: [h1]
+    start: "true"
+    health: { tcp: 5432 }
+    expect: 10m
+    ready_timeout: 1m
+    retry: { attempts: 2, backoff: 5s }
+  - { name: app, hosts: [h2], requires: [db], start: "true", health: { tcp: 80 } }
+"#,
+    )
+    .unwrap();
+    let output = blackstart(&[
+        "simulate",
+        path.to_str().unwrap(),
+        "--no-faults",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "the drill does not recover");
+    let drill: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let failures = drill["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["step"], "db");
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not healthy within 1m"),
+        "{failures:?}"
+    );
+    assert_eq!(drill["counts"]["starts"], 2, "both attempts were made");
+    let app = drill["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "app")
+        .unwrap();
+    assert_eq!(app["status"], "blocked");
+    assert_eq!(app["blocked_on"], "db");
+}

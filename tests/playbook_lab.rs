@@ -410,3 +410,192 @@ fn a_quarterly_drill_records_a_baseline_powers_off_cold_starts_and_reports() {
     );
     assert_eq!(starts(&records).len(), 4, "every service was cold started");
 }
+
+#[test]
+fn a_drill_killed_during_power_off_resumes_without_switching_any_host_off_twice() {
+    // Two power commands per 3 s in the lab's one power domain: six hosts take about 6 s to
+    // switch off, long enough to kill blackstart in the middle of it.
+    let lab = Lab::start("pe", (95, 14), 6);
+    let service = |port: u16| serde_json::to_string(&lab.service_command(port, 0.2, "")).unwrap();
+    let subsystems = format!(
+        "subsystems:\n\
+         \x20 - {{ name: store, hosts: [\"pe[1:2]\"], start: {a}, health: {{ tcp: 7411 }} }}\n\
+         \x20 - {{ name: api, hosts: [\"pe[3:4]\"], requires: [store], start: {b}, health: {{ tcp: 7412 }} }}\n\
+         \x20 - {{ name: web, hosts: [\"pe[5:6]\"], requires: [api], start: {c}, health: {{ tcp: 7413 }} }}\n",
+        a = service(7411),
+        b = service(7412),
+        c = service(7413),
+    );
+    let yaml = lab.topology_yaml(LabSecret::File, &subsystems).replacen(
+        "power_on: { count: 50, per: 1s }",
+        "power_on: { count: 2, per: 3s }",
+        1,
+    );
+    assert!(
+        yaml.contains("count: 2, per: 3s"),
+        "the rate limit is in place"
+    );
+    let topology = write(&lab.dir.join("topology.yaml"), &yaml);
+    let warm = lab.dir.join("run-warm");
+    let output = run_in(&topology, &warm);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    let playbook = write(
+        &lab.dir.join("drill.yaml"),
+        &format!(
+            "playbook: drill\ntopology: {}\ndrill:\n  power_off: true\n  simulations: 20\n",
+            topology.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run-drill");
+    let powered_off = |records: &[blackstart::journal::Record]| {
+        records
+            .iter()
+            .filter(|r| {
+                matches!(
+                    &r.entry,
+                    Entry::Event {
+                        event: Event::PoweredOff { .. },
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    let mut child = spawn_run(&playbook, &run_dir);
+    let killed_after = wait_for_journal(&run_dir, RUN_LIMIT, |records| powered_off(records) >= 2);
+    child.kill().unwrap(); // SIGKILL, in the middle of the power-off
+    let _ = child.wait();
+    let off_at_kill = powered_off(&read_journal(&run_dir));
+    assert!(killed_after, "the power-off began before the kill");
+    assert!(
+        (2..6).contains(&off_at_kill),
+        "the kill landed during the power-off: {off_at_kill} of 6 hosts off"
+    );
+
+    let output = blackstart(&["run", "--resume", run_dir.to_str().unwrap()]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("came back: 6/6"), "{shown}");
+
+    let records = read_journal(&run_dir);
+    let resumed_at = records
+        .iter()
+        .rposition(|r| matches!(r.entry, Entry::RunStarted { .. }))
+        .unwrap();
+    let about = |r: &blackstart::journal::Record, name: &str| match &r.entry {
+        Entry::Action { label, .. } | Entry::Event { label, .. } => label == name,
+        _ => false,
+    };
+    for host in 1..=6 {
+        let name = format!("pe{host}");
+        let mine: Vec<(usize, &Entry)> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| about(r, &name))
+            .map(|(index, r)| (index, &r.entry))
+            .collect();
+        let commands: Vec<usize> = mine
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Entry::Action {
+                        action: Action::PowerOff { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|(index, _)| *index)
+            .collect();
+        let switched_off: Vec<usize> = mine
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Entry::Event {
+                        event: Event::PoweredOff { result: Ok(()), .. },
+                        ..
+                    }
+                )
+            })
+            .map(|(index, _)| *index)
+            .collect();
+        let found_off_on_resume = mine.iter().any(|(index, e)| {
+            *index > resumed_at
+                && matches!(
+                    e,
+                    Entry::Event {
+                        event: Event::PowerChecked {
+                            result: Ok(blackstart::event::PowerReport::Off),
+                            ..
+                        },
+                        ..
+                    }
+                )
+        });
+        assert!(
+            switched_off.len() <= 1,
+            "{name} was switched off more than once: {mine:?}"
+        );
+        assert!(
+            switched_off.len() == 1 || found_off_on_resume,
+            "{name} is off before the cold start: {mine:?}"
+        );
+        if let Some(off) = switched_off.first() {
+            assert!(
+                commands.iter().any(|command| command < off),
+                "{name}: the power-off is journaled before it happened"
+            );
+        }
+        if commands.len() > 1 {
+            // Sent again only when the resumed run read the host still on.
+            let still_on = mine.iter().any(|(index, e)| {
+                *index > commands[0]
+                    && *index < commands[1]
+                    && matches!(
+                        e,
+                        Entry::Event {
+                            event: Event::PowerChecked {
+                                result: Ok(blackstart::event::PowerReport::On),
+                                ..
+                            },
+                            ..
+                        }
+                    )
+            });
+            assert!(
+                still_on,
+                "{name}: a second power-off without cause: {mine:?}"
+            );
+        }
+    }
+    // Rate-limited and parallel within each process: no three power-offs within one 3 s
+    // window, and the first two went out together, not one BMC call after another.
+    let times = |part: &[blackstart::journal::Record]| -> Vec<u64> {
+        part.iter()
+            .filter(|r| {
+                matches!(
+                    r.entry,
+                    Entry::Action {
+                        action: Action::PowerOff { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|r| r.t_ms)
+            .collect()
+    };
+    let before = times(&records[..resumed_at]);
+    assert!(before.len() >= 2, "{before:?}");
+    assert!(
+        before[1] - before[0] < 500,
+        "paired within a window: {before:?}"
+    );
+    for part in [before, times(&records[resumed_at..])] {
+        assert!(
+            part.windows(3).all(|w| w[2] - w[0] >= 2900),
+            "at most two per 3 s: {part:?}"
+        );
+    }
+}

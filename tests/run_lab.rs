@@ -607,3 +607,106 @@ fn a_service_that_becomes_healthy_just_after_its_ready_timeout_is_started_exactl
         "the journal shows the timed-out attempt, then a probe that found cache healthy"
     );
 }
+
+#[test]
+fn the_drill_and_the_real_run_agree_on_which_node_fails_and_what_is_blocked() {
+    // The same topology and the same two faults, once on the lab and once in simulation:
+    // dns's BMC answers nobody, and queue never comes up.
+    let lab = Lab::start("rj", (91, 32), 12);
+    let mut overrides = HashMap::new();
+    overrides.insert("queue", lab.service_command(7999, 0.1, ""));
+    let dead_bmc = lab.hosts[2].bmc_address.clone();
+    overrides.insert(
+        "hosts.replace",
+        format!("bmc: {{ address: {dead_bmc} }}=>bmc: {{ address: 127.91.33.200 }}"),
+    );
+    let topology_file = write_topology(&lab, LabSecret::File, &overrides);
+    let run_dir = lab.dir.join("run");
+    let output = run_in(&topology_file, &run_dir);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+
+    let topology = blackstart::topology::load_file(&topology_file)
+        .unwrap()
+        .topology;
+    let selection = blackstart::scope::Scope::default()
+        .select(&topology)
+        .unwrap();
+    let plan = blackstart::plan::Plan::build(&topology, &selection).unwrap();
+    let events = journal::events(&read_journal(&run_dir));
+    let real = blackstart::run::driver::replay(&topology, &plan, 1, &events);
+    let failed_nodes = |nodes: &[blackstart::event::state::Node]| -> Vec<(String, String)> {
+        let mut failed: Vec<(String, String)> = nodes
+            .iter()
+            .filter(|n| matches!(n.state, blackstart::event::state::NodeState::Failed { .. }))
+            .map(|n| {
+                (
+                    plan.steps[n.step].id.clone(),
+                    topology.hosts[n.host].name.clone(),
+                )
+            })
+            .collect();
+        failed.sort();
+        failed
+    };
+    let real_failed = failed_nodes(real.nodes());
+    let real_statuses: Vec<String> = real
+        .statuses()
+        .iter()
+        .map(|s| blackstart::event::narrate::status_text(&plan, s, None))
+        .collect();
+
+    let output = blackstart(&[
+        "simulate",
+        topology_file.to_str().unwrap(),
+        "--no-faults",
+        "--spread",
+        "0",
+        "--inject",
+        &format!("dead-bmc={}", lab.hosts[2].name),
+        "--inject",
+        &format!("start-failure=queue@{}", lab.hosts[6].name),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the drill does not recover either"
+    );
+    let drill: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut drill_failed: Vec<(String, String)> = drill["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["step"].as_str().unwrap().to_string(),
+                f["host"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    drill_failed.sort();
+    assert_eq!(
+        drill_failed, real_failed,
+        "the same nodes fail in the drill and on the lab"
+    );
+    assert_eq!(real_failed.len(), 2, "{real_failed:?}");
+    for (id, step) in drill["steps"].as_array().unwrap().iter().enumerate() {
+        let status = step["status"].as_str().unwrap();
+        let real = &real_statuses[id];
+        match status {
+            "blocked" => assert_eq!(
+                *real,
+                format!(
+                    "BLOCKED (waits for failed {})",
+                    step["blocked_on"].as_str().unwrap()
+                ),
+                "{}",
+                step["step"]
+            ),
+            "failed" => assert!(real.starts_with("FAILED"), "{}: {real}", step["step"]),
+            "ready" => assert_eq!(real, "ready", "{}", step["step"]),
+            other => panic!("{}: the drill ended {other}", step["step"]),
+        }
+    }
+}
