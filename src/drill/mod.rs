@@ -156,25 +156,24 @@ impl FaultRates {
 
     /// The probability of `kind`.
     pub fn get(&self, kind: FaultKind) -> f64 {
-        match kind {
-            FaultKind::StartFailure => self.start_failure,
-            FaultKind::DeadDisk => self.dead_disk,
-            FaultKind::DeadBmc => self.dead_bmc,
-            FaultKind::SlowSsh => self.slow_ssh,
-            FaultKind::Flapping => self.flapping,
-        }
+        let mut rates = *self;
+        *rates.slot(kind)
     }
 
     /// The same rates with `kind` switched off.
     pub fn without(mut self, kind: FaultKind) -> FaultRates {
-        *match kind {
+        *self.slot(kind) = 0.0;
+        self
+    }
+
+    fn slot(&mut self, kind: FaultKind) -> &mut f64 {
+        match kind {
             FaultKind::StartFailure => &mut self.start_failure,
             FaultKind::DeadDisk => &mut self.dead_disk,
             FaultKind::DeadBmc => &mut self.dead_bmc,
             FaultKind::SlowSsh => &mut self.slow_ssh,
             FaultKind::Flapping => &mut self.flapping,
-        } = 0.0;
-        self
+        }
     }
 }
 

@@ -55,14 +55,8 @@ pub fn describe(event: &Event) -> String {
         Event::PowerChecked {
             result: Err(why), ..
         } => format!("BMC FAILED: {why}"),
-        Event::PoweredOn { result: Ok(()), .. } => "powered on".into(),
-        Event::PoweredOn {
-            result: Err(why), ..
-        } => format!("power on FAILED: {why}"),
-        Event::PoweredOff { result: Ok(()), .. } => "powered off".into(),
-        Event::PoweredOff {
-            result: Err(why), ..
-        } => format!("power off FAILED: {why}"),
+        Event::PoweredOn { result, .. } => outcome("powered on", "power on", result),
+        Event::PoweredOff { result, .. } => outcome("powered off", "power off", result),
         Event::SshReady { result: Ok(()), .. } => "answers SSH".into(),
         Event::SshReady {
             result: Err(why), ..
@@ -92,6 +86,14 @@ pub fn describe(event: &Event) -> String {
         } => format!("ordering value unreadable: {why}"),
         Event::Acknowledged { by, .. } => format!("acknowledged by {by}"),
         Event::Held { reason, .. } => format!("HELD: {reason}"),
+    }
+}
+
+/// `done` when it worked, `what FAILED: why` when not.
+fn outcome(done: &str, what: &str, result: &Result<(), super::Reason>) -> String {
+    match result {
+        Ok(()) => done.to_string(),
+        Err(why) => format!("{what} FAILED: {why}"),
     }
 }
 

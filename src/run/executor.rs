@@ -120,26 +120,14 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 };
                 plain(Event::PowerChecked { host: id, result })
             }
-            Action::PowerOn { host: id } => {
-                let result = match self.power.power(host, PowerAction::On).await {
-                    Ok(PowerState::On) => Ok(()),
-                    Ok(PowerState::Off) => Err(Reason::PowerNotApplied {
-                        wanted: "on".into(),
-                    }),
-                    Err(err) => Err(err.bmc_reason()),
-                };
-                plain(Event::PoweredOn { host: id, result })
-            }
-            Action::PowerOff { host: id } => {
-                let result = match self.power.power(host, PowerAction::Off).await {
-                    Ok(PowerState::Off) => Ok(()),
-                    Ok(PowerState::On) => Err(Reason::PowerNotApplied {
-                        wanted: "off".into(),
-                    }),
-                    Err(err) => Err(err.bmc_reason()),
-                };
-                plain(Event::PoweredOff { host: id, result })
-            }
+            Action::PowerOn { host: id } => plain(Event::PoweredOn {
+                host: id,
+                result: self.switch(host, PowerAction::On, PowerState::On).await,
+            }),
+            Action::PowerOff { host: id } => plain(Event::PoweredOff {
+                host: id,
+                result: self.switch(host, PowerAction::Off, PowerState::Off).await,
+            }),
             Action::WaitSsh { host: id } => {
                 let (result, output) = match self.wait_ssh(host).await {
                     Ok(()) => self.prepare_host(host, id).await,
@@ -223,6 +211,22 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                     output,
                 }
             }
+        }
+    }
+
+    /// Switches the host on or off; Ok when the BMC then reports `wanted`.
+    async fn switch(
+        &self,
+        host: &Host,
+        action: PowerAction,
+        wanted: PowerState,
+    ) -> Result<(), Reason> {
+        match self.power.power(host, action).await {
+            Ok(state) if state == wanted => Ok(()),
+            Ok(_) => Err(Reason::PowerNotApplied {
+                wanted: action.verb().into(),
+            }),
+            Err(err) => Err(err.bmc_reason()),
         }
     }
 

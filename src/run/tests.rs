@@ -7,6 +7,7 @@ use super::driver::real::RealFleet;
 use super::driver::{drive, replay, Ended};
 use super::executor::Executor;
 use super::fake::FakeFleet;
+use crate::event::Event;
 use crate::journal::{self, Journal};
 use crate::plan::Plan;
 use crate::scope::Scope;
@@ -221,35 +222,23 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
         "once on each app host, never twice"
     );
     let records = journal::read(dir.path()).unwrap();
-    let failed_attempts = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                &r.entry,
-                journal::Entry::Event {
-                    event: crate::event::Event::StartFinished { result: Err(_), .. },
-                    ..
+    let app_events = |wanted: fn(&Event) -> bool| {
+        records
+            .iter()
+            .filter(|r| match &r.entry {
+                journal::Entry::Event { event, label, .. } => {
+                    label.starts_with("app") && wanted(event)
                 }
-            )
-        })
-        .count();
+                _ => false,
+            })
+            .count()
+    };
+    let failed_attempts = app_events(|e| matches!(e, Event::StartFinished { result: Err(_), .. }));
     assert_eq!(
         failed_attempts, 2,
         "each app node's first attempt timed out"
     );
-    let healthy_probes = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                &r.entry,
-                journal::Entry::Event {
-                    event: crate::event::Event::Probed { healthy: true, .. },
-                    label,
-                    ..
-                } if label.starts_with("app")
-            )
-        })
-        .count();
+    let healthy_probes = app_events(|e| matches!(e, Event::Probed { healthy: true, .. }));
     assert_eq!(
         healthy_probes, 2,
         "the probe before each retry found it healthy"

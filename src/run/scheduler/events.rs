@@ -234,12 +234,19 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn node_healthy(&mut self, node: NodeId, already: bool) {
+    /// Settles `node` in `state` and returns its step, unless it was settled already.
+    fn settle(&mut self, node: NodeId, state: NodeState) -> Option<StepId> {
         if self.nodes[node].state.is_settled() {
-            return;
+            return None;
         }
-        let step = self.nodes[node].step;
-        self.nodes[node].state = NodeState::Healthy { already };
+        self.nodes[node].state = state;
+        Some(self.nodes[node].step)
+    }
+
+    pub(super) fn node_healthy(&mut self, node: NodeId, already: bool) {
+        let Some(step) = self.settle(node, NodeState::Healthy { already }) else {
+            return;
+        };
         self.healthy[step] += 1;
         if let Some(order) = &mut self.order[step] {
             // The first healthy member, chosen or found running, leads: the others follow.
@@ -249,11 +256,9 @@ impl Scheduler {
     }
 
     pub(super) fn node_failed(&mut self, node: NodeId, reason: Reason) {
-        if self.nodes[node].state.is_settled() {
+        let Some(step) = self.settle(node, NodeState::Failed { reason }) else {
             return;
-        }
-        let step = self.nodes[node].step;
-        self.nodes[node].state = NodeState::Failed { reason };
+        };
         self.failed[step] += 1;
         if self.stop_on_failure {
             self.stopping = true;
