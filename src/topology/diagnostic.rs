@@ -77,7 +77,7 @@ impl Diagnostics {
             .filter(|item| item.severity == Severity::Warning)
     }
 
-    fn render(&self, item: &Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn render(&self, item: &Diagnostic, lines: &[&str], f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = match item.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -92,26 +92,19 @@ impl Diagnostics {
                     location.line,
                     location.column
                 )?;
-                if let Some(line) = self.source.lines().nth(location.line.saturating_sub(1)) {
+                if let Some(line) = lines.get(location.line.saturating_sub(1)) {
                     // A secret written inline must not be repeated on the terminal or in CI
-                    // logs: quote the line only up to the value.
-                    let text = if item.path.ends_with(".password") {
-                        let cut = line
-                            .char_indices()
-                            .nth(location.column.saturating_sub(1))
-                            .map_or(line.len(), |(at, _)| at);
-                        format!("{}<redacted>", &line[..cut])
-                    } else {
-                        line.to_string()
-                    };
+                    // logs, whichever finding quotes its line.
+                    let text = redact_line(line);
                     let gutter = location.line.to_string();
                     let pad = " ".repeat(gutter.len());
                     writeln!(f, "  {pad} |")?;
                     writeln!(f, "  {gutter} | {text}")?;
-                    let caret = " ".repeat(location.column.saturating_sub(1));
+                    let caret = " ".repeat(location.column.saturating_sub(1).min(text.len()));
                     writeln!(f, "  {pad} | {caret}^")?;
                 }
             }
+            None if item.path.is_empty() => writeln!(f, "  --> {}", self.file.display())?,
             None => writeln!(f, "  --> {} ({})", self.file.display(), item.path)?,
         }
         if let Some(hint) = &item.hint {
@@ -121,10 +114,28 @@ impl Diagnostics {
     }
 }
 
+/// At most this many findings are printed; a file broken everywhere would otherwise bury
+/// the first, most useful ones. The summary line still counts them all.
+const SHOWN: usize = 200;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for item in &self.items {
-            self.render(item, f)?;
+        // Split once: looking each quoted line up from the start would make a file with
+        // many findings quadratic.
+        let lines: Vec<&str> = if self.items.iter().any(|item| item.location.is_some()) {
+            self.source.lines().collect()
+        } else {
+            Vec::new()
+        };
+        for item in self.items.iter().take(SHOWN) {
+            self.render(item, &lines, f)?;
+        }
+        if self.items.len() > SHOWN {
+            writeln!(
+                f,
+                "... and {} more finding(s) not shown; fix these and validate again",
+                self.items.len() - SHOWN
+            )?;
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
@@ -136,6 +147,63 @@ impl fmt::Display for Diagnostics {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Keys whose values are secrets, or may be when a secret is pasted in the wrong place.
+const SECRET_KEYS: [&str; 5] = ["password", "passwd", "pass", "secret", "token"];
+
+/// `line` with the value of every key that names a secret (`password`, `passwd`, `pass`,
+/// `secret`, `token`, or a key containing one, such as `password_env`, in any case)
+/// replaced by `<redacted>`, in block and flow style alike.
+pub fn redact_line(line: &str) -> String {
+    let bytes = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(offset) = line[at..].find(':') {
+        let colon = at + offset;
+        at = colon + 1;
+        // A key is followed by `:` and a space (or the end of the line).
+        if bytes
+            .get(colon + 1)
+            .is_some_and(|b| !b.is_ascii_whitespace())
+        {
+            continue;
+        }
+        let key_end = line[..colon].trim_end_matches(['"', '\'', ' ']).len();
+        let key_start = line[..key_end]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |i| i + 1);
+        let key = line[key_start..key_end].to_ascii_lowercase();
+        if !SECRET_KEYS.iter().any(|secret| key.contains(secret)) {
+            continue;
+        }
+        let value_start = line.len() - line[colon + 1..].trim_start().len();
+        let value_end = value_end(line, value_start);
+        if value_end > value_start {
+            out.push_str(&line[copied..value_start]);
+            out.push_str("<redacted>");
+            copied = value_end;
+            at = value_end.max(at);
+        }
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+/// Where the value starting at `start` ends: its closing quote, or the next `,` `}` `]` of a
+/// flow collection, or the end of the line.
+fn value_end(line: &str, start: usize) -> usize {
+    let rest = &line[start..];
+    match rest.chars().next() {
+        Some(quote @ ('"' | '\'')) => rest[1..]
+            .find(quote)
+            .map_or(line.len(), |close| start + close + 2),
+        Some(_) => rest
+            .find([',', '}', ']'])
+            .map_or(line.len(), |end| start + end),
+        None => start,
     }
 }
 
@@ -191,9 +259,18 @@ impl Diagnostic {
 }
 
 /// The closest name to `wanted` among `known`, for "did you mean" hints.
+/// Long names and long candidate lists are not compared, so a hostile file cannot make the
+/// suggestions quadratic.
 pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    const LONGEST: usize = 64;
+    const CANDIDATES: usize = 10_000;
+    if wanted.len() > LONGEST {
+        return None;
+    }
     known
         .into_iter()
+        .take(CANDIDATES)
+        .filter(|name| name.len() <= LONGEST && name.len().abs_diff(wanted.len()) <= LONGEST / 3)
         .map(|name| (edit_distance(wanted, name), name))
         .filter(|(distance, name)| *distance <= (name.len().max(wanted.len()) / 3).max(2))
         .min()
@@ -223,5 +300,23 @@ mod tests {
         let known = ["user-db", "config", "cache"];
         assert_eq!(closest("user-db2", known), Some("user-db"));
         assert_eq!(closest("frontend", known), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_by_key_in_block_and_flow_style() {
+        use super::redact_line;
+        assert_eq!(
+            redact_line("    password: hunter2"),
+            "    password: <redacted>"
+        );
+        assert_eq!(
+            redact_line("bmc: { passwd: \"a, b\", cipher_suite: 99, Token: x}"),
+            "bmc: { passwd: <redacted>, cipher_suite: 99, Token: <redacted>}"
+        );
+        assert_eq!(redact_line("url: http://x:80/"), "url: http://x:80/");
+        assert_eq!(
+            redact_line("  - {pass: 'it', secret: s3}"),
+            "  - {pass: <redacted>, secret: <redacted>}"
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! The topology: its YAML format, loading, and validation with every problem located.
 
 pub mod defaults;
+pub mod depth;
 pub mod diagnostic;
 pub mod hostrange;
 mod model;
+pub mod names;
 pub mod raw;
 mod resolve;
 pub mod source_map;
@@ -39,11 +41,15 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
 /// Validates a topology given as text; `file` is used in messages and to resolve relative
 /// paths (keys, known_hosts) against the file's directory.
 pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
+    let source = without_bom(source);
     let diagnostics = |items| Diagnostics {
         file: file.to_path_buf(),
         source: source.to_string(),
         items,
     };
+    if let Some(refused) = refuse_shape(source) {
+        return Err(diagnostics(vec![refused]));
+    }
     let raw: raw::RawTopology = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
         Err(err) => return Err(diagnostics(vec![syntax_error(&err, source)])),
@@ -55,7 +61,11 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     if !collector.items.is_empty() {
         let map = SourceMap::index(source);
         for item in &mut collector.items {
-            item.location = map.locate(&item.path);
+            // A finding about something missing altogether has no place of its own: point at
+            // the top of the file rather than at nothing.
+            item.location = map
+                .locate(&item.path)
+                .or(Some(Location { line: 1, column: 1 }));
         }
     }
     collector
@@ -67,6 +77,40 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     Ok(Loaded {
         topology,
         warnings: diagnostics(collector.items),
+    })
+}
+
+/// `source` without a UTF-8 byte-order mark: editors on some systems write one, and the
+/// YAML parsers would otherwise lose every position (or misread the first key).
+pub(crate) fn without_bom(source: &str) -> &str {
+    source.strip_prefix('\u{feff}').unwrap_or(source)
+}
+
+/// A file too large or nested too deeply to be parsed safely, refused before parsing.
+pub(crate) fn refuse_shape(source: &str) -> Option<Diagnostic> {
+    if source.len() > depth::MAX_BYTES {
+        return Some(Diagnostic {
+            severity: Severity::Error,
+            path: String::new(),
+            location: None,
+            message: format!(
+                "the file is {} bytes; at most {} are read",
+                source.len(),
+                depth::MAX_BYTES
+            ),
+            hint: Some("split the fleet into several topologies".into()),
+        });
+    }
+    let location = depth::too_deep(source)?;
+    Some(Diagnostic {
+        severity: Severity::Error,
+        path: String::new(),
+        location: Some(location),
+        message: format!(
+            "the YAML nests more than {} levels deep here",
+            depth::MAX_DEPTH
+        ),
+        hint: Some("a topology needs a few levels; look for unclosed `[` or `{`".into()),
     })
 }
 
@@ -90,12 +134,26 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
                 column: location.column(),
             })
         }),
+        hint: Some(syntax_hint(&message)),
         message,
-        hint: Some(
-            "fix the YAML here; `blackstart schema` (or `schema --playbook`) prints the format"
-                .into(),
-        ),
     }
+}
+
+/// What to do about a serde_yaml error: the near field name for a misspelt one, and a word
+/// that only the first error of the file could be shown.
+fn syntax_hint(message: &str) -> String {
+    let only_first = "only the first error of this kind can be shown; fix it and validate again";
+    let schema = "`blackstart schema` (or `schema --playbook`) prints the format";
+    // "unknown field `expct`, expected one of `name`, `expect`, ..."
+    if let Some((_, rest)) = message.split_once("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let known = expected.split('`').skip(1).step_by(2);
+            if let Some(near) = diagnostic::closest(field, known) {
+                return format!("did you mean `{near}`? ({only_first})");
+            }
+        }
+    }
+    format!("fix the YAML here; {schema}; {only_first}")
 }
 
 /// Where the value named in a serde message such as `subsystems[0]: invalid duration "-5s"`

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod hosts;
+mod settings;
 mod subsystems;
 
 use hosts::resolve_hosts;
@@ -28,6 +29,10 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
         .hint("this blackstart reads version 1");
     }
     check_defaults(&raw.defaults, out);
+    if raw.subsystems.is_empty() {
+        out.error("subsystems", "the topology has no subsystems")
+            .hint("declare what runs where under `subsystems:`; a plan needs at least one");
+    }
     let base_dir = file.parent().unwrap_or(Path::new("."));
     let hosts = resolve_hosts(&raw, base_dir, out);
     let host_index: HashMap<&str, HostId> = hosts
@@ -89,6 +94,7 @@ fn check_defaults(defaults: &RawDefaults, out: &mut Collector) {
         .hint("declare hosts under `hosts:`");
     }
     let sub = &defaults.subsystem;
+    settings::check_settings(sub, "defaults.subsystem", out);
     let misplaced = [
         ("name", sub.name.is_some()),
         ("hosts", !sub.hosts.is_empty()),
