@@ -127,8 +127,7 @@ pub fn is_playbook(source: &str) -> bool {
 /// Loads a topology or a playbook file. A bare topology gets empty procedures and the
 /// default scope.
 pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
-    let source =
-        std::fs::read_to_string(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
+    let source = topology::read_source(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
     let source = topology::without_bom(&source);
     if !is_playbook(source) {
         let Loaded { topology, warnings } = topology::load_str(source, path)?;
@@ -158,7 +157,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
     let base = path.parent().unwrap_or(Path::new("."));
     let topology_path = base.join(&raw.topology);
     // An unreadable topology is the playbook's mistake: name the playbook's line.
-    let topology_source = match std::fs::read_to_string(&topology_path) {
+    let topology_source = match topology::read_source(&topology_path) {
         Ok(text) => text,
         Err(err) => {
             let mut out = Collector::default();

@@ -173,8 +173,10 @@ pub fn redact_line(line: &str) -> String {
         }
         let key_end = line[..colon].trim_end_matches(['"', '\'', ' ']).len();
         let key_start = line[..key_end]
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let key = line[key_start..key_end].to_ascii_lowercase();
         if !SECRET_KEYS.iter().any(|secret| key.contains(secret)) {
             continue;
@@ -314,6 +316,11 @@ mod tests {
             "bmc: { passwd: <redacted>, cipher_suite: 99, Token: <redacted>}"
         );
         assert_eq!(redact_line("url: http://x:80/"), "url: http://x:80/");
+        assert_eq!(redact_line("na\u{202e}me: x"), "na\u{202e}me: x");
+        assert_eq!(
+            redact_line("é\u{feff}token: x"),
+            "é\u{feff}token: <redacted>"
+        );
         assert_eq!(
             redact_line("  - {pass: 'it', secret: s3}"),
             "  - {pass: <redacted>, secret: <redacted>}"

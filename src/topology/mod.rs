@@ -32,10 +32,27 @@ pub struct Loaded {
 
 /// Reads and validates a topology file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
-    match std::fs::read_to_string(path) {
+    match read_source(path) {
         Ok(source) => load_str(&source, path),
         Err(err) => Err(Diagnostics::unreadable(path, &err)),
     }
+}
+
+/// Reads a topology or playbook file: only a regular file of at most
+/// [`depth::MAX_BYTES`], so a path such as `/dev/zero` cannot exhaust memory or hang.
+pub fn read_source(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if metadata.len() > depth::MAX_BYTES as u64 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {} bytes", depth::MAX_BYTES),
+        ));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// Validates a topology given as text; `file` is used in messages and to resolve relative
