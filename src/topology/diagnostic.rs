@@ -95,13 +95,12 @@ impl Diagnostics {
                 if let Some(line) = lines.get(location.line.saturating_sub(1)) {
                     // A secret written inline must not be repeated on the terminal or in CI
                     // logs, whichever finding quotes its line.
-                    let text = redact_line(line);
+                    let (text, caret) = quoted(line, location.column);
                     let gutter = location.line.to_string();
                     let pad = " ".repeat(gutter.len());
                     writeln!(f, "  {pad} |")?;
                     writeln!(f, "  {gutter} | {text}")?;
-                    let caret = " ".repeat(location.column.saturating_sub(1).min(text.len()));
-                    writeln!(f, "  {pad} | {caret}^")?;
+                    writeln!(f, "  {pad} | {}^", " ".repeat(caret))?;
                 }
             }
             None if item.path.is_empty() => writeln!(f, "  --> {}", self.file.display())?,
@@ -148,6 +147,37 @@ impl fmt::Display for Diagnostics {
         }
         Ok(())
     }
+}
+
+/// The widest quoted source line, in characters: a generated line can be megabytes long.
+const QUOTED_WIDTH: usize = 160;
+
+/// The source line to quote, redacted and cut to a window around `column`, and the caret's
+/// offset in it.
+fn quoted(line: &str, column: usize) -> (String, usize) {
+    let cut = line
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line.len(), |(at, _)| at);
+    // Redacting the part before the column tells where the column moved to.
+    let caret = redact_line(&line[..cut]).chars().count();
+    let text = redact_line(line);
+    let length = text.chars().count();
+    if length <= QUOTED_WIDTH {
+        return (text, caret.min(length));
+    }
+    let first = caret.saturating_sub(QUOTED_WIDTH / 3);
+    let window: String = text.chars().skip(first).take(QUOTED_WIDTH).collect();
+    let before = if first > 0 { "…" } else { "" };
+    let after = if first + QUOTED_WIDTH < length {
+        "…"
+    } else {
+        ""
+    };
+    (
+        format!("{before}{window}{after}"),
+        caret - first + before.chars().count(),
+    )
 }
 
 /// Keys whose values are secrets, or may be when a secret is pasted in the wrong place.

@@ -1,0 +1,431 @@
+//! Hostile and broken input through the real binary: each class of defect found by fuzzing
+//! (overflow, secret echo, resource exhaustion, invalid input accepted, errors without a
+//! place, output injection) is refused with exit 2 and its place (file:line:column, or the
+//! flag), quickly, without a panic; and `plan` of valid files at the limits never panics.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use support::cli::{blackstart, text};
+
+/// A small valid topology; the hostile cases are edits of it.
+const BASE: &str = r#"version: 1
+name: hostile
+defaults:
+  host:
+    bmc: { user: admin, password_env: BMC_PASSWORD }
+hosts:
+  - name: node[1:4].dc1
+    address: 10.0.0.[1:4]
+    bmc: { address: "10.1.0.[1:4]" }
+    boot: 2m
+subsystems:
+  - name: database
+    hosts: ["node[1:2].dc1"]
+    start: systemctl start postgresql
+    health: { tcp: 5432 }
+    expect: 30s
+  - name: app
+    hosts: [node3.dc1]
+    requires: [database]
+    start: systemctl start app
+    health: { http: { url: "http://{address}:8080/health" } }
+"#;
+
+/// Writes `files` (name, text) to a fresh directory.
+fn write(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+/// `BASE` with `from` replaced by `to` (which must be there).
+fn edit(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from:?} not in BASE");
+    BASE.replacen(from, to, 1)
+}
+
+/// The 1-based line of the first line of `source` containing `marker`.
+fn line_of(source: &str, marker: &str) -> usize {
+    source
+        .lines()
+        .position(|line| line.contains(marker))
+        .unwrap_or_else(|| panic!("{marker:?} not in source"))
+        + 1
+}
+
+/// Asserts exit 2, no panic, and every fragment in the output; returns the output.
+fn refused_output(output: &Output, expected: &[&str]) -> String {
+    let shown = text(output);
+    assert_eq!(output.status.code(), Some(2), "exit 2 expected:\n{shown}");
+    assert!(!shown.contains("panicked"), "panicked:\n{shown}");
+    for fragment in expected {
+        assert!(
+            shown.contains(fragment),
+            "{fragment:?} expected in:\n{shown}"
+        );
+    }
+    shown
+}
+
+/// Validates `source` and asserts it is refused at `file:LINE:COLUMN` of `marker`'s line.
+fn refused(source: &str, marker: &str, expected: &[&str]) -> String {
+    let dir = write(&[("t.yaml", source)]);
+    let file = path_in(&dir, "t.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    let shown = refused_output(&output, expected);
+    let place = format!("{}:{}:", file.display(), line_of(source, marker));
+    let at = shown
+        .find(&place)
+        .unwrap_or_else(|| panic!("{place} expected in:\n{shown}"));
+    // A column follows the line.
+    let column = &shown[at + place.len()..];
+    assert!(
+        column.starts_with(|c: char| c.is_ascii_digit()),
+        "no column after {place}:\n{shown}"
+    );
+    shown
+}
+
+#[test]
+fn huge_durations_are_refused_at_parse_time_and_plans_at_the_limit_do_not_overflow() {
+    for (from, to, marker) in [
+        ("expect: 30s", "expect: 18446744073709551615s", "expect:"),
+        ("boot: 2m", "boot: 18446744073709551615s", "boot:"),
+        (
+            "    expect: 30s",
+            "    expect: 30s\n    progress: { command: date, interval: 292471208678y }",
+            "progress:",
+        ),
+    ] {
+        refused(&edit(from, to), marker, &["at most 30 days"]);
+    }
+    let rate = format!("{BASE}policy:\n  power_on: {{ count: 1, per: 18446744073709551615s }}\n");
+    refused(&rate, "power_on", &["at most 30 days"]);
+
+    // Everything at the limit, one host at a time: sums stay far from overflow.
+    let at_limit = BASE
+        .replace("boot: 2m", "boot: 30d")
+        .replace(
+            "expect: 30s",
+            "expect: 30d\n    max_parallel: 1\n    ready_timeout: 30d",
+        )
+        .replace("\"node[1:2].dc1\"", "\"node[1:4].dc1\"");
+    let dir = write(&[("t.yaml", &at_limit)]);
+    let file = path_in(&dir, "t.yaml");
+    for format in ["text", "json", "dot", "mermaid"] {
+        let output = blackstart(&["plan", file.to_str().unwrap(), "--format", format]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{format}:\n{}",
+            text(&output)
+        );
+    }
+    let output = blackstart(&["simulate", file.to_str().unwrap(), "--runs", "3"]);
+    assert!(!text(&output).contains("panicked"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[test]
+fn secrets_are_redacted_in_every_quoted_line_and_never_echoed() {
+    let secret = "Hunter2-qZ81";
+    // An inline password beside another error on the same line.
+    let flow = edit(
+        "bmc: { address: \"10.1.0.[1:4]\" }",
+        &format!("bmc: {{ address: \"10.1.0.[1:4]\", password: {secret}, cipher_suite: 99 }}"),
+    );
+    let shown = refused(&flow, "cipher_suite", &["cipher suite 99", "inline"]);
+    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
+    // A misspelt key is an unknown field: its line is quoted, the value is not.
+    for key in ["passwd", "token", "secret"] {
+        let misspelt = edit(
+            "password_env: BMC_PASSWORD",
+            &format!("{key}: \"{secret}\""),
+        );
+        let shown = refused(&misspelt, key, &["unknown field"]);
+        assert!(!shown.contains(secret), "secret echoed via {key}:\n{shown}");
+    }
+    // A password pasted where a variable name belongs is refused without repeating it.
+    let pasted = edit(
+        "password_env: BMC_PASSWORD",
+        &format!("password_env: \"{secret}!\""),
+    );
+    let shown = refused(&pasted, "password_env", &["environment variable"]);
+    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
+}
+
+#[test]
+fn huge_ranges_deep_nesting_and_many_errors_are_refused_quickly() {
+    let began = Instant::now();
+    let product = edit("name: node[1:4].dc1", "name: h[1:1000][1:1000][1:100]");
+    refused(&product, "h[1:1000]", &["more than 100000 names"]);
+    let single = edit("name: node[1:4].dc1", "name: h[1:1000000]");
+    refused(&single, "h[1:1000000]", &["too large"]);
+    let deep = format!(
+        "{BASE}labels_of_nothing: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    refused(&deep, "labels_of_nothing", &["nests more than 64 levels"]);
+    let dashes = format!("{BASE}x:\n  {}y\n", "- ".repeat(50_000));
+    refused(&dashes, "- - -", &["nests more than 64 levels"]);
+    // 40,000 unknown dependencies: every one is found, at most 200 are printed.
+    let wants: Vec<String> = (0..40_000).map(|i| format!("missing-{i}")).collect();
+    let many = edit(
+        "requires: [database]",
+        &format!("requires: [database]\n    wants: [{}]", wants.join(", ")),
+    );
+    let shown = refused(
+        &many,
+        "wants:",
+        &["40000 error(s)", "more finding(s) not shown"],
+    );
+    assert!(shown.len() < 200_000, "{} bytes of output", shown.len());
+    // Generous for a debug build on a shared machine; each took tens of seconds before.
+    assert!(
+        began.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        began.elapsed()
+    );
+}
+
+#[test]
+fn invalid_values_are_refused_with_their_place() {
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        (
+            edit("name: database", "name: \"\""),
+            "name: \"\"",
+            &["it is empty"],
+        ),
+        (
+            edit("address: 10.0.0.[1:4]", "address: \"\""),
+            "address: \"\"",
+            &["address"],
+        ),
+        (
+            edit("password_env: BMC_PASSWORD", "password_env: \"\""),
+            "password_env",
+            &["environment variable"],
+        ),
+        (
+            edit("name: app", "name: database@bootstrap"),
+            "database@bootstrap",
+            &["'@'"],
+        ),
+        (
+            edit("expect: 30s", "min_healthy: 0"),
+            "min_healthy",
+            &["at least one host"],
+        ),
+        (
+            edit("expect: 30s", "health_policy: { successes: 0 }"),
+            "health_policy",
+            &["successes must be at least 1"],
+        ),
+        (
+            edit("expect: 30s", "health_policy: { interval: 0s }"),
+            "health_policy",
+            &["above zero"],
+        ),
+        (
+            edit(
+                "health: { http: { url: \"http://{address}:8080/health\" } }",
+                "health: { http: { url: \"http://{address}/\", status: 600 } }",
+            ),
+            "status: 600",
+            &["100 to 599"],
+        ),
+        (
+            edit(
+                "bmc: { address: \"10.1.0.[1:4]\" }",
+                "bmc: { address: \"10.1.0.[1:4]\", cipher_suite: 200 }",
+            ),
+            "cipher_suite",
+            &["0 to 17"],
+        ),
+        (
+            edit("address: 10.0.0.[1:4]", "address: \"-1.20.2.[1:4]\""),
+            "-1.20.2",
+            &["invalid address"],
+        ),
+        (
+            edit(
+                "name: node[1:4].dc1\n    address: 10.0.0.[1:4]",
+                "name: node[1:4].dc1\n    address: \"10.0.0.[1:4];touch x\"",
+            ),
+            "touch x",
+            &["invalid address"],
+        ),
+        (
+            BASE[..BASE.find("subsystems:").unwrap()].to_string(),
+            "version: 1",
+            &["no subsystems"],
+        ),
+        (
+            edit("name: app", "name: \"app\\nstart: rm -rf /\""),
+            "name: \"app",
+            &["control character"],
+        ),
+        (
+            edit(
+                "    boot: 2m",
+                "    boot: 2m\n    labels: { role: \"db\\u001b[31m\" }",
+            ),
+            "labels:",
+            &["control character"],
+        ),
+    ];
+    for (source, marker, expected) in &cases {
+        refused(source, marker, expected);
+    }
+}
+
+#[test]
+fn playbook_errors_name_the_playbook_line_and_a_bom_changes_nothing() {
+    let playbook = |extra: &str| {
+        format!(
+            "version: 1\nplaybook: p\ntopology: t.yaml\n{extra}manual:\n  - name: ack-me\n    instructions: do it\n    after: [database]\ngates:\n  - name: ack-me\n    before: app\n    instructions: go\n"
+        )
+    };
+    // An unknown subsystem in the playbook's scope is the playbook's mistake.
+    let scoped = playbook("scope:\n  exclude: [databse]\n");
+    let dir = write(&[("t.yaml", BASE), ("p.yaml", &scoped)]);
+    let file = path_in(&dir, "p.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    let shown = refused_output(
+        &output,
+        &["unknown subsystem \"databse\"", "did you mean \"database\""],
+    );
+    let place = format!("{}:{}:", file.display(), line_of(&scoped, "exclude"));
+    assert!(shown.contains(&place), "{place} expected in:\n{shown}");
+    // A gate named like a manual step would make `ack` ambiguous.
+    let gate = format!("{}:{}:", file.display(), line_of(&scoped, "gates:") + 1);
+    assert!(shown.contains(&gate), "{gate} expected in:\n{shown}");
+    assert!(shown.contains("already the name of a step"), "{shown}");
+
+    // A topology path that does not exist is shown at the playbook's `topology:` line.
+    let missing = "version: 1\nplaybook: p\ntopology: nowhere.yaml\n";
+    let dir = write(&[("p.yaml", missing)]);
+    let file = path_in(&dir, "p.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    let shown = refused_output(&output, &["cannot read topology"]);
+    assert!(shown.contains(&format!("{}:3:", file.display())), "{shown}");
+    assert!(!shown.contains("()"), "{shown}");
+
+    // A byte-order mark: still valid, and errors keep their places.
+    let bom = format!("\u{feff}{BASE}");
+    let dir = write(&[("t.yaml", &bom)]);
+    let file = path_in(&dir, "t.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let broken = format!("\u{feff}{}", edit("expect: 30s", "expect: soon"));
+    refused(&broken, "expect: soon", &["invalid duration"]);
+    // A negative min_healthy says what min_healthy takes, not serde's internals.
+    let shown = refused(
+        &edit("expect: 30s", "min_healthy: -1"),
+        "min_healthy",
+        &["invalid min_healthy"],
+    );
+    assert!(!shown.contains("untagged"), "{shown}");
+    // A misspelt field gets a suggestion.
+    refused(
+        &edit("expect: 30s", "expct: 30s"),
+        "expct",
+        &["did you mean `expect`?"],
+    );
+}
+
+#[test]
+fn labels_are_escaped_in_dot_and_mermaid_and_cli_values_name_their_flag() {
+    let quoted = edit("name: app", "name: 'app\" -> \"pwned'").replace(
+        "requires: [database]",
+        "requires: [database]\n    wants: []",
+    );
+    let dir = write(&[("t.yaml", &quoted)]);
+    let file = path_in(&dir, "t.yaml");
+    let dot = blackstart(&["plan", file.to_str().unwrap(), "--format", "dot"]);
+    assert_eq!(dot.status.code(), Some(0), "{}", text(&dot));
+    let dot = String::from_utf8_lossy(&dot.stdout).into_owned();
+    // The quote stays inside the string: no unescaped `"pwned` starts a node of its own.
+    assert!(!dot.contains(" \"pwned"), "{dot}");
+    assert!(dot.contains("app\\\" -> \\\"pwned"), "{dot}");
+    let mermaid = blackstart(&["plan", file.to_str().unwrap(), "--format", "mermaid"]);
+    let mermaid = String::from_utf8_lossy(&mermaid.stdout).into_owned();
+    assert!(mermaid.contains("app#quot; -#gt; #quot;pwned"), "{mermaid}");
+    let labels = mermaid.lines().filter(|line| line.contains("[\"")).count();
+    assert_eq!(labels, 2, "{mermaid}");
+
+    let output = blackstart(&["simulate", file.to_str().unwrap(), "--spread", "1e308"]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("--spread"), "{shown}");
+}
+
+/// A valid topology with a distinctive password source must never show the secret in
+/// validate, plan (every format) or simulate; a distinctive inline password is refused
+/// without being echoed by any of them.
+#[test]
+fn distinctive_secrets_never_appear_in_any_output() {
+    let inline_secret = "Zq8-inline-S3cret";
+    let env_secret = "Zq8-env-S3cret";
+    let valid = edit(
+        "password_env: BMC_PASSWORD",
+        "password_env: BLACKSTART_TEST_PW",
+    );
+    let inline = edit(
+        "bmc: { address: \"10.1.0.[1:4]\" }",
+        &format!("bmc: {{ address: \"10.1.0.[1:4]\", password: \"{inline_secret}\" }}"),
+    );
+    let dir = write(&[("valid.yaml", &valid), ("inline.yaml", &inline)]);
+    let mut outputs = Vec::new();
+    for (name, code) in [("valid.yaml", 0), ("inline.yaml", 2)] {
+        let file = path_in(&dir, name);
+        let file = file.to_str().unwrap();
+        let mut commands: Vec<Vec<&str>> = vec![vec!["validate", file]];
+        for format in ["text", "json", "dot", "mermaid"] {
+            commands.push(vec!["plan", file, "--format", format, "--every-node"]);
+        }
+        commands.push(vec!["simulate", file, "--runs", "2"]);
+        for args in commands {
+            let output = support::cli::wait_bounded(
+                std::process::Command::new(support::cli::BIN)
+                    .args(&args)
+                    .env("BLACKSTART_TEST_PW", env_secret)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+                support::cli::RUN_LIMIT,
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{args:?}:\n{}",
+                text(&output)
+            );
+            outputs.push((args.join(" "), text(&output)));
+        }
+    }
+    for (command, shown) in &outputs {
+        assert!(!shown.contains(inline_secret), "{command}:\n{shown}");
+        assert!(!shown.contains(env_secret), "{command}:\n{shown}");
+    }
+    // The checks ran on real plans: the valid file's plan shows where the password comes from.
+    assert!(
+        outputs
+            .iter()
+            .any(|(_, shown)| shown.contains("BLACKSTART_TEST_PW")),
+        "no output names the password's variable"
+    );
+}
