@@ -266,17 +266,22 @@ fn replace_token(
     wanted: impl Fn(&str) -> bool,
     choices: &[&str],
 ) {
-    let tokens: Vec<(usize, usize)> = line
-        .match_indices(|c: char| !(c.is_alphanumeric() || c == '.'))
-        .map(|(at, _)| at)
-        .chain([line.len()])
-        .scan(0usize, |start, end| {
-            let token = (*start, end);
-            *start = end + 1;
-            Some(token)
-        })
-        .filter(|(start, end)| start < end && wanted(&line[*start..*end]))
-        .collect();
+    // Runs of letters, digits and dots, by byte range (a separator may be multi-byte).
+    let mut tokens: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (at, c) in line.char_indices().chain([(line.len(), ' ')]) {
+        let inside = c.is_alphanumeric() || c == '.';
+        match (inside, start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                if wanted(&line[from..at]) {
+                    tokens.push((from, at));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
     if tokens.is_empty() {
         return;
     }
@@ -497,17 +502,33 @@ impl Worker {
     }
 }
 
-/// Runs inputs `start..start + count` of `seed`, writing each failing input into `out_dir`.
-/// Stops early after `time_limit`. `progress` is called now and then with the inputs done.
-pub fn run(
-    bases: &[Base],
-    seed: u64,
-    start: u64,
-    count: u64,
-    time_limit: Duration,
-    out_dir: &Path,
-    mut progress: impl FnMut(&Summary),
-) -> Summary {
+/// How much to try, and the bounds.
+pub struct Session<'a> {
+    /// Inputs are `start..start + count` of `seed`.
+    pub seed: u64,
+    /// The first input.
+    pub start: u64,
+    /// How many inputs.
+    pub count: u64,
+    /// Stop early after this long.
+    pub time_limit: Duration,
+    /// One input may take this long ([`DEADLINE`] in a release build).
+    pub deadline: Duration,
+    /// Where failing inputs are written.
+    pub out_dir: &'a Path,
+}
+
+/// Runs a session, writing each failing input into its `out_dir`. `progress` is called
+/// every thousand inputs.
+pub fn run(bases: &[Base], session: &Session<'_>, mut progress: impl FnMut(&Summary)) -> Summary {
+    let Session {
+        seed,
+        start,
+        count,
+        time_limit,
+        deadline,
+        out_dir,
+    } = *session;
     // Panics are recorded as failures; their default report would only flood the output.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -519,7 +540,12 @@ pub fn run(
         if began.elapsed() > time_limit {
             break;
         }
-        let (base, text) = input(bases, seed, index);
+        // A mutator bug is the harness's, not the library's: say so, and go on.
+        let Ok((base, text)) = std::panic::catch_unwind(|| input(bases, seed, index)) else {
+            // Back to the default hook, so this panic is reported.
+            drop(std::panic::take_hook());
+            panic!("the mutator itself panicked on input {index} of seed {seed}");
+        };
         PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
         let baseline = LIVE.load(Ordering::Relaxed);
         let started = Instant::now();
@@ -527,7 +553,7 @@ pub fn run(
             .jobs
             .send((base, text.clone()))
             .expect("worker alive");
-        let failure = match worker.done.recv_timeout(DEADLINE) {
+        let failure = match worker.done.recv_timeout(deadline) {
             Ok(Ok((accepted, leaked))) => {
                 summary.accepted += u64::from(accepted);
                 leaked.map(Failure::Secret)

@@ -54,27 +54,27 @@ fn main() {
         "fuzzing {inputs} inputs from {} shipped files, seed {seed}, start {start}",
         bases.len()
     );
-    let summary = engine::run(
-        &bases,
+    let session = engine::Session {
         seed,
         start,
-        inputs,
-        Duration::from_secs(minutes * 60),
-        &out,
-        |summary| {
-            if summary.inputs % 50_000 == 0 {
-                let rate = summary.inputs as f64 / began.elapsed().as_secs_f64();
-                println!(
-                    "  {} inputs, {} accepted, {} failures, peak {:.1} MB, slowest {:?}, {rate:.0}/s",
-                    summary.inputs,
-                    summary.accepted,
-                    summary.failures.len(),
-                    summary.peak_bytes as f64 / 1e6,
-                    summary.slowest
-                );
-            }
-        },
-    );
+        count: inputs,
+        time_limit: Duration::from_secs(minutes * 60),
+        deadline: engine::DEADLINE,
+        out_dir: &out,
+    };
+    let summary = engine::run(&bases, &session, |summary| {
+        if summary.inputs % 50_000 == 0 {
+            let rate = summary.inputs as f64 / began.elapsed().as_secs_f64();
+            println!(
+                "  {} inputs, {} accepted, {} failures, peak {:.1} MB, slowest {:?}, {rate:.0}/s",
+                summary.inputs,
+                summary.accepted,
+                summary.failures.len(),
+                summary.peak_bytes as f64 / 1e6,
+                summary.slowest
+            );
+        }
+    });
     let elapsed = began.elapsed();
     let count = |wanted: fn(&engine::Failure) -> bool| {
         summary
