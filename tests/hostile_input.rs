@@ -313,6 +313,20 @@ fn playbook_errors_name_the_playbook_line_and_a_bom_changes_nothing() {
     assert!(shown.contains(&gate), "{gate} expected in:\n{shown}");
     assert!(shown.contains("already the name of a step"), "{shown}");
 
+    // A bound that is not a number, and a drill that would never end.
+    let nan = playbook(
+        "preflight:\n  - name: lag\n    on: { all: true }\n    value: { command: echo 0, op: \"==\", bound: .nan }\ndrill:\n  simulations: 4294967295\n",
+    )
+    .replace("ack-me\n    before: app", "gate-1\n    before: app");
+    let dir = write(&[("t.yaml", BASE), ("p.yaml", &nan)]);
+    let file = path_in(&dir, "p.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    let shown = refused_output(&output, &["not a number", "simulations is more than"]);
+    for marker in ["bound: .nan", "simulations:"] {
+        let place = format!("{}:{}:", file.display(), line_of(&nan, marker));
+        assert!(shown.contains(&place), "{place} expected in:\n{shown}");
+    }
+
     // A topology path that does not exist is shown at the playbook's `topology:` line.
     let missing = "version: 1\nplaybook: p\ntopology: nowhere.yaml\n";
     let dir = write(&[("p.yaml", missing)]);

@@ -304,6 +304,15 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
     scope.only.retain(|name| names.contains_key(name));
 
     check_scope_names(&raw.scope, &topology, &mut out);
+    if let Some(simulations) = raw.drill.as_ref().and_then(|drill| drill.simulations) {
+        if simulations > MAX_SIMULATIONS {
+            out.error(
+                "drill.simulations",
+                format!("{simulations} simulations is more than the {MAX_SIMULATIONS} allowed"),
+            )
+            .hint("a few hundred give stable percentiles");
+        }
+    }
     let found = located(diagnostics(out.items));
     if found.has_errors() {
         return Err(found);
@@ -333,6 +342,10 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         warnings: vec![warnings, out],
     })
 }
+
+/// The most simulated runs a drill may ask for: far beyond stable percentiles, and short of
+/// keeping a drill busy for days.
+const MAX_SIMULATIONS: u32 = 100_000;
 
 /// Every finding placed in the playbook's text.
 fn located(mut found: Diagnostics) -> Diagnostics {

@@ -64,6 +64,16 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
             .max(1),
         priority: raw.policy.priority.unwrap_or_default(),
     };
+    if policy.bmc_attempts > settings::MAX_ATTEMPTS {
+        out.error(
+            "policy.bmc_attempts",
+            format!(
+                "{} BMC attempts is more than the {} allowed",
+                policy.bmc_attempts,
+                settings::MAX_ATTEMPTS
+            ),
+        );
+    }
     if policy.parallelism == 0 {
         out.error("policy.parallelism", "parallelism must be at least 1");
     }

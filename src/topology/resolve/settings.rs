@@ -64,14 +64,28 @@ pub(super) fn health_policy(
     }
 }
 
+/// The most attempts a retry policy may make, the first included.
+pub const MAX_ATTEMPTS: u32 = 100;
+
 /// Settings that are wrong wherever they are written; checked where they are written (each
 /// subsystem, and `defaults.subsystem` once), so an inherited mistake is reported once.
 pub(super) fn check_settings(entry: &RawSubsystem, path: &str, out: &mut Collector) {
-    if entry.retry.as_ref().and_then(|r| r.attempts) == Some(0) {
-        out.error(
-            format!("{path}.retry.attempts"),
-            "attempts must be at least 1 (the first try counts)",
-        );
+    match entry.retry.as_ref().and_then(|r| r.attempts) {
+        Some(0) => {
+            out.error(
+                format!("{path}.retry.attempts"),
+                "attempts must be at least 1 (the first try counts)",
+            );
+        }
+        Some(attempts) if attempts > MAX_ATTEMPTS => {
+            // Billions of retries would keep a run, or a simulated drill, busy for ever.
+            out.error(
+                format!("{path}.retry.attempts"),
+                format!("{attempts} attempts is more than the {MAX_ATTEMPTS} allowed"),
+            )
+            .hint("a start that failed this often needs a person; see `blackstart retry`");
+        }
+        _ => {}
     }
     if let Some(policy) = &entry.health_policy {
         if policy.successes == Some(0) {
