@@ -155,6 +155,21 @@ fn secrets_are_redacted_in_every_quoted_line_and_never_echoed() {
         let shown = refused(&misspelt, key, &["unknown field"]);
         assert!(!shown.contains(secret), "secret echoed via {key}:\n{shown}");
     }
+    // One inline password in the defaults is one finding, however many hosts inherit it.
+    let defaults = edit(
+        "password_env: BMC_PASSWORD",
+        &format!("password_env: BMC_PASSWORD, password: {secret}"),
+    );
+    let shown = refused(&defaults, "password:", &["inline"]);
+    assert_eq!(shown.matches("written inline").count(), 1, "{shown}");
+    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
+    // A dependency of the wrong shape says what a dependency is.
+    let shown = refused(
+        &edit("requires: [database]", "requires: [{ nam: database }]"),
+        "nam: database",
+        &["expected a dependency"],
+    );
+    assert!(!shown.contains("untagged"), "{shown}");
     // A password pasted where a variable name belongs is refused without repeating it.
     let pasted = edit(
         "password_env: BMC_PASSWORD",
