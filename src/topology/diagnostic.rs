@@ -82,7 +82,9 @@ impl Diagnostics {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{label}: {}", item.message)?;
+        // A parser's message may quote a value that swallowed a secret line (an unclosed
+        // quote turns the rest of the file into one string): redact it like a source line.
+        writeln!(f, "{label}: {}", redact_line(&item.message))?;
         match item.location {
             Some(location) => {
                 writeln!(
@@ -178,6 +180,41 @@ fn quoted(line: &str, column: usize) -> (String, usize) {
         format!("{before}{window}{after}"),
         caret - first + before.chars().count(),
     )
+}
+
+/// `message` with every double-quoted string longer than `width` characters cut short: a
+/// parser quoting a whole swallowed file helps nobody.
+pub fn shorten_quoted(message: &str, width: usize) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut inside: Option<usize> = None;
+    let mut escaped = false;
+    for c in message.chars() {
+        match inside {
+            None => {
+                out.push(c);
+                if c == '"' {
+                    inside = Some(0);
+                }
+            }
+            Some(count) => {
+                let closing = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                if closing {
+                    if count > width {
+                        out.push('…');
+                    }
+                    out.push(c);
+                    inside = None;
+                } else {
+                    if count < width {
+                        out.push(c);
+                    }
+                    inside = Some(count + 1);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Keys whose values are secrets, or may be when a secret is pasted in the wrong place.
@@ -332,6 +369,21 @@ mod tests {
         let known = ["user-db", "config", "cache"];
         assert_eq!(closest("user-db2", known), Some("user-db"));
         assert_eq!(closest("frontend", known), None);
+    }
+
+    #[test]
+    fn long_quoted_values_in_messages_are_cut_short() {
+        use super::shorten_quoted;
+        let long = format!(
+            "invalid type: string \"{}\", expected u32",
+            "x\\\"y".repeat(50)
+        );
+        let short = shorten_quoted(&long, 10);
+        assert_eq!(
+            short,
+            "invalid type: string \"x\\\"yx\\\"yx\\…\", expected u32"
+        );
+        assert_eq!(shorten_quoted("unknown \"a\"", 10), "unknown \"a\"");
     }
 
     #[test]

@@ -140,6 +140,8 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
         Some((head, _)) => head.to_string(),
         None => message,
     };
+    // Redacted before it is cut, so a secret key and its value are never split apart.
+    let message = diagnostic::shorten_quoted(&diagnostic::redact_line(&message), 80);
     Diagnostic {
         severity: Severity::Error,
         path: String::new(),
