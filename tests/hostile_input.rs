@@ -5,96 +5,10 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use support::cli::{blackstart, text};
-
-/// A small valid topology; the hostile cases are edits of it.
-const BASE: &str = r#"version: 1
-name: hostile
-defaults:
-  host:
-    bmc: { user: admin, password_env: BMC_PASSWORD }
-hosts:
-  - name: node[1:4].dc1
-    address: 10.0.0.[1:4]
-    bmc: { address: "10.1.0.[1:4]" }
-    boot: 2m
-subsystems:
-  - name: database
-    hosts: ["node[1:2].dc1"]
-    start: systemctl start postgresql
-    health: { tcp: 5432 }
-    expect: 30s
-  - name: app
-    hosts: [node3.dc1]
-    requires: [database]
-    start: systemctl start app
-    health: { http: { url: "http://{address}:8080/health" } }
-"#;
-
-/// Writes `files` (name, text) to a fresh directory.
-fn write(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
-}
-
-fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
-    dir.path().join(name)
-}
-
-/// `BASE` with `from` replaced by `to` (which must be there).
-fn edit(from: &str, to: &str) -> String {
-    assert!(BASE.contains(from), "{from:?} not in BASE");
-    BASE.replacen(from, to, 1)
-}
-
-/// The 1-based line of the first line of `source` containing `marker`.
-fn line_of(source: &str, marker: &str) -> usize {
-    source
-        .lines()
-        .position(|line| line.contains(marker))
-        .unwrap_or_else(|| panic!("{marker:?} not in source"))
-        + 1
-}
-
-/// Asserts exit 2, no panic, and every fragment in the output; returns the output.
-fn refused_output(output: &Output, expected: &[&str]) -> String {
-    let shown = text(output);
-    assert_eq!(output.status.code(), Some(2), "exit 2 expected:\n{shown}");
-    assert!(!shown.contains("panicked"), "panicked:\n{shown}");
-    for fragment in expected {
-        assert!(
-            shown.contains(fragment),
-            "{fragment:?} expected in:\n{shown}"
-        );
-    }
-    shown
-}
-
-/// Validates `source` and asserts it is refused at `file:LINE:COLUMN` of `marker`'s line.
-fn refused(source: &str, marker: &str, expected: &[&str]) -> String {
-    let dir = write(&[("t.yaml", source)]);
-    let file = path_in(&dir, "t.yaml");
-    let output = blackstart(&["validate", file.to_str().unwrap()]);
-    let shown = refused_output(&output, expected);
-    let place = format!("{}:{}:", file.display(), line_of(source, marker));
-    let at = shown
-        .find(&place)
-        .unwrap_or_else(|| panic!("{place} expected in:\n{shown}"));
-    // A column follows the line.
-    let column = &shown[at + place.len()..];
-    assert!(
-        column.starts_with(|c: char| c.is_ascii_digit()),
-        "no column after {place}:\n{shown}"
-    );
-    shown
-}
+use support::input::{edit, line_of, path_in, refused, refused_output, write, BASE};
 
 #[test]
 fn huge_durations_are_refused_at_parse_time_and_plans_at_the_limit_do_not_overflow() {
@@ -134,49 +48,6 @@ fn huge_durations_are_refused_at_parse_time_and_plans_at_the_limit_do_not_overfl
     let output = blackstart(&["simulate", file.to_str().unwrap(), "--runs", "3"]);
     assert!(!text(&output).contains("panicked"), "{}", text(&output));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-}
-
-#[test]
-fn secrets_are_redacted_in_every_quoted_line_and_never_echoed() {
-    let secret = "Hunter2-qZ81";
-    // An inline password beside another error on the same line.
-    let flow = edit(
-        "bmc: { address: \"10.1.0.[1:4]\" }",
-        &format!("bmc: {{ address: \"10.1.0.[1:4]\", password: {secret}, cipher_suite: 99 }}"),
-    );
-    let shown = refused(&flow, "cipher_suite", &["cipher suite 99", "inline"]);
-    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
-    // A misspelt key is an unknown field: its line is quoted, the value is not.
-    for key in ["passwd", "token", "secret"] {
-        let misspelt = edit(
-            "password_env: BMC_PASSWORD",
-            &format!("{key}: \"{secret}\""),
-        );
-        let shown = refused(&misspelt, key, &["unknown field"]);
-        assert!(!shown.contains(secret), "secret echoed via {key}:\n{shown}");
-    }
-    // One inline password in the defaults is one finding, however many hosts inherit it.
-    let defaults = edit(
-        "password_env: BMC_PASSWORD",
-        &format!("password_env: BMC_PASSWORD, password: {secret}"),
-    );
-    let shown = refused(&defaults, "password:", &["inline"]);
-    assert_eq!(shown.matches("written inline").count(), 1, "{shown}");
-    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
-    // A dependency of the wrong shape says what a dependency is.
-    let shown = refused(
-        &edit("requires: [database]", "requires: [{ nam: database }]"),
-        "nam: database",
-        &["expected a dependency"],
-    );
-    assert!(!shown.contains("untagged"), "{shown}");
-    // A password pasted where a variable name belongs is refused without repeating it.
-    let pasted = edit(
-        "password_env: BMC_PASSWORD",
-        &format!("password_env: \"{secret}!\""),
-    );
-    let shown = refused(&pasted, "password_env", &["environment variable"]);
-    assert!(!shown.contains(secret), "secret echoed:\n{shown}");
 }
 
 #[test]
@@ -398,63 +269,4 @@ fn labels_are_escaped_in_dot_and_mermaid_and_cli_values_name_their_flag() {
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(2), "{shown}");
     assert!(shown.contains("--spread"), "{shown}");
-}
-
-/// A valid topology with a distinctive password source must never show the secret in
-/// validate, plan (every format) or simulate; a distinctive inline password is refused
-/// without being echoed by any of them.
-#[test]
-fn distinctive_secrets_never_appear_in_any_output() {
-    let inline_secret = "Zq8-inline-S3cret";
-    let env_secret = "Zq8-env-S3cret";
-    let valid = edit(
-        "password_env: BMC_PASSWORD",
-        "password_env: BLACKSTART_TEST_PW",
-    );
-    let inline = edit(
-        "bmc: { address: \"10.1.0.[1:4]\" }",
-        &format!("bmc: {{ address: \"10.1.0.[1:4]\", password: \"{inline_secret}\" }}"),
-    );
-    let dir = write(&[("valid.yaml", &valid), ("inline.yaml", &inline)]);
-    let mut outputs = Vec::new();
-    for (name, code) in [("valid.yaml", 0), ("inline.yaml", 2)] {
-        let file = path_in(&dir, name);
-        let file = file.to_str().unwrap();
-        let mut commands: Vec<Vec<&str>> = vec![vec!["validate", file]];
-        for format in ["text", "json", "dot", "mermaid"] {
-            commands.push(vec!["plan", file, "--format", format, "--every-node"]);
-        }
-        commands.push(vec!["simulate", file, "--runs", "2"]);
-        for args in commands {
-            let output = support::cli::wait_bounded(
-                std::process::Command::new(support::cli::BIN)
-                    .args(&args)
-                    .env("BLACKSTART_TEST_PW", env_secret)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap(),
-                support::cli::RUN_LIMIT,
-            );
-            assert_eq!(
-                output.status.code(),
-                Some(code),
-                "{args:?}:\n{}",
-                text(&output)
-            );
-            outputs.push((args.join(" "), text(&output)));
-        }
-    }
-    for (command, shown) in &outputs {
-        assert!(!shown.contains(inline_secret), "{command}:\n{shown}");
-        assert!(!shown.contains(env_secret), "{command}:\n{shown}");
-    }
-    // The checks ran on real plans: the valid file's plan shows where the password comes from.
-    assert!(
-        outputs
-            .iter()
-            .any(|(_, shown)| shown.contains("BLACKSTART_TEST_PW")),
-        "no output names the password's variable"
-    );
 }

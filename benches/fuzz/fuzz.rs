@@ -15,6 +15,9 @@ mod alloc;
 #[path = "engine.rs"]
 #[allow(dead_code)]
 mod engine;
+#[path = "mutate.rs"]
+#[allow(dead_code)]
+mod mutate;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

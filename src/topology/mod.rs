@@ -7,6 +7,7 @@ pub mod hostrange;
 mod model;
 pub mod names;
 pub mod raw;
+pub mod redact;
 mod resolve;
 pub mod source_map;
 pub mod values;
@@ -141,7 +142,7 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
         None => message,
     };
     // Redacted before it is cut, so a secret key and its value are never split apart.
-    let message = diagnostic::shorten_quoted(&diagnostic::redact_line(&message), 80);
+    let message = redact::shorten_quoted(&redact::redact_line(&message), 80);
     Diagnostic {
         severity: Severity::Error,
         path: String::new(),
