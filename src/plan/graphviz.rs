@@ -8,7 +8,7 @@ use crate::topology::Topology;
 /// Renders the step graph in DOT. Soft edges are dashed; the critical path is red.
 pub fn render_dot(topology: &Topology, plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "digraph {:?} {{", topology.name);
+    let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&topology.name));
     let _ = writeln!(
         out,
         "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];"
@@ -20,11 +20,10 @@ pub fn render_dot(topology: &Topology, plan: &Plan) -> String {
         } else {
             ""
         };
+        let id = dot_escape(&step.id);
         let _ = writeln!(
             out,
-            "  {:?} [label=\"{}\\n{} · {} hosts · {}\"{style}];",
-            step.id,
-            step.id,
+            "  \"{id}\" [label=\"{id}\\n{} · {} hosts · {}\"{style}];",
             tier,
             step.hosts.len(),
             human(step.duration)
@@ -41,15 +40,17 @@ pub fn render_dot(topology: &Topology, plan: &Plan) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:?} -> {:?}{style};",
-                plan.steps[dependency].id, step.id
+                "  \"{}\" -> \"{}\"{style};",
+                dot_escape(&plan.steps[dependency].id),
+                dot_escape(&step.id)
             );
         }
         for &dependency in &step.wants {
             let _ = writeln!(
                 out,
-                "  {:?} -> {:?} [style=dashed];",
-                plan.steps[dependency].id, step.id
+                "  \"{}\" -> \"{}\" [style=dashed];",
+                dot_escape(&plan.steps[dependency].id),
+                dot_escape(&step.id)
             );
         }
     }
@@ -65,7 +66,7 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  s{id}[\"{} ({tier}, {} hosts)\"]",
-            step.id,
+            mermaid_escape(&step.id),
             step.hosts.len()
         );
     }
@@ -99,9 +100,61 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
     out
 }
 
+/// `text` as the inside of a DOT quoted string: quotes and backslashes escaped, so a name
+/// cannot close the string and add attributes or nodes; control characters dropped.
+pub fn dot_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            c if c.is_control() => escaped.push(' '),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// `text` as the inside of a quoted Mermaid label: quotes and markup characters written as
+/// Mermaid entity codes, so a name cannot close the label or add HTML; control characters
+/// dropped.
+pub fn mermaid_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => escaped.push_str("#quot;"),
+            '#' => escaped.push_str("#35;"),
+            '<' => escaped.push_str("#lt;"),
+            '>' => escaped.push_str("#gt;"),
+            '&' => escaped.push_str("#amp;"),
+            '`' => escaped.push_str("#96;"),
+            c if c.is_control() => escaped.push(' '),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// True when `from -> to` is an edge of the critical path.
 fn on_path(plan: &Plan, from: usize, to: usize) -> bool {
     plan.critical_path
         .windows(2)
         .any(|pair| pair[0] == from && pair[1] == to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dot_escape, mermaid_escape};
+
+    #[test]
+    fn labels_cannot_close_their_quotes() {
+        assert_eq!(dot_escape("a\"]; x -> y; \\"), "a\\\"]; x -> y; \\\\");
+        assert_eq!(dot_escape("a\nb"), "a b");
+        assert_eq!(
+            mermaid_escape("x\"] --> y[\"<b>"),
+            "x#quot;] --#gt; y[#quot;#lt;b#gt;"
+        );
+    }
 }

@@ -123,7 +123,12 @@ impl Plan {
                 .map(|host| topology.hosts[*host].boot)
                 .collect();
             let node_starts = rolling_starts(earliest_start, &boots, duration, max_parallel);
-            let ready_at = node_starts.iter().max().copied().unwrap_or(earliest_start) + duration;
+            let ready_at = node_starts
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or(earliest_start)
+                .saturating_add(duration);
             if boots.iter().any(|boot| *boot > earliest_start) {
                 // A host's boot, not a dependency, decided when this step could begin.
                 decider = None;
@@ -132,11 +137,11 @@ impl Plan {
             let mut quorum_finishes: Vec<Duration> =
                 rolling_starts(quorum_start, &boots, duration, max_parallel)
                     .into_iter()
-                    .map(|start| start + duration)
+                    .map(|start| start.saturating_add(duration))
                     .collect();
             quorum_finishes.sort_unstable();
             let quorum_ready_at = match required_healthy {
-                0 => quorum_start + duration,
+                0 => quorum_start.saturating_add(duration),
                 k => quorum_finishes[k - 1],
             };
             decided_by.push(decider);
@@ -230,7 +235,7 @@ fn rolling_starts(
     let mut starts = vec![Duration::ZERO; boots.len()];
     for (rank, &node) in order.iter().enumerate() {
         starts[node] = match rank.checked_sub(max_parallel) {
-            Some(earlier) => available[node].max(starts[order[earlier]] + duration),
+            Some(earlier) => available[node].max(starts[order[earlier]].saturating_add(duration)),
             None => available[node],
         };
     }

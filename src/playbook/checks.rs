@@ -126,6 +126,17 @@ pub(super) fn parse(raw: &RawPreflight, at: &str, out: &mut Collector) -> Option
         };
     }
     if let Some(value) = &raw.value {
+        if !value.bound.is_finite() {
+            out.error(
+                format!("{at}.value.bound"),
+                format!(
+                    "bound {} is not a number a value can be compared with",
+                    value.bound
+                ),
+            )
+            .hint("write a finite number, e.g. `bound: 0.5`");
+            return None;
+        }
         return Some(Check::Value {
             command: value.command.clone(),
             bound: Bound {

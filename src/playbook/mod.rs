@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::graph::{cycle_text, StepGraph};
 use crate::scope::Scope;
 use crate::topology::diagnostic::{closest, Collector};
+use crate::topology::names::name_problem;
 use crate::topology::source_map::SourceMap;
 use crate::topology::{self, Diagnostics, HostId, Loaded, OrderRule, SubsystemId, Topology};
 pub use checks::{Amount, Check};
@@ -126,10 +127,10 @@ pub fn is_playbook(source: &str) -> bool {
 /// Loads a topology or a playbook file. A bare topology gets empty procedures and the
 /// default scope.
 pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
-    let source =
-        std::fs::read_to_string(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
-    if !is_playbook(&source) {
-        let Loaded { topology, warnings } = topology::load_str(&source, path)?;
+    let source = topology::read_source(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
+    let source = topology::without_bom(&source);
+    if !is_playbook(source) {
+        let Loaded { topology, warnings } = topology::load_str(source, path)?;
         return Ok(LoadedPlaybook {
             topology,
             scope: Scope::default(),
@@ -137,23 +138,41 @@ pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
             warnings: vec![warnings],
         });
     }
-    load_playbook(&source, path)
+    load_playbook(source, path)
 }
 
 /// Loads a playbook given as text; `path` locates its topology and names it in messages.
 pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
+    let source = topology::without_bom(source);
     let diagnostics = |items| Diagnostics {
         file: path.to_path_buf(),
         source: source.to_string(),
         items,
     };
+    if let Some(refused) = topology::refuse_shape(source) {
+        return Err(diagnostics(vec![refused]));
+    }
     let raw: RawPlaybook = serde_yaml::from_str(source)
         .map_err(|err| diagnostics(vec![topology::syntax_error(&err, source)]))?;
     let base = path.parent().unwrap_or(Path::new("."));
+    let topology_path = base.join(&raw.topology);
+    // An unreadable topology is the playbook's mistake: name the playbook's line.
+    let topology_source = match topology::read_source(&topology_path) {
+        Ok(text) => text,
+        Err(err) => {
+            let mut out = Collector::default();
+            out.error(
+                "topology",
+                format!("cannot read topology {}: {err}", topology_path.display()),
+            )
+            .hint("the path is relative to the playbook's directory");
+            return Err(located(diagnostics(out.items)));
+        }
+    };
     let Loaded {
         mut topology,
         warnings,
-    } = topology::load_file(&base.join(&raw.topology))?;
+    } = topology::load_str(&topology_source, &topology_path)?;
     let mut out = Collector::default();
     if raw.version != 1 {
         out.error(
@@ -191,6 +210,9 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         .enumerate()
         .filter_map(|(index, check)| {
             let at = format!("preflight[{index}]");
+            if let Some(why) = name_problem(&check.name) {
+                out.error(format!("{at}.name"), format!("invalid check name: {why}"));
+            }
             let hosts = targets(&topology, &check.on, &format!("{at}.on"), &lookup, &mut out);
             let parsed = checks::parse(check, &at, &mut out)?;
             let blocks = match check.on_failure {
@@ -230,6 +252,9 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         .enumerate()
         .map(|(index, step)| {
             let at = format!("prepare[{index}]");
+            if let Some(why) = name_problem(&step.name) {
+                out.error(format!("{at}.name"), format!("invalid step name: {why}"));
+            }
             if let Err(why) = crate::template::check(&step.run) {
                 out.error(format!("{at}.run"), why);
             }
@@ -279,13 +304,21 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
     // Steps the playbook adds are always in scope when something they guard is.
     scope.only.retain(|name| names.contains_key(name));
 
-    let map = SourceMap::index(source);
-    for item in &mut out.items {
-        item.location = map.locate(&item.path);
+    check_scope_names(&raw.scope, &topology, &mut out);
+    if let Some(simulations) = raw.drill.as_ref().and_then(|drill| drill.simulations) {
+        if simulations > MAX_SIMULATIONS {
+            out.error(
+                "drill.simulations",
+                format!("{simulations} simulations is more than the {MAX_SIMULATIONS} allowed"),
+            )
+            .hint("a few hundred give stable percentiles");
+        }
     }
-    if out.has_errors() {
-        return Err(diagnostics(out.items));
+    let found = located(diagnostics(out.items));
+    if found.has_errors() {
+        return Err(found);
     }
+    let out = found;
     Ok(LoadedPlaybook {
         topology,
         scope,
@@ -307,6 +340,42 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
                 simulations: drill.simulations.unwrap_or(200).max(1),
             }),
         },
-        warnings: vec![warnings, diagnostics(out.items)],
+        warnings: vec![warnings, out],
     })
+}
+
+/// The most simulated runs a drill may ask for: far beyond stable percentiles, and short of
+/// keeping a drill busy for days.
+const MAX_SIMULATIONS: u32 = 100_000;
+
+/// Every finding placed in the playbook's text.
+fn located(mut found: Diagnostics) -> Diagnostics {
+    let map = SourceMap::index(&found.source);
+    for item in &mut found.items {
+        item.location = map.locate(&item.path);
+    }
+    found
+}
+
+/// Names in the playbook's scope that no subsystem, manual step or gate carries, reported in
+/// the playbook rather than later against a command-line flag.
+fn check_scope_names(scope: &RawScope, topology: &Topology, out: &mut Collector) {
+    for (field, names) in [
+        ("subsystems", &scope.subsystems),
+        ("exclude", &scope.exclude),
+    ] {
+        for (index, name) in names.iter().enumerate() {
+            if topology.subsystem_id(name).is_some() {
+                continue;
+            }
+            let diagnostic = out.error(
+                format!("scope.{field}[{index}]"),
+                format!("unknown subsystem {name:?} in the playbook's scope"),
+            );
+            match closest(name, topology.subsystems.iter().map(|s| s.name.as_str())) {
+                Some(near) => diagnostic.hint(format!("did you mean {near:?}?")),
+                None => diagnostic.hint("name a subsystem of the topology"),
+            };
+        }
+    }
 }

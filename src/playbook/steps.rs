@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::raw::{RawPlaybook, RawTargets};
 use crate::topology::diagnostic::Collector;
+use crate::topology::names::name_problem;
 use crate::topology::{
     hostrange, Dependency, HealthCheck, HostId, Subsystem, SubsystemId, SubsystemKind, Topology,
 };
@@ -76,11 +77,7 @@ pub(super) fn add_human_steps(
     };
     for (index, manual) in raw.manual.iter().enumerate() {
         let at = format!("manual[{index}]");
-        if topology.subsystem_id(&manual.name).is_some() {
-            out.error(
-                format!("{at}.name"),
-                format!("{:?} is already a subsystem", manual.name),
-            );
+        if !step_name_ok(topology, &manual.name, &format!("{at}.name"), out) {
             continue;
         }
         let mut step = Subsystem::synthetic(
@@ -150,6 +147,9 @@ pub(super) fn add_human_steps(
     }
     for (index, gate) in raw.gates.iter().enumerate() {
         let at = format!("gates[{index}]");
+        if !step_name_ok(topology, &gate.name, &format!("{at}.name"), out) {
+            continue;
+        }
         let Some(held) = lookup(&gate.before, format!("{at}.before"), out) else {
             continue;
         };
@@ -167,4 +167,24 @@ pub(super) fn add_human_steps(
         let gate_id = topology.subsystems.len() - 1;
         topology.subsystems[held].requires.push(dependency(gate_id));
     }
+}
+
+/// A manual step's or gate's name must be printable, free of '@' (kept for step modes) and
+/// unlike every other step's, or `ack NAME` would be ambiguous.
+fn step_name_ok(topology: &Topology, name: &str, at: &str, out: &mut Collector) -> bool {
+    if let Some(why) = name_problem(name) {
+        out.error(at, format!("invalid step name: {why}"));
+        return false;
+    }
+    if name.contains('@') {
+        out.error(at, format!("step name {name:?} holds '@'"))
+            .hint("'@' is kept for step modes such as `name@bootstrap`; use '-' instead");
+        return false;
+    }
+    if topology.subsystem_id(name).is_some() {
+        out.error(at, format!("{name:?} is already the name of a step"))
+            .hint("subsystems, manual steps and gates need distinct names: `ack` picks a step by name");
+        return false;
+    }
+    true
 }

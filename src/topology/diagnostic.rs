@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::redact::redact_line;
 use super::source_map::Location;
 
 /// How bad a finding is: errors stop the plan, warnings are shown and the plan goes on.
@@ -77,12 +78,14 @@ impl Diagnostics {
             .filter(|item| item.severity == Severity::Warning)
     }
 
-    fn render(&self, item: &Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn render(&self, item: &Diagnostic, lines: &[&str], f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = match item.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{label}: {}", item.message)?;
+        // A parser's message may quote a value that swallowed a secret line (an unclosed
+        // quote turns the rest of the file into one string): redact it like a source line.
+        writeln!(f, "{label}: {}", redact_line(&item.message))?;
         match item.location {
             Some(location) => {
                 writeln!(
@@ -92,26 +95,18 @@ impl Diagnostics {
                     location.line,
                     location.column
                 )?;
-                if let Some(line) = self.source.lines().nth(location.line.saturating_sub(1)) {
+                if let Some(line) = lines.get(location.line.saturating_sub(1)) {
                     // A secret written inline must not be repeated on the terminal or in CI
-                    // logs: quote the line only up to the value.
-                    let text = if item.path.ends_with(".password") {
-                        let cut = line
-                            .char_indices()
-                            .nth(location.column.saturating_sub(1))
-                            .map_or(line.len(), |(at, _)| at);
-                        format!("{}<redacted>", &line[..cut])
-                    } else {
-                        line.to_string()
-                    };
+                    // logs, whichever finding quotes its line.
+                    let (text, caret) = quoted(line, location.column);
                     let gutter = location.line.to_string();
                     let pad = " ".repeat(gutter.len());
                     writeln!(f, "  {pad} |")?;
                     writeln!(f, "  {gutter} | {text}")?;
-                    let caret = " ".repeat(location.column.saturating_sub(1));
-                    writeln!(f, "  {pad} | {caret}^")?;
+                    writeln!(f, "  {pad} | {}^", " ".repeat(caret))?;
                 }
             }
+            None if item.path.is_empty() => writeln!(f, "  --> {}", self.file.display())?,
             None => writeln!(f, "  --> {} ({})", self.file.display(), item.path)?,
         }
         if let Some(hint) = &item.hint {
@@ -121,10 +116,28 @@ impl Diagnostics {
     }
 }
 
+/// At most this many findings are printed; a file broken everywhere would otherwise bury
+/// the first, most useful ones. The summary line still counts them all.
+const SHOWN: usize = 200;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for item in &self.items {
-            self.render(item, f)?;
+        // Split once: looking each quoted line up from the start would make a file with
+        // many findings quadratic.
+        let lines: Vec<&str> = if self.items.iter().any(|item| item.location.is_some()) {
+            self.source.lines().collect()
+        } else {
+            Vec::new()
+        };
+        for item in self.items.iter().take(SHOWN) {
+            self.render(item, &lines, f)?;
+        }
+        if self.items.len() > SHOWN {
+            writeln!(
+                f,
+                "... and {} more finding(s) not shown; fix these and validate again",
+                self.items.len() - SHOWN
+            )?;
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
@@ -137,6 +150,37 @@ impl fmt::Display for Diagnostics {
         }
         Ok(())
     }
+}
+
+/// The widest quoted source line, in characters: a generated line can be megabytes long.
+const QUOTED_WIDTH: usize = 160;
+
+/// The source line to quote, redacted and cut to a window around `column`, and the caret's
+/// offset in it.
+fn quoted(line: &str, column: usize) -> (String, usize) {
+    let cut = line
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line.len(), |(at, _)| at);
+    // Redacting the part before the column tells where the column moved to.
+    let caret = redact_line(&line[..cut]).chars().count();
+    let text = redact_line(line);
+    let length = text.chars().count();
+    if length <= QUOTED_WIDTH {
+        return (text, caret.min(length));
+    }
+    let first = caret.saturating_sub(QUOTED_WIDTH / 3);
+    let window: String = text.chars().skip(first).take(QUOTED_WIDTH).collect();
+    let before = if first > 0 { "…" } else { "" };
+    let after = if first + QUOTED_WIDTH < length {
+        "…"
+    } else {
+        ""
+    };
+    (
+        format!("{before}{window}{after}"),
+        caret - first + before.chars().count(),
+    )
 }
 
 impl std::error::Error for Diagnostics {}
@@ -191,9 +235,18 @@ impl Diagnostic {
 }
 
 /// The closest name to `wanted` among `known`, for "did you mean" hints.
+/// Long names and long candidate lists are not compared, so a hostile file cannot make the
+/// suggestions quadratic.
 pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    const LONGEST: usize = 64;
+    const CANDIDATES: usize = 10_000;
+    if wanted.len() > LONGEST {
+        return None;
+    }
     known
         .into_iter()
+        .take(CANDIDATES)
+        .filter(|name| name.len() <= LONGEST && name.len().abs_diff(wanted.len()) <= LONGEST / 3)
         .map(|name| (edit_distance(wanted, name), name))
         .filter(|(distance, name)| *distance <= (name.len().max(wanted.len()) / 3).max(2))
         .min()

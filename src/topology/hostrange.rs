@@ -3,25 +3,45 @@
 /// Expands every `[start:end(:step)]` range in `pattern`, left to right, into the list of
 /// names it stands for. A pattern with no range expands to itself.
 pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
-    let Some(open) = pattern.find('[') else {
-        if pattern.contains(']') {
+    // Split into literal text and expanded ranges first, so the size of the product is known
+    // (and refused when too large) before anything is allocated for it.
+    let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut rest = pattern;
+    let mut total: u64 = 1;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..]
+            .find(']')
+            .map(|offset| open + offset)
+            .ok_or_else(|| format!("unclosed '[' in host pattern {pattern:?}"))?;
+        if rest[..open].contains(']') {
             return Err(format!("unbalanced ']' in host pattern {pattern:?}"));
         }
-        return Ok(vec![pattern.to_string()]);
-    };
-    let close = pattern[open..]
-        .find(']')
-        .map(|offset| open + offset)
-        .ok_or_else(|| format!("unclosed '[' in host pattern {pattern:?}"))?;
-    let prefix = &pattern[..open];
-    let items = expand_range(&pattern[open + 1..close])
-        .map_err(|why| format!("{why} in host pattern {pattern:?}"))?;
-    let suffixes = expand(&pattern[close + 1..])?;
-    let mut names = Vec::with_capacity(items.len() * suffixes.len());
-    for item in &items {
-        for suffix in &suffixes {
-            names.push(format!("{prefix}{item}{suffix}"));
+        let items = expand_range(&rest[open + 1..close])
+            .map_err(|why| format!("{why} in host pattern {pattern:?}"))?;
+        total = total.saturating_mul(items.len() as u64);
+        if total > MAX_EXPANSION {
+            return Err(format!(
+                "host pattern {pattern:?} stands for more than {MAX_EXPANSION} names"
+            ));
         }
+        parts.push((&rest[..open], items));
+        rest = &rest[close + 1..];
+    }
+    if rest.contains(']') {
+        return Err(format!("unbalanced ']' in host pattern {pattern:?}"));
+    }
+    let mut names = vec![String::new()];
+    for (prefix, items) in &parts {
+        let mut longer = Vec::with_capacity(names.len() * items.len());
+        for name in &names {
+            for item in items {
+                longer.push(format!("{name}{prefix}{item}"));
+            }
+        }
+        names = longer;
+    }
+    for name in &mut names {
+        name.push_str(rest);
     }
     Ok(names)
 }
@@ -82,8 +102,9 @@ pub fn compress<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     output
 }
 
-/// Upper bound on one pattern's expansion, so a typo cannot allocate the world.
-const MAX_EXPANSION: u64 = 1_000_000;
+/// Upper bound on one pattern's expansion (all its ranges multiplied), so a typo cannot
+/// allocate the world.
+pub const MAX_EXPANSION: u64 = 100_000;
 
 fn expand_range(spec: &str) -> Result<Vec<String>, String> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -106,7 +127,9 @@ fn expand_range(spec: &str) -> Result<Vec<String>, String> {
             return Err(format!("range [{spec}] runs backwards"));
         }
         if (last - first) / step >= MAX_EXPANSION {
-            return Err(format!("range [{spec}] is too large"));
+            return Err(format!(
+                "range [{spec}] is too large: at most {MAX_EXPANSION} values"
+            ));
         }
         // A leading zero fixes the width: [001:040] gives 001..040.
         let width = if start.len() > 1 && start.starts_with('0') {
@@ -167,7 +190,17 @@ mod tests {
 
     #[test]
     fn malformed_ranges_are_errors_not_panics() {
-        for bad in ["db[1:", "db[5:1]", "db[1:2:0]", "db[x:10]", "db]", "db[1]"] {
+        for bad in [
+            "db[1:",
+            "db[5:1]",
+            "db[1:2:0]",
+            "db[x:10]",
+            "db]",
+            "db[1]",
+            "h[1:1000][1:1000][1:100]",
+            "h[0:18446744073709551615]",
+            "a]b[1:2]",
+        ] {
             assert!(expand(bad).is_err(), "{bad} should be rejected");
         }
     }

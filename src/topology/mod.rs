@@ -1,10 +1,13 @@
 //! The topology: its YAML format, loading, and validation with every problem located.
 
 pub mod defaults;
+pub mod depth;
 pub mod diagnostic;
 pub mod hostrange;
 mod model;
+pub mod names;
 pub mod raw;
+pub mod redact;
 mod resolve;
 pub mod source_map;
 pub mod values;
@@ -30,20 +33,41 @@ pub struct Loaded {
 
 /// Reads and validates a topology file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
-    match std::fs::read_to_string(path) {
+    match read_source(path) {
         Ok(source) => load_str(&source, path),
         Err(err) => Err(Diagnostics::unreadable(path, &err)),
     }
 }
 
+/// Reads a topology or playbook file: only a regular file of at most
+/// [`depth::MAX_BYTES`], so a path such as `/dev/zero` cannot exhaust memory or hang.
+pub fn read_source(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if metadata.len() > depth::MAX_BYTES as u64 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {} bytes", depth::MAX_BYTES),
+        ));
+    }
+    std::fs::read_to_string(path)
+}
+
 /// Validates a topology given as text; `file` is used in messages and to resolve relative
 /// paths (keys, known_hosts) against the file's directory.
 pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
+    let source = without_bom(source);
     let diagnostics = |items| Diagnostics {
         file: file.to_path_buf(),
         source: source.to_string(),
         items,
     };
+    if let Some(refused) = refuse_shape(source) {
+        return Err(diagnostics(vec![refused]));
+    }
     let raw: raw::RawTopology = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
         Err(err) => return Err(diagnostics(vec![syntax_error(&err, source)])),
@@ -55,7 +79,11 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     if !collector.items.is_empty() {
         let map = SourceMap::index(source);
         for item in &mut collector.items {
-            item.location = map.locate(&item.path);
+            // A finding about something missing altogether has no place of its own: point at
+            // the top of the file rather than at nothing.
+            item.location = map
+                .locate(&item.path)
+                .or(Some(Location { line: 1, column: 1 }));
         }
     }
     collector
@@ -70,6 +98,40 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     })
 }
 
+/// `source` without a UTF-8 byte-order mark: editors on some systems write one, and the
+/// YAML parsers would otherwise lose every position (or misread the first key).
+pub(crate) fn without_bom(source: &str) -> &str {
+    source.strip_prefix('\u{feff}').unwrap_or(source)
+}
+
+/// A file too large or nested too deeply to be parsed safely, refused before parsing.
+pub(crate) fn refuse_shape(source: &str) -> Option<Diagnostic> {
+    if source.len() > depth::MAX_BYTES {
+        return Some(Diagnostic {
+            severity: Severity::Error,
+            path: String::new(),
+            location: None,
+            message: format!(
+                "the file is {} bytes; at most {} are read",
+                source.len(),
+                depth::MAX_BYTES
+            ),
+            hint: Some("split the fleet into several topologies".into()),
+        });
+    }
+    let location = depth::too_deep(source)?;
+    Some(Diagnostic {
+        severity: Severity::Error,
+        path: String::new(),
+        location: Some(location),
+        message: format!(
+            "the YAML nests more than {} levels deep here",
+            depth::MAX_DEPTH
+        ),
+        hint: Some("a topology needs a few levels; look for unclosed `[` or `{`".into()),
+    })
+}
+
 /// A serde_yaml error as a located diagnostic (shared by topologies and playbooks).
 pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
     // serde_yaml prefixes its message with the path and position; keep the message, and put
@@ -79,6 +141,8 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
         Some((head, _)) => head.to_string(),
         None => message,
     };
+    // Redacted before it is cut, so a secret key and its value are never split apart.
+    let message = redact::shorten_quoted(&redact::redact_line(&message), 80);
     Diagnostic {
         severity: Severity::Error,
         path: String::new(),
@@ -90,12 +154,26 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
                 column: location.column(),
             })
         }),
+        hint: Some(syntax_hint(&message)),
         message,
-        hint: Some(
-            "fix the YAML here; `blackstart schema` (or `schema --playbook`) prints the format"
-                .into(),
-        ),
     }
+}
+
+/// What to do about a serde_yaml error: the near field name for a misspelt one, and a word
+/// that only the first error of the file could be shown.
+fn syntax_hint(message: &str) -> String {
+    let only_first = "only the first error of this kind can be shown; fix it and validate again";
+    let schema = "`blackstart schema` (or `schema --playbook`) prints the format";
+    // "unknown field `expct`, expected one of `name`, `expect`, ..."
+    if let Some((_, rest)) = message.split_once("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let known = expected.split('`').skip(1).step_by(2);
+            if let Some(near) = diagnostic::closest(field, known) {
+                return format!("did you mean `{near}`? ({only_first})");
+            }
+        }
+    }
+    format!("fix the YAML here; {schema}; {only_first}")
 }
 
 /// Where the value named in a serde message such as `subsystems[0]: invalid duration "-5s"`

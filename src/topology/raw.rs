@@ -234,7 +234,10 @@ pub struct RawSelector {
 
 /// A hard dependency: a name, or a name with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a dependency: a subsystem name, or `{ name: NAME, bootstrap: true }`"
+)]
 pub enum RawDependency {
     /// `- user-db`
     Name(String),

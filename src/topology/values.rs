@@ -22,7 +22,13 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
-/// Parses a human duration, with a message that says what is accepted.
+/// The longest duration a file may write. A recovery longer than a month is not a plan, and
+/// the bound keeps every sum and product of durations in the plan and the drill far from
+/// overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses a human duration of at most [`MAX_DURATION`], with a message that says what is
+/// accepted.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.starts_with('-') {
@@ -30,9 +36,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "invalid duration {text:?}: durations cannot be negative (write e.g. \"30s\", \"5m\")"
         ));
     }
-    humantime::parse_duration(trimmed).map_err(|err| {
+    let parsed = humantime::parse_duration(trimmed).map_err(|err| {
         format!("invalid duration {text:?}: {err} (write e.g. \"30s\", \"5m\", \"1h 30m\")")
-    })
+    })?;
+    if parsed > MAX_DURATION {
+        return Err(format!(
+            "invalid duration {text:?}: at most 30 days is accepted (write e.g. \"2h\", \"3d\")"
+        ));
+    }
+    Ok(parsed)
 }
 
 impl JsonSchema for HumanDuration {
@@ -88,16 +100,28 @@ impl fmt::Display for MinHealthy {
 
 impl<'de> Deserialize<'de> for MinHealthy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Count(u32),
-            Text(String),
+        // A visitor rather than an untagged enum, so `-1` or `1.5` gets this message instead
+        // of "data did not match any variant of untagged enum".
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = MinHealthy;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a host count (3) or a percentage (\"60%\")")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<MinHealthy, E> {
+                parse_min_healthy(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<MinHealthy, E> {
+                parse_min_healthy(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<MinHealthy, E> {
+                parse_min_healthy(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<MinHealthy, E> {
+                parse_min_healthy(text).map_err(E::custom)
+            }
         }
-        match Repr::deserialize(deserializer)? {
-            Repr::Count(count) => Ok(MinHealthy::Count(count)),
-            Repr::Text(text) => parse_min_healthy(&text).map_err(de::Error::custom),
-        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -115,10 +139,13 @@ fn parse_min_healthy(text: &str) -> Result<MinHealthy, String> {
         }
         return Ok(MinHealthy::Percent(value));
     }
-    trimmed
-        .parse()
-        .map(MinHealthy::Count)
-        .map_err(|_| invalid())
+    match trimmed.parse() {
+        Ok(0) => Err(format!(
+            "invalid min_healthy {text:?}: at least one host must be healthy (write 1 or more)"
+        )),
+        Ok(count) => Ok(MinHealthy::Count(count)),
+        Err(_) => Err(invalid()),
+    }
 }
 
 impl JsonSchema for MinHealthy {
@@ -166,29 +193,37 @@ impl fmt::Display for Tier {
 
 impl<'de> Deserialize<'de> for Tier {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Number(u8),
-            Text(String),
-        }
-        let invalid = |shown: &str| {
-            de::Error::custom(format!(
-                "invalid tier {shown:?}: write S1..S9 or 1..9 (S1 is restored first)"
-            ))
-        };
-        let value = match Repr::deserialize(deserializer)? {
-            Repr::Number(number) => number,
-            Repr::Text(text) => {
-                let digits = text.trim().trim_start_matches(['S', 's']);
-                digits.parse().map_err(|_| invalid(&text))?
+        // A visitor rather than an untagged enum, so every wrong value gets this message.
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Tier;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tier S1..S9 or 1..9")
             }
-        };
-        if (1..=9).contains(&value) {
-            Ok(Tier(value))
-        } else {
-            Err(invalid(&value.to_string()))
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Tier, E> {
+                parse_tier(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Tier, E> {
+                parse_tier(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Tier, E> {
+                parse_tier(&value.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Tier, E> {
+                parse_tier(text).map_err(E::custom)
+            }
         }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+fn parse_tier(text: &str) -> Result<Tier, String> {
+    let digits = text.trim().trim_start_matches(['S', 's']);
+    match digits.parse::<u8>() {
+        Ok(value) if (1..=9).contains(&value) => Ok(Tier(value)),
+        _ => Err(format!(
+            "invalid tier {text:?}: write S1..S9 or 1..9 (S1 is restored first)"
+        )),
     }
 }
 
@@ -237,5 +272,19 @@ mod tests {
         assert!(parse_duration("-5s").unwrap_err().contains("negative"));
         assert!(parse_duration("soon").is_err());
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("31d").unwrap_err().contains("30 days"));
+        assert!(parse_duration("18446744073709551615s").is_err());
+        assert_eq!(parse_duration("30d").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
+    fn readiness_and_tiers_say_what_is_wrong() {
+        let min = |text: &str| serde_yaml::from_str::<MinHealthy>(text).map_err(|e| e.to_string());
+        assert!(min("0").unwrap_err().contains("at least one host"));
+        assert!(min("-1").unwrap_err().contains("invalid min_healthy"));
+        assert_eq!(min("\"60%\"").unwrap(), MinHealthy::Percent(60));
+        let tier = |text: &str| serde_yaml::from_str::<Tier>(text).map_err(|e| e.to_string());
+        assert!(tier("-3").unwrap_err().contains("invalid tier"));
+        assert_eq!(tier("S2").unwrap(), Tier(2));
     }
 }

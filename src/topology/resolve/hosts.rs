@@ -9,10 +9,23 @@ use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::hostrange;
 use crate::topology::model::*;
+use crate::topology::names::{address_problem, is_env_name, name_problem};
 use crate::topology::raw::*;
+
+/// The most hosts one topology may declare, ranges expanded: far above any real fleet, low
+/// enough that a typo in a range cannot exhaust memory.
+pub const MAX_HOSTS: usize = 100_000;
+
+/// The largest IPMI cipher suite ipmitool knows.
+const MAX_CIPHER_SUITE: u8 = 17;
 
 pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collector) -> Vec<Host> {
     let defaults = &raw.defaults.host;
+    // The defaults are checked once here, not again for every host that inherits them.
+    check_texts(defaults, "defaults.host", out);
+    if let Some(bmc) = &defaults.bmc {
+        check_bmc(bmc, "defaults.host.bmc", out);
+    }
     let mut hosts: Vec<Host> = Vec::new();
     let mut first_seen: HashMap<String, String> = HashMap::new();
     for (index, entry) in raw.hosts.iter().enumerate() {
@@ -22,6 +35,15 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 .hint("add `name: web01` or a range like `name: web[01:20]`");
             continue;
         };
+        if let Some(why) = name_problem(pattern) {
+            out.error(format!("{path}.name"), format!("invalid host name: {why}"))
+                .hint("write a name such as `web01` or a range such as `web[01:20]`");
+            continue;
+        }
+        check_texts(entry, &path, out);
+        if let Some(bmc) = &entry.bmc {
+            check_bmc(bmc, &format!("{path}.bmc"), out);
+        }
         let names = match hostrange::expand(pattern) {
             Ok(names) => names,
             Err(why) => {
@@ -29,12 +51,31 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 continue;
             }
         };
+        if hosts.len() + names.len() > MAX_HOSTS {
+            out.error(
+                format!("{path}.name"),
+                format!("the topology declares more than {MAX_HOSTS} hosts"),
+            )
+            .hint("split the fleet into several topologies, or check the range for a typo");
+            break;
+        }
         let addresses = paired(
             entry.address.as_deref(),
             &names,
             &format!("{path}.address"),
             out,
         );
+        match &addresses {
+            Some(list) => check_addresses(list, &format!("{path}.address"), None, out),
+            // Without an address the name is dialled, so it must be one.
+            None if entry.address.is_none() => check_addresses(
+                &names,
+                &format!("{path}.name"),
+                Some("or set `address:` to the host's IP address"),
+                out,
+            ),
+            None => {}
+        }
         let bmc = entry.bmc.as_ref().or(defaults.bmc.as_ref());
         let bmc_addresses = bmc.and_then(|bmc| {
             let address = bmc
@@ -48,8 +89,14 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 )
                 .hint("set `bmc: { address: ... }` on the host (a range may pair with the name)");
             }
-            address
-                .map(|address| paired(Some(address), &names, &format!("{path}.bmc.address"), out))
+            address.map(|address| {
+                let at = format!("{path}.bmc.address");
+                let list = paired(Some(address), &names, &at, out);
+                if let Some(list) = &list {
+                    check_addresses(list, &at, None, out);
+                }
+                list
+            })
         });
         let bmc_settings = merge_bmc(
             defaults.bmc.as_ref(),
@@ -159,18 +206,6 @@ fn merge_bmc(
     base_dir: &Path,
     out: &mut Collector,
 ) -> Option<BmcSettings> {
-    for (raw, at) in [
-        (defaults, "defaults.host.bmc".to_string()),
-        (own, format!("{path}.bmc")),
-    ] {
-        if raw.is_some_and(|bmc| bmc.password.is_some()) {
-            out.error(
-                format!("{at}.password"),
-                "BMC password written inline in the topology",
-            )
-            .hint("remove it; use `password_env: BMC_PASSWORD` or `password_file: /path` so the secret never sits in the file, the plan or the journal");
-        }
-    }
     // A host without its own `bmc:` still gets the defaults' BMC settings.
     let own = own.or(defaults)?;
     let pick = |field: fn(&RawBmc) -> Option<&String>| {
@@ -202,6 +237,94 @@ fn merge_bmc(
                 .unwrap_or(defaults::BMC_CIPHER_SUITE),
         }),
     })
+}
+
+/// Checks what a `bmc:` block says by itself, once per block: no inline password, a real
+/// variable name in `password_env`, a cipher suite ipmitool knows.
+fn check_bmc(bmc: &RawBmc, at: &str, out: &mut Collector) {
+    if bmc.password.is_some() {
+        out.error(
+            format!("{at}.password"),
+            "BMC password written inline in the topology",
+        )
+        .hint("remove it; use `password_env: BMC_PASSWORD` or `password_file: /path` so the secret never sits in the file, the plan or the journal");
+    }
+    if let Some(variable) = &bmc.password_env {
+        if !is_env_name(variable) {
+            // The value is not repeated: it may be the password pasted in the wrong place.
+            out.error(
+                format!("{at}.password_env"),
+                "password_env must name an environment variable (letters, digits and `_`, not starting with a digit)",
+            )
+            .hint("write the variable's name, e.g. `password_env: BMC_PASSWORD`, and export the password in it; if a password was pasted here, change it");
+        }
+    }
+    if bmc
+        .password_file
+        .as_deref()
+        .is_some_and(|file| file.trim().is_empty())
+    {
+        out.error(format!("{at}.password_file"), "password_file is empty")
+            .hint("write the path of a file whose first line is the password");
+    }
+    if let Some(suite) = bmc.cipher_suite {
+        if suite > MAX_CIPHER_SUITE {
+            out.error(
+                format!("{at}.cipher_suite"),
+                format!("IPMI cipher suite {suite} does not exist (0 to {MAX_CIPHER_SUITE})"),
+            )
+            .hint("3 (the default) or 17 suit most BMCs");
+        }
+    }
+    for (field, value) in [("user", &bmc.user), ("interface", &bmc.interface)] {
+        if let Some(why) = value.as_deref().and_then(name_problem) {
+            out.error(
+                format!("{at}.{field}"),
+                format!("invalid BMC {field}: {why}"),
+            );
+        }
+    }
+}
+
+/// Datacenter, rack, power domain, labels and SSH user of a host entry: printed in plans, so
+/// never empty and never with control characters.
+fn check_texts(entry: &RawHost, at: &str, out: &mut Collector) {
+    let fields = [
+        ("datacenter", &entry.datacenter),
+        ("rack", &entry.rack),
+        ("power_domain", &entry.power_domain),
+        ("ssh.user", &entry.ssh.user),
+    ];
+    for (field, value) in fields {
+        if let Some(why) = value.as_deref().and_then(name_problem) {
+            out.error(format!("{at}.{field}"), format!("invalid {field}: {why}"));
+        }
+    }
+    for (key, value) in &entry.labels {
+        if let Some(why) = name_problem(key).or_else(|| {
+            // A label's value may be empty, never a control character.
+            value
+                .chars()
+                .find(|c| c.is_control())
+                .map(|c| format!("its value holds the control character {c:?}"))
+        }) {
+            out.error(
+                format!("{at}.labels.{key}"),
+                format!("invalid label: {why}"),
+            );
+        }
+    }
+}
+
+/// Reports the first address of `list` that is neither an IP address nor a host name.
+fn check_addresses(list: &[String], at: &str, hint: Option<&str>, out: &mut Collector) {
+    if let Some((address, why)) = list
+        .iter()
+        .find_map(|address| address_problem(address).map(|why| (address, why)))
+    {
+        let diagnostic = out.error(at, format!("invalid address {address:?}: {why}"));
+        diagnostic.hint(hint.unwrap_or("write an IP address (10.0.0.1) or a host name"));
+    }
 }
 
 fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {

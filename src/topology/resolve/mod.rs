@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod hosts;
+mod settings;
 mod subsystems;
 
 use hosts::resolve_hosts;
@@ -28,6 +29,10 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
         .hint("this blackstart reads version 1");
     }
     check_defaults(&raw.defaults, out);
+    if raw.subsystems.is_empty() {
+        out.error("subsystems", "the topology has no subsystems")
+            .hint("declare what runs where under `subsystems:`; a plan needs at least one");
+    }
     let base_dir = file.parent().unwrap_or(Path::new("."));
     let hosts = resolve_hosts(&raw, base_dir, out);
     let host_index: HashMap<&str, HostId> = hosts
@@ -59,6 +64,16 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
             .max(1),
         priority: raw.policy.priority.unwrap_or_default(),
     };
+    if policy.bmc_attempts > settings::MAX_ATTEMPTS {
+        out.error(
+            "policy.bmc_attempts",
+            format!(
+                "{} BMC attempts is more than the {} allowed",
+                policy.bmc_attempts,
+                settings::MAX_ATTEMPTS
+            ),
+        );
+    }
     if policy.parallelism == 0 {
         out.error("policy.parallelism", "parallelism must be at least 1");
     }
@@ -89,6 +104,7 @@ fn check_defaults(defaults: &RawDefaults, out: &mut Collector) {
         .hint("declare hosts under `hosts:`");
     }
     let sub = &defaults.subsystem;
+    settings::check_settings(sub, "defaults.subsystem", out);
     let misplaced = [
         ("name", sub.name.is_some()),
         ("hosts", !sub.hosts.is_empty()),
