@@ -6,6 +6,7 @@ mod exec;
 mod plan;
 mod run;
 mod simulate;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +20,10 @@ pub enum Outcome {
     Success,
     /// The job ran and something failed.
     Failed,
-    /// Invalid input or usage.
+    /// Invalid input or usage, or a missing prerequisite.
     InvalidInput,
+    /// Recovered, but nodes failed within quorum, and `--strict` asked to say so.
+    Degraded,
 }
 
 impl From<Outcome> for ExitCode {
@@ -29,6 +32,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Success => 0,
             Outcome::Failed => 1,
             Outcome::InvalidInput => 2,
+            Outcome::Degraded => 3,
         })
     }
 }
@@ -131,11 +135,9 @@ pub enum Command {
     },
     /// Bring the fleet up: power on, start in dependency order, check, journal.
     Run(run::RunArgs),
-    /// Where a run stands: healthy, in progress, failed, blocked, remaining ETA.
-    Status {
-        /// The run directory.
-        run_dir: PathBuf,
-    },
+    /// Where a run stands: healthy, in progress, failed (grouped by cause), blocked,
+    /// remaining ETA.
+    Status(status::StatusArgs),
     /// Re-arm failed nodes after a person repaired them; their blocked dependents follow.
     Retry {
         /// The run directory.
@@ -192,7 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             scope,
         } => plan::plan(file, format, every_node, &scope),
         Command::Run(run_args) => run::run(run_args),
-        Command::Status { run_dir } => control::status(&run_dir),
+        Command::Status(status_args) => status::status(&status_args),
         Command::Retry {
             run_dir,
             target,

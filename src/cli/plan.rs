@@ -169,8 +169,13 @@ pub fn plan(
                 every_node,
                 ..review_options(&loaded, &scope, &plan)
             };
-            playbook::render_text(topology, &loaded.procedures)
-                + &render_text(topology, &plan, &options)
+            let mut text = playbook::render_text(topology, &loaded.procedures)
+                + &render_text(topology, &plan, &options);
+            // The embedded reference is an example: its secrets and keys are not here.
+            if file.is_some() {
+                text += &super::run::checklist_text(topology, &plan, &loaded.procedures);
+            }
+            text
         }
         PlanFormat::Json => render_json(topology, &plan),
         PlanFormat::Dot => render_dot(topology, &plan),
