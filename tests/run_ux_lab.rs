@@ -4,6 +4,7 @@
 mod support;
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use blackstart::event::Action;
 use serde_json::Value;
@@ -13,6 +14,17 @@ use support::lab::{Lab, LabSecret};
 /// One service on every host; `min_healthy: 1`, so it recovers with most hosts dead.
 /// `dead` (0-based) get BMC addresses nobody answers on.
 fn one_service_everywhere(lab: &Lab, secret: LabSecret, dead: &[usize]) -> std::path::PathBuf {
+    slow_service_everywhere(lab, secret, dead, 0.2)
+}
+
+/// Like [`one_service_everywhere`], the service listening `delay_s` after its start while
+/// the plan expects 1 s: slower than planned, so overdue.
+fn slow_service_everywhere(
+    lab: &Lab,
+    secret: LabSecret,
+    dead: &[usize],
+    delay_s: f64,
+) -> std::path::PathBuf {
     let names: Vec<String> = lab
         .hosts
         .iter()
@@ -23,7 +35,7 @@ fn one_service_everywhere(lab: &Lab, secret: LabSecret, dead: &[usize]) -> std::
          min_healthy: 1\n    health_policy: {{ interval: 100ms, timeout: 1s, successes: 1 }}\n    \
          expect: 1s\n",
         names.join(", "),
-        serde_json::to_string(&lab.service_command(7101, 0.2, "")).unwrap()
+        serde_json::to_string(&lab.service_command(7101, delay_s, "")).unwrap()
     );
     let mut yaml = lab.topology_yaml(secret, &subsystems);
     yaml = yaml.replacen(
@@ -65,11 +77,11 @@ fn an_unset_password_variable_stops_the_run_before_any_action_in_one_line() {
     assert_eq!(output.status.code(), Some(2), "{shown}");
     let lines: Vec<&str> = shown
         .lines()
-        .filter(|line| line.contains(&format!("${}", lab.password_env)))
+        .filter(|line| line.starts_with("error: missing prerequisite"))
         .collect();
     assert_eq!(lines.len(), 1, "one line for the cause: {shown}");
     assert!(
-        lines[0].starts_with("error: missing prerequisite"),
+        lines[0].contains(&format!("${}", lab.password_env)),
         "{shown}"
     );
     assert!(lines[0].contains("is not set: 12 hosts"), "{shown}");
@@ -111,6 +123,17 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
         summary
             .contains("RECOVERED, DEGRADED: 10 nodes failed within quorum (svc 2 of 12 healthy)"),
         "{summary}"
+    );
+    let live = String::from_utf8_lossy(&output.stderr).to_string();
+    let one_by_one = live.lines().filter(|l| l.contains(": BMC FAILED")).count();
+    assert_eq!(
+        one_by_one, 3,
+        "live: three one by one, then counted: {live}"
+    );
+    assert!(
+        live.lines()
+            .any(|l| l.contains("FAILED  BMC") && l.contains(" so far (")),
+        "{live}"
     );
     let actions = read_journal(&run_dir)
         .iter()
@@ -177,4 +200,109 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
     assert_eq!(counts["failed_nodes"], 10);
     assert_eq!(json["causes"][0]["hosts"], 10);
     assert_eq!(json["run"]["state"], "finished");
+}
+
+#[test]
+fn without_a_terminal_a_heartbeat_says_what_is_in_flight_and_what_is_overdue() {
+    let lab = Lab::start("uc", (97, 14), 4);
+    let topology = slow_service_everywhere(&lab, LabSecret::File, &[], 4.0);
+    let run_dir = lab.dir.join("run");
+    let output = blackstart(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+        "--heartbeat",
+        "1s",
+    ]);
+    let shown = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let beats: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("heartbeat: "))
+        .collect();
+    assert!(
+        beats.len() >= 3,
+        "a beat every second of a run over 4 s: {shown}"
+    );
+    assert!(
+        beats
+            .iter()
+            .any(|l| l.contains(" in flight (oldest: svc on uc")),
+        "{shown}"
+    );
+    assert!(
+        beats
+            .iter()
+            .any(|l| l.contains("OVERDUE svc +") && l.contains("behind plan")),
+        "{shown}"
+    );
+}
+
+/// Runs `args` of blackstart in a detached tmux session on its own server, and returns the
+/// screen once `seen` holds for it (bounded), or the last screen.
+fn on_a_terminal(args: &[&str], limit: Duration, seen: impl Fn(&str) -> bool) -> String {
+    let socket = format!("bs-ux-{}", std::process::id());
+    let tmux = |extra: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux")
+    };
+    let command = std::iter::once(BIN.to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+        + "; sleep 60";
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "run",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(started.status.success(), "tmux: {}", text(&started));
+    let began = Instant::now();
+    let mut screen = String::new();
+    while began.elapsed() < limit {
+        screen =
+            String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "run"]).stdout).to_string();
+        if seen(&screen) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    screen
+}
+
+#[test]
+fn on_a_terminal_the_status_area_shows_what_is_in_flight_and_overdue() {
+    let lab = Lab::start("ud", (97, 16), 4);
+    let topology = slow_service_everywhere(&lab, LabSecret::File, &[], 6.0);
+    let run_dir = lab.dir.join("run");
+    let screen = on_a_terminal(
+        &[
+            "run",
+            topology.to_str().unwrap(),
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--yes",
+        ],
+        Duration::from_secs(60),
+        |screen| screen.contains("OVERDUE svc") && screen.contains("(oldest: svc on ud"),
+    );
+    assert!(screen.contains("in flight (oldest: svc on ud"), "{screen}");
+    assert!(screen.contains("OVERDUE svc +"), "{screen}");
+    assert!(screen.contains("behind plan"), "{screen}");
+    assert!(
+        screen.contains("S3: 0/1 steps ready"),
+        "the tier table: {screen}"
+    );
 }

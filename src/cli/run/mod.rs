@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Before acting, also sweep every host's SSH port (bounded, parallel; informational).
     #[arg(long)]
     pub check_reachability: bool,
+    /// When stderr is not a terminal, a progress line this often (`30s`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
 }
 
 /// A topology or playbook loaded and planned for a run.
@@ -250,7 +253,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let ended = runtime.block_on(async {
         let mut fleet = RealFleet::new(executor, run_dir.clone(), offset);
-        let mut progress = Progress::new(topology.clone(), plan.clone(), run_dir.clone());
+        let mut progress = Progress::new(
+            topology.clone(),
+            plan.clone(),
+            run_dir.clone(),
+            args.heartbeat,
+        );
         driver::drive(
             topology,
             plan,
