@@ -91,6 +91,22 @@ fn an_unset_password_variable_stops_the_run_before_any_action_in_one_line() {
             .any(|r| matches!(r.entry, blackstart::journal::Entry::Action { .. }));
     assert!(!acted, "no action journaled");
     assert!((0..12).all(|i| !lab.is_on(i)), "no host was powered on");
+    let plan = Command::new(BIN)
+        .args(["plan", topology.to_str().unwrap(), "--prerequisites"])
+        .env_remove(&lab.password_env)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let checklist = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        checklist.contains("[MISSING] BMC password sources present (12 hosts)"),
+        "{checklist}"
+    );
+    assert!(
+        checklist.contains("[ok     ] hosts in known_hosts (12 hosts)"),
+        "{checklist}"
+    );
+    assert!(!checklist.contains(&lab.password), "no secret shown");
 }
 
 #[test]

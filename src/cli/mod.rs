@@ -129,6 +129,10 @@ pub enum Command {
         /// In text, every step in full, each node's rendered commands, no folding.
         #[arg(long)]
         every_node: bool,
+        /// In text, also check this machine's prerequisites for a run (BMC password
+        /// sources, SSH keys, known_hosts, ipmitool) and show them as a checklist.
+        #[arg(long, visible_alias = "check")]
+        prerequisites: bool,
         /// Scope.
         #[command(flatten)]
         scope: PlanScopeArgs,
@@ -191,8 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             file,
             format,
             every_node,
+            prerequisites,
             scope,
-        } => plan::plan(file, format, every_node, &scope),
+        } => plan::plan(file, format, every_node, prerequisites, &scope),
         Command::Run(run_args) => run::run(run_args),
         Command::Status(status_args) => status::status(&status_args),
         Command::Retry {

@@ -139,6 +139,7 @@ pub fn plan(
     file: Option<PathBuf>,
     format: PlanFormat,
     every_node: bool,
+    prerequisites: bool,
     scope: &PlanScopeArgs,
 ) -> anyhow::Result<Outcome> {
     let loaded = match load_any(file.as_deref()) {
@@ -171,8 +172,8 @@ pub fn plan(
             };
             let mut text = playbook::render_text(topology, &loaded.procedures)
                 + &render_text(topology, &plan, &options);
-            // The embedded reference is an example: its secrets and keys are not here.
-            if file.is_some() {
+            // What this machine holds is not part of the plan (nor of its snapshot): asked for.
+            if prerequisites {
                 text += &super::run::checklist_text(topology, &plan, &loaded.procedures);
             }
             text

@@ -102,7 +102,7 @@ pub fn prerequisites(prepared: &Prepared, reachability: bool) -> Result<(), Outc
         );
     }
     eprintln!(
-        "nothing was done: fix the above and run again (`blackstart plan FILE` lists every check)"
+        "nothing was done: fix the above and run again (`blackstart plan FILE --prerequisites` lists every check)"
     );
     Err(Outcome::InvalidInput)
 }
