@@ -6,6 +6,7 @@ mod exec;
 mod plan;
 mod run;
 mod simulate;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +20,10 @@ pub enum Outcome {
     Success,
     /// The job ran and something failed.
     Failed,
-    /// Invalid input or usage.
+    /// Invalid input or usage, or a missing prerequisite.
     InvalidInput,
+    /// Recovered, but nodes failed within quorum, and `--strict` asked to say so.
+    Degraded,
 }
 
 impl From<Outcome> for ExitCode {
@@ -29,6 +32,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Success => 0,
             Outcome::Failed => 1,
             Outcome::InvalidInput => 2,
+            Outcome::Degraded => 3,
         })
     }
 }
@@ -125,17 +129,19 @@ pub enum Command {
         /// In text, every step in full, each node's rendered commands, no folding.
         #[arg(long)]
         every_node: bool,
+        /// In text, also check this machine's prerequisites for a run (BMC password
+        /// sources, SSH keys, known_hosts, ipmitool) and show them as a checklist.
+        #[arg(long, visible_alias = "check")]
+        prerequisites: bool,
         /// Scope.
         #[command(flatten)]
         scope: PlanScopeArgs,
     },
     /// Bring the fleet up: power on, start in dependency order, check, journal.
     Run(run::RunArgs),
-    /// Where a run stands: healthy, in progress, failed, blocked, remaining ETA.
-    Status {
-        /// The run directory.
-        run_dir: PathBuf,
-    },
+    /// Where a run stands: healthy, in progress, failed (grouped by cause), blocked,
+    /// remaining ETA.
+    Status(status::StatusArgs),
     /// Re-arm failed nodes after a person repaired them; their blocked dependents follow.
     Retry {
         /// The run directory.
@@ -189,10 +195,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             file,
             format,
             every_node,
+            prerequisites,
             scope,
-        } => plan::plan(file, format, every_node, &scope),
+        } => plan::plan(file, format, every_node, prerequisites, &scope),
         Command::Run(run_args) => run::run(run_args),
-        Command::Status { run_dir } => control::status(&run_dir),
+        Command::Status(status_args) => status::status(&status_args),
         Command::Retry {
             run_dir,
             target,

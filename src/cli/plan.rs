@@ -139,6 +139,7 @@ pub fn plan(
     file: Option<PathBuf>,
     format: PlanFormat,
     every_node: bool,
+    prerequisites: bool,
     scope: &PlanScopeArgs,
 ) -> anyhow::Result<Outcome> {
     let loaded = match load_any(file.as_deref()) {
@@ -169,8 +170,13 @@ pub fn plan(
                 every_node,
                 ..review_options(&loaded, &scope, &plan)
             };
-            playbook::render_text(topology, &loaded.procedures)
-                + &render_text(topology, &plan, &options)
+            let mut text = playbook::render_text(topology, &loaded.procedures)
+                + &render_text(topology, &plan, &options);
+            // What this machine holds is not part of the plan (nor of its snapshot): asked for.
+            if prerequisites {
+                text += &super::run::checklist_text(topology, &plan, &loaded.procedures);
+            }
+            text
         }
         PlanFormat::Json => render_json(topology, &plan),
         PlanFormat::Dot => render_dot(topology, &plan),

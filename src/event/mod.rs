@@ -202,6 +202,31 @@ impl Event {
         }
     }
 
+    /// Why the action failed, for failed actions.
+    pub fn failure(&self) -> Option<&Reason> {
+        match self {
+            Event::PowerChecked {
+                result: Err(why), ..
+            }
+            | Event::ValueRead {
+                result: Err(why), ..
+            } => Some(why),
+            Event::PoweredOn {
+                result: Err(why), ..
+            }
+            | Event::PoweredOff {
+                result: Err(why), ..
+            }
+            | Event::SshReady {
+                result: Err(why), ..
+            }
+            | Event::StartFinished {
+                result: Err(why), ..
+            } => Some(why),
+            _ => None,
+        }
+    }
+
     /// The node an event is about, for node events.
     pub fn node(&self) -> Option<NodeId> {
         match self {

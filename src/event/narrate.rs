@@ -1,10 +1,10 @@
 //! Events, actions and statuses in words: the one place each becomes text, for progress
 //! lines, the journal's labels, the summary and `status`.
 
-use super::state::{Node, StepFailure, StepStatus};
+use super::state::{Node, NodeState, StepFailure, StepStatus};
 use super::{Action, Event, NodeId, PowerReport};
-use crate::plan::Plan;
-use crate::topology::Topology;
+use crate::plan::{Plan, StepId};
+use crate::topology::{HostId, Topology};
 
 /// `step on host` for node actions, the host name for host actions.
 pub fn label(topology: &Topology, plan: &Plan, nodes: &[Node], action: &Action) -> String {
@@ -136,4 +136,214 @@ pub fn status_text(plan: &Plan, status: &StepStatus, failure: Option<&StepFailur
 /// `1 host`, `2 hosts`.
 pub fn count(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// Failed nodes that share a [`Reason::cause`](super::Reason::cause): one line for all of
+/// them, however many (`BMC timeout after 5s: 212 hosts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CauseGroup {
+    /// The cause, without per-host detail.
+    pub cause: String,
+    /// The failed nodes, in id order.
+    pub nodes: Vec<NodeId>,
+    /// Their distinct hosts, in the order first seen.
+    pub hosts: Vec<HostId>,
+}
+
+/// Failed nodes grouped by cause: the largest group first, ties in order of first failure.
+pub fn failures_by_cause(nodes: &[Node]) -> Vec<CauseGroup> {
+    let mut groups: Vec<CauseGroup> = Vec::new();
+    for (id, node) in nodes.iter().enumerate() {
+        let NodeState::Failed { reason } = &node.state else {
+            continue;
+        };
+        let cause = reason.cause();
+        let at = match groups.iter().position(|g| g.cause == cause) {
+            Some(at) => at,
+            None => {
+                groups.push(CauseGroup {
+                    cause,
+                    nodes: Vec::new(),
+                    hosts: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[at];
+        group.nodes.push(id);
+        if !group.hosts.contains(&node.host) {
+            group.hosts.push(node.host);
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.nodes.len()));
+    groups
+}
+
+/// Groups of at most this many nodes are shown node by node; larger ones as one line.
+pub const SHOWN_ONE_BY_ONE: usize = 3;
+
+/// How many host names a grouped line names before `...`.
+pub const NAMED_IN_A_GROUP: usize = 3;
+
+/// `BMC timeout after 5s: 212 hosts (rack r17: db017.dc1, db018.dc1, db019.dc1, ...)`; the
+/// node count is added when it differs from the host count.
+pub fn cause_line(topology: &Topology, cause: &str, hosts: &[HostId], nodes: usize) -> String {
+    let mut text = format!("{cause}: {}", count(hosts.len(), "host", "hosts"));
+    if nodes != hosts.len() {
+        text.push_str(&format!(", {}", count(nodes, "node", "nodes")));
+    }
+    let names: Vec<&str> = hosts
+        .iter()
+        .take(NAMED_IN_A_GROUP)
+        .map(|h| topology.hosts[*h].name.as_str())
+        .collect();
+    let more = if hosts.len() > NAMED_IN_A_GROUP {
+        ", ..."
+    } else {
+        ""
+    };
+    let mut racks: Vec<&str> = hosts
+        .iter()
+        .filter_map(|h| topology.hosts[*h].rack.as_deref())
+        .collect();
+    racks.sort_unstable();
+    racks.dedup();
+    let place = match racks.as_slice() {
+        [rack] if hosts.iter().all(|h| topology.hosts[*h].rack.is_some()) => {
+            format!("rack {rack}: ")
+        }
+        _ => String::new(),
+    };
+    text.push_str(&format!(" ({place}{}{more})", names.join(", ")));
+    text
+}
+
+/// `FAILED  step on host: reason`, the line of one failed node.
+pub fn failed_node_line(topology: &Topology, plan: &Plan, node: &Node) -> Option<String> {
+    let NodeState::Failed { reason } = &node.state else {
+        return None;
+    };
+    Some(format!(
+        "FAILED  {} on {}: {reason}",
+        plan.steps[node.step].id, topology.hosts[node.host].name
+    ))
+}
+
+/// Lines for the failed nodes: one line per node for small causes, one grouped line
+/// (`FAILED  cause: N hosts (...)`) for causes with more than [`SHOWN_ONE_BY_ONE`] nodes,
+/// or every node when `all`.
+pub fn failure_lines(topology: &Topology, plan: &Plan, nodes: &[Node], all: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    for group in failures_by_cause(nodes) {
+        if all || group.nodes.len() <= SHOWN_ONE_BY_ONE {
+            lines.extend(
+                group
+                    .nodes
+                    .iter()
+                    .filter_map(|n| failed_node_line(topology, plan, &nodes[*n])),
+            );
+        } else {
+            lines.push(format!(
+                "FAILED  {}",
+                cause_line(topology, &group.cause, &group.hosts, group.nodes.len())
+            ));
+        }
+    }
+    lines
+}
+
+/// A recovery with every step ready in which some nodes failed within quorum.
+pub fn degraded_text(plan: &Plan, degraded: &[(StepId, usize, usize)]) -> Option<String> {
+    if degraded.is_empty() {
+        return None;
+    }
+    let failed: usize = degraded.iter().map(|(_, healthy, of)| of - healthy).sum();
+    let steps: Vec<String> = degraded
+        .iter()
+        .map(|(step, healthy, of)| format!("{} {healthy} of {of} healthy", plan.steps[*step].id))
+        .collect();
+    Some(format!(
+        "RECOVERED, DEGRADED: {} within quorum ({})",
+        count(failed, "node failed", "nodes failed"),
+        steps.join(", ")
+    ))
+}
+
+/// One missing prerequisite: `cause: N hosts (first names, ...)`.
+pub fn prerequisite_line(
+    topology: &Topology,
+    finding: &crate::run::prerequisites::Finding,
+) -> String {
+    cause_line(
+        topology,
+        &finding.cause,
+        &finding.hosts,
+        finding.hosts.len(),
+    )
+}
+
+/// The prerequisites as a checklist, one line per check and one per missing thing.
+pub fn checklist_lines(
+    topology: &Topology,
+    list: &crate::run::prerequisites::Checklist,
+) -> Vec<String> {
+    use crate::run::prerequisites::Check;
+    let mut lines = Vec::new();
+    for (check, hosts) in &list.checked {
+        let what = match check {
+            Check::BmcPassword => "BMC password sources present",
+            Check::PowerTool => "power tool installed",
+            Check::SshKey => "SSH keys readable",
+            Check::KnownHosts => "hosts in known_hosts",
+            Check::Reachability => "SSH ports answering",
+        };
+        let missing: Vec<_> = list.findings.iter().filter(|f| f.check == *check).collect();
+        let mark = if missing.is_empty() { "ok" } else { "MISSING" };
+        lines.push(format!(
+            "[{mark:<7}] {what} ({})",
+            count(*hosts, "host", "hosts")
+        ));
+        for finding in missing {
+            lines.push(format!("    {}", prerequisite_line(topology, finding)));
+        }
+    }
+    lines
+}
+
+/// True for a node with work in flight or about to retry.
+pub fn in_flight(state: &NodeState) -> bool {
+    matches!(
+        state,
+        NodeState::Starting { .. } | NodeState::Probing | NodeState::Backoff { .. }
+    )
+}
+
+/// A step's status for `status`: like [`status_text`], with what is in flight for an
+/// active step, and, when no process works on the run any more, that it stopped there.
+pub fn step_text(
+    plan: &Plan,
+    status: &StepStatus,
+    failure: Option<&StepFailure>,
+    in_flight: usize,
+    stopped: bool,
+) -> String {
+    match status {
+        StepStatus::Active if stopped => {
+            "unfinished (the run stopped while it was in progress)".into()
+        }
+        StepStatus::Active => format!("in progress ({in_flight} in flight)"),
+        _ => status_text(plan, status, failure),
+    }
+}
+
+/// Whether a process still works on a run, in words.
+pub fn run_state_text(state: &crate::report::status::RunState, run_dir: &str) -> String {
+    use crate::report::status::RunState;
+    match state {
+        RunState::Live => "LIVE (a process holds the lock)".into(),
+        RunState::Finished { outcome } => format!("not running (outcome: {outcome})"),
+        RunState::Killed => format!(
+            "not running: KILLED, killed before finishing (no process holds the lock and the journal has no end; resume with: blackstart run --resume {run_dir})"
+        ),
+    }
 }

@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod health;
 pub mod ordering;
 pub mod preflight;
+pub mod prerequisites;
 pub mod rate;
 pub mod requests;
 pub mod scheduler;

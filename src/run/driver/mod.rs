@@ -69,14 +69,22 @@ pub trait Fleet {
 
 /// What people see while the loop runs. The real run shows progress; a drill shows nothing.
 pub trait Reporter {
+    /// An action was launched (already journaled).
+    fn action(&mut self, _at: Duration, _action: &Action) {}
     /// An action finished with `event` (`label`: `step on host`).
     fn event(&mut self, _at: Duration, _label: &str, _event: &Event) {}
     /// Something to say (stop requested, request ignored).
     fn line(&mut self, _at: Duration, _text: &str) {}
+    /// A stop was requested (Ctrl-C): what runs finishes, nothing new starts.
+    fn stopping(&mut self, _at: Duration) {}
     /// A manual step or gate waits for a person.
     fn person_needed(&mut self, _at: Duration, _step: StepId) {}
     /// The loop went round: redraw whatever is drawn.
     fn tick(&mut self, _scheduler: &Scheduler, _at: Duration) {}
+    /// When the reporter wants the loop to go round again without an event (a heartbeat).
+    fn next_tick(&self) -> Option<Duration> {
+        None
+    }
     /// False when nothing is shown: labels need not be built for it.
     fn shows(&self) -> bool {
         false
@@ -150,13 +158,18 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
         }
         ledger.sink.sync()?;
         for (action, target) in launch {
+            ledger.reporter.action(at, &action);
             fleet.launch(action, target);
         }
         ledger.reporter.tick(&scheduler, at);
         if scheduler.is_finished() {
             break;
         }
-        match fleet.next(scheduler.next_wakeup()).await {
+        let wake_at = match (scheduler.next_wakeup(), ledger.reporter.next_tick()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match fleet.next(wake_at).await {
             Next::Finished(batch) => {
                 let at = fleet.now();
                 for finished in batch {
@@ -189,6 +202,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
                     "stop requested: no new work; waiting for running steps to finish or time out",
                 );
                 scheduler.stop();
+                ledger.reporter.stopping(fleet.now());
             }
             Next::Never => {
                 stuck = true;

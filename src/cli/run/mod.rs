@@ -6,26 +6,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use blackstart::event::{Event, Reason};
+use blackstart::event::Event;
 use blackstart::journal::{self, Entry, Journal, RunInfo, Sink};
 use blackstart::plan::{plan_digest, Plan};
 use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
-use blackstart::report::{summary, Progress};
+use blackstart::report::Progress;
 use blackstart::run::driver::{self, real::RealFleet};
 use blackstart::run::executor::Executor;
-use blackstart::run::preflight::run_checks;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::bmc::BmcPower;
 use blackstart::run::transport::ipmi::IpmiPower;
 use blackstart::run::transport::probe::DirectProbe;
 use blackstart::run::transport::ssh::SshRemote;
 use blackstart::scope::Scope;
-use blackstart::template::shell_quote;
 use blackstart::topology::Topology;
 
 use super::plan::plan_scope;
 use super::{Outcome, PlanScopeArgs};
+
+mod checks;
+mod finish;
+
+pub use checks::checklist_text;
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +50,15 @@ pub struct RunArgs {
     /// Confirmation.
     #[command(flatten)]
     pub approval: super::confirm::ApprovalArgs,
+    /// Exit 3 instead of 0 when every step is ready but nodes failed within quorum.
+    #[arg(long)]
+    pub strict: bool,
+    /// Before acting, also sweep every host's SSH port (bounded, parallel; informational).
+    #[arg(long)]
+    pub check_reachability: bool,
+    /// When stderr is not a terminal, a progress line this often (`30s`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
 }
 
 /// A topology or playbook loaded and planned for a run.
@@ -130,6 +142,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
                 return Ok(outcome);
             }
+            if let Err(outcome) = checks::prerequisites(&prepared, args.check_reachability) {
+                return Ok(outcome);
+            }
             let records = journal::read(dir)?;
             (prepared, dir.clone(), journal::events(&records))
         }
@@ -144,6 +159,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 Err(outcome) => return Ok(outcome),
             };
             if let Err(outcome) = super::confirm::approve(&prepared, &args.approval) {
+                return Ok(outcome);
+            }
+            if let Err(outcome) = checks::prerequisites(&prepared, args.check_reachability) {
                 return Ok(outcome);
             }
             let dir = args
@@ -182,8 +200,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         let remote = Arc::new(SshRemote::new(
             prepared.topology.policy.parallelism as usize,
         ));
-        let passed =
-            runtime.block_on(preflight(&prepared, remote, &mut journal, &mut scheduler))?;
+        let passed = runtime.block_on(checks::preflight(
+            &prepared,
+            remote,
+            &mut journal,
+            &mut scheduler,
+        ))?;
         if !passed {
             journal.append(
                 Duration::ZERO,
@@ -203,7 +225,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let drill = prepared.procedures.drill.clone();
     let baseline = match &drill {
         None => None,
-        Some(_) if resumed => Some(recorded_baseline(&run_dir)?),
+        Some(_) if resumed => Some(checks::recorded_baseline(&run_dir)?),
         Some(_) => {
             let baseline = runtime.block_on(rehearsal::baseline(&executor, topology, plan));
             println!(
@@ -232,7 +254,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let ended = runtime.block_on(async {
         let mut fleet = RealFleet::new(executor, run_dir.clone(), offset);
-        let mut progress = Progress::new(topology.clone(), plan.clone(), run_dir.clone());
+        let mut progress = Progress::new(
+            topology.clone(),
+            plan.clone(),
+            run_dir.clone(),
+            args.heartbeat,
+        );
         driver::drive(
             topology,
             plan,
@@ -244,60 +271,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         )
         .await
     })?;
-    print!(
-        "{}",
-        summary(
-            topology,
-            plan,
-            &ended.final_state,
-            &ended.tally.ready_at,
-            ended.tally.ended
-        )
-    );
-    if ended.interrupted || !ended.succeeded {
-        println!(
-            "  resume with: blackstart run --resume {}",
-            shell_quote(&run_dir.display().to_string())
-        );
-    }
-    if let (Some(spec), Some(baseline)) = (drill, baseline) {
-        // The cold start begins when the last host is off.
-        let cold_start = journal::read(&run_dir)?
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.entry,
-                    Entry::Event {
-                        event: Event::PoweredOff { .. },
-                        ..
-                    }
-                )
-            })
-            .map(|r| Duration::from_millis(r.t_ms))
-            .max()
-            .unwrap_or(ended.tally.began);
-        let report = rehearsal::report(
-            topology,
-            plan,
-            &baseline,
-            &ended.final_state,
-            ended.tally.ended.saturating_sub(cold_start),
-            spec.simulations as usize,
-        );
-        print!("{}", report.text());
-        let path = run_dir.join(&spec.report);
-        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write the drill report {}", path.display()))?;
-        println!("  report written to {}", path.display());
-        if !report.missing.is_empty() || !report.power_off_failures.is_empty() {
-            return Ok(Outcome::Failed);
-        }
-    }
-    Ok(if ended.succeeded {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
+    finish::finish(
+        &prepared,
+        &run_dir,
+        &ended,
+        drill.zip(baseline),
+        args.strict,
+    )
 }
 
 /// The scheduler of a prepared run with the journaled events replayed: a real drill
@@ -312,81 +292,6 @@ pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Sched
         scheduler.handle(*at, event);
     }
     scheduler
-}
-
-/// The baseline a drill recorded before it powered anything off.
-fn recorded_baseline(run_dir: &Path) -> anyhow::Result<rehearsal::Baseline> {
-    journal::read(run_dir)?
-        .into_iter()
-        .find_map(|record| match record.entry {
-            Entry::Drill { phase, detail } if phase == "baseline" => {
-                serde_json::from_value(detail).ok()
-            }
-            _ => None,
-        })
-        .with_context(|| {
-            format!(
-                "{}: the drill's baseline is not in the journal; start a new drill",
-                run_dir.display()
-            )
-        })
-}
-
-/// Runs the preflight checks, journals each result, holds the subtrees of failed `block`
-/// checks, and returns false when a `stop` check failed.
-async fn preflight(
-    prepared: &Prepared,
-    remote: Arc<SshRemote>,
-    journal: &mut Journal,
-    scheduler: &mut Scheduler,
-) -> anyhow::Result<bool> {
-    let (topology, plan) = (&prepared.topology, &prepared.plan);
-    let checks = &prepared.procedures.preflight;
-    let results = run_checks(remote, topology.clone(), checks).await;
-    let mut passed = true;
-    println!("PREFLIGHT");
-    for result in &results {
-        let check = &checks[result.check];
-        let host = &topology.hosts[result.host].name;
-        let (ok, detail) = match &result.result {
-            Ok(seen) => (true, seen.clone()),
-            Err(why) => (false, why.clone()),
-        };
-        println!(
-            "  {} {} on {host}: {detail}",
-            if ok { "ok    " } else { "FAILED" },
-            check.name
-        );
-        journal.append(
-            Duration::ZERO,
-            Entry::Preflight {
-                name: check.name.clone(),
-                host: host.clone(),
-                ok,
-                detail: detail.clone(),
-            },
-        );
-        if ok {
-            continue;
-        }
-        match &check.blocks {
-            None => passed = false,
-            Some(subsystems) => {
-                for (id, step) in plan.steps.iter().enumerate() {
-                    if subsystems.contains(&step.step.subsystem) {
-                        let reason = Reason::PreflightHeld {
-                            check: check.name.clone(),
-                            host: host.clone(),
-                            detail: detail.clone(),
-                        };
-                        scheduler.handle(Duration::ZERO, &Event::Held { step: id, reason });
-                    }
-                }
-            }
-        }
-    }
-    journal.sync()?;
-    Ok(passed)
 }
 
 fn default_run_dir(name: &str) -> PathBuf {

@@ -1,0 +1,104 @@
+//! `status`: where a run stands, once, or redrawn until it ends (`--watch`), as text or
+//! JSON. Exit 1 when a step failed or is blocked; 0 otherwise (3 for a degraded recovery
+//! with `--strict`), as `run` ends.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use blackstart::journal;
+use blackstart::report::status::{render_status, run_status};
+use blackstart::report::Verdict;
+
+use super::control::load_run;
+use super::Outcome;
+
+/// Output formats of `status`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// For people.
+    Text,
+    /// For machines: one JSON document (one per redraw with --watch).
+    Json,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Redraw every SECONDS until the run ends (at most 24 hours).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub watch: Option<u64>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub format: StatusFormat,
+    /// List every failed node instead of one line per cause.
+    #[arg(long, visible_alias = "all")]
+    pub failed: bool,
+    /// Exit 3 instead of 0 when every step is ready but nodes failed within quorum.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `blackstart status RUN_DIR`.
+pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
+    let Some(every) = args.watch.map(Duration::from_secs) else {
+        return show(args, false).map(|(outcome, _)| outcome);
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let most = (24 * 3600 / every.as_secs()).max(1);
+    for round in 0..most {
+        if terminal && round > 0 {
+            // Clear and home: the redraw replaces the previous one.
+            print!("\x1b[2J\x1b[H");
+        }
+        let (outcome, live) = show(args, true)?;
+        if !live {
+            return Ok(outcome);
+        }
+        std::thread::sleep(every);
+    }
+    show(args, false).map(|(outcome, _)| outcome)
+}
+
+/// Prints the status once; returns the exit outcome and whether the run is live.
+fn show(args: &StatusArgs, watching: bool) -> anyhow::Result<(Outcome, bool)> {
+    let dir: &Path = &args.run_dir;
+    let (prepared, scheduler, records) = match load_run(dir)? {
+        Ok(loaded) => loaded,
+        Err(outcome) => return Ok((outcome, false)),
+    };
+    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let live = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(journal::LOCK_FILE))
+        .map(|file| file.try_lock().is_err())
+        .unwrap_or(false);
+    let status = run_status(topology, plan, &scheduler, &records, live);
+    match args.format {
+        StatusFormat::Json => println!("{}", serde_json::to_string(&status)?),
+        StatusFormat::Text => {
+            let name = dir.display().to_string();
+            print!(
+                "{}",
+                render_status(&status, topology, plan, &scheduler, &name, args.failed)
+            );
+            if watching && live {
+                println!(
+                    "(redrawn every {}s until the run ends)",
+                    args.watch.unwrap_or(1)
+                );
+            }
+        }
+    }
+    let outcome = match status.verdict {
+        Verdict::Recovered => Outcome::Success,
+        Verdict::Degraded if args.strict => Outcome::Degraded,
+        Verdict::Degraded => Outcome::Success,
+        Verdict::Failed => Outcome::Failed,
+        // Still going, or stopped or killed with nothing failed: the header says which,
+        // and `run --resume` carries on.
+        Verdict::Unfinished => Outcome::Success,
+    };
+    Ok((outcome, live))
+}

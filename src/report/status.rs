@@ -1,0 +1,349 @@
+//! Where a run stands, read back from its journal: the view `status` prints as text or
+//! JSON. Failures are grouped by cause; the full list is one flag away.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::summary::{degraded, verdict, Verdict};
+use crate::event::narrate::{self, failure_lines, failures_by_cause, NAMED_IN_A_GROUP};
+use crate::event::state::{NodeState, StepStatus};
+use crate::journal::{Entry, Record};
+use crate::plan::{human, Plan};
+use crate::run::scheduler::Scheduler;
+use crate::topology::Topology;
+
+/// Whether a process still works on the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunState {
+    /// A process holds the run's lock.
+    Live,
+    /// The run ended and wrote its outcome.
+    Finished {
+        /// `succeeded`, `failed`, `interrupted`, `preflight failed`.
+        outcome: String,
+    },
+    /// No process holds the lock and the journal has no end: killed (or crashed).
+    Killed,
+}
+
+/// Counts of steps and nodes, the same the summary prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Steps ready.
+    pub ready: usize,
+    /// Steps failed.
+    pub failed: usize,
+    /// Steps blocked by a failed dependency.
+    pub blocked: usize,
+    /// Steps waiting or in progress.
+    pub unfinished: usize,
+    /// Steps in all.
+    pub steps: usize,
+    /// Nodes started by the run and healthy.
+    pub started: usize,
+    /// Nodes found healthy and left alone.
+    pub already_healthy: usize,
+    /// Nodes failed.
+    pub failed_nodes: usize,
+    /// Nodes in all.
+    pub nodes: usize,
+}
+
+impl Counts {
+    /// Counts of the scheduler's state.
+    pub fn of(scheduler: &Scheduler) -> Counts {
+        let statuses = scheduler.statuses();
+        let steps = |wanted: fn(&StepStatus) -> bool| statuses.iter().filter(|s| wanted(s)).count();
+        let nodes = |wanted: fn(&NodeState) -> bool| {
+            scheduler
+                .nodes()
+                .iter()
+                .filter(|n| wanted(&n.state))
+                .count()
+        };
+        Counts {
+            ready: steps(|s| *s == StepStatus::Ready),
+            failed: steps(|s| *s == StepStatus::Failed),
+            blocked: steps(|s| matches!(s, StepStatus::Blocked { .. })),
+            unfinished: steps(|s| matches!(s, StepStatus::Waiting | StepStatus::Active)),
+            steps: statuses.len(),
+            started: nodes(|s| *s == NodeState::Healthy { already: false }),
+            already_healthy: nodes(|s| *s == NodeState::Healthy { already: true }),
+            failed_nodes: nodes(|s| matches!(s, NodeState::Failed { .. })),
+            nodes: scheduler.nodes().len(),
+        }
+    }
+}
+
+/// One step's line.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// Step id.
+    pub id: String,
+    /// Tier, `S1`..`S9`.
+    pub tier: String,
+    /// Status name (`ready`, `active`, `failed`, ...).
+    pub status: &'static str,
+    /// The status in words.
+    pub text: String,
+    /// Healthy nodes.
+    pub healthy: usize,
+    /// Planned hosts.
+    pub hosts: usize,
+}
+
+/// Failures that share a cause.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseView {
+    /// The cause.
+    pub cause: String,
+    /// Distinct hosts.
+    pub hosts: usize,
+    /// Failed nodes.
+    pub nodes: usize,
+    /// The first few hosts.
+    pub first_hosts: Vec<String>,
+    /// The grouped line.
+    pub text: String,
+}
+
+/// One failed node, in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedNode {
+    /// Step id.
+    pub step: String,
+    /// Host name.
+    pub host: String,
+    /// Why, in full.
+    pub reason: String,
+}
+
+/// A real drill's power-off, so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct PowerOffView {
+    /// Hosts switched off.
+    pub off: usize,
+    /// Hosts that refused.
+    pub refused: usize,
+    /// Hosts in the power-off.
+    pub total: usize,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStatus {
+    /// Topology name.
+    pub topology: String,
+    /// Live, finished or killed.
+    pub run: RunState,
+    /// Time recorded in the journal, milliseconds.
+    pub elapsed_ms: u64,
+    /// The verdict the exit code follows.
+    pub verdict: Verdict,
+    /// Counts of steps and nodes.
+    pub counts: Counts,
+    /// Every step.
+    pub steps: Vec<StepView>,
+    /// Failures grouped by cause, largest first.
+    pub causes: Vec<CauseView>,
+    /// Every failed node.
+    pub failed: Vec<FailedNode>,
+    /// Ready steps short of hosts: nodes failed within quorum.
+    pub degraded: Option<String>,
+    /// Remaining time by the plan, from what is healthy, milliseconds.
+    pub remaining_eta_ms: u64,
+    /// A real drill's power-off.
+    pub power_off: Option<PowerOffView>,
+}
+
+/// Reads the state of a run from its replayed scheduler and journal. `live`: a process
+/// holds the run's lock.
+pub fn run_status(
+    topology: &Topology,
+    plan: &Plan,
+    scheduler: &Scheduler,
+    records: &[Record],
+    live: bool,
+) -> RunStatus {
+    let since_start = records
+        .iter()
+        .rposition(|r| matches!(r.entry, Entry::RunStarted { .. }))
+        .unwrap_or(0);
+    let finished = records[since_start..]
+        .iter()
+        .rev()
+        .find_map(|r| match &r.entry {
+            Entry::RunFinished { outcome } => Some(outcome.clone()),
+            _ => None,
+        });
+    let run = match (live, finished) {
+        (true, _) => RunState::Live,
+        (false, Some(outcome)) => RunState::Finished { outcome },
+        (false, None) => RunState::Killed,
+    };
+    let stopped = run != RunState::Live;
+    let steps = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(id, step)| {
+            let status = &scheduler.statuses()[id];
+            let in_flight = scheduler
+                .nodes()
+                .iter()
+                .filter(|n| n.step == id && narrate::in_flight(&n.state))
+                .count();
+            StepView {
+                id: step.id.clone(),
+                tier: topology.subsystems[step.step.subsystem].tier.to_string(),
+                status: status.name(),
+                text: narrate::step_text(
+                    plan,
+                    status,
+                    scheduler.step_failure(id).as_ref(),
+                    in_flight,
+                    stopped,
+                ),
+                healthy: scheduler.healthy_count(id),
+                hosts: step.hosts.len(),
+            }
+        })
+        .collect();
+    let nodes = scheduler.nodes();
+    let causes = failures_by_cause(nodes)
+        .into_iter()
+        .map(|group| CauseView {
+            text: narrate::cause_line(topology, &group.cause, &group.hosts, group.nodes.len()),
+            hosts: group.hosts.len(),
+            nodes: group.nodes.len(),
+            first_hosts: group
+                .hosts
+                .iter()
+                .take(NAMED_IN_A_GROUP)
+                .map(|h| topology.hosts[*h].name.clone())
+                .collect(),
+            cause: group.cause,
+        })
+        .collect();
+    let failed = nodes
+        .iter()
+        .filter_map(|n| match &n.state {
+            NodeState::Failed { reason } => Some(FailedNode {
+                step: plan.steps[n.step].id.clone(),
+                host: topology.hosts[n.host].name.clone(),
+                reason: reason.to_string(),
+            }),
+            _ => None,
+        })
+        .collect();
+    RunStatus {
+        topology: topology.name.clone(),
+        run,
+        elapsed_ms: records.last().map_or(0, |r| r.t_ms),
+        verdict: verdict(plan, scheduler),
+        counts: Counts::of(scheduler),
+        steps,
+        causes,
+        failed,
+        degraded: narrate::degraded_text(plan, &degraded(plan, scheduler)),
+        remaining_eta_ms: crate::event::Reason::millis(remaining_eta(plan, scheduler)),
+        power_off: scheduler.power_off_progress().map(|p| PowerOffView {
+            off: p.off,
+            refused: p.refused,
+            total: p.total,
+        }),
+    }
+}
+
+/// By the plan, how long until every unfinished step is ready, counted from the latest
+/// planned ready time among the steps already ready.
+pub fn remaining_eta(plan: &Plan, scheduler: &Scheduler) -> Duration {
+    let statuses = scheduler.statuses();
+    let done_at = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| statuses[*id] == StepStatus::Ready)
+        .map(|(_, step)| step.ready_at)
+        .max()
+        .unwrap_or_default();
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| matches!(statuses[*id], StepStatus::Waiting | StepStatus::Active))
+        .map(|(_, step)| step.ready_at.saturating_sub(done_at))
+        .max()
+        .unwrap_or_default()
+}
+
+/// The status as text; `all_failed` lists every failed node instead of grouping.
+pub fn render_status(
+    status: &RunStatus,
+    topology: &Topology,
+    plan: &Plan,
+    scheduler: &Scheduler,
+    run_dir: &str,
+    all_failed: bool,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "RUN {run_dir}  topology {}  {}  elapsed {}",
+        status.topology,
+        narrate::run_state_text(&status.run, run_dir),
+        human(Duration::from_millis(status.elapsed_ms))
+    );
+    if let Some(p) = &status.power_off {
+        let _ = writeln!(
+            out,
+            "  drill power-off: {} of {} hosts off, {} refused",
+            p.off, p.total, p.refused
+        );
+    }
+    for step in &status.steps {
+        let _ = writeln!(
+            out,
+            "  [{}] {:<32} {:>5}/{:<5} healthy  {}",
+            step.tier, step.id, step.healthy, step.hosts, step.text
+        );
+    }
+    let c = &status.counts;
+    let _ = writeln!(
+        out,
+        "steps: {} ready, {} failed, {} blocked, {} not finished (of {})",
+        c.ready, c.failed, c.blocked, c.unfinished, c.steps
+    );
+    let _ = writeln!(
+        out,
+        "nodes: {} started, {} already healthy (left alone), {} failed, of {}",
+        c.started, c.already_healthy, c.failed_nodes, c.nodes
+    );
+    if let Some(text) = &status.degraded {
+        let _ = writeln!(out, "{text}");
+    }
+    for line in failure_lines(topology, plan, scheduler.nodes(), all_failed) {
+        let _ = writeln!(out, "  {line}");
+    }
+    if !all_failed
+        && status
+            .causes
+            .iter()
+            .any(|c| c.nodes > narrate::SHOWN_ONE_BY_ONE)
+    {
+        let _ = writeln!(
+            out,
+            "  every failed node: blackstart status {run_dir} --failed"
+        );
+    }
+    if status.run == RunState::Live || status.verdict == Verdict::Unfinished {
+        let _ = writeln!(
+            out,
+            "remaining ETA (plan, from what is healthy): {}",
+            human(Duration::from_millis(status.remaining_eta_ms))
+        );
+    }
+    out
+}

@@ -1,0 +1,290 @@
+//! What this machine needs before a run may touch any host: every BMC password source
+//! present, SSH keys readable, every host in its known_hosts file (strict checking refuses
+//! the rest), the power tool installed. Found one node at a time, a missing variable costs
+//! a FAILED line per node; found here, it costs one line per cause before any action.
+//!
+//! The decisions are pure over a [`Machine`] (what the environment, files and PATH hold);
+//! [`ThisMachine`] is the real one. Secrets are checked for presence, never kept or shown.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::topology::{Bmc, HostId, SecretSource, Topology};
+
+/// One kind of prerequisite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Every BMC password source: variable set, file readable with a first line.
+    BmcPassword,
+    /// The power tool (`ipmitool`) on PATH.
+    PowerTool,
+    /// SSH private keys readable (or an agent, when no key is given).
+    SshKey,
+    /// Every host in its known_hosts file (strict host-key checking).
+    KnownHosts,
+    /// Optional: SSH ports answering (`--check-reachability`).
+    Reachability,
+}
+
+impl Check {
+    /// Every check [`check`] makes, in the order shown.
+    pub const LOCAL: [Check; 4] = [
+        Check::BmcPassword,
+        Check::PowerTool,
+        Check::SshKey,
+        Check::KnownHosts,
+    ];
+}
+
+/// A missing prerequisite and the hosts it affects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// Which check.
+    pub check: Check,
+    /// What is missing and where it was looked for (never a secret).
+    pub cause: String,
+    /// The hosts it affects, in id order.
+    pub hosts: Vec<HostId>,
+}
+
+/// The result of every check: how many hosts each covered, and what is missing.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Checklist {
+    /// Per check: hosts it applied to.
+    pub checked: Vec<(Check, usize)>,
+    /// Missing prerequisites, one per cause.
+    pub findings: Vec<Finding>,
+}
+
+impl Checklist {
+    /// True when nothing is missing.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// What the checks ask of the machine they run on.
+pub trait Machine {
+    /// True when the environment variable is set and not empty (its value is not kept).
+    fn variable_set(&self, name: &str) -> bool;
+    /// Why `path` cannot be read (with `first_line`: or its first line is empty).
+    fn unreadable(&self, path: &Path, first_line: bool) -> Option<String>;
+    /// Whether `known_hosts` lists `address` on `port`, or why the file cannot be read.
+    fn known_host(&self, known_hosts: &Path, address: &str, port: u16) -> Result<bool, String>;
+    /// True when `program` is found on PATH (or is an executable path).
+    fn program_found(&self, program: &str) -> bool;
+}
+
+/// The password source of a BMC. (The BMC model may grow other protocols; this is the one
+/// place the checks read it.)
+pub fn bmc_secret(bmc: &Bmc) -> Option<&SecretSource> {
+    Some(&bmc.password)
+}
+
+/// The program that drives a BMC.
+pub fn power_tool(_bmc: &Bmc) -> &'static str {
+    "ipmitool"
+}
+
+/// Runs every local check for `hosts` of `topology`.
+pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> Checklist {
+    let mut found: HashMap<(Check, String), Vec<HostId>> = HashMap::new();
+    let mut checked: HashMap<Check, usize> = HashMap::new();
+    let mut note = |check: Check, cause: Option<String>, host: HostId| {
+        *checked.entry(check).or_default() += 1;
+        if let Some(cause) = cause {
+            found.entry((check, cause)).or_default().push(host);
+        }
+    };
+    for &host in hosts {
+        let h = &topology.hosts[host];
+        if let Some(bmc) = &h.bmc {
+            if let Some(source) = bmc_secret(bmc) {
+                let cause = match source {
+                    SecretSource::Env(name) => (!machine.variable_set(name))
+                        .then(|| format!("BMC password: environment variable ${name} is not set")),
+                    SecretSource::File(path) => machine
+                        .unreadable(path, true)
+                        .map(|why| format!("BMC password file {}: {why}", path.display())),
+                };
+                note(Check::BmcPassword, cause, host);
+            }
+            let tool = power_tool(bmc);
+            let cause = (!machine.program_found(tool))
+                .then(|| format!("power tool {tool} not found on PATH"));
+            note(Check::PowerTool, cause, host);
+        }
+        let ssh = &h.ssh;
+        let cause = match &ssh.key {
+            Some(key) => machine
+                .unreadable(key, false)
+                .map(|why| format!("SSH key {}: {why}", key.display())),
+            None => (!machine.variable_set("SSH_AUTH_SOCK"))
+                .then(|| "no SSH key given and no agent ($SSH_AUTH_SOCK is not set)".into()),
+        };
+        note(Check::SshKey, cause, host);
+        if ssh.strict_host_key_checking {
+            let file = ssh.known_hosts.display();
+            let cause = match machine.known_host(&ssh.known_hosts, &h.address, ssh.port) {
+                Ok(true) => None,
+                Ok(false) => Some(format!(
+                    "not in known_hosts {file} (strict host-key checking refuses them)"
+                )),
+                Err(why) => Some(format!("known_hosts {file}: {why}")),
+            };
+            note(Check::KnownHosts, cause, host);
+        }
+    }
+    let mut findings: Vec<Finding> = found
+        .into_iter()
+        .map(|((check, cause), hosts)| Finding {
+            check,
+            cause,
+            hosts,
+        })
+        .collect();
+    findings.sort_by(|a, b| (a.check, &a.cause).cmp(&(b.check, &b.cause)));
+    Checklist {
+        checked: Check::LOCAL
+            .iter()
+            .map(|c| (*c, checked.get(c).copied().unwrap_or(0)))
+            .collect(),
+        findings,
+    }
+}
+
+/// The machine this process runs on. known_hosts files are read once each.
+#[derive(Default)]
+pub struct ThisMachine {
+    known: RefCell<HashMap<PathBuf, Result<ssh2::KnownHosts, String>>>,
+}
+
+impl Machine for ThisMachine {
+    fn variable_set(&self, name: &str) -> bool {
+        std::env::var_os(name).is_some_and(|value| !value.is_empty())
+    }
+
+    fn unreadable(&self, path: &Path, first_line: bool) -> Option<String> {
+        use std::io::BufRead;
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(err) => return Some(io_why(&err)),
+        };
+        if !first_line {
+            return None;
+        }
+        let mut line = String::new();
+        match std::io::BufReader::new(file).read_line(&mut line) {
+            Err(err) => Some(io_why(&err)),
+            Ok(_) if line.trim_end_matches(['\r', '\n']).is_empty() => {
+                Some("first line is empty".into())
+            }
+            Ok(_) => None,
+        }
+    }
+
+    fn known_host(&self, known_hosts: &Path, address: &str, port: u16) -> Result<bool, String> {
+        let mut cache = self.known.borrow_mut();
+        let known = cache
+            .entry(known_hosts.to_path_buf())
+            .or_insert_with(|| read_known_hosts(known_hosts));
+        let known = known.as_ref().map_err(Clone::clone)?;
+        // A key nobody has: a listed host answers "mismatch", an unlisted one "not found".
+        // libssh2 matches hashed entries too.
+        Ok(!matches!(
+            known.check_port(address, port, b"blackstart-prerequisite-probe"),
+            ssh2::CheckResult::NotFound
+        ))
+    }
+
+    fn program_found(&self, program: &str) -> bool {
+        let executable = |path: &Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if program.contains('/') {
+            return executable(Path::new(program));
+        }
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+        })
+    }
+}
+
+/// Why a file could not be read, in plain words.
+fn io_why(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "not found".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        kind => kind.to_string(),
+    }
+}
+
+fn read_known_hosts(path: &Path) -> Result<ssh2::KnownHosts, String> {
+    std::fs::File::open(path).map_err(|err| io_why(&err))?;
+    let session = ssh2::Session::new().map_err(|err| err.to_string())?;
+    let mut known = session.known_hosts().map_err(|err| err.to_string())?;
+    known
+        .read_file(path, ssh2::KnownHostFileKind::OpenSSH)
+        .map_err(|err| err.message().to_string())?;
+    Ok(known)
+}
+
+/// A bounded parallel sweep of the hosts' SSH ports: at most `parallel` connections at
+/// once, each cut at `timeout`. BMCs are not swept: IPMI answers over UDP, which a connect
+/// cannot confirm; the run's first power-status read finds dead BMCs within `bmc_timeout`.
+/// Hosts that are off do not answer either, so the findings inform and do not stop a run.
+pub async fn sweep_ssh(
+    topology: Arc<Topology>,
+    hosts: &[HostId],
+    parallel: usize,
+    timeout: Duration,
+) -> Vec<Finding> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for &host in hosts {
+        let (gate, topology) = (gate.clone(), topology.clone());
+        tasks.spawn(async move {
+            let _slot = gate.acquire_owned().await.ok()?;
+            let h = &topology.hosts[host];
+            let target = (h.address.as_str(), h.ssh.port);
+            let cause =
+                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await {
+                    Ok(Ok(_)) => return None,
+                    Ok(Err(err)) => format!("SSH port not answering ({})", err.kind()),
+                    Err(_) => format!(
+                        "SSH port not answering within {}",
+                        crate::plan::human(timeout)
+                    ),
+                };
+            Some((cause, host))
+        });
+    }
+    let mut found: HashMap<String, Vec<HostId>> = HashMap::new();
+    while let Some(result) = tasks.join_next().await {
+        if let Ok(Some((cause, host))) = result {
+            found.entry(cause).or_default().push(host);
+        }
+    }
+    let mut findings: Vec<Finding> = found
+        .into_iter()
+        .map(|(cause, mut hosts)| {
+            hosts.sort_unstable();
+            Finding {
+                check: Check::Reachability,
+                cause,
+                hosts,
+            }
+        })
+        .collect();
+    findings.sort_by(|a, b| a.cause.cmp(&b.cause));
+    findings
+}
+
+#[cfg(test)]
+mod tests;
