@@ -18,7 +18,7 @@ use super::Outcome;
 /// A run directory read back: what ran, the replayed scheduler, the journal.
 type LoadedRun = (Prepared, Scheduler, Vec<journal::Record>);
 
-fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
+pub(super) fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
     let info = journal::read_info(dir)
         .with_context(|| format!("{} is not a run directory", dir.display()))?;
     let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {

@@ -46,9 +46,13 @@ pub struct RunArgs {
     /// Confirmation.
     #[command(flatten)]
     pub approval: super::confirm::ApprovalArgs,
+    /// The live status page.
+    #[command(flatten)]
+    pub serve: super::pictures::ServeArgs,
 }
 
 /// A topology or playbook loaded and planned for a run.
+#[derive(Clone)]
 pub struct Prepared {
     /// The topology, with the playbook's steps.
     pub topology: Arc<Topology>,
@@ -165,6 +169,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let offset = replayed.last().map_or(Duration::ZERO, |(at, _)| *at);
     let mut journal = Journal::open(&run_dir, offset)?;
     eprintln!("run directory: {}", run_dir.display());
+    let _status_page = super::pictures::serve_run(&args.serve, &prepared, &run_dir)?;
     let mut scheduler = scheduler_for(&prepared, &replayed);
     if resumed {
         scheduler.prepare_resume();

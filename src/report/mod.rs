@@ -1,5 +1,9 @@
 //! What people read: live progress while a run goes, and the summary at the end. Both are
-//! built from the scheduler's state and the same events the journal records.
+//! built from the scheduler's state and the same events the journal records. [`html`] draws
+//! the same records as a page.
+
+pub mod html;
+pub mod serve;
 
 use std::fmt::Write;
 use std::io::{IsTerminal, Write as _};
