@@ -2,5 +2,6 @@
 //! and uses only part of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod lab;
