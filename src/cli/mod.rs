@@ -106,6 +106,15 @@ pub enum PlanFormat {
     Mermaid,
 }
 
+/// How `plan --format dot|mermaid` groups steps.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphCluster {
+    /// By tier.
+    Tier,
+    /// By the datacenter of the step's hosts.
+    Datacenter,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -126,6 +135,12 @@ pub enum Command {
         /// In text, every step in full, each node's rendered commands, no folding.
         #[arg(long)]
         every_node: bool,
+        /// In DOT and Mermaid, every dependency edge instead of the transitive reduction.
+        #[arg(long)]
+        all_edges: bool,
+        /// In DOT and Mermaid, group steps by `tier` or `datacenter`.
+        #[arg(long, value_enum, default_value = "tier")]
+        cluster: GraphCluster,
         /// Scope.
         #[command(flatten)]
         scope: PlanScopeArgs,
@@ -220,8 +235,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             file,
             format,
             every_node,
+            all_edges,
+            cluster,
             scope,
-        } => plan::plan(file, format, every_node, &scope),
+        } => {
+            let graph = blackstart::plan::GraphOptions {
+                all_edges,
+                cluster: match cluster {
+                    GraphCluster::Tier => blackstart::plan::ClusterBy::Tier,
+                    GraphCluster::Datacenter => blackstart::plan::ClusterBy::Datacenter,
+                },
+            };
+            plan::plan(file, format, every_node, graph, &scope)
+        }
         Command::Run(run_args) => run::run(run_args),
         Command::Status { run_dir } => control::status(&run_dir),
         Command::Retry {

@@ -135,13 +135,13 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
         }
         let _ = write!(
             out,
-            "</svg><span class=\"times\">{} · {} hosts · {}</span></summary>\
+            "</svg><span class=\"times\">{} · {} · {}</span></summary>\
              <div class=\"hosts\"></div></details>",
             row.ready_at.map_or_else(
                 || "not ready".to_string(),
                 |at| format!("ready +{}", ms(at))
             ),
-            step.hosts.len(),
+            crate::event::narrate::count(step.hosts.len(), "host", "hosts"),
             escape(status_word(&row.status)),
         );
     }
