@@ -138,7 +138,8 @@ pub fn render_dot_with(topology: &Topology, plan: &Plan, options: GraphOptions) 
             };
             let _ = writeln!(
                 out,
-                "    s{id} [label=\"{}\\n{} · {} hosts · {}\"{style}];",
+                "    {} [label=\"{}\\n{} · {} hosts · {}\"{style}];",
+                node(plan, id),
                 escape_label(&step.id),
                 topology.subsystems[step.step.subsystem].tier,
                 step.hosts.len(),
@@ -153,23 +154,28 @@ pub fn render_dot_with(topology: &Topology, plan: &Plan, options: GraphOptions) 
         waves.entry(step.wave).or_default().push(id);
     }
     for members in waves.values() {
-        let names: Vec<String> = members.iter().map(|id| format!("s{id}")).collect();
+        let names: Vec<String> = members.iter().map(|id| node(plan, *id)).collect();
         let _ = writeln!(out, "  {{ rank=same; {} }}", names.join("; "));
     }
     for edge in edges(plan, options.all_edges) {
         let mut style = Vec::new();
-        if edge.soft {
-            style.push("style=dashed");
-        }
         if on_path(plan, edge.from, edge.to) {
             style.push("color=red, penwidth=2");
+        }
+        if edge.soft {
+            style.push("style=dashed");
         }
         let style = if style.is_empty() {
             String::new()
         } else {
             format!(" [{}]", style.join(", "))
         };
-        let _ = writeln!(out, "  s{} -> s{}{style};", edge.from, edge.to);
+        let _ = writeln!(
+            out,
+            "  {} -> {}{style};",
+            node(plan, edge.from),
+            node(plan, edge.to)
+        );
     }
     out.push_str("}\n");
     out
@@ -213,6 +219,11 @@ pub fn render_mermaid_with(topology: &Topology, plan: &Plan, options: GraphOptio
         let _ = writeln!(out, "  linkStyle {edge} stroke:#d00,stroke-width:3px");
     }
     out
+}
+
+/// A step's DOT node: its id, quoted and escaped, so the source reads by name.
+fn node(plan: &Plan, id: usize) -> String {
+    format!("\"{}\"", escape_label(&plan.steps[id].id))
 }
 
 /// True when `from -> to` is an edge of the critical path.
