@@ -3,6 +3,7 @@
 mod confirm;
 mod control;
 mod exec;
+mod pictures;
 mod plan;
 mod run;
 mod simulate;
@@ -109,6 +110,15 @@ pub enum PlanFormat {
     Mermaid,
 }
 
+/// How `plan --format dot|mermaid` groups steps.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphCluster {
+    /// By tier.
+    Tier,
+    /// By the datacenter of the step's hosts.
+    Datacenter,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -133,6 +143,12 @@ pub enum Command {
         /// sources, SSH keys, known_hosts, ipmitool) and show them as a checklist.
         #[arg(long, visible_alias = "check")]
         prerequisites: bool,
+        /// In DOT and Mermaid, every dependency edge instead of the transitive reduction.
+        #[arg(long)]
+        all_edges: bool,
+        /// In DOT and Mermaid, group steps by `tier` or `datacenter`.
+        #[arg(long, value_enum, default_value = "tier")]
+        cluster: GraphCluster,
         /// Scope.
         #[command(flatten)]
         scope: PlanScopeArgs,
@@ -166,6 +182,36 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Write the HTML report of a run directory: timeline per subsystem, critical path,
+    /// plan vs actual, failures by cause, readiness per tier. One self-contained file.
+    Report {
+        /// The run directory (a finished, failed, killed or live run).
+        run_dir: PathBuf,
+        /// Where to write it (`-` for stdout); default RUN_DIR/report.html.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Serve a run's report as a live, read-only status page, redrawn from its journal.
+    Serve {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Where to listen; loopback only unless --allow-remote.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Require this token (`?token=T` or `Authorization: Bearer T`).
+        #[arg(long)]
+        token: Option<String>,
+        /// Allow an address other than loopback.
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `blackstart man > blackstart.1`.
+    Man,
     /// Print the topology format (or, with --playbook, the playbook format) as JSON Schema.
     Schema {
         /// The playbook format instead of the topology format.
@@ -196,8 +242,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
             every_node,
             prerequisites,
+            all_edges,
+            cluster,
             scope,
-        } => plan::plan(file, format, every_node, prerequisites, &scope),
+        } => {
+            let graph = blackstart::plan::GraphOptions {
+                all_edges,
+                cluster: match cluster {
+                    GraphCluster::Tier => blackstart::plan::ClusterBy::Tier,
+                    GraphCluster::Datacenter => blackstart::plan::ClusterBy::Datacenter,
+                },
+            };
+            plan::plan(file, format, every_node, prerequisites, graph, &scope)
+        }
         Command::Run(run_args) => run::run(run_args),
         Command::Status(status_args) => status::status(&status_args),
         Command::Retry {
@@ -208,6 +265,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Ack { run_dir, step, by } => control::ack(&run_dir, step, by),
         Command::Exec(exec_args) => exec::exec(exec_args),
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
+        Command::Report { run_dir, output } => pictures::report(&run_dir, output),
+        Command::Serve {
+            run_dir,
+            addr,
+            token,
+            allow_remote,
+        } => pictures::serve_dir(
+            &run_dir,
+            addr,
+            pictures::ServeArgs {
+                serve: Some(addr),
+                token,
+                allow_remote,
+            },
+        ),
+        Command::Completions { shell } => Ok(pictures::completions(shell)),
+        Command::Man => pictures::man(),
         Command::Schema { playbook } => {
             let schema = if playbook {
                 schemars::schema_for!(blackstart::playbook::raw::RawPlaybook)

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use blackstart::graph::cycle_text;
 use blackstart::plan::{
-    plan_digest, render_dot, render_json, render_mermaid, render_text, Plan, TextOptions,
+    plan_digest, render_dot_with, render_json, render_mermaid_with, render_text, Plan, TextOptions,
 };
 use blackstart::playbook::{self, LoadedPlaybook, Procedures};
 use blackstart::scope::Scope;
@@ -140,6 +140,7 @@ pub fn plan(
     format: PlanFormat,
     every_node: bool,
     prerequisites: bool,
+    graph: blackstart::plan::GraphOptions,
     scope: &PlanScopeArgs,
 ) -> anyhow::Result<Outcome> {
     let loaded = match load_any(file.as_deref()) {
@@ -179,8 +180,8 @@ pub fn plan(
             text
         }
         PlanFormat::Json => render_json(topology, &plan),
-        PlanFormat::Dot => render_dot(topology, &plan),
-        PlanFormat::Mermaid => render_mermaid(topology, &plan),
+        PlanFormat::Dot => render_dot_with(topology, &plan, graph),
+        PlanFormat::Mermaid => render_mermaid_with(topology, &plan, graph),
     };
     print!("{rendered}");
     Ok(Outcome::Success)

@@ -1,14 +1,15 @@
 //! `simulate`: a drill of the whole recovery against a simulated fleet on a virtual clock.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use blackstart::drill::{
-    monte_carlo, render_json, render_monte_carlo_json, render_monte_carlo_text, render_text,
-    render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected,
+    monte_carlo_with_progress, render_json, render_monte_carlo_json, render_monte_carlo_text,
+    render_text, render_timeline, total_runs, Drill, DrillConfig, FaultRates, FleetStart, Injected,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
+use blackstart::report::html::{render_run, render_study, RunPage, Study};
 
 use super::plan::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
@@ -72,6 +73,10 @@ pub struct SimulateArgs {
     /// Write the single run's timeline here, as JSON lines.
     #[arg(long, value_name = "PATH")]
     pub timeline: Option<PathBuf>,
+    /// Write an HTML report here: the drill's timeline per subsystem, or, with --runs, the
+    /// distribution of recovery times and how often each subsystem is critical.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "text")]
     pub format: SimulateFormat,
@@ -159,7 +164,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         } else {
             FleetStart::Cold
         },
-        timeline: args.timeline.is_some() && args.runs == 1,
+        timeline: (args.timeline.is_some() || args.report.is_some()) && args.runs == 1,
         ..DrillConfig::default()
     };
     let mut injected = Vec::new();
@@ -179,7 +184,19 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             eprintln!("note: --timeline is written for single runs only (without --runs)");
         }
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let result = monte_carlo(&drill, args.runs as usize, args.seed, threads);
+        let runs = args.runs as usize;
+        let bar = progress_bar(total_runs(&drill, runs) as u64);
+        let result = monte_carlo_with_progress(&drill, runs, args.seed, threads, &|| bar.inc(1));
+        bar.finish_and_clear();
+        if let Some(path) = &args.report {
+            let source = drill_source(&args);
+            let page = render_study(&Study {
+                topology: &topology.name,
+                result: &result,
+                source: &source,
+            });
+            super::pictures::write_page(&page, path.clone())?;
+        }
         let rendered = match args.format {
             SimulateFormat::Text => render_monte_carlo_text(&drill, &result),
             SimulateFormat::Json => render_monte_carlo_json(&drill, &result),
@@ -188,6 +205,18 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let outcome = drill.run(args.seed);
+    if let Some(path) = &args.report {
+        let source = format!("{} (seed {})", drill_source(&args), args.seed);
+        let page = render_run(&RunPage {
+            topology: &topology,
+            plan: &plan,
+            nodes: &outcome.nodes,
+            records: &outcome.timeline,
+            source: &source,
+            refresh_secs: None,
+        });
+        super::pictures::write_page(&page, path.clone())?;
+    }
     if let Some(path) = &args.timeline {
         let file = std::fs::File::create(path).map_err(|err| {
             anyhow::anyhow!("cannot write the timeline to {}: {err}", path.display())
@@ -242,6 +271,34 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// What a drill page says it is: simulated, and with which faults.
+fn drill_source(args: &SimulateArgs) -> String {
+    format!(
+        "SIMULATED drill on a virtual clock, {}, spread {}: nothing was contacted",
+        if args.no_faults {
+            "no faults"
+        } else {
+            "random faults"
+        },
+        args.spread
+    )
+}
+
+/// A bar on stderr when it is a terminal; hidden (and free) otherwise, so logs and pipes
+/// stay clean.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "simulating {bar:40} {pos}/{len} drills, {elapsed} elapsed, ~{eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// `--priority` values.

@@ -120,6 +120,26 @@ pub struct MonteCarlo {
     pub mean_starts: f64,
     /// Mean retries per run.
     pub mean_retries: f64,
+    /// Per tier (as in `tiers`), per run: when the tier was up. For distributions (the
+    /// HTML study); left out of the JSON, which stays a summary.
+    #[serde(skip)]
+    pub tier_samples: Vec<Vec<Option<Duration>>>,
+    /// Per run: until every step was ready (None: stalled). Left out of the JSON.
+    #[serde(skip)]
+    pub makespan_samples: Vec<Option<Duration>>,
+}
+
+/// Called once per simulated run, from any worker thread: a progress bar's tick.
+pub type Progress<'a> = &'a (dyn Fn() + Sync);
+
+/// How many drills [`monte_carlo`] runs for `runs`: the series, then the same series once
+/// per enabled fault kind (to measure its cost). A progress bar's length.
+pub fn total_runs(drill: &Drill, runs: usize) -> usize {
+    let kinds = FaultKind::ALL
+        .iter()
+        .filter(|kind| drill.config.faults.get(**kind) > 0.0)
+        .count();
+    runs * (1 + kinds)
 }
 
 /// What a series keeps of each run.
@@ -153,7 +173,13 @@ fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
 }
 
 /// Runs `runs` drills (seeds derived from `seed`) on up to `threads` threads, in order.
-fn series(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Vec<Summary> {
+fn series(
+    drill: &Drill,
+    runs: usize,
+    seed: u64,
+    threads: usize,
+    progress: Progress,
+) -> Vec<Summary> {
     let threads = threads.clamp(1, runs.max(1));
     let mut results: Vec<(usize, Summary)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -162,10 +188,9 @@ fn series(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Vec<Summary>
                     (worker..runs)
                         .step_by(threads)
                         .map(|index| {
-                            (
-                                index,
-                                summarize(drill, drill.run(run_seed(seed, index as u64))),
-                            )
+                            let summary = summarize(drill, drill.run(run_seed(seed, index as u64)));
+                            progress();
+                            (index, summary)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -204,7 +229,18 @@ fn stall_share(runs: &[Summary]) -> f64 {
 /// that kind switched off, on `threads` threads. The result depends only on the inputs and
 /// `seed`, never on the number of threads.
 pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> MonteCarlo {
-    let all = series(drill, runs, seed, threads);
+    monte_carlo_with_progress(drill, runs, seed, threads, &|| {})
+}
+
+/// [`monte_carlo`], calling `progress` after each of the [`total_runs`] drills.
+pub fn monte_carlo_with_progress(
+    drill: &Drill,
+    runs: usize,
+    seed: u64,
+    threads: usize,
+    progress: Progress,
+) -> MonteCarlo {
+    let all = series(drill, runs, seed, threads, progress);
     let tier_list = drill.tier_list();
     let tiers = tier_list
         .iter()
@@ -243,7 +279,7 @@ pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Mon
             let mut config = drill.config;
             config.faults = config.faults.without(kind);
             config.timeline = false;
-            let without = series(&drill.with_config(config), runs, seed, threads);
+            let without = series(&drill.with_config(config), runs, seed, threads, progress);
             let (paired_runs, mean_with, mean_without) = paired_means(&all, &without);
             let paired = paired_runs > 0;
             FaultCost {
@@ -280,6 +316,13 @@ pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> Mon
         fault_costs,
         mean_starts: all.iter().map(|run| run.starts).sum::<usize>() as f64 / runs.max(1) as f64,
         mean_retries: all.iter().map(|run| run.retries).sum::<usize>() as f64 / runs.max(1) as f64,
+        tier_samples: (0..tier_list.len())
+            .map(|index| all.iter().map(|run| run.tiers[index]).collect())
+            .collect(),
+        makespan_samples: all
+            .iter()
+            .map(|run| run.succeeded.then_some(run.makespan))
+            .collect(),
     }
 }
 

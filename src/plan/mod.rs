@@ -6,6 +6,7 @@ mod digest;
 mod graphviz;
 mod json;
 pub mod power;
+pub mod reduce;
 mod text;
 
 use std::time::Duration;
@@ -17,7 +18,10 @@ use crate::scope::Selection;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 pub use digest::plan_digest;
-pub use graphviz::{render_dot, render_mermaid};
+pub use graphviz::{
+    escape_label, escape_mermaid, render_dot, render_dot_with, render_mermaid, render_mermaid_with,
+    ClusterBy, GraphOptions,
+};
 pub use json::{render_json, PlanDocument};
 pub use text::{escape, render_summary, render_text, visible_width, TextOptions, WIDTH};
 

@@ -1,7 +1,9 @@
 //! What people read: live progress while a run goes, and the summary at the end. Both are
 //! built from the scheduler's state and the same events the journal records.
 
+pub mod html;
 pub mod live;
+pub mod serve;
 pub mod status;
 mod summary;
 

@@ -2,6 +2,7 @@
 //! and uses only part of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;

@@ -59,9 +59,13 @@ pub struct RunArgs {
     /// When stderr is not a terminal, a progress line this often (`30s`, `1m`).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
+    /// The live status page.
+    #[command(flatten)]
+    pub serve: super::pictures::ServeArgs,
 }
 
 /// A topology or playbook loaded and planned for a run.
+#[derive(Clone)]
 pub struct Prepared {
     /// The topology, with the playbook's steps.
     pub topology: Arc<Topology>,
@@ -184,6 +188,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let offset = replayed.last().map_or(Duration::ZERO, |(at, _)| *at);
     let mut journal = Journal::open(&run_dir, offset)?;
     eprintln!("run directory: {}", run_dir.display());
+    let _status_page = super::pictures::serve_run(&args.serve, &prepared, &run_dir)?;
     let mut scheduler = scheduler_for(&prepared, &replayed);
     if resumed {
         scheduler.prepare_resume();

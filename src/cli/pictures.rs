@@ -1,0 +1,163 @@
+//! `report`, `serve`, `completions` and `man`: the HTML report of a run directory, the live
+//! status page, shell completions and the manual page.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use blackstart::journal;
+use blackstart::plan::StepId;
+use blackstart::report::html::{render_run, RunPage};
+use blackstart::report::serve::{self, Render, ServeOptions, Server};
+use blackstart::run::scheduler::Scheduler;
+use blackstart::topology::HostId;
+
+use super::run::{scheduler_for, Prepared};
+use super::Outcome;
+
+/// Where the status page listens, and who may read it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Serve a live, read-only status page (the HTML report, redrawn from the journal) on
+    /// this address, e.g. 127.0.0.1:8080. Loopback only unless --allow-remote.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<SocketAddr>,
+    /// Require this token on the status page (`?token=T` or `Authorization: Bearer T`).
+    #[arg(long, value_name = "TOKEN", requires = "serve")]
+    pub token: Option<String>,
+    /// Allow the status page on an address other than loopback.
+    #[arg(long, requires = "serve")]
+    pub allow_remote: bool,
+}
+
+/// The scheduler's node ids as (step, host): what the journal's node ids mean.
+fn node_map(scheduler: &Scheduler) -> Vec<(StepId, HostId)> {
+    scheduler
+        .nodes()
+        .iter()
+        .map(|node| (node.step, node.host))
+        .collect()
+}
+
+/// Draws the report of `dir` from its journal as it is now.
+fn render_dir(prepared: &Prepared, dir: &Path, live: bool) -> anyhow::Result<String> {
+    let records = journal::read(dir)?;
+    let scheduler = scheduler_for(prepared, &journal::events(&records));
+    let source = format!(
+        "{} {}",
+        if live { "live run" } else { "run" },
+        dir.display()
+    );
+    Ok(render_run(&RunPage {
+        topology: &prepared.topology,
+        plan: &prepared.plan,
+        nodes: &node_map(&scheduler),
+        records: &records,
+        source: &source,
+        refresh_secs: live.then_some(5),
+    }))
+}
+
+/// `blackstart report RUN_DIR [-o FILE]`.
+pub fn report(dir: &Path, output: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    let prepared = match super::control::load_run(dir)? {
+        Ok((prepared, _, _)) => prepared,
+        Err(outcome) => return Ok(outcome),
+    };
+    let page = render_dir(&prepared, dir, false)?;
+    write_page(&page, output.unwrap_or_else(|| dir.join("report.html")))
+}
+
+/// Writes a page to `path` (`-` for stdout) and says where.
+pub fn write_page(page: &str, path: PathBuf) -> anyhow::Result<Outcome> {
+    if path == Path::new("-") {
+        print!("{page}");
+    } else {
+        std::fs::write(&path, page)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        eprintln!(
+            "report written to {} ({} KiB)",
+            path.display(),
+            page.len() / 1024
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// A renderer for the status page of `dir`, which draws again only when the journal grew.
+fn live_render(prepared: Prepared, dir: PathBuf) -> Render {
+    let cache: Mutex<Option<(u64, String)>> = Mutex::new(None);
+    Arc::new(move || {
+        let size = std::fs::metadata(dir.join(journal::JOURNAL_FILE)).map_or(0, |m| m.len());
+        let mut cache = cache
+            .lock()
+            .map_err(|_| "status page cache poisoned".to_string())?;
+        if let Some((cached_size, page)) = cache.as_ref() {
+            if *cached_size == size {
+                return Ok(page.clone());
+            }
+        }
+        let page = render_dir(&prepared, &dir, true).map_err(|err| format!("{err:#}"))?;
+        *cache = Some((size, page.clone()));
+        Ok(page)
+    })
+}
+
+/// Starts the status page of `dir` when `args` ask for one.
+pub fn serve_run(
+    args: &ServeArgs,
+    prepared: &Prepared,
+    dir: &Path,
+) -> anyhow::Result<Option<Server>> {
+    let Some(addr) = args.serve else {
+        return Ok(None);
+    };
+    let options = ServeOptions {
+        addr,
+        token: args.token.clone(),
+        allow_remote: args.allow_remote,
+    };
+    let server = serve::spawn(options, live_render(prepared.clone(), dir.to_path_buf()))
+        .map_err(anyhow::Error::msg)?;
+    eprintln!("status page: http://{}/", server.addr);
+    Ok(Some(server))
+}
+
+/// `blackstart serve RUN_DIR`: the status page of a run, from another terminal.
+pub fn serve_dir(dir: &Path, addr: SocketAddr, args: ServeArgs) -> anyhow::Result<Outcome> {
+    if let Err(why) = serve::check_addr(addr, args.allow_remote) {
+        eprintln!("error: {why}");
+        return Ok(Outcome::InvalidInput);
+    }
+    let prepared = match super::control::load_run(dir)? {
+        Ok((prepared, _, _)) => prepared,
+        Err(outcome) => return Ok(outcome),
+    };
+    let args = ServeArgs {
+        serve: Some(addr),
+        ..args
+    };
+    let _server = serve_run(&args, &prepared, dir)?;
+    eprintln!("serving until interrupted (Ctrl-C)");
+    // The server lives on its own thread; this one only waits for Ctrl-C.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(tokio::signal::ctrl_c())?;
+    Ok(Outcome::Success)
+}
+
+/// `blackstart completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> Outcome {
+    let mut command = <super::Args as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "blackstart", &mut std::io::stdout());
+    Outcome::Success
+}
+
+/// `blackstart man`: the manual page, roff on stdout.
+pub fn man() -> anyhow::Result<Outcome> {
+    let command = <super::Args as clap::CommandFactory>::command();
+    clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+    Ok(Outcome::Success)
+}

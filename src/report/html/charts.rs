@@ -1,0 +1,138 @@
+//! Small inline SVG charts: readiness over time per tier, and histograms for studies.
+
+use std::fmt::Write;
+
+use super::gantt::tick;
+use super::model::Model;
+use super::{escape, ms};
+
+/// Chart size in SVG user units (the chart scales to the page).
+const W: f64 = 800.0;
+const H: f64 = 220.0;
+const PAD: f64 = 40.0;
+
+/// One colour per tier, S1 first; the stylesheet has the same list.
+pub(super) fn tier_class(index: usize) -> String {
+    format!("tier-{}", index % 6)
+}
+
+/// Healthy share of each tier's nodes over time, as step lines.
+pub(super) fn readiness(out: &mut String, model: &Model, span: u64) {
+    out.push_str("<section id=\"readiness\"><h2>Readiness over time, per tier</h2>");
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
+         aria-label=\"share of nodes healthy per tier over time\">"
+    );
+    frame(out, span, "healthy nodes");
+    let mut legend = String::new();
+    for (index, (tier, (points, total))) in model.readiness.iter().enumerate() {
+        let total = (*total).max(1) as f64;
+        let mut path = format!("M{PAD},{}", y(0.0));
+        for (t, count) in points {
+            let px = px(*t, span);
+            let _ = write!(path, " H{px:.1} V{:.1}", y(*count as f64 / total));
+        }
+        let _ = write!(path, " H{:.1}", px(model.end_ms, span));
+        let _ = write!(
+            out,
+            "<path class=\"line {}\" d=\"{path}\"><title>S{tier}</title></path>",
+            tier_class(index)
+        );
+        let last = points.last().map_or(0, |p| p.1);
+        let _ = write!(
+            legend,
+            "<span><i class=\"swatch {}\"></i>S{tier}: {last}/{} nodes healthy</span>",
+            tier_class(index),
+            total as usize
+        );
+    }
+    let _ = write!(out, "</svg><p class=\"legend\">{legend}</p></section>");
+}
+
+fn px(t: u64, span: u64) -> f64 {
+    PAD + (t as f64 / span.max(1) as f64).min(1.0) * (W - 2.0 * PAD)
+}
+
+fn y(share: f64) -> f64 {
+    H - PAD + -share * (H - 2.0 * PAD)
+}
+
+/// Axes with time ticks and 0/50/100 % gridlines.
+fn frame(out: &mut String, span: u64, what: &str) {
+    for share in [0.0, 0.5, 1.0] {
+        let (right, at, label_x) = (W - PAD, y(share), PAD - 4.0);
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{PAD}\" x2=\"{right}\" y1=\"{at:.1}\" y2=\"{at:.1}\"/>\
+             <text class=\"tick\" x=\"{label_x}\" y=\"{:.1}\" text-anchor=\"end\">{}%</text>",
+            at + 4.0,
+            (share * 100.0) as u32
+        );
+    }
+    let step = tick(span);
+    for i in 0..=(span / step).min(50) {
+        let t = i * step;
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            px(t, span),
+            H - PAD + 16.0,
+            ms(t)
+        );
+    }
+    let _ = write!(
+        out,
+        "<text class=\"tick\" x=\"{PAD}\" y=\"14\">{}</text>",
+        escape(what)
+    );
+}
+
+/// A histogram of `samples` (ms) in `bins` bins over `0..=max`, with a caption.
+pub(super) fn histogram(out: &mut String, samples: &[u64], max: u64, class: &str, caption: &str) {
+    const BINS: usize = 40;
+    let max = max.max(1);
+    let mut counts = [0usize; BINS];
+    for &sample in samples {
+        let bin = ((sample as f64 / max as f64) * BINS as f64) as usize;
+        counts[bin.min(BINS - 1)] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let _ = write!(
+        out,
+        "<figure class=\"histogram\"><svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
+         aria-label=\"{}\">",
+        escape(caption)
+    );
+    let width = (W - 2.0 * PAD) / BINS as f64;
+    for (index, count) in counts.iter().enumerate() {
+        let height = *count as f64 / top * (H - 2.0 * PAD);
+        let from = max as f64 * index as f64 / BINS as f64;
+        let _ = write!(
+            out,
+            "<rect class=\"bin {class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{height:.1}\">\
+             <title>{} – {}: {count} runs</title></rect>",
+            PAD + index as f64 * width,
+            H - PAD - height,
+            (width - 1.0).max(0.5),
+            ms(from as u64),
+            ms((from + max as f64 / BINS as f64) as u64),
+        );
+    }
+    let step = tick(max);
+    for i in 0..=(max / step).min(50) {
+        let t = i * step;
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            px(t, max),
+            H - PAD + 16.0,
+            ms(t)
+        );
+    }
+    let _ = write!(
+        out,
+        "</svg><figcaption>{}</figcaption></figure>",
+        escape(caption)
+    );
+}

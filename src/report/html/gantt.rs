@@ -1,0 +1,190 @@
+//! The Gantt chart: one row per step (a `<details>` whose summary is the bar), the hosts of
+//! a step drawn by the page's script only when the row is opened, from embedded data.
+
+use std::fmt::Write;
+
+use super::model::{Kind, Model, Segment};
+use super::{escape, millis, ms, status_class, RunPage};
+use crate::event::narrate::status_word;
+
+/// Width of a bar in SVG user units; bars scale to the page.
+pub(super) const WIDTH: u64 = 1000;
+
+/// x of `t` on a bar of [`WIDTH`] for a chart spanning `span` ms.
+pub(super) fn x(t: u64, span: u64) -> f64 {
+    (t as f64 * WIDTH as f64 / span as f64).min(WIDTH as f64)
+}
+
+/// A round tick interval (1, 2, 5, 10, 15 or 30 of a second, minute or hour, in ms) for
+/// about eight ticks.
+pub(super) fn tick(span: u64) -> u64 {
+    const ROUND: [u64; 18] = [
+        100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000,
+        600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 18_000_000,
+    ];
+    let rough = span / 8;
+    ROUND
+        .iter()
+        .copied()
+        .find(|step| *step >= rough)
+        .unwrap_or_else(|| rough.max(1))
+}
+
+fn axis(out: &mut String, span: u64) {
+    let _ = write!(
+        out,
+        "<div class=\"row axis\"><span class=\"label\"></span><svg class=\"bar\" \
+         viewBox=\"0 0 {WIDTH} 16\" preserveAspectRatio=\"none\">"
+    );
+    let step = tick(span);
+    for i in 0..=(span / step).min(50) {
+        let t = i * step;
+        let _ = write!(
+            out,
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"10\" y2=\"16\"/>",
+            x(t, span)
+        );
+    }
+    out.push_str("</svg><span class=\"times\"></span></div><div class=\"row axis-labels\"><span class=\"label\"></span><span class=\"ticks\">");
+    for i in 0..=(span / step).min(50) {
+        let t = i * step;
+        let _ = write!(
+            out,
+            "<span style=\"left:{:.2}%\">{}</span>",
+            x(t, span) / WIDTH as f64 * 100.0,
+            ms(t)
+        );
+    }
+    out.push_str("</span><span class=\"times\"></span></div>");
+}
+
+fn rect(out: &mut String, segment: &Segment, span: u64) {
+    let from = x(segment.from, span);
+    // A sliver stays visible: a 50 ms probe on a three-hour chart is still a mark.
+    let width = (x(segment.to, span) - from).max(0.8);
+    let _ = write!(
+        out,
+        "<rect class=\"seg seg-{}\" x=\"{from:.1}\" y=\"2\" width=\"{width:.1}\" height=\"12\">\
+         <title>{}: +{} → +{} ({})</title></rect>",
+        segment.kind.name(),
+        segment.kind.meaning(),
+        ms(segment.from),
+        ms(segment.to),
+        ms(segment.to.saturating_sub(segment.from)),
+    );
+}
+
+/// The legend and one row per step.
+pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64) {
+    out.push_str("<section id=\"gantt\"><h2>Timeline</h2><p class=\"legend\">");
+    for kind in Kind::ALL {
+        let _ = write!(
+            out,
+            "<span><i class=\"swatch seg-{}\"></i>{}</span>",
+            kind.name(),
+            escape(kind.meaning())
+        );
+    }
+    out.push_str(
+        "<span><i class=\"swatch plan\"></i>plan window</span>\
+         <span><i class=\"swatch critical\"></i>critical path</span></p>\
+         <p class=\"hint\">Open a row to see its hosts. \
+         <input id=\"filter\" type=\"search\" placeholder=\"filter steps\"></p>",
+    );
+    axis(out, span);
+    for row in &model.rows {
+        let step = &page.plan.steps[row.step];
+        let subsystem = &page.topology.subsystems[step.step.subsystem];
+        let critical = model.critical.contains(&row.step);
+        let _ = write!(
+            out,
+            "<details class=\"row step status-{}{}\" data-step=\"{}\" data-subsystem=\"{}\" \
+             data-index=\"{}\" data-tier=\"{}\" data-critical=\"{critical}\" data-bars=\"{}\">\
+             <summary><span class=\"label\" title=\"{}\">{}{}</span>\
+             <svg class=\"bar\" viewBox=\"0 0 {WIDTH} 16\" preserveAspectRatio=\"none\">",
+            status_class(&row.status),
+            if critical { " critical" } else { "" },
+            escape(&step.id),
+            escape(&subsystem.name),
+            row.step,
+            subsystem.tier,
+            row.segments.len(),
+            escape(&step.id),
+            if critical { "★ " } else { "" },
+            escape(&step.id),
+        );
+        let (plan_from, plan_to) = (millis(step.earliest_start), millis(step.ready_at));
+        let _ = write!(
+            out,
+            "<rect class=\"plan\" x=\"{:.1}\" y=\"0.5\" width=\"{:.1}\" height=\"15\">\
+             <title>plan: +{} → +{}</title></rect>",
+            x(plan_from, span),
+            (x(plan_to, span) - x(plan_from, span)).max(0.8),
+            ms(plan_from),
+            ms(plan_to)
+        );
+        for segment in &row.segments {
+            rect(out, segment, span);
+        }
+        if let Some(at) = row.ready_at {
+            let _ = write!(
+                out,
+                "<line class=\"ready-mark\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"0\" y2=\"16\"/>",
+                x(at, span)
+            );
+        }
+        let _ = write!(
+            out,
+            "</svg><span class=\"times\">{} · {} · {}</span></summary>\
+             <div class=\"hosts\"></div></details>",
+            row.ready_at.map_or_else(
+                || "not ready".to_string(),
+                |at| format!("ready +{}", ms(at))
+            ),
+            crate::event::narrate::count(step.hosts.len(), "host", "hosts"),
+            escape(status_word(&row.status)),
+        );
+    }
+    out.push_str("</section>");
+}
+
+/// Per step, per host: `[host name, [[kind, from, to], ...]]`, drawn when a row is opened.
+pub(super) fn host_data(page: &RunPage, model: &Model) -> serde_json::Value {
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    let steps: Vec<serde_json::Value> = model
+        .rows
+        .iter()
+        .map(|row| {
+            row.nodes
+                .iter()
+                .map(|node| {
+                    let segments: Vec<serde_json::Value> = node
+                        .segments
+                        .iter()
+                        .map(|s| {
+                            let kind = Kind::ALL.iter().position(|k| *k == s.kind).unwrap_or(0);
+                            serde_json::json!([kind, s.from, s.to])
+                        })
+                        .collect();
+                    serde_json::json!([page.topology.hosts[node.host].name, segments])
+                })
+                .collect()
+        })
+        .collect();
+    let span = model.end_ms.max(millis(page.plan.eta)).max(1);
+    serde_json::json!({ "span": span, "kinds": kinds, "steps": steps })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_about_eight() {
+        assert_eq!(tick(8_000), 1_000);
+        assert_eq!(tick(3 * 3_600_000), 1_800_000);
+        assert_eq!(tick(0), 100);
+        assert_eq!(tick(1_000 * 3_600_000), 125 * 3_600_000);
+        assert!(x(5_000, 1_000) <= WIDTH as f64);
+    }
+}

@@ -1,0 +1,231 @@
+//! The HTML report, seen by a real browser: a drill of the reference topology, a Monte
+//! Carlo study, a hand-written journal with hostile text, plus completions and the man page.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use blackstart::event::{Action, Event, Reason};
+use blackstart::journal::{Entry, Record};
+use blackstart::plan::Plan;
+use blackstart::report::html::{render_run, RunPage};
+use blackstart::scope::Scope;
+use blackstart::topology::{load_file, load_str};
+use support::browser::{self, assert_rendered_cleanly, attribute, rows};
+use support::cli::{blackstart, text};
+
+const REFERENCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/topologies/social-network.yaml"
+);
+
+fn url(path: &Path, fragment: &str) -> String {
+    format!("file://{}{fragment}", path.display())
+}
+
+#[test]
+fn a_drill_of_the_reference_topology_draws_every_subsystem_and_the_critical_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("drill.html");
+    let output = blackstart(&["simulate", REFERENCE, "--report", page.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains(" src=")
+            && !html.contains("href=\"http")
+            && !html.contains("url(")
+            && !html.contains("@import"),
+        "self-contained: nothing fetched"
+    );
+    let topology = load_file(Path::new(REFERENCE)).unwrap().topology;
+    // The first critical step is opened through the page's script: its hosts are drawn.
+    let first_critical = html
+        .split("data-critical=\"true\"")
+        .next()
+        .and_then(|before| before.rsplit("data-step=\"").next())
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .unwrap();
+    let loaded = browser::load(&url(&page, &format!("#expand={first_critical}")));
+    assert_rendered_cleanly(&loaded);
+    let rows = rows(&loaded.dom);
+    let drawn: BTreeSet<&str> = rows
+        .iter()
+        .filter(|row| row.2)
+        .map(|row| row.1.as_str())
+        .collect();
+    for subsystem in &topology.subsystems {
+        assert!(
+            drawn.contains(subsystem.name.as_str()),
+            "{} has a bar",
+            subsystem.name
+        );
+    }
+    let critical = rows.iter().filter(|row| row.3).count();
+    assert!(
+        critical >= 2,
+        "the critical path is marked: {critical} rows"
+    );
+    assert_eq!(
+        attribute(&loaded.dom, "id=\"gantt\"", "data-critical-rows"),
+        Some(critical.to_string())
+    );
+    let opened = attribute(
+        &loaded.dom,
+        &format!("data-step=\"{first_critical}\""),
+        "open",
+    );
+    assert!(opened.is_some(), "{first_critical} was opened");
+    assert!(
+        loaded.dom.contains("class=\"host-row\""),
+        "its hosts were drawn on demand"
+    );
+    browser::screenshot(&url(&page, ""), &dir.path().join("drill.png"), (1400, 1800));
+}
+
+#[test]
+fn a_study_page_shows_distributions_per_tier_and_critical_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("study.html");
+    let output = blackstart(&[
+        "simulate",
+        REFERENCE,
+        "--runs",
+        "12",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        !text(&output).contains("simulating"),
+        "no progress bar when stderr is not a terminal"
+    );
+    let loaded = browser::load(&url(&page, ""));
+    assert_rendered_cleanly(&loaded);
+    let histograms = loaded.dom.matches("<figure class=\"histogram\"").count();
+    assert!(histograms >= 3, "all runs and per tier: {histograms}");
+    assert!(loaded.dom.contains("class=\"share\" data-subsystem=\""));
+    assert_eq!(
+        attribute(&loaded.dom, "<body", "data-runs").as_deref(),
+        Some("12")
+    );
+}
+
+const SMALL: &str = r#"
+name: "<b>small</b>"
+defaults: { host: { boot: 1m, bmc: { password_env: NOPE } } }
+hosts:
+  - { name: h1, address: 10.0.0.1, bmc: { address: 10.1.0.1 } }
+subsystems:
+  - { name: db, hosts: [h1], start: "true", expect: 10s }
+"#;
+
+#[test]
+fn hostile_text_is_escaped_and_a_killed_run_shows_where_it_stopped() {
+    let topology = load_str(SMALL, Path::new("small.yaml")).unwrap().topology;
+    let plan = Plan::build(&topology, &Scope::default().select(&topology).unwrap()).unwrap();
+    let evil = "<img src=x onerror=alert(1)>";
+    let record = |t_ms, entry| Record {
+        at: None,
+        t_ms,
+        entry,
+    };
+    let records = vec![
+        record(
+            0,
+            Entry::Action {
+                action: Action::Start {
+                    node: 0,
+                    attempt: 1,
+                },
+                label: "db on h1".into(),
+                command: None,
+            },
+        ),
+        record(
+            3_000,
+            Entry::Event {
+                event: Event::StartFinished {
+                    node: 0,
+                    attempt: 1,
+                    result: Err(Reason::ExitStatus {
+                        command: "start command".into(),
+                        code: Some(1),
+                        last_line: evil.into(),
+                    }),
+                },
+                label: format!("db on {evil}"),
+                duration_ms: 3_000,
+                output: None,
+            },
+        ),
+        // Killed during the second attempt: no event, no run_finished.
+        record(
+            4_000,
+            Entry::Action {
+                action: Action::Start {
+                    node: 0,
+                    attempt: 2,
+                },
+                label: "db on h1".into(),
+                command: None,
+            },
+        ),
+    ];
+    let html = render_run(&RunPage {
+        topology: &topology,
+        plan: &plan,
+        nodes: &[(0, 0)],
+        records: &records,
+        source: "run <dir>",
+        refresh_secs: None,
+    });
+    assert!(!html.contains(evil) && !html.contains("<b>small"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("stopped before finishing"));
+    assert!(
+        html.contains("seg seg-running"),
+        "the attempt in flight is drawn"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("killed.html");
+    std::fs::write(&page, &html).unwrap();
+    let loaded = browser::load(&url(&page, "#expand=db"));
+    assert_rendered_cleanly(&loaded);
+    assert!(!loaded.dom.contains("<img"), "no element made from text");
+    assert!(loaded.dom.contains("seg seg-failed"));
+}
+
+#[test]
+fn completions_and_the_manual_page_name_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = blackstart(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0));
+        let script = String::from_utf8_lossy(&output.stdout);
+        for command in ["simulate", "report", "serve", "completions"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let output = blackstart(&["man"]);
+    assert_eq!(output.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH blackstart"),
+        "{}",
+        &page[..200]
+    );
+    assert!(page.contains("report"));
+}
+
+#[test]
+fn the_status_page_refuses_a_non_loopback_address_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blackstart(&[
+        "serve",
+        dir.path().to_str().unwrap(),
+        "--addr",
+        "0.0.0.0:8080",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("not a loopback address"));
+}
