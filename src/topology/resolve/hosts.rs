@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::bmc_protocol::{resolve_protocol, Sources};
 use super::duration;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
@@ -171,6 +172,7 @@ fn merge_bmc(
             .hint("remove it; use `password_env: BMC_PASSWORD` or `password_file: /path` so the secret never sits in the file, the plan or the journal");
         }
     }
+    let own_entry = own;
     // A host without its own `bmc:` still gets the defaults' BMC settings.
     let own = own.or(defaults)?;
     let pick = |field: fn(&RawBmc) -> Option<&String>| {
@@ -190,17 +192,19 @@ fn merge_bmc(
             return None;
         }
     };
+    let protocol = resolve_protocol(
+        &Sources {
+            defaults,
+            own: own_entry,
+            path,
+        },
+        base_dir,
+        out,
+    );
     Some(BmcSettings {
         user: pick(|bmc| bmc.user.as_ref()).unwrap_or_else(|| defaults::BMC_USER.into()),
         password,
-        protocol: BmcProtocol::Ipmi(IpmiSettings {
-            interface: pick(|bmc| bmc.interface.as_ref())
-                .unwrap_or_else(|| defaults::BMC_INTERFACE.into()),
-            cipher_suite: own
-                .cipher_suite
-                .or_else(|| defaults.and_then(|bmc| bmc.cipher_suite))
-                .unwrap_or(defaults::BMC_CIPHER_SUITE),
-        }),
+        protocol,
     })
 }
 
@@ -237,7 +241,7 @@ fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
 }
 
 /// `~/x` → home, relative paths → relative to the topology file's directory.
-fn absolute(path: &str, base_dir: &Path) -> PathBuf {
+pub(super) fn absolute(path: &str, base_dir: &Path) -> PathBuf {
     if let Some(rest) = path.strip_prefix("~/") {
         if let Some(home) = std::env::var_os("HOME") {
             return PathBuf::from(home).join(rest);
