@@ -4,7 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::template::shell_quote;
-use crate::topology::{Bmc, BmcProtocol, IpmiSettings};
+use crate::topology::{Bmc, BmcProtocol, IpmiSettings, RedfishOff, RedfishSettings, TlsTrust};
+
+/// The Redfish collection of ComputerSystems.
+pub const REDFISH_SYSTEMS: &str = "/redfish/v1/Systems";
+/// Stands for the discovered system in the plan, when none is configured.
+pub const REDFISH_DISCOVERED: &str = "/redfish/v1/Systems/{only member}";
 
 /// A chassis power command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,74 @@ pub fn command_line(bmc: &Bmc, action: PowerAction) -> String {
                 .collect();
             format!("ipmitool {}", args.join(" "))
         }
+        BmcProtocol::Redfish(redfish) => {
+            let system = redfish_system_path(redfish);
+            let system = system.as_deref().unwrap_or(REDFISH_DISCOVERED);
+            let request = match redfish_reset_type(redfish, action) {
+                None => format!("GET {} (PowerState)", redfish_url(bmc, system)),
+                Some(reset) => format!(
+                    "POST {} {}",
+                    redfish_url(bmc, &redfish_reset_path(system)),
+                    redfish_reset_body(reset)
+                ),
+            };
+            format!(
+                "redfish {request} as {}, {}",
+                shell_quote(&bmc.user),
+                tls_shown(&redfish.tls)
+            )
+        }
+    }
+}
+
+/// The `ResetType` of `action`; None for a status read.
+pub fn redfish_reset_type(redfish: &RedfishSettings, action: PowerAction) -> Option<&'static str> {
+    match action {
+        PowerAction::Status => None,
+        PowerAction::On => Some("On"),
+        PowerAction::Off => Some(match redfish.off {
+            RedfishOff::ForceOff => "ForceOff",
+            RedfishOff::GracefulShutdown => "GracefulShutdown",
+        }),
+        PowerAction::Cycle => Some("ForceRestart"),
+    }
+}
+
+/// The configured ComputerSystem's path; None when it is to be discovered.
+pub fn redfish_system_path(redfish: &RedfishSettings) -> Option<String> {
+    redfish.system.as_ref().map(|system| {
+        if system.starts_with('/') {
+            system.trim_end_matches('/').to_string()
+        } else {
+            format!("{REDFISH_SYSTEMS}/{system}")
+        }
+    })
+}
+
+/// The Reset action of the system at `system`.
+pub fn redfish_reset_path(system: &str) -> String {
+    format!("{system}/Actions/ComputerSystem.Reset")
+}
+
+/// The JSON body of a Reset.
+pub fn redfish_reset_body(reset_type: &str) -> String {
+    serde_json::json!({ "ResetType": reset_type }).to_string()
+}
+
+/// `https://{address}{path}`.
+pub fn redfish_url(bmc: &Bmc, path: &str) -> String {
+    format!("https://{}{path}", bmc.address)
+}
+
+/// How a TLS peer is verified, as the plan says it.
+pub fn tls_shown(tls: &TlsTrust) -> String {
+    match (&tls.ca_file, tls.insecure) {
+        (_, true) => "TLS NOT VERIFIED (insecure: true)".into(),
+        (Some(ca), false) => format!(
+            "TLS verified against {}",
+            shell_quote(&ca.display().to_string())
+        ),
+        (None, false) => "TLS verified against the system store".into(),
     }
 }
 
@@ -87,6 +160,39 @@ mod tests {
         assert_eq!(
             command_line(&bmc, PowerAction::On),
             "ipmitool -I lanplus -H 10.1.0.7 -U 'ops team' -E -C 3 chassis power on"
+        );
+    }
+
+    #[test]
+    fn the_plan_shows_the_redfish_request_and_how_tls_is_checked() {
+        let mut bmc = Bmc {
+            address: "10.1.0.7:8443".into(),
+            user: "admin".into(),
+            password: SecretSource::Env("PW".into()),
+            protocol: BmcProtocol::Redfish(RedfishSettings {
+                system: Some("1".into()),
+                tls: TlsTrust {
+                    ca_file: Some("/etc/bmc-ca.pem".into()),
+                    insecure: false,
+                },
+                off: RedfishOff::GracefulShutdown,
+            }),
+        };
+        assert_eq!(
+            command_line(&bmc, PowerAction::Off),
+            r#"redfish POST https://10.1.0.7:8443/redfish/v1/Systems/1/Actions/ComputerSystem.Reset {"ResetType":"GracefulShutdown"} as admin, TLS verified against /etc/bmc-ca.pem"#
+        );
+        bmc.protocol = BmcProtocol::Redfish(RedfishSettings {
+            system: None,
+            tls: TlsTrust {
+                ca_file: None,
+                insecure: true,
+            },
+            off: RedfishOff::ForceOff,
+        });
+        assert_eq!(
+            command_line(&bmc, PowerAction::Status),
+            "redfish GET https://10.1.0.7:8443/redfish/v1/Systems/{only member} (PowerState) as admin, TLS NOT VERIFIED (insecure: true)"
         );
     }
 }

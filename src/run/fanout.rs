@@ -68,9 +68,9 @@ pub fn reason(err: &TransportError) -> String {
         TransportError::Unreachable { detail, .. } => format!("unreachable: {detail}"),
         TransportError::HostKey { detail, .. } => format!("SSH host key refused: {detail}"),
         TransportError::Auth { detail, .. } => format!("authentication failed: {detail}"),
-        TransportError::Config { detail, .. } | TransportError::Other { detail, .. } => {
-            detail.clone()
-        }
+        TransportError::Config { detail, .. }
+        | TransportError::Other { detail, .. }
+        | TransportError::Tls { detail, .. } => detail.clone(),
     }
 }
 

@@ -148,6 +148,40 @@ pub struct Bmc {
 pub enum BmcProtocol {
     /// IPMI over LAN, through `ipmitool`.
     Ipmi(IpmiSettings),
+    /// DMTF Redfish over HTTPS.
+    Redfish(RedfishSettings),
+}
+
+/// Settings of a Redfish BMC. Its address is `host` or `host:port`; requests go to
+/// `https://{address}/redfish/v1/...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RedfishSettings {
+    /// The ComputerSystem: an id under `/redfish/v1/Systems/` or a path starting with `/`.
+    /// None: the one member of `/redfish/v1/Systems`.
+    pub system: Option<String>,
+    /// Whom the BMC's certificate must be signed by.
+    pub tls: TlsTrust,
+    /// The `ResetType` used to switch off.
+    pub off: RedfishOff,
+}
+
+/// The `ResetType` a Redfish BMC is asked for to switch a host off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedfishOff {
+    /// `ForceOff`: at once, like `ipmitool chassis power off`.
+    ForceOff,
+    /// `GracefulShutdown`: the operating system is asked to shut down.
+    GracefulShutdown,
+}
+
+/// How a TLS peer's certificate is verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TlsTrust {
+    /// PEM file of the certificate authorities trusted instead of the system's store.
+    pub ca_file: Option<PathBuf>,
+    /// No verification at all: only when written as `insecure: true`, and shown in the plan.
+    pub insecure: bool,
 }
 
 /// Settings of IPMI over LAN.

@@ -48,6 +48,29 @@ pub fn address_problem(text: &str) -> Option<String> {
     None
 }
 
+/// Why `text` cannot be a BMC endpoint, if it cannot: an address as [`address_problem`]
+/// wants, optionally followed by `:PORT` (`bmc7:8443`, `[fd00::7]:8443`), as a Redfish BMC
+/// behind a non-standard port needs.
+pub fn endpoint_problem(text: &str) -> Option<String> {
+    let (host, port) = match text.rsplit_once(':') {
+        // A bare IPv6 address holds colons of its own.
+        _ if text.parse::<IpAddr>().is_ok() => return None,
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, port)
+        }
+        _ => return address_problem(text),
+    };
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => return Some(format!("port {port} is not between 1 and 65535")),
+        Ok(_) => {}
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host);
+    address_problem(host)
+}
+
 /// True when `text` is a usable environment-variable name: `BMC_PASSWORD`, `_x1`.
 pub fn is_env_name(text: &str) -> bool {
     let mut chars = text.chars();
@@ -81,5 +104,33 @@ mod tests {
         assert!(!is_env_name("hunter2!"));
         assert!(!is_env_name("9X"));
         assert!(!is_env_name(""));
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::endpoint_problem;
+
+    #[test]
+    fn an_endpoint_may_carry_a_port_but_nothing_else() {
+        for good in [
+            "10.1.0.7",
+            "bmc7:8443",
+            "127.0.0.1:623",
+            "[fd00::7]:8443",
+            "fd00::7",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in [
+            "bmc7:0",
+            "bmc7:70000",
+            "bmc7:",
+            "10.0.0.1;touch x",
+            "-x:80",
+            "",
+        ] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
     }
 }

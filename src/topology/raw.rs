@@ -117,6 +117,38 @@ pub struct RawBmc {
     pub interface: Option<String>,
     /// IPMI cipher suite. Default 3.
     pub cipher_suite: Option<u8>,
+    /// How the BMC is spoken to. Default `ipmi`.
+    pub protocol: Option<RawBmcProtocol>,
+    /// Redfish: the ComputerSystem id (or a path starting with `/`). Default: the only member
+    /// of `/redfish/v1/Systems`.
+    pub system: Option<String>,
+    /// Redfish: PEM file of the CA that signed the BMC's certificate, trusted instead of the
+    /// system store.
+    pub ca_file: Option<String>,
+    /// Redfish: skip TLS verification. Default false; shown in the plan when true.
+    pub insecure: Option<bool>,
+    /// Redfish: how to switch off. Default `force_off`.
+    pub off: Option<RawRedfishOff>,
+}
+
+/// A BMC protocol, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawBmcProtocol {
+    /// IPMI over LAN through ipmitool.
+    Ipmi,
+    /// DMTF Redfish over HTTPS.
+    Redfish,
+}
+
+/// The Redfish `ResetType` used to switch off, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawRedfishOff {
+    /// `ForceOff`.
+    ForceOff,
+    /// `GracefulShutdown`.
+    GracefulShutdown,
 }
 
 /// One host or a range of hosts; also the shape of `defaults.host`.
@@ -130,7 +162,7 @@ pub struct RawHost {
     /// How to reach the host over SSH.
     #[serde(default)]
     pub ssh: RawSsh,
-    /// The host's BMC (IPMI) settings; `address` is usually set per host.
+    /// The host's BMC (IPMI or Redfish) settings; `address` is usually set per host.
     #[serde(default)]
     pub bmc: Option<RawBmc>,
     /// Datacenter the host lives in.

@@ -6,3 +6,4 @@ pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;
+pub mod redfish;

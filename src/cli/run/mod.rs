@@ -16,7 +16,7 @@ use blackstart::run::driver::{self, real::RealFleet};
 use blackstart::run::executor::Executor;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::bmc::BmcPower;
-use blackstart::run::transport::ipmi::IpmiPower;
+use blackstart::run::transport::bmc_calls::BmcCalls;
 use blackstart::run::transport::probe::DirectProbe;
 use blackstart::run::transport::ssh::SshRemote;
 use blackstart::scope::Scope;
@@ -114,8 +114,8 @@ pub fn real_executor(
 ) -> Executor<BmcPower, SshRemote, DirectProbe<SshRemote>> {
     let parallelism = topology.policy.parallelism as usize;
     let remote = Arc::new(SshRemote::new(parallelism));
-    let power = Arc::new(BmcPower::new(
-        IpmiPower::new(parallelism.min(32))
+    let power = Arc::new(BmcPower::shared(
+        BmcCalls::new(parallelism.min(32))
             .with_timeout(topology.policy.bmc_timeout)
             .with_attempts(topology.policy.bmc_attempts),
     ));

@@ -7,7 +7,7 @@ use super::{escape, host_ranges, prose, TextOptions};
 use crate::plan::actions::{node_commands, secret_origin};
 use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan, PlanStep};
-use crate::topology::{Subsystem, SubsystemKind, Topology};
+use crate::topology::{BmcProtocol, Subsystem, SubsystemKind, Topology};
 use crate::units::count;
 
 /// Every wave, every step, every node.
@@ -128,15 +128,22 @@ fn render_step(
         .copied()
         .filter(|h| topology.hosts[*h].bmc.is_some())
         .collect();
-    if let Some(first) = with_bmc.first() {
-        let bmc = topology.hosts[*first]
-            .bmc
-            .as_ref()
-            .expect("filtered on bmc");
+    // One line per BMC protocol: a mixed step shows both requests, not the first host's.
+    let mut protocols: Vec<(std::mem::Discriminant<BmcProtocol>, usize, usize)> = Vec::new();
+    for &host in &with_bmc {
+        let bmc = topology.hosts[host].bmc.as_ref().expect("filtered on bmc");
+        let kind = std::mem::discriminant(&bmc.protocol);
+        match protocols.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, _, n)) => *n += 1,
+            None => protocols.push((kind, host, 1)),
+        }
+    }
+    for (_, first, hosts) in protocols {
+        let bmc = topology.hosts[first].bmc.as_ref().expect("filtered on bmc");
         let _ = writeln!(
             out,
             "      power:    if off, {} via `{}` ({}), max {} per {} per power domain",
-            count(with_bmc.len(), "host", "hosts"),
+            count(hosts, "host", "hosts"),
             power_command_line(bmc, PowerAction::On),
             secret_origin(&bmc.password),
             topology.policy.power_on_per_window,

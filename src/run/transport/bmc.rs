@@ -1,7 +1,9 @@
 //! Power through each host's own BMC protocol: the fleet may mix them, so the protocol is
 //! chosen per host, here, and nowhere else.
 
+use super::bmc_calls::BmcCalls;
 use super::ipmi::IpmiPower;
+use super::redfish::RedfishPower;
 use super::{Power, PowerAction, PowerState, TransportError};
 use crate::topology::{BmcProtocol, Host};
 
@@ -10,12 +12,32 @@ use crate::topology::{BmcProtocol, Host};
 #[derive(Debug, Clone)]
 pub struct BmcPower {
     ipmi: IpmiPower,
+    redfish: RedfishPower,
 }
 
 impl BmcPower {
-    /// Power over IPMI (ipmitool) for IPMI BMCs.
+    /// Power over IPMI (ipmitool) for IPMI BMCs, and over Redfish, with its own caps, for
+    /// Redfish BMCs. Prefer [`BmcPower::shared`] so both count against one cap.
     pub fn new(ipmi: IpmiPower) -> Self {
-        BmcPower { ipmi }
+        BmcPower {
+            ipmi,
+            redfish: RedfishPower::new(BmcCalls::new(32)),
+        }
+    }
+
+    /// Both protocols under `calls`: one fleet-wide cap, one call at a time per BMC, the same
+    /// time limit and retries.
+    pub fn shared(calls: BmcCalls) -> Self {
+        BmcPower {
+            ipmi: IpmiPower::with_calls(calls.clone()),
+            redfish: RedfishPower::new(calls),
+        }
+    }
+
+    /// Uses another ipmitool binary (tests, wrappers).
+    pub fn with_ipmitool(mut self, program: impl Into<std::path::PathBuf>) -> Self {
+        self.ipmi = self.ipmi.with_program(program);
+        self
     }
 }
 
@@ -27,8 +49,11 @@ impl Power for BmcPower {
                 detail: "no BMC configured".into(),
             });
         };
-        match bmc.protocol {
-            BmcProtocol::Ipmi(_) => self.ipmi.power(host, action).await,
+        match &bmc.protocol {
+            BmcProtocol::Ipmi(ipmi) => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
+            BmcProtocol::Redfish(redfish) => {
+                self.redfish.power_redfish(host, bmc, redfish, action).await
+            }
         }
     }
 }

@@ -5,26 +5,21 @@
 //! user could read it from `/proc/*/cmdline`, and never in logs or errors. The command line
 //! is the one the plan shows ([`crate::plan::power`]).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::Command;
-use tokio::sync::Semaphore;
 
+use super::bmc_calls::{scrub, BmcCalls};
 use super::{tail, Power, PowerAction, PowerState, TransportError};
 use crate::plan::power::ipmitool_args;
-use crate::run::secrets;
-use crate::topology::{Bmc, BmcProtocol, Host};
+use crate::topology::{Bmc, BmcProtocol, Host, IpmiSettings};
 
 /// Default limit of one ipmitool call.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = crate::topology::defaults::BMC_TIMEOUT;
 /// Default attempts per power request (BMCs drop sessions now and then).
-pub const DEFAULT_ATTEMPTS: u32 = 3;
-/// Pause before the first retry; doubles after each failure.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+pub const DEFAULT_ATTEMPTS: u32 = crate::topology::defaults::BMC_ATTEMPTS;
 /// Most bytes of ipmitool's output quoted in an error.
 const ERROR_TAIL: usize = 400;
 
@@ -32,36 +27,33 @@ const ERROR_TAIL: usize = 400;
 #[derive(Debug, Clone)]
 pub struct IpmiPower {
     program: PathBuf,
-    timeout: Duration,
-    attempts: u32,
-    /// Caps ipmitool processes in flight over all BMCs.
-    calls: Arc<Semaphore>,
-    /// One call at a time per BMC address: BMCs fall over under parallel sessions.
-    per_bmc: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    calls: BmcCalls,
 }
 
 impl IpmiPower {
     /// At most `max_calls` ipmitool processes at once (at least 1), one at a time per BMC,
     /// each cut at [`DEFAULT_TIMEOUT`], [`DEFAULT_ATTEMPTS`] attempts per request.
     pub fn new(max_calls: usize) -> Self {
+        IpmiPower::with_calls(BmcCalls::new(max_calls))
+    }
+
+    /// Calls under caps shared with other BMC protocols.
+    pub fn with_calls(calls: BmcCalls) -> Self {
         IpmiPower {
             program: PathBuf::from("ipmitool"),
-            timeout: DEFAULT_TIMEOUT,
-            attempts: DEFAULT_ATTEMPTS,
-            calls: Arc::new(Semaphore::new(max_calls.max(1))),
-            per_bmc: Arc::new(Mutex::new(HashMap::new())),
+            calls,
         }
     }
 
     /// Sets the limit of one ipmitool call.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.calls = self.calls.with_timeout(timeout);
         self
     }
 
     /// Sets the attempts per request (at least 1).
     pub fn with_attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts.max(1);
+        self.calls = self.calls.with_attempts(attempts);
         self
     }
 
@@ -71,22 +63,15 @@ impl IpmiPower {
         self
     }
 
-    fn bmc_gate(&self, address: &str) -> Arc<Semaphore> {
-        let mut map = self.per_bmc.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(address.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
-            .clone()
-    }
-
-    /// One ipmitool run, cut at the timeout (the child is killed when dropped).
+    /// One ipmitool run and its outcome; the child is killed when dropped (time limit).
     async fn call_once(
         &self,
         host: &Host,
         bmc: &Bmc,
+        ipmi: &IpmiSettings,
         password: &str,
         action: PowerAction,
-    ) -> Result<String, TransportError> {
-        let BmcProtocol::Ipmi(ipmi) = &bmc.protocol;
+    ) -> Result<PowerState, TransportError> {
         let verb = action.verb();
         let mut command = Command::new(&self.program);
         command
@@ -100,30 +85,57 @@ impl IpmiPower {
             host: host.name.clone(),
             detail: format!("cannot run {}: {e}", self.program.display()),
         })?;
-        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(e)) => return Err(other(host, format!("waiting for ipmitool: {e}"))),
-            Err(_) => {
-                return Err(TransportError::Timeout {
-                    host: host.name.clone(),
-                    what: format!("ipmitool chassis power {verb} at BMC {}", bmc.address),
-                    after: self.timeout,
-                })
-            }
-        };
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|e| other(host, format!("waiting for ipmitool: {e}")))?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        if output.status.success() {
-            return Ok(stdout);
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let said = scrub(&tail(stderr.trim(), ERROR_TAIL), password);
+            return Err(TransportError::Unreachable {
+                host: host.name.clone(),
+                detail: format!(
+                    "ipmitool chassis power {verb} at BMC {} failed ({}): {said}",
+                    bmc.address, output.status
+                ),
+            });
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let said = scrub(&tail(stderr.trim(), ERROR_TAIL), password);
-        Err(TransportError::Unreachable {
-            host: host.name.clone(),
-            detail: format!(
-                "ipmitool chassis power {verb} at BMC {} failed ({}): {said}",
-                bmc.address, output.status
-            ),
-        })
+        match action {
+            PowerAction::Status => parse_status(&stdout).ok_or_else(|| {
+                other(
+                    host,
+                    format!(
+                        "unexpected ipmitool output from BMC {}: {:?}",
+                        bmc.address,
+                        tail(stdout.trim(), ERROR_TAIL)
+                    ),
+                )
+            }),
+            PowerAction::On | PowerAction::Cycle => Ok(PowerState::On),
+            PowerAction::Off => Ok(PowerState::Off),
+        }
+    }
+
+    /// [`Power::power`] for a host whose BMC speaks IPMI.
+    pub(super) async fn power_ipmi(
+        &self,
+        host: &Host,
+        bmc: &Bmc,
+        ipmi: &IpmiSettings,
+        action: PowerAction,
+    ) -> Result<PowerState, TransportError> {
+        let what = format!(
+            "ipmitool chassis power {} at BMC {}",
+            action.verb(),
+            bmc.address
+        );
+        self.calls
+            .run(host, bmc, &what, |password| async move {
+                self.call_once(host, bmc, ipmi, password.expose(), action)
+                    .await
+            })
+            .await
     }
 }
 
@@ -137,47 +149,13 @@ impl Power for IpmiPower {
             host: host.name.clone(),
             detail: "no BMC configured".into(),
         })?;
-        let mut pause = RETRY_PAUSE;
-        let mut attempt = 1;
-        loop {
-            // Read at every attempt: a rotated secret is picked up; never kept around.
-            let password = secrets::read(&bmc.password).map_err(|err| TransportError::Config {
+        let BmcProtocol::Ipmi(ipmi) = &bmc.protocol else {
+            return Err(TransportError::Config {
                 host: host.name.clone(),
-                detail: format!("BMC password: {err}"),
-            })?;
-            let result = {
-                let gate = self.bmc_gate(&bmc.address);
-                let _bmc = gate.acquire().await.map_err(|_| closed(host))?;
-                let _call = self.calls.acquire().await.map_err(|_| closed(host))?;
-                self.call_once(host, bmc, password.expose(), action).await
-            };
-            drop(password);
-            let outcome = result.and_then(|stdout| match action {
-                PowerAction::Status => parse_status(&stdout).ok_or_else(|| {
-                    other(
-                        host,
-                        format!(
-                            "unexpected ipmitool output from BMC {}: {:?}",
-                            bmc.address,
-                            tail(stdout.trim(), ERROR_TAIL)
-                        ),
-                    )
-                }),
-                PowerAction::On | PowerAction::Cycle => Ok(PowerState::On),
-                PowerAction::Off => Ok(PowerState::Off),
+                detail: format!("BMC {} does not speak IPMI", bmc.address),
             });
-            match outcome {
-                Ok(state) => return Ok(state),
-                Err(err @ TransportError::Config { .. }) => return Err(err),
-                Err(err) if attempt >= self.attempts => return Err(err),
-                Err(err) => {
-                    tracing::debug!(host = %host.name, attempt, "BMC call failed, retrying: {err}");
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    attempt += 1;
-                }
-            }
-        }
+        };
+        self.power_ipmi(host, bmc, ipmi, action).await
     }
 }
 
@@ -193,24 +171,11 @@ pub fn parse_status(stdout: &str) -> Option<PowerState> {
     })
 }
 
-/// Replaces every occurrence of the password, in case a tool echoes it.
-fn scrub(text: &str, password: &str) -> String {
-    if password.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(password, "********")
-    }
-}
-
 fn other(host: &Host, detail: String) -> TransportError {
     TransportError::Other {
         host: host.name.clone(),
         detail,
     }
-}
-
-fn closed(host: &Host) -> TransportError {
-    other(host, "BMC call limiter closed".into())
 }
 
 #[cfg(test)]
@@ -223,11 +188,5 @@ mod tests {
         assert_eq!(parse_status("Chassis Power is off"), Some(PowerState::Off));
         assert_eq!(parse_status("Chassis Power Control: Up/On"), None);
         assert_eq!(parse_status(""), None);
-    }
-
-    #[test]
-    fn scrubs_password() {
-        assert_eq!(scrub("bad s3cret here", "s3cret"), "bad ******** here");
-        assert_eq!(scrub("text", ""), "text");
     }
 }

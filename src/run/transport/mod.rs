@@ -2,9 +2,13 @@
 //! health probes. The scheduler never touches them; executors do.
 
 pub mod bmc;
+pub mod bmc_calls;
+pub mod http;
 pub mod ipmi;
 pub mod probe;
+pub mod redfish;
 pub mod ssh;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
@@ -58,6 +62,14 @@ pub enum TransportError {
         /// Host name.
         host: String,
         /// Unknown or changed, and where known_hosts is.
+        detail: String,
+    },
+    /// A TLS peer's certificate was refused (or the TLS setup failed): never retried.
+    #[error("{host}: {detail}")]
+    Tls {
+        /// Host name.
+        host: String,
+        /// What was refused, and which CAs were trusted.
         detail: String,
     },
     /// Authentication failed.
@@ -119,7 +131,7 @@ impl TransportError {
             TransportError::Unreachable { .. } => Reason::Unreachable {
                 detail: self.to_string(),
             },
-            TransportError::Other { .. } => Reason::Other {
+            TransportError::Other { .. } | TransportError::Tls { .. } => Reason::Other {
                 detail: format!("{command}: {self}"),
             },
         }

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::bmc_protocol::{resolve_protocol, Sources};
 use super::duration;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::hostrange;
 use crate::topology::model::*;
-use crate::topology::names::{address_problem, is_env_name, name_problem};
+use crate::topology::names::{address_problem, endpoint_problem, is_env_name, name_problem};
 use crate::topology::raw::*;
 
 /// The most hosts one topology may declare, ranges expanded: far above any real fleet, low
@@ -93,7 +94,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 let at = format!("{path}.bmc.address");
                 let list = paired(Some(address), &names, &at, out);
                 if let Some(list) = &list {
-                    check_addresses(list, &at, None, out);
+                    check_endpoints(list, &at, out);
                 }
                 list
             })
@@ -206,6 +207,7 @@ fn merge_bmc(
     base_dir: &Path,
     out: &mut Collector,
 ) -> Option<BmcSettings> {
+    let own_entry = own;
     // A host without its own `bmc:` still gets the defaults' BMC settings.
     let own = own.or(defaults)?;
     let pick = |field: fn(&RawBmc) -> Option<&String>| {
@@ -225,17 +227,19 @@ fn merge_bmc(
             return None;
         }
     };
+    let protocol = resolve_protocol(
+        &Sources {
+            defaults,
+            own: own_entry,
+            path,
+        },
+        base_dir,
+        out,
+    );
     Some(BmcSettings {
         user: pick(|bmc| bmc.user.as_ref()).unwrap_or_else(|| defaults::BMC_USER.into()),
         password,
-        protocol: BmcProtocol::Ipmi(IpmiSettings {
-            interface: pick(|bmc| bmc.interface.as_ref())
-                .unwrap_or_else(|| defaults::BMC_INTERFACE.into()),
-            cipher_suite: own
-                .cipher_suite
-                .or_else(|| defaults.and_then(|bmc| bmc.cipher_suite))
-                .unwrap_or(defaults::BMC_CIPHER_SUITE),
-        }),
+        protocol,
     })
 }
 
@@ -318,9 +322,25 @@ fn check_texts(entry: &RawHost, at: &str, out: &mut Collector) {
 
 /// Reports the first address of `list` that is neither an IP address nor a host name.
 fn check_addresses(list: &[String], at: &str, hint: Option<&str>, out: &mut Collector) {
+    first_problem(list, at, address_problem, hint, out);
+}
+
+/// Reports the first BMC endpoint of `list` that is not an address with an optional port.
+fn check_endpoints(list: &[String], at: &str, out: &mut Collector) {
+    let hint = "write an IP address (10.0.0.1) or a host name, with `:PORT` if the BMC needs one";
+    first_problem(list, at, endpoint_problem, Some(hint), out);
+}
+
+fn first_problem(
+    list: &[String],
+    at: &str,
+    problem: fn(&str) -> Option<String>,
+    hint: Option<&str>,
+    out: &mut Collector,
+) {
     if let Some((address, why)) = list
         .iter()
-        .find_map(|address| address_problem(address).map(|why| (address, why)))
+        .find_map(|address| problem(address).map(|why| (address, why)))
     {
         let diagnostic = out.error(at, format!("invalid address {address:?}: {why}"));
         diagnostic.hint(hint.unwrap_or("write an IP address (10.0.0.1) or a host name"));
@@ -360,7 +380,7 @@ fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
 }
 
 /// `~/x` → home, relative paths → relative to the topology file's directory.
-fn absolute(path: &str, base_dir: &Path) -> PathBuf {
+pub(super) fn absolute(path: &str, base_dir: &Path) -> PathBuf {
     if let Some(rest) = path.strip_prefix("~/") {
         if let Some(home) = std::env::var_os("HOME") {
             return PathBuf::from(home).join(rest);

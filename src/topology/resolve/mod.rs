@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+mod bmc_protocol;
 mod hosts;
 mod settings;
 mod subsystems;
