@@ -14,7 +14,7 @@ use blackstart::run::transport::ssh::SshRemote;
 use blackstart::run::transport::{
     Power, PowerAction, PowerState, Probe, Remote, TransportError, OUTPUT_TAIL_BYTES,
 };
-use blackstart::topology::SecretSource;
+use blackstart::topology::{SecretSource, TlsTrust};
 use support::lab::{wait_until, Lab, LabSecret};
 
 const T: Duration = Duration::from_secs(10);
@@ -422,6 +422,7 @@ async fn probes_against_the_lab_service() {
         url: url.clone(),
         status,
         body: body.map(str::to_string),
+        tls: TlsTrust::default(),
     };
     let short = Duration::from_secs(2);
 
@@ -476,16 +477,18 @@ async fn probes_against_the_lab_service() {
         .await
         .unwrap_err();
     assert!(err.contains("lacks \"ready\""), "{err}");
+    // https is spoken now (tests/https_lab.rs): a plain-HTTP server fails the handshake.
     let https = RenderedCheck::Http {
         url: url.replace("http:", "https:"),
         status: 200,
         body: None,
+        tls: TlsTrust::default(),
     };
     assert!(probe
         .check(&host, &https, short)
         .await
         .unwrap_err()
-        .contains("not supported"));
+        .contains("TLS"));
 
     let cmd = |command: &str, exit_code: i32| RenderedCheck::Command {
         command: command.to_string(),

@@ -3,7 +3,7 @@
 
 use crate::graph::{Mode, Step};
 use crate::template::{self, Values};
-use crate::topology::{HealthCheck, HostId, SecretSource, Topology};
+use crate::topology::{HealthCheck, HostId, SecretSource, TlsTrust, Topology};
 
 /// A health check with its templates filled in for one host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -24,6 +24,8 @@ pub enum RenderedCheck {
         status: u16,
         /// Text the body must contain.
         body: Option<String>,
+        /// How an `https://` peer is verified.
+        tls: TlsTrust,
     },
     /// Command over SSH.
     Command {
@@ -92,10 +94,16 @@ fn render_check(check: &HealthCheck, values: &Values<'_>) -> RenderedCheck {
             address: values.address.to_string(),
             port: *port,
         },
-        HealthCheck::Http { url, status, body } => RenderedCheck::Http {
+        HealthCheck::Http {
+            url,
+            status,
+            body,
+            tls,
+        } => RenderedCheck::Http {
             url: template::render_plain(url, values),
             status: *status,
             body: body.clone(),
+            tls: tls.clone(),
         },
         HealthCheck::Command { command, exit_code } => RenderedCheck::Command {
             command: template::render_shell(command, values),
@@ -108,11 +116,28 @@ impl std::fmt::Display for RenderedCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RenderedCheck::Tcp { address, port } => write!(f, "tcp {address}:{port} accepts"),
-            RenderedCheck::Http { url, status, body } => {
+            RenderedCheck::Http {
+                url,
+                status,
+                body,
+                tls,
+            } => {
                 write!(f, "GET {url} answers {status}")?;
-                match body {
-                    Some(body) => write!(f, " with body containing {body:?}"),
-                    None => Ok(()),
+                if let Some(body) = body {
+                    write!(f, " with body containing {body:?}")?;
+                }
+                match (url.starts_with("https://"), tls) {
+                    (false, _) => Ok(()),
+                    (true, TlsTrust { insecure: true, .. }) => write!(f, ", TLS NOT VERIFIED"),
+                    (
+                        true,
+                        TlsTrust {
+                            ca_file: Some(ca), ..
+                        },
+                    ) => {
+                        write!(f, ", TLS verified against {}", ca.display())
+                    }
+                    (true, _) => write!(f, ", TLS verified against the system's CAs"),
                 }
             }
             RenderedCheck::Command { command, exit_code } => {

@@ -434,6 +434,8 @@ pub enum HealthCheck {
         status: u16,
         /// Text the body must contain.
         body: Option<String>,
+        /// How an `https://` peer is verified.
+        tls: TlsTrust,
     },
     /// A command over SSH exits with the expected code.
     Command {

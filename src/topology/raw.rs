@@ -307,6 +307,10 @@ pub struct RawHttpCheck {
     pub status: Option<u16>,
     /// The body must contain this text.
     pub body: Option<String>,
+    /// For `https://`: PEM file of the CAs trusted instead of the system's store.
+    pub ca_file: Option<String>,
+    /// For `https://`: no certificate verification (shown in the plan). Default false.
+    pub insecure: Option<bool>,
 }
 
 /// A progress probe: while its output changes, a slow start is not killed.

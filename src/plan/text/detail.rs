@@ -268,10 +268,16 @@ pub(super) fn escaped(
                 command: escape(&command),
                 exit_code,
             },
-            RenderedCheck::Http { url, status, body } => RenderedCheck::Http {
+            RenderedCheck::Http {
+                url,
+                status,
+                body,
+                tls,
+            } => RenderedCheck::Http {
                 url: escape(&url),
                 status,
                 body,
+                tls,
             },
             tcp => tcp,
         }),

@@ -298,8 +298,13 @@ fn commands(topology: &Topology, step: crate::graph::Step, host: usize) -> Vec<S
     parts.push(match &commands.check {
         Some(RenderedCheck::Tcp { port, .. }) => format!("check port {port}"),
         // 200 is what nearly every check expects: say the status only when it is not.
-        Some(RenderedCheck::Http { url, status, body }) => format!(
-            "check GET {}{}{}",
+        Some(RenderedCheck::Http {
+            url,
+            status,
+            body,
+            tls,
+        }) => format!(
+            "check GET {}{}{}{}",
             // The host's own address is implied, as it is for `check port N`.
             url.strip_prefix(&format!("http://{}", on.address))
                 .filter(|rest| rest.starts_with([':', '/']))
@@ -311,7 +316,13 @@ fn commands(topology: &Topology, step: crate::graph::Step, host: usize) -> Vec<S
             },
             body.as_ref()
                 .map(|b| format!(" has {b:?}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            // A reviewer must see an unverified peer; a verified one is the default.
+            if tls.insecure && url.starts_with("https://") {
+                ", TLS NOT VERIFIED"
+            } else {
+                ""
+            }
         ),
         Some(check) => format!("check {check}"),
         None => "no check: healthy when the start exits 0".into(),

@@ -1,18 +1,16 @@
-//! Health probes straight at the service: a TCP connect, a plain-HTTP GET (hyper, HTTP/1.1),
-//! or a command over the [`Remote`] transport.
+//! Health probes straight at the service: a TCP connect, an HTTP or https GET (hyper over
+//! rustls, the peer verified against the system's CAs or the check's `ca_file`), or a command
+//! over the [`Remote`] transport.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::Method;
 use tokio::net::TcpStream;
 
-use super::{tail, Probe, Remote};
+use super::{http, tail, Probe, Remote};
 use crate::plan::actions::RenderedCheck;
-use crate::topology::Host;
+use crate::topology::{Host, TlsTrust};
 
 /// Most bytes of a response body read for the `body` check.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -47,8 +45,14 @@ impl<R: Remote> Probe for DirectProbe<R> {
     ) -> Result<(), String> {
         match check {
             RenderedCheck::Tcp { address, port } => tcp(address, *port, timeout).await,
-            RenderedCheck::Http { url, status, body } => {
-                match tokio::time::timeout(timeout, http_get(url, *status, body.as_deref())).await {
+            RenderedCheck::Http {
+                url,
+                status,
+                body,
+                tls,
+            } => {
+                let get = http_get(url, *status, body.as_deref(), tls);
+                match tokio::time::timeout(timeout, get).await {
                     Ok(result) => result,
                     Err(_) => Err(format!("GET {url}: no answer within {timeout:?}")),
                 }
@@ -84,58 +88,30 @@ pub async fn tcp(address: &str, port: u16, timeout: Duration) -> Result<(), Stri
     }
 }
 
-/// A plain-HTTP GET of `url` expecting `status` and, when given, `body` within the first
-/// [`MAX_BODY_BYTES`] of the response. Not time-limited itself: wrap it in a timeout.
-pub async fn http_get(url: &str, status: u16, body: Option<&str>) -> Result<(), String> {
-    let uri: Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(other) => {
-            return Err(format!(
-                "GET {url}: scheme {other} is not supported (http only)"
-            ))
-        }
-        None => return Err(format!("bad URL {url:?}: no scheme")),
-    }
-    let authority = uri
-        .authority()
-        .ok_or_else(|| format!("bad URL {url:?}: no host"))?
-        .clone();
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port))
+/// A GET of `url` (`http://` or `https://`, the peer verified as `tls` says) expecting
+/// `status` and, when given, `body` within the first [`MAX_BODY_BYTES`] of the response.
+/// Not time-limited itself: wrap it in a timeout.
+pub async fn http_get(
+    url: &str,
+    status: u16,
+    body: Option<&str>,
+    tls: &TlsTrust,
+) -> Result<(), String> {
+    let response = http::send(Method::GET, url, &[], None, tls)
         .await
-        .map_err(|e| format!("GET {url}: connect: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let driver = AbortOnDrop(tokio::spawn(connection));
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let request = Request::get(path)
-        .header(hyper::header::HOST, authority.as_str())
-        .header(hyper::header::USER_AGENT, "blackstart-probe")
-        .header(hyper::header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let got = response.status().as_u16();
+        .map_err(|e| e.to_string())?;
+    let got = response.status;
     let wanted_body = body.filter(|b| !b.is_empty());
     if got != status {
-        let text = read_body(response.into_body()).await.unwrap_or_default();
+        let text = response.text(MAX_BODY_BYTES).await.unwrap_or_default();
         return Err(format!(
             "GET {url} answered {got}, expected {status}{}",
             quote(" body: ", &text)
         ));
     }
     if let Some(needle) = wanted_body {
-        let text = read_body(response.into_body())
+        let text = response
+            .text(MAX_BODY_BYTES)
             .await
             .map_err(|e| format!("GET {url}: reading body: {e}"))?;
         if !text.contains(needle) {
@@ -145,16 +121,7 @@ pub async fn http_get(url: &str, status: u16, body: Option<&str>) -> Result<(), 
             ));
         }
     }
-    drop(driver);
     Ok(())
-}
-
-async fn read_body(body: hyper::body::Incoming) -> Result<String, String> {
-    let collected = Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&collected.to_bytes()).into_owned())
 }
 
 fn quote(label: &str, text: &str) -> String {
@@ -163,14 +130,5 @@ fn quote(label: &str, text: &str) -> String {
         String::new()
     } else {
         format!("{label}{:?}", tail(text, QUOTE))
-    }
-}
-
-/// Stops the connection task when the probe ends, whichever way.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -41,7 +41,7 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
         .enumerate()
         .map(|(id, host)| (host.name.as_str(), id))
         .collect();
-    let subsystems = resolve_subsystems(&raw, &hosts, &host_index, out);
+    let subsystems = resolve_subsystems(&raw, &hosts, &host_index, base_dir, out);
     let policy = Policy {
         parallelism: raw.policy.parallelism.unwrap_or(defaults::PARALLELISM),
         power_on_per_window: raw

@@ -1,7 +1,10 @@
 //! Settings of a subsystem: health checks, health polling, retries and progress probes,
 //! each checked where it is written and inherited from `defaults.subsystem` field by field.
 
+use std::path::Path;
+
 use super::checked_template;
+use super::hosts::absolute;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::model::*;
@@ -115,6 +118,7 @@ pub(super) fn check_settings(entry: &RawSubsystem, path: &str, out: &mut Collect
 pub(super) fn check_health(
     raw: Option<&RawHealth>,
     path: &str,
+    base_dir: &Path,
     out: &mut Collector,
 ) -> Option<HealthCheck> {
     let raw = raw?;
@@ -163,14 +167,63 @@ pub(super) fn check_health(
                 format!("HTTP status {status} does not exist (100 to 599)"),
             );
         }
+        let tls = http_trust(http, &url, &format!("{path}.http"), base_dir, out);
         return Some(HealthCheck::Http {
             url,
             status: http.status.unwrap_or(200),
             body: http.body.clone(),
+            tls,
         });
     }
     raw.command.as_ref().map(|command| HealthCheck::Command {
         command: checked_template(command, &format!("{path}.command"), out),
         exit_code: raw.exit_code.unwrap_or(0),
     })
+}
+
+/// How an https check verifies its peer: a CA file (read now, so a missing one is found at
+/// validation, not during the outage), the system store, or nothing when `insecure: true`.
+fn http_trust(
+    http: &RawHttpCheck,
+    url: &str,
+    path: &str,
+    base_dir: &Path,
+    out: &mut Collector,
+) -> TlsTrust {
+    let insecure = http.insecure.unwrap_or(false);
+    if !url.starts_with("https://") && (http.ca_file.is_some() || insecure) {
+        out.error(
+            format!("{path}.url"),
+            "`ca_file` and `insecure` apply to https:// checks only",
+        );
+    }
+    if insecure && http.ca_file.is_some() {
+        out.error(
+            format!("{path}.insecure"),
+            "`insecure: true` beside a `ca_file`: the CA would never be checked",
+        )
+        .hint("keep `ca_file` and remove `insecure`");
+    }
+    let ca_file = http.ca_file.as_ref().and_then(|file| {
+        let file = absolute(file, base_dir);
+        match std::fs::read_to_string(&file) {
+            Ok(text) if text.contains("-----BEGIN CERTIFICATE-----") => Some(file),
+            Ok(_) => {
+                out.error(
+                    format!("{path}.ca_file"),
+                    format!("{} holds no PEM certificate", file.display()),
+                );
+                None
+            }
+            Err(e) => {
+                out.error(
+                    format!("{path}.ca_file"),
+                    format!("cannot read CA file {}: {}", file.display(), e.kind()),
+                )
+                .hint("a relative path is read from the topology file's directory");
+                None
+            }
+        }
+    });
+    TlsTrust { ca_file, insecure }
 }

@@ -3,6 +3,7 @@
 //! `defaults.subsystem` field by field.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use super::settings::{check_health, health_policy, progress, retry_policy};
 use super::{checked_template, duration};
@@ -21,6 +22,8 @@ pub const MAX_NODES: usize = 1_000_000;
 /// What every subsystem is resolved against: the hosts and the subsystems' names.
 struct Context<'a> {
     raw: &'a RawTopology,
+    /// The topology file's directory: relative paths start there.
+    base_dir: &'a Path,
     hosts: &'a [Host],
     host_index: &'a HashMap<&'a str, HostId>,
     names: HashMap<&'a str, SubsystemId>,
@@ -45,10 +48,12 @@ pub(super) fn resolve_subsystems(
     raw: &RawTopology,
     hosts: &[Host],
     host_index: &HashMap<&str, HostId>,
+    base_dir: &Path,
     out: &mut Collector,
 ) -> Vec<Subsystem> {
     let context = Context {
         raw,
+        base_dir,
         hosts,
         host_index,
         names: register_names(raw, out),
@@ -117,7 +122,12 @@ fn resolve_one(
     let (member_hosts, spares) = members(context, entry, path, &name, out);
     let (requires, wants) = dependencies(context, entry, path, &name, out);
     super::settings::check_settings(entry, path, out);
-    let health = check_health(entry.health.as_ref(), &format!("{path}.health"), out);
+    let health = check_health(
+        entry.health.as_ref(),
+        &format!("{path}.health"),
+        context.base_dir,
+        out,
+    );
     let expect = duration(entry.expect, defaults.expect, defaults::EXPECT);
     let bootstrap = entry
         .bootstrap
@@ -304,6 +314,7 @@ fn bootstrap(
         health: check_health(
             raw.health.as_ref(),
             &format!("{path}.bootstrap.health"),
+            context.base_dir,
             out,
         )
         .or_else(|| health.clone()),
