@@ -57,7 +57,7 @@ fn lower_bound_of(topology: &Topology, plan: &Plan, subset: &[bool]) -> (Duratio
         .flat_map(|step| {
             step.hosts.iter().map(move |host| {
                 (
-                    step.quorum_start.max(topology.hosts[*host].boot),
+                    step.earliest_start.max(topology.hosts[*host].boot),
                     step.duration,
                 )
             })
@@ -72,7 +72,7 @@ fn lower_bound_of(topology: &Topology, plan: &Plan, subset: &[bool]) -> (Duratio
     }
     let chain = (0..plan.steps.len())
         .filter(in_subset)
-        .map(|id| plan.steps[id].quorum_ready_at)
+        .map(|id| plan.steps[id].ready_at)
         .max()
         .unwrap_or_default();
     (chain.max(by_work), by_work)

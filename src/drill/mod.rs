@@ -269,14 +269,12 @@ impl DrillConfig {
     }
 }
 
-/// Lifts every cap the plan's ETA ignores: fleet parallelism, power-on rate limits and
-/// rolling starts. With [`DrillConfig::exact`], a drill then takes exactly the plan's ETA.
+/// Lifts every cap the plan's ETA ignores: fleet parallelism and power-on rate limits.
+/// Rolling starts (`max_parallel`) stay: the plan models them. With
+/// [`DrillConfig::exact`], a drill then takes exactly the plan's ETA, step by step.
 pub fn uncap(topology: &mut Topology) {
     topology.policy.parallelism = u32::MAX;
     topology.policy.power_on_per_window = u32::MAX;
-    for subsystem in &mut topology.subsystems {
-        subsystem.max_parallel = None;
-    }
 }
 
 mod pair_secs {

@@ -158,8 +158,8 @@ impl Scheduler {
             // Dependents wait for the quorum, not every host: rank by the time from the
             // dependencies' quorums to this step's own (a rolling start spans several nodes).
             let span = plan.steps[id]
-                .quorum_ready_at
-                .saturating_sub(plan.steps[id].quorum_start);
+                .ready_at
+                .saturating_sub(plan.steps[id].earliest_start);
             let own = span.as_millis() as u64;
             // Severity weighs in as work still to come after the step: a chain that ends in
             // an S1 step looks longer (more urgent) than one that ends in S4.
