@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use blackstart::drill::{
-    monte_carlo, render_json, render_monte_carlo_json, render_monte_carlo_text, render_text,
-    render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected,
+    monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
+    render_text, render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
@@ -66,6 +66,11 @@ pub struct SimulateArgs {
     /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
     #[arg(long, value_name = "FAULT")]
     pub inject: Vec<String>,
+    /// With `--runs`: runs repeated once per enabled fault kind, with that kind off, to
+    /// tell what each fault costs (the first N of the series; 0 = no fault costs). Each
+    /// costs N more runs per kind.
+    #[arg(long, value_name = "N", default_value_t = blackstart::drill::COST_RUNS)]
+    pub cost_runs: usize,
     /// Start from a warm fleet (all on and healthy) instead of a total outage.
     #[arg(long)]
     pub warm: bool,
@@ -175,7 +180,13 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             eprintln!("note: --timeline is written for single runs only (without --runs)");
         }
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let result = monte_carlo(&drill, args.runs as usize, args.seed, threads);
+        let result = monte_carlo_with_costs(
+            &drill,
+            args.runs as usize,
+            args.cost_runs,
+            args.seed,
+            threads,
+        );
         let rendered = match args.format {
             SimulateFormat::Text => render_monte_carlo_text(&drill, &result),
             SimulateFormat::Json => render_monte_carlo_json(&drill, &result),

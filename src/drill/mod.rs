@@ -23,7 +23,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use engine::{simulate, Drill, NodeFailure, Outcome};
-pub use monte_carlo::{monte_carlo, FaultCost, MonteCarlo, Percentiles, TierStats};
+pub use monte_carlo::{
+    monte_carlo, monte_carlo_with_costs, FaultCost, MonteCarlo, Percentiles, TierStats, COST_RUNS,
+};
 pub use random::run_seed;
 pub use render::{
     render_json, render_monte_carlo_json, render_monte_carlo_text, render_text, render_timeline,
