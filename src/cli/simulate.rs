@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use blackstart::drill::{
     monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
-    render_text, render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected,
+    render_text, render_timeline, Drill, DrillConfig, FaultRates, FleetStart, Injected, Model,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
@@ -35,9 +35,14 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Spread of boot and start times around their expected values (lognormal shape; 0 =
-    /// exactly as expected).
-    #[arg(long, default_value_t = 0.2, value_parser = non_negative)]
-    pub spread: f64,
+    /// exactly as expected) [default: the model's, else 0.2].
+    #[arg(long, value_parser = non_negative)]
+    pub spread: Option<f64>,
+    /// The drill's model: boot times per host class, start times per step, latencies,
+    /// spread and fault rates (YAML; `blackstart calibrate` writes one from real runs).
+    /// Flags given beside it win.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
     /// Node actions in flight at once (default: the topology's policy).
     #[arg(long)]
     pub parallelism: Option<u32>,
@@ -45,20 +50,25 @@ pub struct SimulateArgs {
     #[arg(long, value_enum)]
     pub priority: Option<PriorityArg>,
     /// Probability that a start attempt fails.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.start_failure, value_parser = probability)]
-    pub start_failure: f64,
+    /// [default: the model's, else 0.01]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub start_failure: Option<f64>,
     /// Probability that a host's disk never comes back after the power cut.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_disk, value_parser = probability)]
-    pub dead_disk: f64,
+    /// [default: the model's, else 0]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub dead_disk: Option<f64>,
     /// Probability that a host's BMC does not answer.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_bmc, value_parser = probability)]
-    pub dead_bmc: f64,
+    /// [default: the model's, else 0]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub dead_bmc: Option<f64>,
     /// Probability that a host's SSH is slow (late after boot, slow per command).
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.slow_ssh, value_parser = probability)]
-    pub slow_ssh: f64,
+    /// [default: the model's, else 0.01]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub slow_ssh: Option<f64>,
     /// Probability that a node's health check flaps on its first attempt.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.flapping, value_parser = probability)]
-    pub flapping: f64,
+    /// [default: the model's, else 0.02]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub flapping: Option<f64>,
     /// No faults at all (not with a fault probability: say one or the other).
     #[arg(long, conflicts_with_all = ["start_failure", "dead_disk", "dead_bmc", "slow_ssh", "flapping"])]
     pub no_faults: bool,
@@ -112,6 +122,21 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     let mut topology = loaded.topology;
+    let model = match &args.model {
+        Some(path) => match Model::load(path) {
+            Ok(model) => {
+                for unused in model.apply(&mut topology) {
+                    eprintln!("note: the model's {unused} matches nothing in this topology");
+                }
+                model
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(Outcome::InvalidInput);
+            }
+        },
+        None => Model::default(),
+    };
     if let Some(priority) = args.priority {
         topology.policy.priority = match priority {
             PriorityArg::Tier => blackstart::topology::Priority::Tier,
@@ -141,19 +166,20 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::InvalidInput);
         }
     };
+    let base = model.config();
     let faults = if args.no_faults {
         FaultRates::NONE
     } else {
         FaultRates {
-            start_failure: args.start_failure,
-            dead_disk: args.dead_disk,
-            dead_bmc: args.dead_bmc,
-            slow_ssh: args.slow_ssh,
-            flapping: args.flapping,
+            start_failure: args.start_failure.unwrap_or(base.faults.start_failure),
+            dead_disk: args.dead_disk.unwrap_or(base.faults.dead_disk),
+            dead_bmc: args.dead_bmc.unwrap_or(base.faults.dead_bmc),
+            slow_ssh: args.slow_ssh.unwrap_or(base.faults.slow_ssh),
+            flapping: args.flapping.unwrap_or(base.faults.flapping),
         }
     };
     let config = DrillConfig {
-        spread: args.spread,
+        spread: args.spread.unwrap_or(base.spread),
         faults,
         start: if args.warm {
             FleetStart::Warm
@@ -161,7 +187,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             FleetStart::Cold
         },
         timeline: args.timeline.is_some() && args.runs == 1,
-        ..DrillConfig::default()
+        ..base
     };
     let mut injected = Vec::new();
     for text in &args.inject {

@@ -22,6 +22,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// Pause before the first retry; doubles after each failure.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// How long a request to a BMC that never answers takes before the run gives up: every
+/// attempt cut at `timeout`, with the doubling pauses between them. The drill assumes it.
+pub fn gives_up_after(timeout: Duration, attempts: u32) -> Duration {
+    let attempts = attempts.max(1);
+    let pauses = (0..attempts - 1).map(|n| RETRY_PAUSE * 2u32.saturating_pow(n));
+    timeout * attempts + pauses.sum::<Duration>()
+}
 /// Most bytes of ipmitool's output quoted in an error.
 const ERROR_TAIL: usize = 400;
 
