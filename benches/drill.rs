@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use blackstart::drill::{monte_carlo, uncap, Drill, DrillConfig, FaultRates};
+use blackstart::drill::{
+    monte_carlo, monte_carlo_with_costs, uncap, Drill, DrillConfig, FaultRates,
+};
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use blackstart::topology::{load_file, Topology};
@@ -57,7 +59,7 @@ fn lower_bound_of(topology: &Topology, plan: &Plan, subset: &[bool]) -> (Duratio
         .flat_map(|step| {
             step.hosts.iter().map(move |host| {
                 (
-                    step.quorum_start.max(topology.hosts[*host].boot),
+                    step.earliest_start.max(topology.hosts[*host].boot),
                     step.duration,
                 )
             })
@@ -72,7 +74,7 @@ fn lower_bound_of(topology: &Topology, plan: &Plan, subset: &[bool]) -> (Duratio
     }
     let chain = (0..plan.steps.len())
         .filter(in_subset)
-        .map(|id| plan.steps[id].quorum_ready_at)
+        .map(|id| plan.steps[id].ready_at)
         .max()
         .unwrap_or_default();
     (chain.max(by_work), by_work)
@@ -159,8 +161,10 @@ fn main() {
     let faulty_ratio =
         recovered.iter().sum::<f64>() / recovered.len().max(1) as f64 / bound.as_secs_f64();
 
-    // Monte Carlo: 1,000 cold starts with spread and no faults (exactly 1,000 runs), then the
-    // default faults (1,000 runs plus 1,000 per fault kind for the cost attribution).
+    // Monte Carlo: 1,000 cold starts with spread and no faults (exactly 1,000 runs), then
+    // what `simulate --runs 1000` does with its defaults (the default faults, 1,000 runs,
+    // plus the first COST_RUNS again per fault kind for the costs), then the old way of
+    // costing faults (all 1,000 runs again per fault kind) as the baseline of this run.
     let spread_only = Drill::new(
         &topology,
         &plan,
@@ -175,7 +179,11 @@ fn main() {
     let began = Instant::now();
     let full = monte_carlo(&faulty, 1000, 1, threads);
     let full_time = began.elapsed();
-    let full_runs = 1000 * (1 + full.fault_costs.len());
+    let full_runs = 1000 + full.cost_runs * full.fault_costs.len();
+    let began = Instant::now();
+    let every = monte_carlo_with_costs(&faulty, 1000, 1000, 1, threads, &|| {});
+    let every_time = began.elapsed();
+    let every_runs = 1000 * (1 + every.fault_costs.len());
     let memory = peak_memory_mb();
 
     let secs = |d: Duration| d.as_secs_f64();
@@ -218,6 +226,12 @@ fn main() {
             "with_faults_runs": full_runs,
             "with_faults_wall_secs": secs(full_time),
             "with_faults_stall_probability": full.stall_probability,
+            "with_faults_over_fault_free": secs(full_time) / secs(thousand),
+            "costs_from_every_run_runs": every_runs,
+            "costs_from_every_run_wall_secs": secs(every_time),
+            "speedup_over_costs_from_every_run": secs(every_time) / secs(full_time),
+            "fault_costs": full.fault_costs,
+            "fault_costs_from_every_run": every.fault_costs,
             "peak_memory_mb": memory,
             "peak_memory_target_mb": 200.0,
         },
@@ -270,11 +284,34 @@ fn main() {
         series.makespan.p99.map_or(f64::NAN, secs)
     );
     println!(
-        "  monte carlo with faults and their costs: {} runs in {:.2}s, stalls {:.1}%",
+        "  simulate --runs 1000 (default faults and their costs): {} runs in {:.2}s = {:.2}x the fault-free 1000 (target < 10s), stalls {:.1}%",
         full_runs,
         secs(full_time),
+        secs(full_time) / secs(thousand),
         full.stall_probability * 100.0
     );
+    println!(
+        "  baseline, costs from every run (before): {} runs in {:.2}s = {:.2}x the fault-free 1000; now {:.2}x faster",
+        every_runs,
+        secs(every_time),
+        secs(every_time) / secs(thousand),
+        secs(every_time) / secs(full_time)
+    );
+    for now in &full.fault_costs {
+        let Some(before) = every.fault_costs.iter().find(|c| c.fault == now.fault) else {
+            continue;
+        };
+        println!(
+            "    {:<14} cost {:+.1}s ±{:.1} from {} pairs; {:+.1}s ±{:.1} from {}",
+            now.fault.name(),
+            now.cost_secs.unwrap_or(f64::NAN),
+            now.cost_stderr_secs.unwrap_or(f64::NAN),
+            now.paired_runs,
+            before.cost_secs.unwrap_or(f64::NAN),
+            before.cost_stderr_secs.unwrap_or(f64::NAN),
+            before.paired_runs
+        );
+    }
     match memory {
         Some(mb) => println!("  peak memory (VmHWM): {mb:.1} MB (target < 200 MB)"),
         None => println!("  peak memory: /proc/self/status unavailable"),

@@ -380,6 +380,20 @@ fn social_network_plan_has_the_2013_scale_and_respects_every_dependency() {
                 node["duration_s"].as_f64().unwrap(),
             ));
     }
+    // A dependency is ready at its quorum (`min_healthy`): its first members to finish.
+    let required: HashMap<&str, usize> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            let id = step["id"].as_str().unwrap();
+            (id, step["required_healthy"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    for (step, members) in by_step.iter_mut() {
+        members.sort_by(|a, b| (a.0 + a.1).total_cmp(&(b.0 + b.1)));
+        members.truncate(required[step].max(1));
+    }
     let mut checked = 0;
     for node in nodes {
         let start = node["earliest_start_s"].as_f64().unwrap();

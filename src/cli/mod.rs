@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an [`Outcome`]; errors of input end as exit code 2.
 
+mod calibrate;
 mod confirm;
 mod control;
 mod exec;
@@ -172,6 +173,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Drill the whole recovery against a simulated fleet on a virtual clock.
     Simulate(simulate::SimulateArgs),
+    /// Fit the drill's model (boot, power, SSH, start times; failure rates) from real runs.
+    Calibrate(calibrate::CalibrateArgs),
     /// Acknowledge a manual step or approve a gate; recorded with who and when.
     Ack {
         /// The run directory.
@@ -282,6 +285,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         ),
         Command::Completions { shell } => Ok(pictures::completions(shell)),
         Command::Man => pictures::man(),
+        Command::Calibrate(calibrate_args) => calibrate::calibrate(calibrate_args),
         Command::Schema { playbook } => {
             let schema = if playbook {
                 schemars::schema_for!(blackstart::playbook::raw::RawPlaybook)

@@ -4,8 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use blackstart::drill::{
-    monte_carlo_with_progress, render_json, render_monte_carlo_json, render_monte_carlo_text,
+    monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
     render_text, render_timeline, total_runs, Drill, DrillConfig, FaultRates, FleetStart, Injected,
+    Model,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
@@ -36,9 +37,14 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Spread of boot and start times around their expected values (lognormal shape; 0 =
-    /// exactly as expected).
-    #[arg(long, default_value_t = 0.2, value_parser = non_negative)]
-    pub spread: f64,
+    /// exactly as expected) [default: the model's, else 0.2].
+    #[arg(long, value_parser = non_negative)]
+    pub spread: Option<f64>,
+    /// The drill's model: boot times per host class, start times per step, latencies,
+    /// spread and fault rates (YAML; `blackstart calibrate` writes one from real runs).
+    /// Flags given beside it win.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
     /// Node actions in flight at once (default: the topology's policy).
     #[arg(long)]
     pub parallelism: Option<u32>,
@@ -46,20 +52,25 @@ pub struct SimulateArgs {
     #[arg(long, value_enum)]
     pub priority: Option<PriorityArg>,
     /// Probability that a start attempt fails.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.start_failure, value_parser = probability)]
-    pub start_failure: f64,
+    /// [default: the model's, else 0.01]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub start_failure: Option<f64>,
     /// Probability that a host's disk never comes back after the power cut.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_disk, value_parser = probability)]
-    pub dead_disk: f64,
+    /// [default: the model's, else 0]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub dead_disk: Option<f64>,
     /// Probability that a host's BMC does not answer.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.dead_bmc, value_parser = probability)]
-    pub dead_bmc: f64,
+    /// [default: the model's, else 0]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub dead_bmc: Option<f64>,
     /// Probability that a host's SSH is slow (late after boot, slow per command).
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.slow_ssh, value_parser = probability)]
-    pub slow_ssh: f64,
+    /// [default: the model's, else 0.01]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub slow_ssh: Option<f64>,
     /// Probability that a node's health check flaps on its first attempt.
-    #[arg(long, value_name = "P", default_value_t = FaultRates::DEFAULT.flapping, value_parser = probability)]
-    pub flapping: f64,
+    /// [default: the model's, else 0.02]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub flapping: Option<f64>,
     /// No faults at all (not with a fault probability: say one or the other).
     #[arg(long, conflicts_with_all = ["start_failure", "dead_disk", "dead_bmc", "slow_ssh", "flapping"])]
     pub no_faults: bool,
@@ -67,6 +78,11 @@ pub struct SimulateArgs {
     /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
     #[arg(long, value_name = "FAULT")]
     pub inject: Vec<String>,
+    /// With `--runs`: runs repeated once per enabled fault kind, with that kind off, to
+    /// tell what each fault costs (the first N of the series; 0 = no fault costs). Each
+    /// costs N more runs per kind.
+    #[arg(long, value_name = "N", default_value_t = blackstart::drill::COST_RUNS)]
+    pub cost_runs: usize,
     /// Start from a warm fleet (all on and healthy) instead of a total outage.
     #[arg(long)]
     pub warm: bool,
@@ -116,6 +132,21 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     let mut topology = loaded.topology;
+    let model = match &args.model {
+        Some(path) => match Model::load(path) {
+            Ok(model) => {
+                for unused in model.apply(&mut topology) {
+                    eprintln!("note: the model's {unused} matches nothing in this topology");
+                }
+                model
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(Outcome::InvalidInput);
+            }
+        },
+        None => Model::default(),
+    };
     if let Some(priority) = args.priority {
         topology.policy.priority = match priority {
             PriorityArg::Tier => blackstart::topology::Priority::Tier,
@@ -145,19 +176,20 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::InvalidInput);
         }
     };
+    let base = model.config();
     let faults = if args.no_faults {
         FaultRates::NONE
     } else {
         FaultRates {
-            start_failure: args.start_failure,
-            dead_disk: args.dead_disk,
-            dead_bmc: args.dead_bmc,
-            slow_ssh: args.slow_ssh,
-            flapping: args.flapping,
+            start_failure: args.start_failure.unwrap_or(base.faults.start_failure),
+            dead_disk: args.dead_disk.unwrap_or(base.faults.dead_disk),
+            dead_bmc: args.dead_bmc.unwrap_or(base.faults.dead_bmc),
+            slow_ssh: args.slow_ssh.unwrap_or(base.faults.slow_ssh),
+            flapping: args.flapping.unwrap_or(base.faults.flapping),
         }
     };
     let config = DrillConfig {
-        spread: args.spread,
+        spread: args.spread.unwrap_or(base.spread),
         faults,
         start: if args.warm {
             FleetStart::Warm
@@ -165,7 +197,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             FleetStart::Cold
         },
         timeline: (args.timeline.is_some() || args.report.is_some()) && args.runs == 1,
-        ..DrillConfig::default()
+        ..base
     };
     let mut injected = Vec::new();
     for text in &args.inject {
@@ -185,8 +217,11 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         }
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let runs = args.runs as usize;
-        let bar = progress_bar(total_runs(&drill, runs) as u64);
-        let result = monte_carlo_with_progress(&drill, runs, args.seed, threads, &|| bar.inc(1));
+        let bar = progress_bar(total_runs(&drill, runs, args.cost_runs) as u64);
+        let result =
+            monte_carlo_with_costs(&drill, runs, args.cost_runs, args.seed, threads, &|| {
+                bar.inc(1)
+            });
         bar.finish_and_clear();
         if let Some(path) = &args.report {
             let source = drill_source(&args);
@@ -283,6 +318,7 @@ fn drill_source(args: &SimulateArgs) -> String {
             "random faults"
         },
         args.spread
+            .map_or_else(|| "from the model".to_string(), |s| s.to_string())
     )
 }
 

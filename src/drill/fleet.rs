@@ -149,7 +149,14 @@ impl<'a> World<'a> {
                         limit_ms: Reason::millis(self.topology.policy.bmc_timeout),
                         detail: "chassis power status: the BMC does not answer (simulated)".into(),
                     });
-                    return (latencies.dead_bmc, Event::PowerChecked { host, result });
+                    let policy = &self.topology.policy;
+                    let gives_up = latencies.dead_bmc.unwrap_or_else(|| {
+                        crate::run::transport::ipmi::gives_up_after(
+                            policy.bmc_timeout,
+                            policy.bmc_attempts,
+                        )
+                    });
+                    return (gives_up, Event::PowerChecked { host, result });
                 }
                 let delay = self
                     .draws

@@ -11,8 +11,10 @@
 //! reproducible line for line. [`simulate`] runs one cold start; [`monte_carlo`] runs many
 //! and reports the spread of makespans, what tends to be critical and what faults cost.
 
+mod calibrate;
 mod engine;
 mod fleet;
+mod model;
 mod monte_carlo;
 mod random;
 mod render;
@@ -22,10 +24,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use calibrate::{calibrate, Calibration};
 pub use engine::{simulate, Drill, NodeFailure, Outcome};
+pub use model::{host_class, Model, ModelFaults, ModelLatencies};
 pub use monte_carlo::{
-    monte_carlo, monte_carlo_with_progress, total_runs, FaultCost, MonteCarlo, Percentiles,
-    TierStats,
+    monte_carlo, monte_carlo_with_costs, total_runs, FaultCost, MonteCarlo, Percentiles, TierStats,
+    COST_RUNS,
 };
 pub use random::run_seed;
 pub use render::{
@@ -195,9 +199,11 @@ pub struct Latencies {
     /// One health probe.
     #[serde(with = "pair_secs")]
     pub probe: (Duration, Duration),
-    /// A BMC that does not answer: the time until ipmitool gives up.
-    #[serde(with = "crate::topology::secs")]
-    pub dead_bmc: Duration,
+    /// A BMC that does not answer: the time until the run gives up on it. None: what the
+    /// real run takes, `policy.bmc_timeout` × `policy.bmc_attempts` plus the pauses
+    /// between attempts.
+    #[serde(with = "opt_secs")]
+    pub dead_bmc: Option<Duration>,
 }
 
 impl Latencies {
@@ -207,7 +213,7 @@ impl Latencies {
         power_on: (Duration::ZERO, Duration::ZERO),
         ssh: (Duration::ZERO, Duration::ZERO),
         probe: (Duration::ZERO, Duration::ZERO),
-        dead_bmc: Duration::ZERO,
+        dead_bmc: Some(Duration::ZERO),
     };
 
     /// Typical latencies of ipmitool over lanplus, an SSH poll and a health check.
@@ -216,7 +222,7 @@ impl Latencies {
         power_on: (Duration::from_millis(500), Duration::from_secs(3)),
         ssh: (Duration::ZERO, Duration::from_secs(5)),
         probe: (Duration::from_millis(50), Duration::from_secs(1)),
-        dead_bmc: Duration::from_secs(20),
+        dead_bmc: None,
     };
 }
 
@@ -271,13 +277,27 @@ impl DrillConfig {
     }
 }
 
-/// Lifts every cap the plan's ETA ignores: fleet parallelism, power-on rate limits and
-/// rolling starts. With [`DrillConfig::exact`], a drill then takes exactly the plan's ETA.
+/// Lifts every cap the plan's ETA ignores: fleet parallelism and power-on rate limits.
+/// Rolling starts (`max_parallel`) stay: the plan models them. With
+/// [`DrillConfig::exact`], a drill then takes exactly the plan's ETA, step by step.
 pub fn uncap(topology: &mut Topology) {
     topology.policy.parallelism = u32::MAX;
     topology.policy.power_on_per_window = u32::MAX;
-    for subsystem in &mut topology.subsystems {
-        subsystem.max_parallel = None;
+}
+
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_f64(value.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
     }
 }
 

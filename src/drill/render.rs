@@ -326,20 +326,22 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "What faults cost (same runs with the fault switched off):"
+            "What faults cost (the first {} runs again, each fault switched off in turn):",
+            result.cost_runs
         );
         for fault in &result.fault_costs {
-            let cost = fault
-                .cost_secs
-                .map_or_else(|| "n/a".to_string(), |secs| format!("{secs:+.1}s"));
+            let cost = match (fault.cost_secs, fault.cost_stderr_secs) {
+                (Some(secs), Some(stderr)) => format!("{secs:+.1}s ±{stderr:.1}"),
+                _ => "n/a".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>9} mean makespan  stalls {:.1}% -> {:.1}%",
+                "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>14} mean makespan  stalls {:.1}% -> {:.1}%",
                 fault.fault.name(),
                 fault.rate * 100.0,
                 fault.struck_per_run,
                 cost,
-                result.stall_probability * 100.0,
+                fault.stall_with * 100.0,
                 fault.stall_without * 100.0
             );
         }

@@ -14,20 +14,17 @@ use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
 use crate::topology::Topology;
 
-/// A completion waiting on the virtual clock, ordered by time then issue order.
+/// A completion waiting on the virtual clock, ordered by time then issue order. The event
+/// itself waits in a slot beside the heap: sifting small keys instead of whole events
+/// was a fifth of a drill's time.
+#[derive(PartialEq, Eq)]
 struct Pending {
     at: Duration,
     seq: u64,
     launched: Duration,
-    event: Event,
+    slot: usize,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Pending {}
 impl PartialOrd for Pending {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -50,6 +47,9 @@ pub(crate) struct SimulatedFleet<'a> {
     world: World<'a>,
     now: Duration,
     queue: BinaryHeap<Pending>,
+    /// Events of the pending completions, by slot; freed slots are reused.
+    events: Vec<Option<Event>>,
+    free: Vec<usize>,
     seq: u64,
     idle: u32,
 }
@@ -68,6 +68,8 @@ impl<'a> SimulatedFleet<'a> {
             world: World::new(topology, plan, config, injected, Draws::new(seed)),
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
+            events: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             idle: 0,
         }
@@ -80,11 +82,21 @@ impl<'a> SimulatedFleet<'a> {
 
     fn schedule(&mut self, at: Duration, event: Event) {
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.events[slot] = Some(event);
+                slot
+            }
+            None => {
+                self.events.push(Some(event));
+                self.events.len() - 1
+            }
+        };
         self.queue.push(Pending {
             at,
             seq: self.seq,
             launched: self.now,
-            event,
+            slot,
         });
     }
 }
@@ -139,8 +151,11 @@ impl Fleet for SimulatedFleet<'_> {
             .is_some_and(|pending| pending.at <= self.now)
         {
             let pending = self.queue.pop().expect("peeked");
+            self.free.push(pending.slot);
             batch.push(Finished {
-                event: pending.event,
+                event: self.events[pending.slot]
+                    .take()
+                    .expect("a pending completion has its event"),
                 took: pending.at.saturating_sub(pending.launched),
                 output: None,
             });

@@ -47,21 +47,18 @@ pub struct PlanStep {
     pub requires: Vec<StepId>,
     /// Soft dependencies (only order).
     pub wants: Vec<StepId>,
-    /// When its dependencies are ready, from the start of the run.
+    /// When its dependencies are ready (each at its quorum), from the start of the run.
     pub earliest_start: Duration,
     /// Per host (same order as `hosts`): when that host's start can begin (dependencies
     /// ready and the host booted).
     pub node_starts: Vec<Duration>,
     /// Expected start duration.
     pub duration: Duration,
-    /// When it is expected to be ready with every host healthy.
+    /// When it is expected to be ready: `min_healthy` of its hosts healthy, as the run
+    /// decides (dependents start then, not when the last member is up).
     pub ready_at: Duration,
-    /// When its dependencies' quorums (`min_healthy`) are ready: the earliest any of its
-    /// nodes could start.
-    pub quorum_start: Duration,
-    /// When it can be ready at the earliest: only `min_healthy` hosts and only its
-    /// dependencies' quorums waited for.
-    pub quorum_ready_at: Duration,
+    /// When every one of its hosts is expected healthy (at or after `ready_at`).
+    pub all_healthy_at: Duration,
     /// Whether it lies on the critical path.
     pub critical: bool,
 }
@@ -73,12 +70,12 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
     /// The chain of steps that decides the ETA, first to last.
     pub critical_path: Vec<StepId>,
-    /// Expected time until the last step is ready, assuming no failures and no fleet-wide
-    /// caps (rolling starts are modelled).
+    /// Expected time until the last step is ready (each at its quorum), assuming no
+    /// failures and no fleet-wide caps (rolling starts and boots are modelled): also a
+    /// lower bound on any run.
     pub eta: Duration,
-    /// The earliest the last step can be ready when every step waits only for the quorums
-    /// (`min_healthy`) of its dependencies: a lower bound on any run.
-    pub quorum_eta: Duration,
+    /// Expected time until every host of every step is healthy.
+    pub all_healthy_eta: Duration,
     /// Subsystems out of scope that covered ones depend on.
     pub assumed_up: Vec<SubsystemId>,
     /// Number of waves.
@@ -104,11 +101,9 @@ impl Plan {
             let requires: Vec<StepId> = sorted(graph.requires(node).map(|n| position[&n]));
             let wants: Vec<StepId> = sorted(graph.wants(node).map(|n| position[&n]));
             let (mut earliest_start, mut decider, mut wave) = (Duration::ZERO, None, 0);
-            let mut quorum_start = Duration::ZERO;
             for &dependency in requires.iter().chain(&wants) {
                 let before = &steps[dependency];
                 wave = wave.max(before.wave + 1);
-                quorum_start = quorum_start.max(before.quorum_ready_at);
                 if before.ready_at > earliest_start
                     || decider.is_none() && before.ready_at == earliest_start
                 {
@@ -127,27 +122,15 @@ impl Plan {
                 .map(|host| topology.hosts[*host].boot)
                 .collect();
             let node_starts = rolling_starts(earliest_start, &boots, duration, max_parallel);
-            let ready_at = node_starts
-                .iter()
-                .max()
-                .copied()
-                .unwrap_or(earliest_start)
-                .saturating_add(duration);
-            if boots.iter().any(|boot| *boot > earliest_start) {
-                // A host's boot, not a dependency, decided when this step could begin.
+            let required_healthy = subsystem.min_healthy.required(hosts.len());
+            let (ready_at, all_healthy_at) =
+                readiness(earliest_start, &node_starts, duration, required_healthy);
+            let unbooted = vec![Duration::ZERO; boots.len()];
+            let without_boots = rolling_starts(earliest_start, &unbooted, duration, max_parallel);
+            if readiness(earliest_start, &without_boots, duration, required_healthy).0 < ready_at {
+                // A host's boot, not a dependency, decided when this step could be ready.
                 decider = None;
             }
-            let required_healthy = subsystem.min_healthy.required(hosts.len());
-            let mut quorum_finishes: Vec<Duration> =
-                rolling_starts(quorum_start, &boots, duration, max_parallel)
-                    .into_iter()
-                    .map(|start| start.saturating_add(duration))
-                    .collect();
-            quorum_finishes.sort_unstable();
-            let quorum_ready_at = match required_healthy {
-                0 => quorum_start.saturating_add(duration),
-                k => quorum_finishes[k - 1],
-            };
             decided_by.push(decider);
             steps.push(PlanStep {
                 step,
@@ -162,8 +145,7 @@ impl Plan {
                 node_starts,
                 duration,
                 ready_at,
-                quorum_start,
-                quorum_ready_at,
+                all_healthy_at,
                 critical: false,
             });
         }
@@ -178,9 +160,9 @@ impl Plan {
         critical_path.reverse();
         Ok(Plan {
             eta: last.map_or(Duration::ZERO, |id| steps[id].ready_at),
-            quorum_eta: steps
+            all_healthy_eta: steps
                 .iter()
-                .map(|s| s.quorum_ready_at)
+                .map(|s| s.all_healthy_at)
                 .max()
                 .unwrap_or_default(),
             wave_count: steps.iter().map(|s| s.wave + 1).max().unwrap_or(0),
@@ -244,6 +226,27 @@ fn rolling_starts(
         };
     }
     starts
+}
+
+/// When a step is ready (its `required` quorum: the `required`-th node to finish; with no
+/// node, one duration after it may begin: a person's step) and when all its nodes are.
+fn readiness(
+    earliest_start: Duration,
+    node_starts: &[Duration],
+    duration: Duration,
+    required: usize,
+) -> (Duration, Duration) {
+    let mut starts = node_starts.to_vec();
+    starts.sort_unstable();
+    // Saturating: a hostile duration must not overflow (durations are bounded at parse time).
+    let all = starts
+        .last()
+        .map_or(earliest_start, |last| *last)
+        .saturating_add(duration);
+    match required.checked_sub(1).and_then(|k| starts.get(k)) {
+        Some(start) => (start.saturating_add(duration), all),
+        None => (earliest_start.saturating_add(duration), all),
+    }
 }
 
 fn sorted(items: impl Iterator<Item = StepId>) -> Vec<StepId> {

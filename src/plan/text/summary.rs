@@ -265,9 +265,9 @@ fn people(topology: &Topology, plan: &Plan, paint: Paint) -> String {
 
 fn eta(plan: &Plan) -> String {
     format!(
-        "{} with no failures; {} if each step waits only for the quorums it needs",
+        "{} with no failures, each step ready at its quorum; every host healthy by {}",
         human(plan.eta),
-        human(plan.quorum_eta)
+        human(plan.all_healthy_eta)
     )
 }
 

@@ -62,6 +62,8 @@ impl Scheduler {
                     self.node_healthy(node, true);
                 } else {
                     self.nodes[node].state = NodeState::Waiting;
+                    let step = self.nodes[node].step;
+                    self.waiting[step].push(node);
                     if self.deps_ready(self.nodes[node].step) {
                         self.release(node);
                     }

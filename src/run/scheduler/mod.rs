@@ -81,6 +81,10 @@ pub struct Scheduler {
     /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
     /// stops every call from popping and re-pushing them all (quadratic on big steps).
     capped: Vec<BinaryHeap<Rank>>,
+    /// Per step: nodes that were set `Waiting` (some may have moved on since). Releasing
+    /// them walks this short list, not every node of the step on every event (quadratic on
+    /// big steps: a thousand-host step made this a tenth of a drill's time).
+    waiting: Vec<Vec<NodeId>>,
     backoff: BinaryHeap<Reverse<(Duration, NodeId)>>,
     node_work_in_flight: usize,
     host_work_in_flight: usize,
@@ -158,8 +162,8 @@ impl Scheduler {
             // Dependents wait for the quorum, not every host: rank by the time from the
             // dependencies' quorums to this step's own (a rolling start spans several nodes).
             let span = plan.steps[id]
-                .quorum_ready_at
-                .saturating_sub(plan.steps[id].quorum_start);
+                .ready_at
+                .saturating_sub(plan.steps[id].earliest_start);
             let own = span.as_millis() as u64;
             // Severity weighs in as work still to come after the step: a chain that ends in
             // an S1 step looks longer (more urgent) than one that ends in S4.
@@ -220,6 +224,7 @@ impl Scheduler {
             to_probe: VecDeque::new(),
             ready: BinaryHeap::new(),
             capped: vec![BinaryHeap::new(); step_count],
+            waiting: vec![Vec::new(); step_count],
             backoff: BinaryHeap::new(),
             node_work_in_flight: 0,
             host_work_in_flight: 0,

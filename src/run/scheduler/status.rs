@@ -5,7 +5,6 @@ use std::collections::BinaryHeap;
 
 use super::Scheduler;
 use crate::event::state::{HostState, NodeState, StepFailure, StepStatus};
-use crate::event::NodeId;
 use crate::plan::StepId;
 use crate::run::ordering::MemberOrder;
 
@@ -98,6 +97,7 @@ impl Scheduler {
         self.order.iter_mut().flatten().for_each(MemberOrder::reset);
         self.ready.clear();
         self.capped.iter_mut().for_each(BinaryHeap::clear);
+        self.waiting.iter_mut().for_each(Vec::clear);
         self.backoff.clear();
         self.domain_wakeups.clear();
         self.domain_queue.iter_mut().for_each(BinaryHeap::clear);
@@ -135,15 +135,18 @@ impl Scheduler {
         let mut work = vec![step];
         while let Some(step) = work.pop() {
             let status = self.compute_status(step);
-            if self.deps_ready(step) {
-                let waiting: Vec<NodeId> = self.step_nodes[step]
-                    .iter()
-                    .copied()
-                    .filter(|node| self.nodes[*node].state == NodeState::Waiting)
-                    .collect();
-                for node in waiting {
+            if !self.waiting[step].is_empty() && self.deps_ready(step) {
+                let mut waiting = std::mem::take(&mut self.waiting[step]);
+                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                // In node order, as a walk over the step's nodes would release them.
+                waiting.sort_unstable();
+                waiting.dedup();
+                for &node in &waiting {
                     self.release(node);
                 }
+                // A member held back by a data-aware order stays waiting for the next refresh.
+                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                self.waiting[step].extend(waiting);
             }
             if status != self.status[step] {
                 if self.steps[step].human {

@@ -15,7 +15,7 @@ use crate::run::secrets::{self, Secret};
 use crate::topology::{defaults, Bmc, Host};
 
 /// Pause before the first retry; doubles after each failure.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+pub(crate) const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// The caps, limit and retries of BMC calls. Cheap to clone; clones share the caps, so IPMI
 /// and Redfish BMCs of one fleet count against the same fleet-wide cap.

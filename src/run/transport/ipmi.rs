@@ -20,6 +20,14 @@ use crate::topology::{Bmc, BmcProtocol, Host, IpmiSettings};
 pub const DEFAULT_TIMEOUT: Duration = crate::topology::defaults::BMC_TIMEOUT;
 /// Default attempts per power request (BMCs drop sessions now and then).
 pub const DEFAULT_ATTEMPTS: u32 = crate::topology::defaults::BMC_ATTEMPTS;
+
+/// How long a request to a BMC that never answers takes before the run gives up: every
+/// attempt cut at `timeout`, with the doubling pauses between them. The drill assumes it.
+pub fn gives_up_after(timeout: Duration, attempts: u32) -> Duration {
+    let attempts = attempts.max(1);
+    let pauses = (0..attempts - 1).map(|n| super::bmc_calls::RETRY_PAUSE * 2u32.saturating_pow(n));
+    timeout.saturating_mul(attempts) + pauses.sum::<Duration>()
+}
 /// Most bytes of ipmitool's output quoted in an error.
 const ERROR_TAIL: usize = 400;
 

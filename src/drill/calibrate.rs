@@ -1,0 +1,233 @@
+//! `calibrate`: fits the drill's model from the journals of real runs, so the next
+//! prediction starts from what the fleet really did.
+//!
+//! Every real run journals each event with how long its action took. From them:
+//! power-call latencies (`CheckPower`, `PowerOn`), boot time per host class and the SSH
+//! poll's lag (`WaitSsh`: power-on to SSH answering), probe latency, start-to-healthy per
+//! step (`StartFinished`), the spread of starts around their means, and the failure rates
+//! (failed start attempts, BMCs that never answered, hosts that never came back). A slow
+//! SSH and a flapping check cannot be told apart from a failed start in a journal: both
+//! are fitted as zero, and failed starts count as start failures.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::model::{host_class, Model, Range};
+use crate::event::Event;
+use crate::journal::{read, read_info, Entry};
+use crate::topology::load_file;
+
+/// Samples gathered from journals, seconds.
+#[derive(Debug, Default)]
+pub struct Calibration {
+    /// Runs read.
+    pub runs: usize,
+    check_power: Vec<f64>,
+    power_on: Vec<f64>,
+    /// Per host class: power-on to SSH answering.
+    ssh_ready: BTreeMap<String, Vec<f64>>,
+    probe: Vec<f64>,
+    /// Per step id: successful start durations.
+    starts: BTreeMap<String, Vec<f64>>,
+    start_attempts: usize,
+    start_failures: usize,
+    bmc_checked: usize,
+    bmc_dead: usize,
+    ssh_waited: usize,
+    ssh_dead: usize,
+}
+
+impl Calibration {
+    /// Adds the journal of the run in `dir`, classing hosts by `class_label`.
+    pub fn add_run(&mut self, dir: &Path, class_label: &str) -> Result<(), String> {
+        let info = read_info(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let topology = load_file(&info.topology)
+            .map_err(|err| {
+                format!(
+                    "{}: its topology {}: {err}",
+                    dir.display(),
+                    info.topology.display()
+                )
+            })?
+            .topology;
+        let records = read(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let class = |name: &str| {
+            topology
+                .host_id(name)
+                .map(|host| host_class(&topology, host, class_label))
+        };
+        for record in records {
+            let Entry::Event {
+                event,
+                label,
+                duration_ms,
+                ..
+            } = record.entry
+            else {
+                continue;
+            };
+            let took = duration_ms as f64 / 1000.0;
+            match event {
+                Event::PowerChecked { result, .. } => {
+                    self.bmc_checked += 1;
+                    match result {
+                        Ok(_) => self.check_power.push(took),
+                        Err(_) => self.bmc_dead += 1,
+                    }
+                }
+                Event::PoweredOn { result: Ok(()), .. } => self.power_on.push(took),
+                Event::SshReady { result, .. } => {
+                    self.ssh_waited += 1;
+                    match (result, class(&label)) {
+                        (Ok(()), Some(class)) => {
+                            self.ssh_ready.entry(class).or_default().push(took)
+                        }
+                        (Ok(()), None) => {}
+                        (Err(_), _) => self.ssh_dead += 1,
+                    }
+                }
+                Event::Probed { .. } => self.probe.push(took),
+                Event::StartFinished { result, .. } => {
+                    self.start_attempts += 1;
+                    let step = label.split(" on ").next().unwrap_or_default().to_string();
+                    match result {
+                        Ok(()) => self.starts.entry(step).or_default().push(took),
+                        Err(_) => self.start_failures += 1,
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.runs += 1;
+        Ok(())
+    }
+
+    /// The model these samples give; what they cannot tell keeps `base`'s value.
+    pub fn fit(&self, base: &Model) -> Model {
+        let mut model = base.clone();
+        let l = &mut model.latencies;
+        l.check_power = band(&self.check_power).unwrap_or(l.check_power);
+        l.power_on = band(&self.power_on).unwrap_or(l.power_on);
+        l.probe = band(&self.probe).unwrap_or(l.probe);
+        // Power-on to SSH is boot plus the poll's lag. The fastest boots of a class are its
+        // floor: the boot; what the others took beyond it is lag, uniform from zero with the
+        // same mean, so the simulated mean matches the measured one.
+        let mut lags = Vec::new();
+        for (class, samples) in &self.ssh_ready {
+            let boot = quantile(samples, 0.1);
+            model.boot.insert(class.clone(), round(boot));
+            lags.extend(samples.iter().map(|s| s - boot));
+        }
+        if !lags.is_empty() {
+            let mean = lags.iter().sum::<f64>() / lags.len() as f64;
+            model.latencies.ssh = [0.0, round(2.0 * mean)];
+        }
+        let mut logs = Vec::new();
+        for (step, samples) in &self.starts {
+            let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+            model.start.insert(step.clone(), round(mean));
+            if mean > 0.0 {
+                logs.extend(
+                    samples
+                        .iter()
+                        .filter(|s| **s > 0.0)
+                        .map(|s| (s / mean).ln()),
+                );
+            }
+        }
+        if logs.len() >= 2 {
+            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+            let variance =
+                logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (logs.len() - 1) as f64;
+            model.spread = round(variance.sqrt());
+        }
+        let share = |part: usize, whole: usize| {
+            if whole == 0 {
+                0.0
+            } else {
+                round(part as f64 / whole as f64)
+            }
+        };
+        model.faults.start_failure = share(self.start_failures, self.start_attempts);
+        model.faults.dead_bmc = share(self.bmc_dead, self.bmc_checked);
+        model.faults.dead_disk = share(self.ssh_dead, self.ssh_waited);
+        model.faults.slow_ssh = 0.0;
+        model.faults.flapping = 0.0;
+        model.fitted_from = Some(format!(
+            "{} real runs: {} start attempts ({} failed), {} power checks, {} power-ons, {} SSH waits",
+            self.runs,
+            self.start_attempts,
+            self.start_failures,
+            self.bmc_checked,
+            self.power_on.len(),
+            self.ssh_waited
+        ));
+        model
+    }
+}
+
+/// Fits a model from the journals in `dirs`, classing hosts by the default label.
+pub fn calibrate(dirs: &[&Path]) -> Result<Model, String> {
+    let base = Model::default();
+    let mut samples = Calibration::default();
+    for dir in dirs {
+        samples.add_run(dir, &base.class_label)?;
+    }
+    Ok(samples.fit(&base))
+}
+
+/// The 10th to the 90th percentile: where most calls fall.
+fn band(samples: &[f64]) -> Option<Range> {
+    (!samples.is_empty()).then(|| [round(quantile(samples, 0.1)), round(quantile(samples, 0.9))])
+}
+
+/// Nearest-rank quantile.
+fn quantile(samples: &[f64], p: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Milliseconds are plenty.
+fn round(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_give_bands_means_boot_floors_and_rates() {
+        let mut samples = Calibration {
+            runs: 2,
+            check_power: vec![0.05, 0.06, 0.04, 0.3],
+            power_on: vec![0.1; 4],
+            probe: vec![0.02, 0.03],
+            start_attempts: 10,
+            start_failures: 1,
+            bmc_checked: 4,
+            ..Calibration::default()
+        };
+        samples
+            .ssh_ready
+            .insert("db".into(), vec![2.0, 3.0, 4.0, 5.0]);
+        samples
+            .starts
+            .insert("database".into(), vec![1.0, 2.0, 3.0]);
+        let model = samples.fit(&Model::default());
+        assert_eq!(model.latencies.check_power, [0.04, 0.3]);
+        assert_eq!(model.boot["db"], 2.0);
+        // Lags 0, 1, 2, 3: mean 1.5, uniform from 0 to 3.
+        assert_eq!(model.latencies.ssh, [0.0, 3.0]);
+        assert_eq!(model.start["database"], 2.0);
+        assert_eq!(model.faults.start_failure, 0.1);
+        assert_eq!(model.faults.dead_bmc, 0.0);
+        assert!(model.spread > 0.3 && model.spread < 0.7, "{}", model.spread);
+        assert_eq!(
+            model.latencies.dead_bmc, None,
+            "dead BMCs follow the policy"
+        );
+    }
+}
