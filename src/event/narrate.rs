@@ -337,8 +337,8 @@ pub fn step_text(
 }
 
 /// Whether a process still works on a run, in words.
-pub fn run_state_text(state: &crate::report::status::RunState, run_dir: &str) -> String {
-    use crate::report::status::RunState;
+pub fn run_state_text(state: &super::state::RunState, run_dir: &str) -> String {
+    use super::state::RunState;
     match state {
         RunState::Live => "LIVE (a process holds the lock)".into(),
         RunState::Finished { outcome } => format!("not running (outcome: {outcome})"),

@@ -134,3 +134,18 @@ pub enum StepFailure {
         required: usize,
     },
 }
+
+/// Whether a process still works on the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunState {
+    /// A process holds the run's lock.
+    Live,
+    /// The run ended and wrote its outcome.
+    Finished {
+        /// `succeeded`, `failed`, `interrupted`, `preflight failed`.
+        outcome: String,
+    },
+    /// No process holds the lock and the journal has no end: killed (or crashed).
+    Killed,
+}

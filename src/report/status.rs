@@ -14,20 +14,7 @@ use crate::plan::{human, Plan};
 use crate::run::scheduler::Scheduler;
 use crate::topology::Topology;
 
-/// Whether a process still works on the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum RunState {
-    /// A process holds the run's lock.
-    Live,
-    /// The run ended and wrote its outcome.
-    Finished {
-        /// `succeeded`, `failed`, `interrupted`, `preflight failed`.
-        outcome: String,
-    },
-    /// No process holds the lock and the journal has no end: killed (or crashed).
-    Killed,
-}
+pub use crate::event::state::RunState;
 
 /// Counts of steps and nodes, the same the summary prints.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::hosts::absolute;
+use super::absolute;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::model::*;

@@ -2,10 +2,10 @@
 //! settings merged over the defaults, inline passwords refused.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::bmc_protocol::{resolve_protocol, Sources};
-use super::duration;
+use super::{absolute, duration};
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::hostrange;
@@ -376,20 +376,5 @@ fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
             defaults.connect_timeout,
             defaults::SSH_CONNECT_TIMEOUT,
         ),
-    }
-}
-
-/// `~/x` → home, relative paths → relative to the topology file's directory.
-pub(super) fn absolute(path: &str, base_dir: &Path) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    let path = PathBuf::from(path);
-    if path.is_absolute() {
-        path
-    } else {
-        base_dir.join(path)
     }
 }

@@ -2,7 +2,7 @@
 //! Every problem is collected, none stops the others from being found.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod bmc_protocol;
@@ -139,6 +139,21 @@ fn checked_template(text: &str, path: &str, out: &mut Collector) -> String {
         out.error(path, why);
     }
     text.to_string()
+}
+
+/// `~/x` → home, relative paths → relative to the topology file's directory.
+pub(super) fn absolute(path: &str, base_dir: &Path) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    let path = PathBuf::from(path);
+    if path.is_absolute() {
+        path
+    } else {
+        base_dir.join(path)
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use super::absolute;
 use super::checked_template;
-use super::hosts::absolute;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::model::*;
