@@ -236,3 +236,6 @@ fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshSettings
 fn from_config(path: &str) -> PathBuf {
     absolute(path, Path::new(""))
 }
+
+#[cfg(test)]
+mod tests;
