@@ -30,7 +30,7 @@ pub fn plan_digest<'a>(
         rendered.push('\n');
         for &host in &step.hosts {
             let on = &topology.hosts[host];
-            rendered.push_str(&format!("{}@{}:{} ", on.ssh.user, on.address, on.ssh.port));
+            rendered.push_str(&format!("{} ", on.ssh_route()));
             if let Some(bmc) = &on.bmc {
                 rendered.push_str(&power_command_line(bmc, PowerAction::On));
             }

@@ -248,6 +248,7 @@ mod tests {
                 known_hosts: "/dev/null".into(),
                 strict_host_key_checking: true,
                 connect_timeout: Duration::from_secs(1),
+                jumps: Vec::new(),
             },
             bmc: None,
             datacenter: None,

@@ -138,6 +138,37 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
             };
             note(Check::KnownHosts, cause, host);
         }
+        // Every jump host's key is checked as strictly as the host's own, so it must be
+        // known too; the finding names the jump host.
+        for jump in &ssh.jumps {
+            if let Some(key) = jump
+                .key
+                .as_ref()
+                .filter(|key| Some(*key) != ssh.key.as_ref())
+            {
+                let cause = machine.unreadable(key, false).map(|why| {
+                    format!(
+                        "SSH key {} of jump host {}: {why}",
+                        key.display(),
+                        jump.name
+                    )
+                });
+                note(Check::SshKey, cause, host);
+            }
+            if jump.strict_host_key_checking {
+                let file = jump.known_hosts.display();
+                let cause =
+                    match machine.known_host(&jump.known_hosts, &jump.address, jump.port) {
+                        Ok(true) => None,
+                        Ok(false) => Some(format!(
+                            "jump host {} ({}:{}) not in known_hosts {file} (strict host-key checking refuses it)",
+                            jump.name, jump.address, jump.port
+                        )),
+                        Err(why) => Some(format!("known_hosts {file}: {why}")),
+                    };
+                note(Check::KnownHosts, cause, host);
+            }
+        }
     }
     let mut findings: Vec<Finding> = found
         .into_iter()
@@ -252,7 +283,11 @@ pub async fn sweep_ssh(
         tasks.spawn(async move {
             let _slot = gate.acquire_owned().await.ok()?;
             let h = &topology.hosts[host];
-            let target = (h.address.as_str(), h.ssh.port);
+            // A host behind jump hosts is only reachable through them: sweep the first hop.
+            let target = match h.ssh.jumps.first() {
+                Some(jump) => (jump.address.as_str(), jump.port),
+                None => (h.address.as_str(), h.ssh.port),
+            };
             let cause =
                 match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await {
                     Ok(Ok(_)) => return None,

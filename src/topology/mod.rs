@@ -10,6 +10,7 @@ pub mod raw;
 pub mod redact;
 mod resolve;
 pub mod source_map;
+pub mod ssh_config;
 pub mod values;
 
 use std::path::Path;

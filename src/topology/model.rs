@@ -116,6 +116,63 @@ pub struct SshSettings {
     /// Connect and handshake timeout.
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
+    /// Jump hosts (OpenSSH `ProxyJump`), the first dialled directly; empty for a direct
+    /// connection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jumps: Vec<JumpHost>,
+}
+
+/// One jump host on the way to a host, with everything needed to log in to it. Its key is
+/// checked as strictly as the host's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JumpHost {
+    /// The name as written in `ProxyJump` (an alias or an address).
+    pub name: String,
+    /// The address dialled (the alias's `HostName`, or the name).
+    pub address: String,
+    /// Login user.
+    pub user: String,
+    /// Port.
+    pub port: u16,
+    /// Private key file; the agent is used when absent.
+    pub key: Option<PathBuf>,
+    /// known_hosts file its key is checked against.
+    pub known_hosts: PathBuf,
+    /// Refuse an unknown or changed key.
+    pub strict_host_key_checking: bool,
+    /// Connect and handshake timeout.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+}
+
+impl JumpHost {
+    /// `user@address:port`, as the plan shows it.
+    pub fn login(&self) -> String {
+        format!("{}@{}:{}", self.user, self.address, self.port)
+    }
+}
+
+impl Host {
+    /// `user@address:port`, followed by ` via user@jump:port,...` when the host is reached
+    /// through jump hosts: the route exactly as the run takes it.
+    pub fn ssh_route(&self) -> String {
+        format!(
+            "{}@{}:{}{}",
+            self.ssh.user,
+            self.address,
+            self.ssh.port,
+            self.jump_route()
+        )
+    }
+
+    /// ` via user@jump:port,...` when the host is reached through jump hosts, else nothing.
+    pub fn jump_route(&self) -> String {
+        if self.ssh.jumps.is_empty() {
+            return String::new();
+        }
+        let hops: Vec<String> = self.ssh.jumps.iter().map(JumpHost::login).collect();
+        format!(" via {}", hops.join(","))
+    }
 }
 
 /// Where a BMC password comes from. The password itself is read only when it is used.

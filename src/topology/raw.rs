@@ -96,6 +96,14 @@ pub struct RawSsh {
     pub strict_host_key_checking: Option<bool>,
     /// TCP connect and handshake timeout. Default `10s`.
     pub connect_timeout: Option<HumanDuration>,
+    /// OpenSSH client configuration read for `Host` blocks (HostName, User, Port,
+    /// IdentityFile, ProxyJump, ConnectTimeout, StrictHostKeyChecking, UserKnownHostsFile);
+    /// `none` reads none. Default `~/.ssh/config` when it exists. Fields written in the
+    /// topology win over the file.
+    pub config: Option<String>,
+    /// Jump hosts, as OpenSSH's `ProxyJump`: `[user@]host[:port]`, comma-separated, the first
+    /// dialled directly; `none` for a direct connection. Wins over the configuration file.
+    pub proxy_jump: Option<String>,
 }
 
 /// A BMC reached with IPMI over LAN. The password is never written here.

@@ -251,6 +251,7 @@ impl Lab {
                 known_hosts: self.known_hosts.clone(),
                 strict_host_key_checking: true,
                 connect_timeout: Duration::from_secs(3),
+                jumps: Vec::new(),
             },
             bmc: Some(Bmc {
                 address: host.bmc_address.clone(),

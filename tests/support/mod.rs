@@ -6,4 +6,5 @@ pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;
+pub mod netns;
 pub mod redfish;

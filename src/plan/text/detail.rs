@@ -158,7 +158,7 @@ fn render_step(
     for &host in &step.hosts[..shown] {
         let commands = escaped(node_commands(topology, step.step, host));
         let on = &topology.hosts[host];
-        let ssh = format!("{}@{}:{}", on.ssh.user, on.address, on.ssh.port);
+        let ssh = on.ssh_route();
         if let Some(leave) = &commands.leave_bootstrap {
             let _ = writeln!(
                 out,

@@ -224,9 +224,10 @@ fn starts(topology: &Topology, plan: &Plan, hosts: &[HostId]) -> String {
     let commands: usize = services.iter().map(|s| s.hosts.len()).sum();
     let mut logins: BTreeMap<String, usize> = BTreeMap::new();
     for &host in hosts {
-        let ssh = &topology.hosts[host].ssh;
+        let on = &topology.hosts[host];
+        let ssh = &on.ssh;
         *logins
-            .entry(format!("{}@HOST:{}", ssh.user, ssh.port))
+            .entry(format!("{}@HOST:{}{}", ssh.user, ssh.port, on.jump_route()))
             .or_default() += 1;
     }
     let logins: Vec<String> = logins.into_keys().collect();

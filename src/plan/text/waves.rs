@@ -152,7 +152,7 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
         digits,
     );
     Some(format!(
-        "{named}|{}|{:?}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{}@{}",
+        "{named}|{}|{:?}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{}@{}{}",
         digits.len(),
         step.step.mode,
         subsystem.tier,
@@ -165,6 +165,7 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
         order_line(subsystem),
         host.ssh.user,
         host.ssh.port,
+        host.jump_route(),
     ))
 }
 
@@ -286,7 +287,7 @@ fn render_group(
 fn commands(topology: &Topology, step: crate::graph::Step, host: usize) -> Vec<String> {
     let commands = escaped(node_commands(topology, step, host));
     let on = &topology.hosts[host];
-    let ssh = format!("ssh {}@{}:{}", on.ssh.user, on.address, on.ssh.port);
+    let ssh = format!("ssh {}", on.ssh_route());
     let mut parts: Vec<String> = Vec::new();
     if let Some(leave) = &commands.leave_bootstrap {
         parts.push(format!("first {ssh} -- {leave}"));

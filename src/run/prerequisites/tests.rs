@@ -109,3 +109,29 @@ fn each_missing_thing_is_its_own_cause() {
         .contains("not in known_hosts /kh/fleet"));
     assert!(!list.passed());
 }
+
+#[test]
+fn a_jump_host_missing_from_known_hosts_is_named_for_the_hosts_behind_it() {
+    let source = "name: j\ndefaults:\n  host:\n    ssh: { key: /keys/id, known_hosts: /kh/fleet, \
+                  config: none, proxy_jump: \"ops@bastion:2222\" }\n\
+                  hosts:\n  - { name: \"h[1:2]\", address: \"10.9.9.[1:2]\" }\n\
+                  subsystems:\n  - { name: a, hosts: [\"h[1:2]\"], start: \"true\" }\n";
+    let topology = load_str(source, Path::new("j.yaml")).unwrap().topology;
+    let machine = Fake {
+        files: ["/keys/id", "/kh/fleet"].into(),
+        known: ["10.9.9.1", "10.9.9.2"].into(),
+        ..Fake::default()
+    };
+    let list = check(&topology, &all_hosts(&topology), &machine);
+    let finding = list
+        .findings
+        .iter()
+        .find(|f| f.check == Check::KnownHosts)
+        .expect("the jump host is not known");
+    assert_eq!(finding.hosts, vec![0, 1]);
+    assert!(
+        finding.cause.contains("jump host bastion (bastion:2222)"),
+        "{}",
+        finding.cause
+    );
+}

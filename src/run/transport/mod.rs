@@ -8,6 +8,8 @@ pub mod ipmi;
 pub mod probe;
 pub mod redfish;
 pub mod ssh;
+mod ssh_jump;
+mod ssh_login;
 pub mod tls;
 
 use std::future::Future;

@@ -3,22 +3,22 @@
 //!
 //! libssh2 is blocking, so each session runs on tokio's blocking pool, and a semaphore caps
 //! how many sessions are open at once. One session per call: connect, handshake, check the
-//! host key against known_hosts, authenticate, run, close.
+//! host key against known_hosts, authenticate, run, close. A host behind jump hosts is reached
+//! through them (`ssh_jump.rs`), each hop logged in by `ssh_login.rs` with the same checks.
 
 use std::io::{ErrorKind, Read};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ssh2::{BlockDirections, CheckResult, KnownHostFileKind, Session};
+use ssh2::{BlockDirections, Session};
 use tokio::sync::Semaphore;
 
+use super::ssh_jump::open_route;
+pub use super::ssh_login::KEEPALIVE_INTERVAL_SECS;
+use super::ssh_login::{is_would_block, millis, quick_ack, remaining, ssh_error, Endpoint};
 use super::{tail, CommandOutput, Remote, TransportError, OUTPUT_TAIL_BYTES};
 use crate::topology::Host;
-
-/// Seconds between SSH keepalives on a long-running command.
-pub const KEEPALIVE_INTERVAL_SECS: u32 = 15;
 
 /// Extra time the async side waits for a blocking session beyond its own deadline, before
 /// giving up on it (the session itself is bounded by libssh2's timeout and our deadline).
@@ -149,48 +149,10 @@ struct Connection<'h> {
 }
 
 impl<'h> Connection<'h> {
-    /// Connect, handshake, strict host-key check, authenticate — all before `deadline`.
+    /// Connect (through the jump hosts, if any), handshake, strict host-key check of every
+    /// hop, authenticate — all before `deadline`.
     fn open(host: &'h Host, deadline: Instant) -> Result<Self, TransportError> {
-        let ssh = &host.ssh;
-        let connect_limit = remaining(deadline).min(ssh.connect_timeout);
-        let connect_deadline = Instant::now() + connect_limit;
-        let tcp = connect_tcp(host, connect_deadline)?;
-        let fd = tcp.as_raw_fd();
-        let mut session = Session::new().map_err(|e| other(host, &format!("libssh2: {e}")))?;
-        session.set_tcp_stream(tcp);
-        session.set_timeout(millis(remaining(connect_deadline)));
-        session.handshake().map_err(|e| {
-            ssh_error(host, "SSH handshake", e, connect_limit, || {
-                TransportError::Unreachable {
-                    host: host.name.clone(),
-                    detail: "SSH handshake failed".into(),
-                }
-            })
-        })?;
-        check_host_key(host, &session)?;
-
-        session.set_timeout(millis(remaining(deadline)));
-        let auth = match &ssh.key {
-            Some(key) => session
-                .userauth_pubkey_file(&ssh.user, None, key, None)
-                .map_err(|e| format!("key {}: {}", key.display(), e.message())),
-            None => session
-                .userauth_agent(&ssh.user)
-                .map_err(|e| format!("ssh-agent: {}", e.message())),
-        };
-        if let Err(detail) = auth {
-            return Err(TransportError::Auth {
-                host: host.name.clone(),
-                detail: format!("user {}: {detail}", ssh.user),
-            });
-        }
-        if !session.authenticated() {
-            return Err(TransportError::Auth {
-                host: host.name.clone(),
-                detail: format!("user {} not accepted", ssh.user),
-            });
-        }
-        session.set_keepalive(false, KEEPALIVE_INTERVAL_SECS);
+        let (session, fd) = open_route(host, deadline)?;
         Ok(Connection { host, session, fd })
     }
 
@@ -210,8 +172,9 @@ impl<'h> Connection<'h> {
             after: limit,
         };
         self.session.set_timeout(millis(remaining(deadline)));
+        let end = Endpoint::host(host);
         let fail = |stage: &str, e: ssh2::Error| {
-            ssh_error(host, stage, e, limit, || {
+            ssh_error(&end, stage, e, limit, || {
                 other(host, &format!("{stage} failed"))
             })
         };
@@ -333,106 +296,6 @@ impl Drop for Connection<'_> {
     }
 }
 
-/// Asks the kernel to acknowledge incoming data at once. sshd does not set TCP_NODELAY on
-/// non-interactive sessions, so its small closing packets wait for our ACK (Nagle), which
-/// delayed ACK holds back ~40 ms. Linux resets the flag now and then, so it is set before
-/// every wait.
-fn quick_ack(fd: RawFd) {
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt with a valid socket fd and a c_int option value.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-fn connect_tcp(host: &Host, deadline: Instant) -> Result<TcpStream, TransportError> {
-    let port = host.ssh.port;
-    let addrs = (host.address.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| TransportError::Unreachable {
-            host: host.name.clone(),
-            detail: format!("cannot resolve {}: {e}", host.address),
-        })?;
-    let mut last = format!("{} resolves to no address", host.address);
-    for addr in addrs {
-        let left = remaining(deadline);
-        if left.is_zero() {
-            return Err(TransportError::Timeout {
-                host: host.name.clone(),
-                what: format!("SSH connect to {}:{port}", host.address),
-                after: host.ssh.connect_timeout,
-            });
-        }
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(tcp) => {
-                tcp.set_nodelay(true)
-                    .map_err(|e| other(host, &format!("TCP_NODELAY: {e}")))?;
-                return Ok(tcp);
-            }
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                return Err(TransportError::Timeout {
-                    host: host.name.clone(),
-                    what: format!("SSH connect to {addr}"),
-                    after: host.ssh.connect_timeout,
-                })
-            }
-            Err(e) => last = format!("connect to {addr}: {e}"),
-        }
-    }
-    Err(TransportError::Unreachable {
-        host: host.name.clone(),
-        detail: last,
-    })
-}
-
-/// Strict checking: unknown and changed keys are refused, naming the host and known_hosts.
-/// With strict checking off they are accepted with a loud warning.
-fn check_host_key(host: &Host, session: &Session) -> Result<(), TransportError> {
-    let ssh = &host.ssh;
-    let path = ssh.known_hosts.display().to_string();
-    let verdict = (|| -> Result<(), String> {
-        let (key, _) = session
-            .host_key()
-            .ok_or_else(|| "the server sent no host key".to_string())?;
-        let mut known = session.known_hosts().map_err(|e| e.to_string())?;
-        known
-            .read_file(&ssh.known_hosts, KnownHostFileKind::OpenSSH)
-            .map_err(|e| format!("cannot read known_hosts {path}: {}", e.message()))?;
-        match known.check_port(&host.address, ssh.port, key) {
-            CheckResult::Match => Ok(()),
-            CheckResult::Mismatch => Err(format!(
-                "the key of {}:{} DIFFERS from the one in {path} (changed key or impostor)",
-                host.address, ssh.port
-            )),
-            CheckResult::NotFound => Err(format!(
-                "{}:{} is not in {path} (unknown host; add its key, no trust on first use)",
-                host.address, ssh.port
-            )),
-            CheckResult::Failure => Err(format!("checking against {path} failed")),
-        }
-    })();
-    match verdict {
-        Ok(()) => Ok(()),
-        Err(detail) if ssh.strict_host_key_checking => Err(TransportError::HostKey {
-            host: host.name.clone(),
-            detail,
-        }),
-        Err(detail) => {
-            tracing::warn!(
-                host = %host.name,
-                "ACCEPTING an unverified SSH host key because strict_host_key_checking is off: {detail}"
-            );
-            Ok(())
-        }
-    }
-}
-
 /// Keeps about the last `2 * OUTPUT_TAIL_BYTES` bytes of a stream while it is read.
 #[derive(Default)]
 struct Bounded(Vec<u8>);
@@ -451,54 +314,9 @@ impl Bounded {
     }
 }
 
-const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
-const LIBSSH2_ERROR_EAGAIN: i32 = -37;
-
-fn is_would_block(e: &ssh2::Error) -> bool {
-    e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_EAGAIN)
-}
-
-/// Maps a libssh2 error: its timeout becomes [`TransportError::Timeout`], anything else what
-/// `otherwise` builds, with libssh2's message appended.
-fn ssh_error(
-    host: &Host,
-    stage: &str,
-    e: ssh2::Error,
-    after: Duration,
-    otherwise: impl FnOnce() -> TransportError,
-) -> TransportError {
-    if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
-        return TransportError::Timeout {
-            host: host.name.clone(),
-            what: stage.to_string(),
-            after,
-        };
-    }
-    match otherwise() {
-        TransportError::Unreachable { host, detail } => TransportError::Unreachable {
-            host,
-            detail: format!("{detail}: {}", e.message()),
-        },
-        TransportError::Other { host, detail } => TransportError::Other {
-            host,
-            detail: format!("{detail}: {}", e.message()),
-        },
-        err => err,
-    }
-}
-
 fn other(host: &Host, detail: &str) -> TransportError {
     TransportError::Other {
         host: host.name.clone(),
         detail: detail.to_string(),
     }
-}
-
-fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
-}
-
-/// libssh2 timeouts in ms; 0 would mean "no timeout", so at least 1.
-fn millis(d: Duration) -> u32 {
-    d.as_millis().clamp(1, u32::MAX as u128) as u32
 }

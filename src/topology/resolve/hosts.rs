@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::bmc_protocol::{resolve_protocol, Sources};
+use super::ssh::{resolve_ssh, SshConfigs};
 use super::{absolute, duration};
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
@@ -29,6 +30,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
     }
     let mut hosts: Vec<Host> = Vec::new();
     let mut first_seen: HashMap<String, String> = HashMap::new();
+    let mut ssh_configs = SshConfigs::default();
     for (index, entry) in raw.hosts.iter().enumerate() {
         let path = format!("hosts[{index}]");
         let Some(pattern) = &entry.name else {
@@ -106,7 +108,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
             base_dir,
             out,
         );
-        let ssh = merge_ssh(&defaults.ssh, &entry.ssh, base_dir);
+        let ssh_config = ssh_configs.for_entry(&entry.ssh, &defaults.ssh, &path, base_dir, out);
         let mut labels = defaults.labels.clone();
         labels.extend(entry.labels.clone());
         for (position, name) in names.iter().enumerate() {
@@ -119,10 +121,23 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 continue;
             }
             first_seen.insert(name.clone(), path.clone());
-            let address = addresses
+            let written = addresses
                 .as_ref()
-                .and_then(|list| list.get(position).cloned())
-                .unwrap_or_else(|| name.clone());
+                .and_then(|list| list.get(position).cloned());
+            let alias = written.clone().unwrap_or_else(|| name.clone());
+            let (ssh, host_name) = resolve_ssh(
+                (&entry.ssh, &defaults.ssh),
+                &alias,
+                ssh_config.as_deref(),
+                (&path, base_dir),
+                (position == 0).then_some(&mut *out),
+            );
+            // The configuration's HostName only names what the topology leaves open.
+            let address = match (written, host_name) {
+                (Some(address), _) => address,
+                (None, Some(host_name)) => host_name,
+                (None, None) => alias,
+            };
             let bmc = match (&bmc_settings, &bmc_addresses) {
                 (Some(settings), Some(Some(list))) => list.get(position).map(|address| Bmc {
                     address: address.clone(),
@@ -136,7 +151,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
             hosts.push(Host {
                 name: name.clone(),
                 address,
-                ssh: ssh.clone(),
+                ssh,
                 bmc,
                 datacenter: entry
                     .datacenter
@@ -344,37 +359,5 @@ fn first_problem(
     {
         let diagnostic = out.error(at, format!("invalid address {address:?}: {why}"));
         diagnostic.hint(hint.unwrap_or("write an IP address (10.0.0.1) or a host name"));
-    }
-}
-
-fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
-    SshSettings {
-        user: own
-            .user
-            .clone()
-            .or_else(|| defaults.user.clone())
-            .unwrap_or_else(|| defaults::SSH_USER.into()),
-        port: own.port.or(defaults.port).unwrap_or(defaults::SSH_PORT),
-        key: own
-            .key
-            .as_ref()
-            .or(defaults.key.as_ref())
-            .map(|key| absolute(key, base_dir)),
-        known_hosts: absolute(
-            own.known_hosts
-                .as_deref()
-                .or(defaults.known_hosts.as_deref())
-                .unwrap_or(defaults::KNOWN_HOSTS),
-            base_dir,
-        ),
-        strict_host_key_checking: own
-            .strict_host_key_checking
-            .or(defaults.strict_host_key_checking)
-            .unwrap_or(true),
-        connect_timeout: duration(
-            own.connect_timeout,
-            defaults.connect_timeout,
-            defaults::SSH_CONNECT_TIMEOUT,
-        ),
     }
 }

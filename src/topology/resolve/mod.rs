@@ -8,6 +8,7 @@ use std::time::Duration;
 mod bmc_protocol;
 mod hosts;
 mod settings;
+mod ssh;
 mod subsystems;
 
 use hosts::resolve_hosts;

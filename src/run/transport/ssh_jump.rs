@@ -1,0 +1,216 @@
+//! The route to a host: directly, or through its jump hosts (OpenSSH `ProxyJump`).
+//!
+//! Through a jump host, the next login runs inside a `direct-tcpip` channel of the jump
+//! host's session. libssh2 (ssh2 0.9) only runs a session over a file descriptor
+//! (`Session::set_tcp_stream` wants `AsRawFd`), so each hop gets a Unix socket pair: the next
+//! session runs over one end, and a bridge thread copies bytes between the other end and the
+//! channel. A socket pair rather than a loopback listener: nothing else on the machine can
+//! connect to it, it needs no port, and it is gone with the two descriptors.
+//!
+//! A bridge is bounded: it owns its jump session, stops at the call's deadline, and stops as
+//! soon as either side closes — so dropping the host's session tears down the whole chain,
+//! hop by hop. At most one thread per hop per open session, and sessions are capped.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use ssh2::{BlockDirections, Channel, Session};
+
+use super::ssh_login::{connect_tcp, login, millis, quick_ack, remaining, ssh_error, Endpoint};
+use super::TransportError;
+use crate::topology::Host;
+
+/// Longest single wait of a bridge, so the deadline and keepalives are looked at often.
+const BRIDGE_SLICE: Duration = Duration::from_millis(100);
+
+/// Extra time a bridge outlives the call's deadline, so the host's session can say goodbye.
+const BRIDGE_GRACE: Duration = Duration::from_secs(1);
+
+/// Logs in to `host` before `deadline`, through its jump hosts when it has any, each one's
+/// host key checked strictly. Returns the host's session and the descriptor to poll.
+pub(super) fn open_route(
+    host: &Host,
+    deadline: Instant,
+) -> Result<(Session, RawFd), TransportError> {
+    let target = Endpoint::host(host);
+    let Some(first) = host.ssh.jumps.first() else {
+        let limit = Instant::now() + remaining(deadline).min(target.connect_timeout);
+        let tcp = connect_tcp(&target, limit)?;
+        return login(&target, tcp, deadline);
+    };
+    let first = Endpoint::jump(host, first);
+    let limit = Instant::now() + remaining(deadline).min(first.connect_timeout);
+    let tcp = connect_tcp(&first, limit)?;
+    let (mut session, mut fd) = login(&first, tcp, deadline)?;
+    let mut current = first;
+    for position in 0..host.ssh.jumps.len() {
+        let next = match host.ssh.jumps.get(position + 1) {
+            Some(jump) => Endpoint::jump(host, jump),
+            None => Endpoint::host(host),
+        };
+        let stream = tunnel(&current, session, fd, &next, deadline)?;
+        (session, fd) = login(&next, stream, deadline)?;
+        current = next;
+    }
+    Ok((session, fd))
+}
+
+/// Opens a channel from `through` (logged in as `session`) to `next`, and returns the end of
+/// a socket pair that a bridge thread joins to it.
+fn tunnel(
+    through: &Endpoint,
+    session: Session,
+    fd: RawFd,
+    next: &Endpoint,
+    deadline: Instant,
+) -> Result<UnixStream, TransportError> {
+    let limit = remaining(deadline).min(next.connect_timeout);
+    session.set_timeout(millis(limit));
+    let channel = session
+        .channel_direct_tcpip(next.address, next.port, None)
+        .map_err(|e| {
+            ssh_error(through, "opening a tunnel", e, limit, || {
+                TransportError::Unreachable {
+                    host: through.host.name.clone(),
+                    detail: format!(
+                        "{}cannot reach {}:{}",
+                        through.prefix(),
+                        next.address,
+                        next.port
+                    ),
+                }
+            })
+        })?;
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| through.other(&format!("socket pair: {e}")))?;
+    theirs
+        .set_nonblocking(true)
+        .map_err(|e| through.other(&format!("socket pair: {e}")))?;
+    let bridge = Bridge {
+        session,
+        channel,
+        remote_fd: fd,
+        local: theirs,
+        until: deadline + BRIDGE_GRACE,
+    };
+    std::thread::Builder::new()
+        .name("ssh-jump".into())
+        .spawn(move || bridge.run())
+        .map_err(|e| through.other(&format!("cannot start a bridge thread: {e}")))?;
+    Ok(ours)
+}
+
+/// Copies bytes both ways between a jump host's channel and a local socket.
+struct Bridge {
+    session: Session,
+    channel: Channel,
+    remote_fd: RawFd,
+    local: UnixStream,
+    until: Instant,
+}
+
+impl Bridge {
+    fn run(mut self) {
+        self.session.set_blocking(false);
+        let mut buf = vec![0u8; 32 * 1024];
+        // Bytes read from one side that the other has not taken yet.
+        let (mut to_local, mut to_remote): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+        let (mut remote_open, mut local_open) = (true, true);
+        while Instant::now() < self.until {
+            let mut progressed = false;
+            if remote_open && to_local.is_empty() {
+                match self.channel.read(&mut buf) {
+                    Ok(0) => {
+                        remote_open = false;
+                        let _ = self.local.shutdown(std::net::Shutdown::Write);
+                    }
+                    Ok(n) => {
+                        to_local.extend_from_slice(&buf[..n]);
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            if !to_local.is_empty() {
+                match self.local.write(&to_local) {
+                    Ok(n) => {
+                        to_local.drain(..n);
+                        progressed |= n > 0;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            if local_open && to_remote.is_empty() {
+                match self.local.read(&mut buf) {
+                    Ok(0) => local_open = false,
+                    Ok(n) => {
+                        to_remote.extend_from_slice(&buf[..n]);
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            if !to_remote.is_empty() {
+                match self.channel.write(&to_remote) {
+                    Ok(n) => {
+                        to_remote.drain(..n);
+                        progressed |= n > 0;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            // The session over our socket is gone, or the far end is and all it sent was
+            // handed over: nothing more can pass.
+            if (!local_open && to_remote.is_empty()) || (!remote_open && to_local.is_empty()) {
+                break;
+            }
+            if !progressed {
+                let _ = self.session.keepalive_send();
+                self.wait(!to_local.is_empty());
+            }
+        }
+        // Goodbye without blocking for long; the descriptors close when `self` drops.
+        let _ = self.channel.close();
+        self.session.set_blocking(true);
+        self.session.set_timeout(200);
+        let _ = self.session.disconnect(None, "done", None);
+    }
+
+    /// Waits for either side, at most [`BRIDGE_SLICE`].
+    fn wait(&self, local_writable: bool) {
+        let remote_events = match self.session.block_directions() {
+            BlockDirections::Outbound => libc::POLLIN | libc::POLLOUT,
+            BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+            BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
+        };
+        let local_events = if local_writable {
+            libc::POLLIN | libc::POLLOUT
+        } else {
+            libc::POLLIN
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: self.remote_fd,
+                events: remote_events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.local.as_raw_fd(),
+                events: local_events,
+                revents: 0,
+            },
+        ];
+        let wait = remaining(self.until).min(BRIDGE_SLICE);
+        quick_ack(self.remote_fd);
+        // SAFETY: two valid pollfds for sockets this bridge owns while it runs.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), 2, wait.as_millis() as libc::c_int);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! One SSH login, to a host or to a jump host on its way: TCP connect, handshake, strict
+//! host-key check against known_hosts, authentication — every step cut at a deadline, every
+//! failure naming the host (and the jump host, when it was one).
+
+use std::io::ErrorKind;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ssh2::{CheckResult, KnownHostFileKind, Session};
+
+use super::TransportError;
+use crate::topology::{Host, JumpHost};
+
+/// Seconds between SSH keepalives on a long-running command (and on a jump host's link).
+pub const KEEPALIVE_INTERVAL_SECS: u32 = 15;
+
+/// Where to log in and how: the host itself or one of its jump hosts.
+pub(super) struct Endpoint<'a> {
+    /// The host the call is for: every error is about it.
+    pub host: &'a Host,
+    /// The jump host, when this login is one; named in every error.
+    pub jump: Option<&'a JumpHost>,
+    /// Address dialled (or asked of the previous jump host).
+    pub address: &'a str,
+    /// Port.
+    pub port: u16,
+    /// Login user.
+    pub user: &'a str,
+    /// Private key file; the agent when absent.
+    pub key: Option<&'a Path>,
+    /// known_hosts file.
+    pub known_hosts: &'a Path,
+    /// Refuse unknown and changed keys.
+    pub strict: bool,
+    /// Connect and handshake limit.
+    pub connect_timeout: Duration,
+}
+
+impl<'a> Endpoint<'a> {
+    /// The host's own login.
+    pub fn host(host: &'a Host) -> Self {
+        let ssh = &host.ssh;
+        Endpoint {
+            host,
+            jump: None,
+            address: &host.address,
+            port: ssh.port,
+            user: &ssh.user,
+            key: ssh.key.as_deref(),
+            known_hosts: &ssh.known_hosts,
+            strict: ssh.strict_host_key_checking,
+            connect_timeout: ssh.connect_timeout,
+        }
+    }
+
+    /// The login to one of the host's jump hosts.
+    pub fn jump(host: &'a Host, jump: &'a JumpHost) -> Self {
+        Endpoint {
+            host,
+            jump: Some(jump),
+            address: &jump.address,
+            port: jump.port,
+            user: &jump.user,
+            key: jump.key.as_deref(),
+            known_hosts: &jump.known_hosts,
+            strict: jump.strict_host_key_checking,
+            connect_timeout: jump.connect_timeout,
+        }
+    }
+
+    /// `"jump host bastion (10.0.0.1:22): "` for a jump host, nothing for the host itself.
+    pub fn prefix(&self) -> String {
+        match self.jump {
+            Some(jump) => format!("jump host {} ({}:{}): ", jump.name, jump.address, jump.port),
+            None => String::new(),
+        }
+    }
+
+    /// An error of kind `Other` about this endpoint.
+    pub fn other(&self, detail: &str) -> TransportError {
+        TransportError::Other {
+            host: self.host.name.clone(),
+            detail: format!("{}{detail}", self.prefix()),
+        }
+    }
+}
+
+/// Dials `end` directly, with TCP_NODELAY set, before `deadline`.
+pub(super) fn connect_tcp(end: &Endpoint, deadline: Instant) -> Result<TcpStream, TransportError> {
+    let (address, port) = (end.address, end.port);
+    let host = &end.host.name;
+    let prefix = end.prefix();
+    let addrs = (address, port)
+        .to_socket_addrs()
+        .map_err(|e| TransportError::Unreachable {
+            host: host.clone(),
+            detail: format!("{prefix}cannot resolve {address}: {e}"),
+        })?;
+    let timed_out = |at: String| TransportError::Timeout {
+        host: host.clone(),
+        what: format!("{}SSH connect to {at}", prefix),
+        after: end.connect_timeout,
+    };
+    let mut last = format!("{prefix}{address} resolves to no address");
+    for addr in addrs {
+        let left = remaining(deadline);
+        if left.is_zero() {
+            return Err(timed_out(format!("{address}:{port}")));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => {
+                tcp.set_nodelay(true)
+                    .map_err(|e| end.other(&format!("TCP_NODELAY: {e}")))?;
+                return Ok(tcp);
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut => return Err(timed_out(addr.to_string())),
+            Err(e) => last = format!("{prefix}connect to {addr}: {e}"),
+        }
+    }
+    Err(TransportError::Unreachable {
+        host: host.clone(),
+        detail: last,
+    })
+}
+
+/// Handshake, strict host-key check and authentication over `stream` (a TCP socket, or one
+/// end of a socket pair bridged to a jump host's channel). Returns the session and the
+/// socket's descriptor, for polling.
+pub(super) fn login<S: AsRawFd + 'static>(
+    end: &Endpoint,
+    stream: S,
+    deadline: Instant,
+) -> Result<(Session, RawFd), TransportError> {
+    let fd = stream.as_raw_fd();
+    let connect_limit = remaining(deadline).min(end.connect_timeout);
+    let connect_deadline = Instant::now() + connect_limit;
+    let mut session = Session::new().map_err(|e| end.other(&format!("libssh2: {e}")))?;
+    session.set_tcp_stream(stream);
+    session.set_timeout(millis(remaining(connect_deadline)));
+    session.handshake().map_err(|e| {
+        ssh_error(end, "SSH handshake", e, connect_limit, || {
+            TransportError::Unreachable {
+                host: end.host.name.clone(),
+                detail: format!("{}SSH handshake failed", end.prefix()),
+            }
+        })
+    })?;
+    check_host_key(end, &session)?;
+
+    session.set_timeout(millis(remaining(deadline)));
+    let auth = match end.key {
+        Some(key) => session
+            .userauth_pubkey_file(end.user, None, key, None)
+            .map_err(|e| format!("key {}: {}", key.display(), e.message())),
+        None => session
+            .userauth_agent(end.user)
+            .map_err(|e| format!("ssh-agent: {}", e.message())),
+    };
+    let refused = |detail: String| TransportError::Auth {
+        host: end.host.name.clone(),
+        detail: format!("{}user {}: {detail}", end.prefix(), end.user),
+    };
+    auth.map_err(refused)?;
+    if !session.authenticated() {
+        return Err(refused("not accepted".into()));
+    }
+    session.set_keepalive(false, KEEPALIVE_INTERVAL_SECS);
+    Ok((session, fd))
+}
+
+/// Strict checking: unknown and changed keys are refused, naming the host (or the jump host)
+/// and known_hosts. With strict checking off they are accepted with a loud warning.
+fn check_host_key(end: &Endpoint, session: &Session) -> Result<(), TransportError> {
+    let path = end.known_hosts.display().to_string();
+    let (address, port) = (end.address, end.port);
+    let verdict = (|| -> Result<(), String> {
+        let (key, _) = session
+            .host_key()
+            .ok_or_else(|| "the server sent no host key".to_string())?;
+        let mut known = session.known_hosts().map_err(|e| e.to_string())?;
+        known
+            .read_file(end.known_hosts, KnownHostFileKind::OpenSSH)
+            .map_err(|e| format!("cannot read known_hosts {path}: {}", e.message()))?;
+        match known.check_port(address, port, key) {
+            CheckResult::Match => Ok(()),
+            CheckResult::Mismatch => Err(format!(
+                "the key of {address}:{port} DIFFERS from the one in {path} (changed key or impostor)"
+            )),
+            CheckResult::NotFound => Err(format!(
+                "{address}:{port} is not in {path} (unknown host; add its key, no trust on first use)"
+            )),
+            CheckResult::Failure => Err(format!("checking against {path} failed")),
+        }
+    })();
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(detail) if end.strict => Err(TransportError::HostKey {
+            host: end.host.name.clone(),
+            detail: format!("{}{detail}", end.prefix()),
+        }),
+        Err(detail) => {
+            tracing::warn!(
+                host = %end.host.name,
+                "ACCEPTING an unverified SSH host key because strict_host_key_checking is off: {}{detail}",
+                end.prefix()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Asks the kernel to acknowledge incoming data at once. sshd does not set TCP_NODELAY on
+/// non-interactive sessions, so its small closing packets wait for our ACK (Nagle), which
+/// delayed ACK holds back ~40 ms. Linux resets the flag now and then, so it is set before
+/// every wait. On a socket pair (behind a jump host) the call fails harmlessly.
+pub(super) fn quick_ack(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid socket fd and a c_int option value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+const LIBSSH2_ERROR_EAGAIN: i32 = -37;
+
+/// libssh2 said "would block" (non-blocking mode).
+pub(super) fn is_would_block(e: &ssh2::Error) -> bool {
+    e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_EAGAIN)
+}
+
+/// Maps a libssh2 error: its timeout becomes [`TransportError::Timeout`], anything else what
+/// `otherwise` builds, with libssh2's message appended.
+pub(super) fn ssh_error(
+    end: &Endpoint,
+    stage: &str,
+    e: ssh2::Error,
+    after: Duration,
+    otherwise: impl FnOnce() -> TransportError,
+) -> TransportError {
+    if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
+        return TransportError::Timeout {
+            host: end.host.name.clone(),
+            what: format!("{}{stage}", end.prefix()),
+            after,
+        };
+    }
+    match otherwise() {
+        TransportError::Unreachable { host, detail } => TransportError::Unreachable {
+            host,
+            detail: format!("{detail}: {}", e.message()),
+        },
+        TransportError::Other { host, detail } => TransportError::Other {
+            host,
+            detail: format!("{detail}: {}", e.message()),
+        },
+        err => err,
+    }
+}
+
+/// Time left before `deadline`.
+pub(super) fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// libssh2 timeouts in ms; 0 would mean "no timeout", so at least 1.
+pub(super) fn millis(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u32::MAX as u128) as u32
+}

@@ -1,0 +1,241 @@
+//! A host's SSH settings: what the topology writes (the host's own, then `defaults.host`)
+//! wins over the OpenSSH client configuration, which wins over the built-in defaults. The
+//! plan shows the result, so what is written in the topology is what is reviewed; the
+//! configuration file fills in what the topology leaves open, as `ssh` itself would.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::absolute;
+use crate::topology::defaults;
+use crate::topology::diagnostic::Collector;
+use crate::topology::model::{JumpHost, SshSettings};
+use crate::topology::names::address_problem;
+use crate::topology::raw::RawSsh;
+use crate::topology::ssh_config::{self, HostConfig, ProxyJump, SshConfig};
+
+/// Environment variable naming the configuration file used when the topology names none
+/// (`none` for no file). The repository's `.cargo/config.toml` sets it to `none` so that a
+/// developer's own `~/.ssh/config` cannot change what the tests see.
+pub const CONFIG_ENV: &str = "BLACKSTART_SSH_CONFIG";
+
+/// The most jump hosts on one route.
+pub const MAX_JUMPS: usize = 8;
+
+/// Configuration files, each read and parsed once per topology.
+#[derive(Default)]
+pub(super) struct SshConfigs {
+    read: HashMap<PathBuf, Option<Rc<SshConfig>>>,
+}
+
+/// Which file a host entry uses, and where in the topology that was said.
+enum Choice {
+    None,
+    Implicit(PathBuf),
+    Named(PathBuf, String),
+}
+
+impl SshConfigs {
+    /// The configuration a host entry uses: its own `ssh.config`, else `defaults.host.ssh
+    /// .config`, else [`CONFIG_ENV`], else `~/.ssh/config` when that file exists.
+    pub fn for_entry(
+        &mut self,
+        own: &RawSsh,
+        inherited: &RawSsh,
+        path: &str,
+        base_dir: &Path,
+        out: &mut Collector,
+    ) -> Option<Rc<SshConfig>> {
+        let choice = match (&own.config, &inherited.config) {
+            (Some(value), _) => named(value, &format!("{path}.ssh.config"), base_dir),
+            (None, Some(value)) => named(value, "defaults.host.ssh.config", base_dir),
+            (None, None) => match std::env::var(CONFIG_ENV) {
+                Ok(value) if value == "none" => Choice::None,
+                Ok(value) if !value.is_empty() => Choice::Implicit(absolute(&value, base_dir)),
+                _ => Choice::Implicit(absolute("~/.ssh/config", base_dir)),
+            },
+        };
+        let (file, at) = match choice {
+            Choice::None => return None,
+            Choice::Implicit(file) => (file, None),
+            Choice::Named(file, at) => (file, Some(at)),
+        };
+        if let Some(known) = self.read.get(&file) {
+            return known.clone();
+        }
+        let config = read(&file, at.as_deref(), path, out).map(Rc::new);
+        self.read.insert(file, config.clone());
+        config
+    }
+}
+
+fn named(value: &str, at: &str, base_dir: &Path) -> Choice {
+    if value == "none" {
+        Choice::None
+    } else {
+        Choice::Named(absolute(value, base_dir), at.to_string())
+    }
+}
+
+/// Reads and parses `file`. A missing implicit file is no configuration; a named one that is
+/// missing, and any file that does not parse, is an error at `at` (or the host entry).
+fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Option<SshConfig> {
+    let shown = file.display();
+    let place = at.map_or_else(|| format!("{entry}.ssh"), String::from);
+    let text = match crate::topology::read_source(file) {
+        Ok(text) => text,
+        Err(err) if at.is_none() && err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            out.error(&place, format!("cannot read SSH config {shown}: {err}"))
+                .hint("name a readable OpenSSH client configuration file, or write `config: none`");
+            return None;
+        }
+    };
+    match ssh_config::parse(&text) {
+        Ok(config) => {
+            for (line, what) in &config.unsupported {
+                out.warning(
+                    &place,
+                    format!("{shown}:{line}: `{what}` is not followed by blackstart"),
+                )
+                .hint(
+                    "write the settings the fleet needs in plain `Host` blocks, or in the topology",
+                );
+            }
+            Some(config)
+        }
+        Err(err) => {
+            out.error(
+                &place,
+                format!("SSH config {shown}:{}: {}", err.line, err.message),
+            )
+            .hint("fix that line (ssh_config(5)), or write `config: none` to ignore the file");
+            None
+        }
+    }
+}
+
+/// The SSH settings of one host, and the address to dial when the configuration gives a
+/// `HostName` (only used when the topology sets no `address`). `alias` is what one would
+/// type after `ssh`: the topology's address, or the host's name. Problems are reported when
+/// `out` is given (once per host entry, not once per host of a range).
+pub(super) fn resolve_ssh(
+    (own, inherited): (&RawSsh, &RawSsh),
+    alias: &str,
+    config: Option<&SshConfig>,
+    (path, base_dir): (&str, &Path),
+    mut out: Option<&mut Collector>,
+) -> (SshSettings, Option<String>) {
+    let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
+    let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
+    let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
+    let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
+    let mut settings = SshSettings {
+        user: pick(|s| s.user.as_ref())
+            .cloned()
+            .or_else(|| found.user.clone())
+            .unwrap_or_else(|| defaults::SSH_USER.into()),
+        port: own
+            .port
+            .or(inherited.port)
+            .or(found.port)
+            .unwrap_or(defaults::SSH_PORT),
+        key: written_key.or_else(|| found.identity_file.as_deref().map(from_config)),
+        known_hosts: written_known.unwrap_or_else(|| {
+            found
+                .user_known_hosts_file
+                .as_deref()
+                .map_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir), from_config)
+        }),
+        strict_host_key_checking: own
+            .strict_host_key_checking
+            .or(inherited.strict_host_key_checking)
+            .or(found.strict_host_key_checking)
+            .unwrap_or(true),
+        connect_timeout: own
+            .connect_timeout
+            .or(inherited.connect_timeout)
+            .map(|t| t.0)
+            .or(found.connect_timeout)
+            .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
+        jumps: Vec::new(),
+    };
+    let written_jump = match (&own.proxy_jump, &inherited.proxy_jump) {
+        (Some(value), _) => Some((value, format!("{path}.ssh.proxy_jump"))),
+        (None, Some(value)) => Some((value, "defaults.host.ssh.proxy_jump".to_string())),
+        (None, None) => None,
+    };
+    let jump = match written_jump {
+        Some((value, at)) => match ssh_config::parse_proxy_jump(value) {
+            Ok(jump) => Some((jump, at)),
+            Err(why) => {
+                if let Some(out) = out.as_deref_mut() {
+                    out.error(&at, format!("invalid proxy_jump: {why}"))
+                        .hint("write `user@host:port` hops separated by commas, or `none`");
+                }
+                None
+            }
+        },
+        None => found
+            .proxy_jump
+            .clone()
+            .map(|jump| (jump, format!("{path}.ssh.config"))),
+    };
+    if let Some((ProxyJump::Hops(hops), at)) = jump {
+        if let Some(out) = out.as_deref_mut().filter(|_| hops.len() > MAX_JUMPS) {
+            out.error(
+                &at,
+                format!(
+                    "{} jump hosts on the way to {alias}; at most {MAX_JUMPS}",
+                    hops.len()
+                ),
+            );
+        }
+        for spec in hops.iter().take(MAX_JUMPS) {
+            let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
+            let hop = jump_host(spec, &hop, &settings);
+            if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
+                out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
+            }
+            settings.jumps.push(hop);
+        }
+    }
+    (settings, found.host_name)
+}
+
+/// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own
+/// settings (one fleet usually shares one key and one known_hosts); port 22 by default.
+fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshSettings) -> JumpHost {
+    JumpHost {
+        name: spec.host.clone(),
+        address: found.host_name.clone().unwrap_or_else(|| spec.host.clone()),
+        user: spec
+            .user
+            .clone()
+            .or_else(|| found.user.clone())
+            .unwrap_or_else(|| host.user.clone()),
+        port: spec.port.or(found.port).unwrap_or(defaults::SSH_PORT),
+        key: found
+            .identity_file
+            .as_deref()
+            .map(from_config)
+            .or_else(|| host.key.clone()),
+        known_hosts: found
+            .user_known_hosts_file
+            .as_deref()
+            .map_or_else(|| host.known_hosts.clone(), from_config),
+        strict_host_key_checking: found
+            .strict_host_key_checking
+            .unwrap_or(host.strict_host_key_checking),
+        connect_timeout: found.connect_timeout.unwrap_or(host.connect_timeout),
+    }
+}
+
+/// A path from the configuration file: `~` expanded, otherwise as written (as ssh does).
+fn from_config(path: &str) -> PathBuf {
+    absolute(path, Path::new(""))
+}
+
+#[cfg(test)]
+mod tests;

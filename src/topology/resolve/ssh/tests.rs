@@ -1,0 +1,105 @@
+use std::path::Path;
+
+use crate::topology::{load_str, Diagnostics, Topology};
+
+const CONFIG: &str = "Host bastion\n  HostName 10.0.0.1\n  User jumper\n  Port 2222\n  \
+                      IdentityFile /keys/bastion\nHost db* !db9\n  ProxyJump bastion,ops@10.0.1.1\n  \
+                      User dba\n  Port 2200\n  ConnectTimeout 4\nHost db1\n  HostName 10.0.2.11\n";
+
+/// Loads `yaml` from a directory holding `ssh_config` (the text above, or `config`).
+fn load_with(yaml: &str, config: &str) -> Result<Topology, Diagnostics> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ssh_config"), config).unwrap();
+    let file = dir.path().join("t.yaml");
+    load_str(yaml, &file).map(|loaded| loaded.topology)
+}
+
+fn topology(ssh: &str, hosts: &str) -> String {
+    format!(
+        "version: 1\nname: t\ndefaults:\n  host:\n    ssh:\n{ssh}hosts:\n{hosts}\
+         subsystems:\n  - {{ name: s, hosts: [\"db[1:2]\"] }}\n"
+    )
+}
+
+#[test]
+fn the_config_fills_in_what_the_topology_leaves_open_and_the_route_shows_it() {
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n    address: 10.0.2.12\n",
+    );
+    let t = load_with(&yaml, CONFIG).unwrap();
+    let db1 = &t.hosts[0];
+    assert_eq!(
+        db1.address, "10.0.2.11",
+        "HostName names a host without an address"
+    );
+    assert_eq!((db1.ssh.user.as_str(), db1.ssh.port), ("dba", 2200));
+    assert_eq!(db1.ssh.connect_timeout, std::time::Duration::from_secs(4));
+    assert_eq!(
+        db1.ssh_route(),
+        "dba@10.0.2.11:2200 via jumper@10.0.0.1:2222,ops@10.0.1.1:22"
+    );
+    let bastion = &db1.ssh.jumps[0];
+    assert_eq!(bastion.name, "bastion");
+    assert_eq!(bastion.key.as_deref(), Some(Path::new("/keys/bastion")));
+    assert!(bastion.strict_host_key_checking);
+    // The second hop has no block of its own: it shares the host's key and known_hosts.
+    assert_eq!(db1.ssh.jumps[1].known_hosts, db1.ssh.known_hosts);
+    // An address written in the topology is dialled as written.
+    assert_eq!(t.hosts[1].address, "10.0.2.12");
+}
+
+#[test]
+fn fields_written_in_the_topology_win_over_the_config() {
+    let yaml = topology(
+        "      config: ssh_config\n      user: root\n      proxy_jump: admin@10.9.9.9:22\n",
+        "  - name: db1\n    ssh: { port: 22 }\n  - name: db2\n    ssh: { proxy_jump: none }\n",
+    );
+    let t = load_with(&yaml, CONFIG).unwrap();
+    assert_eq!(
+        t.hosts[0].ssh_route(),
+        "root@10.0.2.11:22 via admin@10.9.9.9:22"
+    );
+    assert_eq!(t.hosts[1].ssh_route(), "root@db2:2200");
+}
+
+#[test]
+fn config_none_reads_no_file_and_keeps_the_built_in_defaults() {
+    let yaml = topology("      config: none\n", "  - name: db1\n  - name: db2\n");
+    let t = load_with(&yaml, CONFIG).unwrap();
+    assert_eq!(t.hosts[0].ssh_route(), "root@db1:22");
+    assert!(t.hosts[0].ssh.jumps.is_empty());
+}
+
+#[test]
+fn a_config_line_that_does_not_parse_is_an_error_naming_the_file_and_line() {
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let err = load_with(&yaml, "Host db*\n  Port 99999\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("ssh_config:2: Port"), "{text}");
+    assert!(text.contains("not a port"), "{text}");
+}
+
+#[test]
+fn a_named_config_that_is_missing_is_an_error_at_its_field() {
+    let yaml = topology("      config: nowhere\n", "  - name: db1\n  - name: db2\n");
+    let err = load_with(&yaml, "").unwrap_err();
+    let item = &err.items[0];
+    assert!(item.message.contains("cannot read SSH config"), "{item:?}");
+    assert_eq!(item.path, "defaults.host.ssh.config");
+    assert_eq!(item.location.map(|l| l.line), Some(6), "{item:?}");
+}
+
+#[test]
+fn an_invalid_proxy_jump_in_the_topology_is_an_error_with_a_hint() {
+    let yaml = topology(
+        "      config: none\n      proxy_jump: \"root@:22\"\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let text = load_with(&yaml, "").unwrap_err().to_string();
+    assert!(text.contains("invalid proxy_jump"), "{text}");
+    assert!(text.contains("user@host:port"), "{text}");
+}

@@ -1,0 +1,396 @@
+//! The OpenSSH client configuration (`~/.ssh/config`, ssh_config(5)): parsing and the
+//! resolution of one host to its settings. Both are pure; reading the file is the caller's.
+//!
+//! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation), `HostName` (with
+//! `%h`), `User`, `Port`, `IdentityFile` (the first one), `ProxyJump` (hops or `none`),
+//! `ConnectTimeout`, `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). As in
+//! ssh, the first value obtained for a keyword wins, blocks in file order. Other keywords are
+//! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
+//! the loader can warn).
+
+use std::time::Duration;
+
+/// A parsed configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshConfig {
+    blocks: Vec<Block>,
+    /// Lines that ask for something this reader does not do (`Match`, `Include`), with their
+    /// 1-based line numbers.
+    pub unsupported: Vec<(usize, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Block {
+    /// `None` for the lines before the first `Host` (they apply to every host) and for a
+    /// `Match` block (applied to none).
+    patterns: Option<Vec<Pattern>>,
+    applies: bool,
+    settings: Vec<(Keyword, String, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    negated: bool,
+    glob: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keyword {
+    HostName,
+    User,
+    Port,
+    IdentityFile,
+    ProxyJump,
+    ConnectTimeout,
+    StrictHostKeyChecking,
+    UserKnownHostsFile,
+}
+
+impl Keyword {
+    fn from_word(word: &str) -> Option<Keyword> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "hostname" => Keyword::HostName,
+            "user" => Keyword::User,
+            "port" => Keyword::Port,
+            "identityfile" => Keyword::IdentityFile,
+            "proxyjump" => Keyword::ProxyJump,
+            "connecttimeout" => Keyword::ConnectTimeout,
+            "stricthostkeychecking" => Keyword::StrictHostKeyChecking,
+            "userknownhostsfile" => Keyword::UserKnownHostsFile,
+            _ => return None,
+        })
+    }
+}
+
+/// A line of the file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One hop of a `ProxyJump`, as written: `[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpSpec {
+    /// Login user, when written.
+    pub user: Option<String>,
+    /// Host (an alias looked up in the configuration, or an address).
+    pub host: String,
+    /// Port, when written.
+    pub port: Option<u16>,
+}
+
+/// What `ProxyJump` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyJump {
+    /// `none`: connect directly (and stop later blocks from adding hops).
+    None,
+    /// Hops in order, the first one dialled directly.
+    Hops(Vec<JumpSpec>),
+}
+
+/// The settings the configuration gives one host; `None` where it says nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostConfig {
+    /// The address to dial (`%h` already replaced).
+    pub host_name: Option<String>,
+    /// Login user.
+    pub user: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// Private key file, `~` not expanded.
+    pub identity_file: Option<String>,
+    /// Jump hosts.
+    pub proxy_jump: Option<ProxyJump>,
+    /// Connect timeout.
+    pub connect_timeout: Option<Duration>,
+    /// Strict host-key checking (`accept-new` counts as strict: no trust on first use).
+    pub strict_host_key_checking: Option<bool>,
+    /// known_hosts file, `~` not expanded.
+    pub user_known_hosts_file: Option<String>,
+}
+
+/// Parses a configuration file's text.
+pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
+    let mut config = SshConfig {
+        blocks: vec![Block {
+            patterns: None,
+            applies: true,
+            settings: Vec::new(),
+        }],
+        unsupported: Vec::new(),
+    };
+    for (index, raw_line) in text.lines().enumerate() {
+        let line = index + 1;
+        let fail = |message: String| ParseError { line, message };
+        let trimmed = raw_line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let (keyword, rest) = split_keyword(trimmed);
+        let args = words(rest).map_err(|why| fail(format!("{keyword}: {why}")))?;
+        match keyword.to_ascii_lowercase().as_str() {
+            "host" => {
+                if args.is_empty() {
+                    return Err(fail("`Host` without a pattern".into()));
+                }
+                let patterns = args
+                    .iter()
+                    .map(|word| match word.strip_prefix('!') {
+                        Some(glob) => Pattern {
+                            negated: true,
+                            glob: glob.to_ascii_lowercase(),
+                        },
+                        None => Pattern {
+                            negated: false,
+                            glob: word.to_ascii_lowercase(),
+                        },
+                    })
+                    .collect();
+                config.blocks.push(Block {
+                    patterns: Some(patterns),
+                    applies: true,
+                    settings: Vec::new(),
+                });
+            }
+            "match" => {
+                config.unsupported.push((line, "Match".into()));
+                config.blocks.push(Block {
+                    patterns: None,
+                    applies: false,
+                    settings: Vec::new(),
+                });
+            }
+            "include" => config.unsupported.push((line, "Include".into())),
+            _ => {
+                let Some(key) = Keyword::from_word(keyword) else {
+                    continue;
+                };
+                let Some(value) = args.first() else {
+                    return Err(fail(format!("`{keyword}` without a value")));
+                };
+                check_value(key, value).map_err(|why| fail(format!("{keyword}: {why}")))?;
+                let block = config
+                    .blocks
+                    .last_mut()
+                    .expect("the first block always exists");
+                block.settings.push((key, value.clone(), line));
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// `Keyword value`, `Keyword=value` or `Keyword = value`.
+fn split_keyword(line: &str) -> (&str, &str) {
+    let end = line
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(line.len());
+    let (keyword, rest) = line.split_at(end);
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix('=').unwrap_or(rest);
+    (keyword, rest.trim())
+}
+
+/// Whitespace-separated words; double quotes group words with spaces.
+fn words(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut word = String::new();
+        if c == '"' {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some(c) => word.push(c),
+                    None => return Err("unterminated quote".into()),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        out.push(word);
+    }
+    Ok(out)
+}
+
+fn check_value(key: Keyword, value: &str) -> Result<(), String> {
+    match key {
+        Keyword::Port => parse_port(value).map(|_| ()),
+        Keyword::ConnectTimeout => parse_timeout(value).map(|_| ()),
+        Keyword::StrictHostKeyChecking => parse_strict(value).map(|_| ()),
+        Keyword::ProxyJump => parse_proxy_jump(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+fn parse_port(value: &str) -> Result<u16, String> {
+    match value.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!("{value:?} is not a port (1 to 65535)")),
+    }
+}
+
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{value:?} is not a number of seconds"))
+}
+
+fn parse_strict(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "ask" | "accept-new" => Ok(true),
+        "no" | "off" => Ok(false),
+        _ => Err(format!("{value:?} is not yes, no, ask, accept-new or off")),
+    }
+}
+
+/// `none`, or comma-separated `[user@]host[:port]` hops (`ssh://` URIs too).
+pub fn parse_proxy_jump(value: &str) -> Result<ProxyJump, String> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(ProxyJump::None);
+    }
+    let mut hops = Vec::new();
+    for hop in value.split(',') {
+        let hop = hop.trim();
+        let spec = hop.strip_prefix("ssh://").unwrap_or(hop);
+        let (user, rest) = match spec.rsplit_once('@') {
+            Some((user, rest)) => (Some(user.to_string()), rest),
+            None => (None, spec),
+        };
+        let (host, port) = split_port(rest)?;
+        if host.is_empty() || user.as_deref() == Some("") {
+            return Err(format!("jump host {hop:?} is not [user@]host[:port]"));
+        }
+        hops.push(JumpSpec {
+            user,
+            host: host.to_string(),
+            port,
+        });
+    }
+    Ok(ProxyJump::Hops(hops))
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
+    if let Some(inner) = text.strip_prefix('[') {
+        let (host, after) = inner
+            .split_once(']')
+            .ok_or_else(|| format!("{text:?}: `[` without `]`"))?;
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((host, Some(parse_port(port)?))),
+            None if after.is_empty() => Ok((host, None)),
+            None => Err(format!("{text:?}: unexpected {after:?} after `]`")),
+        };
+    }
+    match text.rsplit_once(':') {
+        // More than one colon: a bare IPv6 address without a port.
+        Some((host, _)) if host.contains(':') => Ok((text, None)),
+        Some((host, port)) => Ok((host, Some(parse_port(port)?))),
+        None => Ok((text, None)),
+    }
+}
+
+/// `*` (any run) and `?` (any one character) glob match.
+fn glob_match(glob: &[u8], text: &[u8]) -> bool {
+    // Iterative with one backtrack point: linear enough, never recursive.
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && (glob[g] == b'?' || glob[g] == text[t]) {
+            g += 1;
+            t += 1;
+        } else if g < glob.len() && glob[g] == b'*' {
+            star = Some((g, t));
+            g += 1;
+        } else if let Some((star_g, star_t)) = star {
+            g = star_g + 1;
+            t = star_t + 1;
+            star = Some((star_g, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|&c| c == b'*')
+}
+
+impl Block {
+    /// A block applies when one of its patterns matches and none of its negated ones does.
+    fn matches(&self, host: &str) -> bool {
+        if !self.applies {
+            return false;
+        }
+        let Some(patterns) = &self.patterns else {
+            return true;
+        };
+        let mut positive = false;
+        for pattern in patterns {
+            if glob_match(pattern.glob.as_bytes(), host.as_bytes()) {
+                if pattern.negated {
+                    return false;
+                }
+                positive = true;
+            }
+        }
+        positive
+    }
+}
+
+impl SshConfig {
+    /// The settings for `host` (the name as one would type it after `ssh`): the first value
+    /// obtained for each keyword, blocks in file order.
+    pub fn resolve(&self, host: &str) -> HostConfig {
+        let lowered = host.to_ascii_lowercase();
+        let mut out = HostConfig::default();
+        for block in self.blocks.iter().filter(|b| b.matches(&lowered)) {
+            for (key, value, _) in &block.settings {
+                // Values were checked by `parse`; a failed conversion cannot happen here.
+                match key {
+                    Keyword::HostName => {
+                        set(&mut out.host_name, || Some(value.replace("%h", host)))
+                    }
+                    Keyword::User => set(&mut out.user, || Some(value.clone())),
+                    Keyword::Port => set(&mut out.port, || parse_port(value).ok()),
+                    Keyword::IdentityFile => set(&mut out.identity_file, || Some(value.clone())),
+                    Keyword::ProxyJump => set(&mut out.proxy_jump, || parse_proxy_jump(value).ok()),
+                    Keyword::ConnectTimeout => {
+                        set(&mut out.connect_timeout, || parse_timeout(value).ok())
+                    }
+                    Keyword::StrictHostKeyChecking => {
+                        set(&mut out.strict_host_key_checking, || {
+                            parse_strict(value).ok()
+                        })
+                    }
+                    Keyword::UserKnownHostsFile => {
+                        set(&mut out.user_known_hosts_file, || Some(value.clone()))
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// First obtained value wins.
+fn set<T>(slot: &mut Option<T>, value: impl FnOnce() -> Option<T>) {
+    if slot.is_none() {
+        *slot = value();
+    }
+}
+
+#[cfg(test)]
+mod tests;
