@@ -1,0 +1,1 @@
+//! `blackstart import ansible`: a topology skeleton written from an inventory.
