@@ -194,13 +194,13 @@ fn paired(
 }
 
 /// What every host of an entry shares of its BMC; only the address differs per host.
-struct BmcSettings {
-    user: String,
-    password: SecretSource,
-    protocol: BmcProtocol,
+pub(super) struct BmcSettings {
+    pub(super) user: String,
+    pub(super) password: SecretSource,
+    pub(super) protocol: BmcProtocol,
 }
 
-fn merge_bmc(
+pub(super) fn merge_bmc(
     defaults: Option<&RawBmc>,
     own: Option<&RawBmc>,
     path: &str,
@@ -347,7 +347,7 @@ fn first_problem(
     }
 }
 
-fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
+pub(super) fn merge_ssh(defaults: &RawSsh, own: &RawSsh, base_dir: &Path) -> SshSettings {
     SshSettings {
         user: own
             .user
