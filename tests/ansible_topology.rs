@@ -163,3 +163,52 @@ fn a_missing_inventory_or_an_empty_source_is_refused() {
     assert!(text.contains("missing.ini"), "{text}");
     assert!(text.contains("a host source without a kind"), "{text}");
 }
+
+fn import(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["import", "ansible"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn import_ansible_writes_a_skeleton_that_validates_and_a_json_dump_of_what_was_read() {
+    for inventory in ["tests/ansible/site.ini", "tests/ansible/site.yaml"] {
+        let output = import(&[inventory]);
+        assert!(output.status.success(), "{output:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "skeleton.yaml",
+            &String::from_utf8_lossy(&output.stdout),
+        );
+        let topology = load_file(&file).unwrap_or_else(|d| panic!("{d}")).topology;
+        let json = import(&[inventory, "--format", "json"]);
+        assert!(json.status.success(), "{json:?}");
+        let read: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let hosts = read["hosts"].as_array().unwrap();
+        assert_eq!(topology.hosts.len(), hosts.len(), "{inventory}");
+        let canary = hosts.iter().find(|h| h["name"] == "web-canary").unwrap();
+        assert_eq!(canary["vars"]["ansible_host"], "192.0.2.40");
+        let host = topology
+            .hosts
+            .iter()
+            .find(|h| h.name == "web-canary")
+            .unwrap();
+        assert_eq!((host.address.as_str(), host.ssh.port), ("192.0.2.40", 2222));
+        assert_eq!(host.ssh.user, "canary ops");
+    }
+}
+
+#[test]
+fn import_ansible_refuses_a_malformed_inventory_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "bad.ini", "[web]\nweb1\n[web:oops]\n");
+    let output = import(&[file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("bad.ini:3"), "{text}");
+    assert!(text.contains("unknown type"), "{text}");
+}
