@@ -5,7 +5,8 @@
 # browser), graphviz (`dot` renders the plan's graph in tests), openssl (lab certificates),
 # iproute2 (`ip netns`: the jump-host lab builds its networks in namespaces),
 # and, in a virtual environment under target/ (or $BLACKSTART_LAB_VENV), OpenStack's Redfish
-# emulator sushy-tools. Idempotent: does nothing when everything is present.
+# emulator sushy-tools and ansible-core (whose `ansible-inventory` the inventory tests compare
+# against). Idempotent: does nothing when everything is present.
 set -euo pipefail
 need_install=0
 for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 pdsh pkg-config chromium dot openssl ip; do
@@ -35,6 +36,13 @@ if ! "$VENV/bin/sushy-emulator" --help >/dev/null 2>&1; then
   python3 -m venv "$VENV" || { echo "lab: cannot create a virtual environment in $VENV (python3-venv?)" >&2; exit 1; }
   "$VENV/bin/pip" install -q 'sushy-tools==2.2.0' || { echo "lab: pip could not install sushy-tools into $VENV" >&2; exit 1; }
 fi
+# ansible-core, pinned: `ansible-inventory --list` is the reference for reading inventories.
+# `python -m pip` installs into this environment even when it was copied from another tree.
+ansible_version() { "$VENV/bin/ansible-inventory" --version 2>/dev/null | head -n 1 || true; }
+if [[ "$(ansible_version)" != *"core 2.17.7"* ]]; then
+  "$VENV/bin/python" -m pip install -q 'ansible-core==2.17.7' || { echo "lab: pip could not install ansible-core into $VENV" >&2; exit 1; }
+fi
 "$VENV/bin/sushy-emulator" --help >/dev/null 2>&1 || { echo "lab: sushy-emulator is missing from $VENV after install" >&2; exit 1; }
 "$VENV/bin/python" -c 'import bcrypt' || { echo "lab: bcrypt is missing from $VENV" >&2; exit 1; }
+[[ "$(ansible_version)" == *"core 2.17.7"* ]] || { echo "lab: ansible-inventory (ansible-core 2.17.7) is missing from $VENV after install" >&2; exit 1; }
 echo "lab packages: ok"

@@ -4,6 +4,7 @@ mod calibrate;
 mod confirm;
 mod control;
 mod exec;
+mod import;
 mod pictures;
 mod plan;
 mod run;
@@ -215,11 +216,32 @@ pub enum Command {
     },
     /// Print the manual page (roff): `blackstart man > blackstart.1`.
     Man,
+    /// Write a topology skeleton from another tool's description of the fleet, on stdout.
+    Import {
+        /// Where the hosts are described.
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Print the topology format (or, with --playbook, the playbook format) as JSON Schema.
     Schema {
         /// The playbook format instead of the topology format.
         #[arg(long)]
         playbook: bool,
+    },
+}
+
+/// What `import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// An Ansible inventory (INI, or YAML for `.yaml`, `.yml`, `.json`): hosts with their
+    /// addresses, SSH ports and users, groups as `group.NAME` labels, a subsystem sketched
+    /// per group.
+    Ansible {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// `yaml`: a topology skeleton; `json`: the inventory as read (hosts, groups, vars).
+        #[arg(long, short, value_enum, default_value = "yaml")]
+        format: import::ImportFormat,
     },
 }
 
@@ -286,6 +308,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Completions { shell } => Ok(pictures::completions(shell)),
         Command::Man => pictures::man(),
         Command::Calibrate(calibrate_args) => calibrate::calibrate(calibrate_args),
+        Command::Import {
+            source: ImportSource::Ansible { inventory, format },
+        } => import::ansible(&inventory, format),
         Command::Schema { playbook } => {
             let schema = if playbook {
                 schemars::schema_for!(blackstart::playbook::raw::RawPlaybook)

@@ -1,5 +1,6 @@
 //! The topology: its YAML format, loading, and validation with every problem located.
 
+pub mod ansible;
 pub mod defaults;
 pub mod depth;
 pub mod diagnostic;

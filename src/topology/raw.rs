@@ -31,6 +31,10 @@ pub struct RawTopology {
     /// Hosts, or host ranges such as `db[001:040].dc1`.
     #[serde(default)]
     pub hosts: Vec<RawHost>,
+    /// More hosts, read from other sources: `- ansible: inventory.ini`. They join `hosts`
+    /// (a name declared twice is an error) and inherit `defaults.host`.
+    #[serde(default)]
+    pub hosts_from: Vec<RawHostSource>,
     /// Subsystems: what runs where, what it needs, how to start and check it.
     #[serde(default)]
     pub subsystems: Vec<RawSubsystem>,
@@ -184,6 +188,19 @@ pub struct RawHost {
     /// Free-form labels, used by subsystem selectors and `--label`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// One source of hosts; exactly one kind is set.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHostSource {
+    /// An Ansible inventory, INI or YAML (`.yaml`, `.yml`, `.json`; any other name is read
+    /// as INI), relative to the topology file. Groups become labels `group.NAME: "true"`;
+    /// `ansible_host`, `ansible_port` and `ansible_user` become the address and SSH port and
+    /// user; `blackstart_datacenter`, `blackstart_rack`, `blackstart_power_domain`,
+    /// `blackstart_bmc_address` and `blackstart_label_KEY` set those fields; other
+    /// variables are ignored.
+    pub ansible: Option<String>,
 }
 
 /// Retry with exponential backoff and jitter.

@@ -209,13 +209,13 @@ fn paired(
 }
 
 /// What every host of an entry shares of its BMC; only the address differs per host.
-struct BmcSettings {
-    user: String,
-    password: SecretSource,
-    protocol: BmcProtocol,
+pub(super) struct BmcSettings {
+    pub(super) user: String,
+    pub(super) password: SecretSource,
+    pub(super) protocol: BmcProtocol,
 }
 
-fn merge_bmc(
+pub(super) fn merge_bmc(
     defaults: Option<&RawBmc>,
     own: Option<&RawBmc>,
     path: &str,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod bmc_protocol;
 mod hosts;
+mod inventory;
 mod settings;
 mod ssh;
 mod subsystems;
@@ -36,7 +37,9 @@ pub(crate) fn resolve(raw: RawTopology, file: &Path, out: &mut Collector) -> Top
             .hint("declare what runs where under `subsystems:`; a plan needs at least one");
     }
     let base_dir = file.parent().unwrap_or(Path::new("."));
-    let hosts = resolve_hosts(&raw, base_dir, out);
+    let mut hosts = resolve_hosts(&raw, base_dir, out);
+    let sourced = inventory::hosts_from(&raw, base_dir, out);
+    inventory::merge(&raw, &mut hosts, sourced, out);
     let host_index: HashMap<&str, HostId> = hosts
         .iter()
         .enumerate()

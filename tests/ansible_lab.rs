@@ -1,0 +1,182 @@
+//! Ansible inventories read by blackstart against what the real `ansible-inventory --list`
+//! (ansible-core, installed by the lab script into target/lab-venv) reads from the same
+//! files: the same hosts, the same groups for each (children followed), and the same merged
+//! `ansible_host`, `ansible_port` and `ansible_user`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use blackstart::topology::ansible::{self, InventoryHost};
+use serde_json::Value;
+use support::redfish::venv;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/ansible")
+        .join(name)
+}
+
+/// What Ansible knows of one host, in the terms compared.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    groups: BTreeSet<String>,
+    host: Option<String>,
+    port: Option<String>,
+    user: Option<String>,
+}
+
+/// Runs the real `ansible-inventory -i FILE --list`, with Ansible's state kept in a
+/// scratch directory. Fails loudly when the lab script has not installed ansible-core.
+fn ansible_list(file: &Path) -> Value {
+    let binary = venv().join("bin/ansible-inventory");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `bash tests/install-lab-packages.sh` (it installs ansible-core into the lab's virtual environment)",
+        binary.display()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let output = Command::new(&binary)
+        .args(["-i"])
+        .arg(file)
+        .arg("--list")
+        .env("ANSIBLE_HOME", home.path())
+        .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .expect("ansible-inventory runs");
+    assert!(
+        output.status.success(),
+        "ansible-inventory refused {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("ansible-inventory prints JSON")
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Each host of `ansible-inventory --list`: its groups (direct ones and their ancestors,
+/// `all` left out) and its merged connection variables.
+fn seen_by_ansible(list: &Value) -> BTreeMap<String, Seen> {
+    let object = list.as_object().expect("an object");
+    let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut direct: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (group, body) in object.iter().filter(|(name, _)| *name != "_meta") {
+        for child in body["children"].as_array().into_iter().flatten() {
+            let child = child.as_str().unwrap().to_string();
+            parents.entry(child).or_default().push(group.clone());
+        }
+        for host in body["hosts"].as_array().into_iter().flatten() {
+            let host = host.as_str().unwrap().to_string();
+            direct.entry(host).or_default().push(group.clone());
+        }
+    }
+    let hostvars = list["_meta"]["hostvars"].as_object().expect("hostvars");
+    let mut seen = BTreeMap::new();
+    for (host, groups) in &direct {
+        let mut all_groups = BTreeSet::new();
+        let mut pending = groups.clone();
+        // Bounded: each group is expanded once.
+        while let Some(group) = pending.pop() {
+            if all_groups.insert(group.clone()) {
+                pending.extend(parents.get(&group).cloned().unwrap_or_default());
+            }
+        }
+        all_groups.remove("all");
+        let vars = hostvars.get(host);
+        let var = |name: &str| text(vars.and_then(|vars| vars.get(name)));
+        seen.insert(
+            host.clone(),
+            Seen {
+                groups: all_groups,
+                host: var("ansible_host"),
+                port: var("ansible_port"),
+                user: var("ansible_user"),
+            },
+        );
+    }
+    seen
+}
+
+fn seen_by_blackstart(hosts: &[InventoryHost]) -> BTreeMap<String, Seen> {
+    hosts
+        .iter()
+        .map(|host| {
+            (
+                host.name.clone(),
+                Seen {
+                    groups: host.groups.iter().cloned().collect(),
+                    host: host.address(),
+                    port: host.port().expect("a port").map(|p| p.to_string()),
+                    user: host.user(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn assert_reads_like_ansible(name: &str, expected_hosts: usize) {
+    let file = fixture(name);
+    let theirs = seen_by_ansible(&ansible_list(&file));
+    let ours = seen_by_blackstart(&ansible::load(&file).expect("blackstart reads it").hosts);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "{name}: the same hosts"
+    );
+    for (host, seen) in &theirs {
+        assert_eq!(&ours[host], seen, "{name}: host {host}");
+    }
+    assert_eq!(ours.len(), expected_hosts, "{name}: ranges expanded");
+}
+
+#[test]
+fn an_ini_inventory_with_ranges_nested_children_and_group_vars_reads_as_ansible_reads_it() {
+    assert_reads_like_ansible("site.ini", 17);
+}
+
+#[test]
+fn a_yaml_inventory_with_groups_named_twice_and_priorities_reads_as_ansible_reads_it() {
+    assert_reads_like_ansible("site.yaml", 18);
+}
+
+#[test]
+fn an_inventory_without_extension_is_read_as_ini_as_ansible_does() {
+    assert_reads_like_ansible("bare", 4);
+}
+
+#[test]
+fn a_group_loop_is_refused_by_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("loop.ini");
+    std::fs::write(&file, "[a:children]\nb\n[b:children]\na\n[a]\nh\n[b]\n").unwrap();
+    let binary = venv().join("bin/ansible-inventory");
+    let home = tempfile::tempdir().unwrap();
+    let output = Command::new(&binary)
+        .arg("-i")
+        .arg(&file)
+        .arg("--list")
+        .env("ANSIBLE_HOME", home.path())
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .output()
+        .expect("ansible-inventory runs");
+    assert!(!output.status.success(), "ansible accepts a loop?");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("recursive dependency loop"));
+    match ansible::load(&file) {
+        Err(ansible::LoadError::Invalid { problems, .. }) => {
+            assert!(problems[0].message.contains("a -> b -> a"), "{problems:?}");
+            assert_eq!(problems[0].line, 4);
+        }
+        other => panic!("a loop was not refused: {other:?}"),
+    }
+}
