@@ -16,19 +16,19 @@ use crate::topology::SubsystemId;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Percentiles {
     /// 10th percentile.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub p10: Option<Duration>,
     /// Median.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub p50: Option<Duration>,
     /// 90th percentile.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub p90: Option<Duration>,
     /// 99th percentile.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub p99: Option<Duration>,
     /// Mean over the runs that got there.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub mean: Option<Duration>,
 }
 
@@ -98,7 +98,7 @@ pub struct FaultCost {
     /// Runs that recovered both with and without it: what the cost is measured on.
     pub paired_runs: usize,
     /// Mean makespan of those runs without it.
-    #[serde(with = "opt_secs")]
+    #[serde(with = "super::opt_secs")]
     pub mean_without: Option<Duration>,
     /// Mean time it adds to those runs: with all faults minus without this one.
     pub cost_secs: Option<f64>,
@@ -361,22 +361,6 @@ pub fn monte_carlo_with_costs(
             .iter()
             .map(|run| run.succeeded.then_some(run.makespan))
             .collect(),
-    }
-}
-
-mod opt_secs {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(duration) => serializer.serialize_f64(duration.as_secs_f64()),
-            None => serializer.serialize_none(),
-        }
     }
 }
 

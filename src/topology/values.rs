@@ -100,29 +100,45 @@ impl fmt::Display for MinHealthy {
 
 impl<'de> Deserialize<'de> for MinHealthy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // A visitor rather than an untagged enum, so `-1` or `1.5` gets this message instead
-        // of "data did not match any variant of untagged enum".
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = MinHealthy;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a host count (3) or a percentage (\"60%\")")
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<MinHealthy, E> {
-                parse_min_healthy(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<MinHealthy, E> {
-                parse_min_healthy(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<MinHealthy, E> {
-                parse_min_healthy(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<MinHealthy, E> {
-                parse_min_healthy(text).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+        scalar(
+            deserializer,
+            "a host count (3) or a percentage (\"60%\")",
+            parse_min_healthy,
+        )
     }
+}
+
+/// Reads a number or a string through `parse`. A visitor rather than an untagged enum, so
+/// `-1` or `1.5` gets `parse`'s message instead of "data did not match any variant of
+/// untagged enum".
+fn scalar<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct Visitor<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+    impl<T> de::Visitor<'_> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<T, E> {
+            (self.parse)(&value.to_string()).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<T, E> {
+            (self.parse)(&value.to_string()).map_err(E::custom)
+        }
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<T, E> {
+            (self.parse)(&value.to_string()).map_err(E::custom)
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+            (self.parse)(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_any(Visitor { expecting, parse })
 }
 
 fn parse_min_healthy(text: &str) -> Result<MinHealthy, String> {
@@ -193,27 +209,7 @@ impl fmt::Display for Tier {
 
 impl<'de> Deserialize<'de> for Tier {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // A visitor rather than an untagged enum, so every wrong value gets this message.
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = Tier;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tier S1..S9 or 1..9")
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Tier, E> {
-                parse_tier(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Tier, E> {
-                parse_tier(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Tier, E> {
-                parse_tier(&value.to_string()).map_err(E::custom)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Tier, E> {
-                parse_tier(text).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+        scalar(deserializer, "a tier S1..S9 or 1..9", parse_tier)
     }
 }
 
