@@ -229,7 +229,11 @@ fn playbook_errors_name_the_playbook_line_and_a_bom_changes_nothing() {
     let output = blackstart(&["validate", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let broken = format!("\u{feff}{}", edit("expect: 30s", "expect: soon"));
-    refused(&broken, "expect: soon", &["invalid duration"]);
+    refused(
+        &broken,
+        "expect: soon",
+        &["invalid duration", "only the first error"],
+    );
     // A negative min_healthy says what min_healthy takes, not serde's internals.
     let shown = refused(
         &edit("expect: 30s", "min_healthy: -1"),

@@ -6,7 +6,7 @@
 //!     [--minutes 600] [--out target/fuzz-failures]
 //! ```
 //!
-//! A panic, an input over 2 s, one allocating more than 512 MB at its peak, or a planted
+//! A panic, an input over 2 s of CPU time (or still running after 10 s: a hang), one allocating more than 512 MB at its peak, or a planted
 //! secret in any output fails; each failing input is written to `--out` (with a `.txt` note
 //! saying why and how to replay it). Exit code 1 when anything failed.
 
@@ -94,13 +94,15 @@ fn main() {
         summary.accepted
     );
     println!(
-        "panics {}, over 2 s {}, over 512 MB {}, secrets {}; peak per input {:.1} MB; slowest {:?}",
+        "panics {}, over 2 s CPU {}, hangs {}, over 512 MB {}, secrets {}; peak per input {:.1} MB; slowest {:?} CPU, {:?} wall",
         count(|f| matches!(f, engine::Failure::Panic(_))),
+        count(|f| matches!(f, engine::Failure::Slow(_))),
         count(|f| matches!(f, engine::Failure::Timeout)),
         count(|f| matches!(f, engine::Failure::Memory(_))),
         count(|f| matches!(f, engine::Failure::Secret(_))),
         summary.peak_bytes as f64 / 1e6,
-        summary.slowest
+        summary.slowest,
+        summary.slowest_wall
     );
     for (index, failure, file) in summary.failures.iter().take(20) {
         println!("  input {index}: {failure:?} -> {}", file.display());

@@ -67,8 +67,10 @@ pub fn too_deep(source: &str) -> Option<Location> {
                 ']' | '}' if flow > 0 => flow -= 1,
                 '-' | '?' if value_start && line[at + 1..].starts_with([' ', '\t']) => inline += 1,
                 '|' | '>' if flow == 0 && matches!(previous, Some(':' | '-') | None) => {
-                    let rest = line[at + 1..].trim();
-                    if rest.is_empty() || rest.starts_with('#') || rest.len() <= 3 {
+                    // A header is `|` or `>` with an optional chomping sign and indentation
+                    // digit, then nothing but a comment.
+                    let rest = line[at + 1..].split(" #").next().unwrap_or("").trim();
+                    if rest.len() <= 2 && rest.chars().all(|c| matches!(c, '+' | '-' | '1'..='9')) {
                         block_scalar = Some(indent);
                     }
                 }
@@ -101,9 +103,10 @@ mod tests {
         let dashes = format!("a:\n  {}x\n", "- ".repeat(MAX_DEPTH + 5));
         assert_eq!(too_deep(&dashes).map(|l| l.line), Some(2));
         let text = format!(
-            "a: \"{}\"\nb: it's [x\nc: |\n  {}\n",
+            "a: \"{}\"\nb: it's [x\nc: |\n  {}\nd: >- # note\n  {}\n",
             "[".repeat(200),
-            "{".repeat(200)
+            "{".repeat(200),
+            "[".repeat(200)
         );
         assert_eq!(too_deep(&text), None);
         for shipped in [

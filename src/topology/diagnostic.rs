@@ -239,30 +239,47 @@ impl Diagnostic {
 /// suggestions quadratic.
 pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     const LONGEST: usize = 64;
-    const CANDIDATES: usize = 10_000;
+    const CANDIDATES: usize = 5_000;
     if wanted.len() > LONGEST {
         return None;
     }
+    let wanted: Vec<char> = wanted.chars().collect();
+    // Two rows reused for every candidate: a fleet of 100,000 hosts with a few typos would
+    // otherwise spend its time in the allocator.
+    let mut rows = (
+        Vec::with_capacity(LONGEST + 1),
+        Vec::with_capacity(LONGEST + 1),
+    );
+    let mut right = Vec::with_capacity(LONGEST);
     known
         .into_iter()
         .take(CANDIDATES)
         .filter(|name| name.len() <= LONGEST && name.len().abs_diff(wanted.len()) <= LONGEST / 3)
-        .map(|name| (edit_distance(wanted, name), name))
-        .filter(|(distance, name)| *distance <= (name.len().max(wanted.len()) / 3).max(2))
+        .filter_map(|name| {
+            right.clear();
+            right.extend(name.chars());
+            let distance = edit_distance(&wanted, &right, &mut rows);
+            (distance <= (right.len().max(wanted.len()) / 3).max(2)).then_some((distance, name))
+        })
         .min()
         .map(|(_, name)| name)
 }
 
-fn edit_distance(left: &str, right: &str) -> usize {
-    let right: Vec<char> = right.chars().collect();
-    let mut previous: Vec<usize> = (0..=right.len()).collect();
-    for (i, a) in left.chars().enumerate() {
-        let mut current = vec![i + 1];
+fn edit_distance(
+    left: &[char],
+    right: &[char],
+    (previous, current): &mut (Vec<usize>, Vec<usize>),
+) -> usize {
+    previous.clear();
+    previous.extend(0..=right.len());
+    for (i, a) in left.iter().enumerate() {
+        current.clear();
+        current.push(i + 1);
         for (j, b) in right.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a != *b);
+            let substitution = previous[j] + usize::from(a != b);
             current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
         }
-        previous = current;
+        std::mem::swap(previous, current);
     }
     previous[right.len()]
 }

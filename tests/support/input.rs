@@ -72,7 +72,8 @@ pub fn refused_output(output: &Output, expected: &[&str]) -> String {
     shown
 }
 
-/// Validates `source` and asserts it is refused at `file:LINE:COLUMN` of `marker`'s line.
+/// Validates `source` and asserts it is refused at `file:LINE:COLUMN` of `marker`'s line,
+/// and that `plan` refuses it too without a panic.
 pub fn refused(source: &str, marker: &str, expected: &[&str]) -> String {
     let dir = write(&[("t.yaml", source)]);
     let file = path_in(&dir, "t.yaml");
@@ -88,5 +89,8 @@ pub fn refused(source: &str, marker: &str, expected: &[&str]) -> String {
         column.starts_with(|c: char| c.is_ascii_digit()),
         "no column after {place}:\n{shown}"
     );
+    // `plan` refuses the same file the same way: exit 2, never a panic.
+    let plan = blackstart(&["plan", file.to_str().unwrap()]);
+    refused_output(&plan, &[]);
     shown
 }

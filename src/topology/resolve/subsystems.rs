@@ -17,7 +17,7 @@ use crate::topology::values::MinHealthy;
 
 /// The most (subsystem, host) pairs a topology may hold, members and spares together: every
 /// pair is a node of the plan.
-pub const MAX_NODES: usize = 1_000_000;
+pub const MAX_NODES: usize = 250_000;
 
 /// What every subsystem is resolved against: the hosts and the subsystems' names.
 struct Context<'a> {
