@@ -404,6 +404,26 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_of_another_format_is_refused_with_its_version_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // What the first releases wrote: no `format`, reasons as text.
+        let older = concat!(
+            r#"{"at":"2026-11-01T00:00:00.000Z","t_ms":0,"kind":"run_started","#,
+            r#""plan_digest":"x","topology":"t","resumed":false,"pid":1}"#,
+            "\n",
+            r#"{"at":"2026-11-01T00:00:01.000Z","t_ms":5,"kind":"event","label":"h1","#,
+            r#""event":{"event":"powered_on","host":0,"result":{"Err":"BMC: timeout"}},"#,
+            r#""duration_ms":5,"output":null}"#,
+            "\n"
+        );
+        std::fs::write(dir.path().join(JOURNAL_FILE), older).unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(matches!(err, JournalError::Format { found: 1, .. }), "{err}");
+        assert!(err.to_string().contains("journal format 1"), "{err}");
+        assert!(err.to_string().contains("reads format 2"), "{err}");
+    }
+
+    #[test]
     fn a_second_writer_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Journal::open(dir.path(), Duration::ZERO).unwrap();
