@@ -418,7 +418,10 @@ mod tests {
         );
         std::fs::write(dir.path().join(JOURNAL_FILE), older).unwrap();
         let err = read(dir.path()).unwrap_err();
-        assert!(matches!(err, JournalError::Format { found: 1, .. }), "{err}");
+        assert!(
+            matches!(err, JournalError::Format { found: 1, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("journal format 1"), "{err}");
         assert!(err.to_string().contains("reads format 2"), "{err}");
     }
