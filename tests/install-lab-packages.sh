@@ -3,13 +3,14 @@
 # (a BMC per host), ipmitool (the client blackstart drives), python3 (the lab's services),
 # the fan-out baselines (pdsh), Debian's chromium (the HTML report is checked in a real
 # browser), graphviz (`dot` renders the plan's graph in tests), openssl (lab certificates),
+# tmux (the live progress is read off a terminal),
 # iproute2 (`ip netns`: the jump-host lab builds its networks in namespaces),
 # and, in a virtual environment under target/ (or $BLACKSTART_LAB_VENV), OpenStack's Redfish
 # emulator sushy-tools and ansible-core (whose `ansible-inventory` the inventory tests compare
 # against). Idempotent: does nothing when everything is present.
 set -euo pipefail
 need_install=0
-for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 pdsh pkg-config chromium dot openssl ip; do
+for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 pdsh pkg-config chromium dot openssl tmux ip; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ] || need_install=1
 done
 for package in libssl-dev python3-venv ca-certificates fonts-dejavu-core; do
@@ -23,11 +24,11 @@ if [ "$need_install" = 1 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq openssh-server openssh-client openipmi ipmitool python3 \
     pdsh iproute2 libssl-dev pkg-config chromium graphviz fonts-dejavu-core openssl \
-    python3-venv ca-certificates >/dev/null
+    python3-venv ca-certificates tmux >/dev/null
 fi
 # sshd's privilege-separation directory; the lab runs sshd as root on loopback addresses.
 if [ "$(id -u)" = 0 ]; then mkdir -p -m 0755 /run/sshd; else sudo mkdir -p -m 0755 /run/sshd; fi
-for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 chromium dot openssl ip; do
+for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 chromium dot openssl tmux ip; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ] || { echo "lab: $tool is missing after install" >&2; exit 1; }
 done
 # sushy-tools (Redfish BMC emulator) from PyPI, pinned to the version the lab was written for.
