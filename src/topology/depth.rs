@@ -76,7 +76,13 @@ pub fn too_deep(source: &str) -> Option<Location> {
                 }
                 _ => {}
             }
-            previous = Some(c);
+            // `:`, `-` and `?` are indicators only before a space or the end of the line:
+            // inside a plain scalar (`isp-'billing`, `a:'b'`) what follows them is still text,
+            // and a quote there opens nothing.
+            let indicator = !matches!(c, ':' | '-' | '?')
+                || line[at + 1..].is_empty()
+                || line[at + 1..].starts_with([' ', '\t']);
+            previous = Some(if indicator { c } else { 'x' });
             if indents.len() + inline + flow > MAX_DEPTH {
                 return Some(Location {
                     line: number + 1,
@@ -109,6 +115,13 @@ mod tests {
             "[".repeat(200)
         );
         assert_eq!(too_deep(&text), None);
+        // A quote inside a plain scalar opens nothing: the nesting after it still counts
+        // (found by the fuzzer: `name: isp-'billing` hid 40,000 levels of `{a: ` below).
+        let hidden = format!(
+            "name: isp-'billing\npolicy:\n  power_on: {}\n",
+            "{a: ".repeat(MAX_DEPTH + 5)
+        );
+        assert_eq!(too_deep(&hidden).map(|l| l.line), Some(3));
         for shipped in [
             include_str!("../../topologies/social-network.yaml"),
             include_str!("../../playbooks/full-outage.yaml"),
