@@ -121,6 +121,35 @@ fn hosts_behind_a_jump_host_answer_through_it_and_the_plan_shows_the_route() {
         assert!(out.contains(&format!("{host}: exit 0")), "{out}");
     }
 
+    // A run carries out the plan through the jump host as well: the hosts have no BMC, so
+    // SSH through the jump host decides that they are up, and each is started once.
+    let run_dir = lab.dir.join("run");
+    let (output, _) = lab.run_in(
+        "orch",
+        BIN,
+        &[
+            "run",
+            &file,
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--yes",
+        ],
+        LIMIT,
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"action\":\"start\"").count(),
+        2,
+        "one start per host: {journal}"
+    );
+    assert_eq!(
+        journal.matches("\"event\":\"ssh_ready\"").count(),
+        2,
+        "{journal}"
+    );
+
     // Figures: one `true` straight to the jump host, and one to h1 through it.
     let jump_only = lab.dir.join("jump.yaml");
     std::fs::write(
