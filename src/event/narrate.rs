@@ -5,6 +5,7 @@ use super::state::{Node, NodeState, StepFailure, StepStatus};
 use super::{Action, Event, NodeId, PowerReport};
 use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, Topology};
+use crate::units::count;
 
 /// `step on host` for node actions, the host name for host actions.
 pub fn label(topology: &Topology, plan: &Plan, nodes: &[Node], action: &Action) -> String {
@@ -131,11 +132,6 @@ pub fn status_text(plan: &Plan, status: &StepStatus, failure: Option<&StepFailur
         Some(detail) => format!("{} ({detail})", status_word(status)),
         None => status_word(status).to_string(),
     }
-}
-
-/// `1 host`, `2 hosts`.
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
 /// Failed nodes that share a [`Reason::cause`](super::Reason::cause): one line for all of

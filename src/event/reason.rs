@@ -148,14 +148,6 @@ impl Reason {
             Reason::Other { detail } => detail.clone(),
         }
     }
-
-    /// True when waiting or retrying cannot help: a person must fix something first.
-    pub fn needs_a_person(&self) -> bool {
-        matches!(
-            self,
-            Reason::Prerequisite { .. } | Reason::HostKeyRefused { .. } | Reason::AuthFailed { .. }
-        )
-    }
 }
 
 impl fmt::Display for Reason {

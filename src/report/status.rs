@@ -40,6 +40,20 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The two lines the summary and `status` both print: steps, then nodes.
+    pub fn lines(&self) -> [String; 2] {
+        [
+            format!(
+                "steps: {} ready, {} failed, {} blocked, {} not finished (of {})",
+                self.ready, self.failed, self.blocked, self.unfinished, self.steps
+            ),
+            format!(
+                "nodes: {} started, {} already healthy (left alone), {} failed, of {}",
+                self.started, self.already_healthy, self.failed_nodes, self.nodes
+            ),
+        ]
+    }
+
     /// Counts of the scheduler's state.
     pub fn of(scheduler: &Scheduler) -> Counts {
         let statuses = scheduler.statuses();
@@ -297,17 +311,9 @@ pub fn render_status(
             step.tier, step.id, step.healthy, step.hosts, step.text
         );
     }
-    let c = &status.counts;
-    let _ = writeln!(
-        out,
-        "steps: {} ready, {} failed, {} blocked, {} not finished (of {})",
-        c.ready, c.failed, c.blocked, c.unfinished, c.steps
-    );
-    let _ = writeln!(
-        out,
-        "nodes: {} started, {} already healthy (left alone), {} failed, of {}",
-        c.started, c.already_healthy, c.failed_nodes, c.nodes
-    );
+    for line in status.counts.lines() {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(text) = &status.degraded {
         let _ = writeln!(out, "{text}");
     }

@@ -50,16 +50,9 @@ pub fn summary(
         topology.name,
         human(elapsed)
     );
-    let _ = writeln!(
-        out,
-        "  steps: {} ready, {} failed, {} blocked, {} not finished (of {})",
-        c.ready, c.failed, c.blocked, c.unfinished, c.steps
-    );
-    let _ = writeln!(
-        out,
-        "  nodes: {} started, {} already healthy (left alone), {} failed, of {}",
-        c.started, c.already_healthy, c.failed_nodes, c.nodes
-    );
+    for line in c.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
     if let Some(text) = degraded_text(plan, &degraded(plan, scheduler)) {
         let _ = writeln!(out, "  {text}");
     }

@@ -293,10 +293,7 @@ pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Sched
     if prepared.procedures.drill.is_some() {
         scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
     }
-    for (at, event) in events {
-        scheduler.handle(*at, event);
-    }
-    scheduler
+    driver::replay_onto(scheduler, events)
 }
 
 fn default_run_dir(name: &str) -> PathBuf {

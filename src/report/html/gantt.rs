@@ -141,7 +141,7 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
                 || "not ready".to_string(),
                 |at| format!("ready +{}", ms(at))
             ),
-            crate::event::narrate::count(step.hosts.len(), "host", "hosts"),
+            crate::units::count(step.hosts.len(), "host", "hosts"),
             escape(status_word(&row.status)),
         );
     }

@@ -165,7 +165,7 @@ fn failures(out: &mut String, model: &model::Model) {
             out,
             "<details class=\"cause\"><summary><b>{}</b>: {} </summary><ul>",
             escape(cause),
-            crate::event::narrate::count(list.len(), "failure", "failures")
+            crate::units::count(list.len(), "failure", "failures")
         );
         // The first hundred say enough; the journal has them all.
         for failure in list.iter().take(100) {

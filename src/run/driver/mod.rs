@@ -116,7 +116,12 @@ pub fn replay(
     seed: u64,
     events: &[(Duration, Event)],
 ) -> Scheduler {
-    let mut scheduler = Scheduler::new(topology, plan, seed);
+    replay_onto(Scheduler::new(topology, plan, seed), events)
+}
+
+/// Hands journaled events, as they happened, to a scheduler already set up for its run
+/// (a real drill's power-off, for one).
+pub fn replay_onto(mut scheduler: Scheduler, events: &[(Duration, Event)]) -> Scheduler {
     for (at, event) in events {
         scheduler.handle(*at, event);
     }

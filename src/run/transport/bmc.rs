@@ -16,15 +16,6 @@ pub struct BmcPower {
 }
 
 impl BmcPower {
-    /// Power over IPMI (ipmitool) for IPMI BMCs, and over Redfish, with its own caps, for
-    /// Redfish BMCs. Prefer [`BmcPower::shared`] so both count against one cap.
-    pub fn new(ipmi: IpmiPower) -> Self {
-        BmcPower {
-            ipmi,
-            redfish: RedfishPower::new(BmcCalls::new(32)),
-        }
-    }
-
     /// Both protocols under `calls`: one fleet-wide cap, one call at a time per BMC, the same
     /// time limit and retries.
     pub fn shared(calls: BmcCalls) -> Self {
