@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use blackstart::load::load_file;
 use blackstart::scope::Scope;
-use blackstart::topology::{load_file, SecretSource};
+use blackstart::topology::SecretSource;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
 

@@ -539,7 +539,7 @@ fn lab_topology_loads() {
         let subsystems = "subsystems:\n  - name: svc\n    hosts: [ty1, ty2, ty3]\n    \
                           start: echo hi\n    health: { tcp: 18080 }\n";
         let path = lab.write_topology(secret, subsystems);
-        let loaded = blackstart::topology::load_file(&path)
+        let loaded = blackstart::load::load_file(&path)
             .unwrap_or_else(|e| panic!("lab topology does not load: {e:?}"));
         let topology = loaded.topology;
         assert_eq!(topology.hosts.len(), 3);

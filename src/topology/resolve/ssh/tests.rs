@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::topology::{load_str, Diagnostics, Topology};
+use crate::topology::{load_str_alone, Diagnostics, Topology};
 
 const CONFIG: &str = "Host bastion\n  HostName 10.0.0.1\n  User jumper\n  Port 2222\n  \
                       IdentityFile /keys/bastion\nHost db* !db9\n  ProxyJump bastion,ops@10.0.1.1\n  \
@@ -11,7 +11,7 @@ fn load_with(yaml: &str, config: &str) -> Result<Topology, Diagnostics> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ssh_config"), config).unwrap();
     let file = dir.path().join("t.yaml");
-    load_str(yaml, &file).map(|loaded| loaded.topology)
+    load_str_alone(yaml, &file).map(|loaded| loaded.topology)
 }
 
 fn topology(ssh: &str, hosts: &str) -> String {
