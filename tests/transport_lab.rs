@@ -14,7 +14,7 @@ use blackstart::run::transport::ssh::SshRemote;
 use blackstart::run::transport::{
     Power, PowerAction, PowerState, Probe, Remote, TransportError, OUTPUT_TAIL_BYTES,
 };
-use blackstart::topology::{SecretSource, TlsTrust};
+use blackstart::topology::{HttpCheck, SecretSource, TlsTrust};
 use support::lab::{wait_until, Lab, LabSecret};
 
 const T: Duration = Duration::from_secs(10);
@@ -418,11 +418,13 @@ async fn probes_against_the_lab_service() {
         port,
     };
     let url = format!("http://{}:{port}/health", host.address);
-    let http = |status: u16, body: Option<&str>| RenderedCheck::Http {
-        url: url.clone(),
-        status,
-        body: body.map(str::to_string),
-        tls: TlsTrust::default(),
+    let http = |status: u16, body: Option<&str>| {
+        RenderedCheck::Http(HttpCheck {
+            url: url.clone(),
+            status,
+            body: body.map(str::to_string),
+            tls: TlsTrust::default(),
+        })
     };
     let short = Duration::from_secs(2);
 
@@ -478,12 +480,12 @@ async fn probes_against_the_lab_service() {
         .unwrap_err();
     assert!(err.contains("lacks \"ready\""), "{err}");
     // https is spoken now (tests/https_lab.rs): a plain-HTTP server fails the handshake.
-    let https = RenderedCheck::Http {
+    let https = RenderedCheck::Http(HttpCheck {
         url: url.replace("http:", "https:"),
         status: 200,
         body: None,
         tls: TlsTrust::default(),
-    };
+    });
     assert!(probe
         .check(&host, &https, short)
         .await

@@ -483,17 +483,8 @@ pub enum HealthCheck {
         /// Port.
         port: u16,
     },
-    /// An HTTP GET answers as expected.
-    Http {
-        /// URL template.
-        url: String,
-        /// Expected status.
-        status: u16,
-        /// Text the body must contain.
-        body: Option<String>,
-        /// How an `https://` peer is verified.
-        tls: TlsTrust,
-    },
+    /// An HTTP GET answers as expected (the URL is a template).
+    Http(HttpCheck),
     /// A command over SSH exits with the expected code.
     Command {
         /// Command template.
@@ -501,6 +492,20 @@ pub enum HealthCheck {
         /// Expected exit code.
         exit_code: i32,
     },
+}
+
+/// An HTTP GET health check: the URL (a template in the topology, filled in for one host in
+/// the plan), what it must answer, and how an `https://` peer is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCheck {
+    /// The URL.
+    pub url: String,
+    /// Expected status.
+    pub status: u16,
+    /// Text the body must contain.
+    pub body: Option<String>,
+    /// How an `https://` peer is verified.
+    pub tls: TlsTrust,
 }
 
 /// Health-check polling.

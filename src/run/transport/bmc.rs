@@ -5,7 +5,7 @@ use super::bmc_calls::BmcCalls;
 use super::ipmi::IpmiPower;
 use super::redfish::RedfishPower;
 use super::{Power, PowerAction, PowerState, TransportError};
-use crate::topology::{BmcProtocol, Host};
+use crate::topology::{Bmc, BmcProtocol, Host};
 
 /// [`Power`] for a whole fleet: each host's request goes to the transport of its BMC's
 /// protocol.
@@ -34,12 +34,7 @@ impl BmcPower {
 
 impl Power for BmcPower {
     async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
-        let Some(bmc) = &host.bmc else {
-            return Err(TransportError::Config {
-                host: host.name.clone(),
-                detail: "no BMC configured".into(),
-            });
-        };
+        let bmc = configured_bmc(host)?;
         match &bmc.protocol {
             BmcProtocol::Ipmi(ipmi) => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
             BmcProtocol::Redfish(redfish) => {
@@ -47,4 +42,12 @@ impl Power for BmcPower {
             }
         }
     }
+}
+
+/// The host's BMC, or the error that it has none.
+pub(super) fn configured_bmc(host: &Host) -> Result<&Bmc, TransportError> {
+    host.bmc.as_ref().ok_or_else(|| TransportError::Config {
+        host: host.name.clone(),
+        detail: "no BMC configured".into(),
+    })
 }
