@@ -14,6 +14,11 @@ fn load_with(yaml: &str, config: &str) -> Result<Topology, Diagnostics> {
     load_str_alone(yaml, &file).map(|loaded| loaded.topology)
 }
 
+/// The topology of `ssh` defaults and `hosts`, loaded beside [`CONFIG`].
+fn with_config(ssh: &str, hosts: &str) -> Topology {
+    load_with(&topology(ssh, hosts), CONFIG).unwrap()
+}
+
 fn topology(ssh: &str, hosts: &str) -> String {
     format!(
         "version: 1\nname: t\ndefaults:\n  host:\n    ssh:\n{ssh}hosts:\n{hosts}\
@@ -23,11 +28,10 @@ fn topology(ssh: &str, hosts: &str) -> String {
 
 #[test]
 fn the_config_fills_in_what_the_topology_leaves_open_and_the_route_shows_it() {
-    let yaml = topology(
+    let t = with_config(
         "      config: ssh_config\n",
         "  - name: db1\n  - name: db2\n    address: 10.0.2.12\n",
     );
-    let t = load_with(&yaml, CONFIG).unwrap();
     let db1 = &t.hosts[0];
     assert_eq!(
         db1.address, "10.0.2.11",
@@ -51,11 +55,10 @@ fn the_config_fills_in_what_the_topology_leaves_open_and_the_route_shows_it() {
 
 #[test]
 fn fields_written_in_the_topology_win_over_the_config() {
-    let yaml = topology(
+    let t = with_config(
         "      config: ssh_config\n      user: root\n      proxy_jump: admin@10.9.9.9:22\n",
         "  - name: db1\n    ssh: { port: 22 }\n  - name: db2\n    ssh: { proxy_jump: none }\n",
     );
-    let t = load_with(&yaml, CONFIG).unwrap();
     assert_eq!(
         t.hosts[0].ssh_route(),
         "root@10.0.2.11:22 via admin@10.9.9.9:22"
@@ -65,8 +68,7 @@ fn fields_written_in_the_topology_win_over_the_config() {
 
 #[test]
 fn config_none_reads_no_file_and_keeps_the_built_in_defaults() {
-    let yaml = topology("      config: none\n", "  - name: db1\n  - name: db2\n");
-    let t = load_with(&yaml, CONFIG).unwrap();
+    let t = with_config("      config: none\n", "  - name: db1\n  - name: db2\n");
     assert_eq!(t.hosts[0].ssh_route(), "root@db1:22");
     assert!(t.hosts[0].ssh.jumps.is_empty());
 }
