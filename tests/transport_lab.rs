@@ -157,7 +157,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     let remote = SshRemote::new(2);
 
     let mut changed = lab.host(0);
-    changed.ssh.known_hosts = lab.known_hosts_with_wrong_key(0);
+    changed.ssh.login.known_hosts = lab.known_hosts_with_wrong_key(0);
     let err = remote
         .exec(&changed, "touch /tmp/should-not-run", T)
         .await
@@ -167,7 +167,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
             assert_eq!(host, &changed.name);
             assert!(detail.contains("DIFFERS"), "{detail}");
             assert!(
-                detail.contains(&changed.ssh.known_hosts.display().to_string()),
+                detail.contains(&changed.ssh.login.known_hosts.display().to_string()),
                 "{detail}"
             );
         }
@@ -181,7 +181,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     ));
 
     let mut unknown = lab.host(1);
-    unknown.ssh.known_hosts = lab.known_hosts_without(1);
+    unknown.ssh.login.known_hosts = lab.known_hosts_without(1);
     match remote.exec(&unknown, "true", T).await {
         Err(TransportError::HostKey { host, detail }) => {
             assert_eq!(host, unknown.name);
@@ -191,14 +191,14 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     }
 
     let mut missing = lab.host(1);
-    missing.ssh.known_hosts = lab.dir.join("no-such-known-hosts");
+    missing.ssh.login.known_hosts = lab.dir.join("no-such-known-hosts");
     assert!(matches!(
         remote.exec(&missing, "true", T).await,
         Err(TransportError::HostKey { .. })
     ));
 
     // Strict checking off: accepted (with a warning in the log).
-    unknown.ssh.strict_host_key_checking = false;
+    unknown.ssh.login.strict_host_key_checking = false;
     let out = remote
         .exec(&unknown, "echo accepted", T)
         .await
@@ -207,7 +207,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
 
     // A key the host does not accept: an auth error, not a host key error.
     let mut stranger = lab.host(0);
-    stranger.ssh.key = Some(lab.dir.join("impostor-1"));
+    stranger.ssh.login.key = Some(lab.dir.join("impostor-1"));
     match remote.exec(&stranger, "true", T).await {
         Err(TransportError::Auth { host, .. }) => assert_eq!(host, stranger.name),
         other => panic!("expected an auth error, got {other:?}"),
@@ -548,8 +548,8 @@ fn lab_topology_loads() {
         let built = lab.host(1);
         let host = &topology.hosts[1];
         assert_eq!(host.address, built.address);
-        assert_eq!(host.ssh.key, built.ssh.key);
-        assert_eq!(host.ssh.known_hosts, built.ssh.known_hosts);
+        assert_eq!(host.ssh.login.key, built.ssh.login.key);
+        assert_eq!(host.ssh.login.known_hosts, built.ssh.login.known_hosts);
         let bmc = host.bmc.as_ref().unwrap();
         assert_eq!(bmc.address, lab.hosts[1].bmc_address);
         match (secret, &bmc.password) {

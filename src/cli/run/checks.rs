@@ -29,7 +29,7 @@ pub fn prerequisites(prepared: &Prepared, reachability: bool) -> Result<(), Outc
         let parallel = (topology.policy.parallelism as usize).clamp(1, 256);
         let timeout = hosts
             .iter()
-            .map(|h| topology.hosts[*h].ssh.connect_timeout)
+            .map(|h| topology.hosts[*h].ssh.login.connect_timeout)
             .max()
             .unwrap_or(Duration::from_secs(3))
             .min(Duration::from_secs(10));

@@ -154,8 +154,8 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
         policy_phrases(subsystem),
         subsystem.max_parallel,
         order_line(subsystem),
-        host.ssh.user,
-        host.ssh.port,
+        host.ssh.login.user,
+        host.ssh.login.port,
         host.jump_route(),
     ))
 }

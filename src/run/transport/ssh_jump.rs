@@ -36,12 +36,12 @@ pub(super) fn open_route(
 ) -> Result<(Session, RawFd), TransportError> {
     let target = Endpoint::host(host);
     let Some(first) = host.ssh.jumps.first() else {
-        let limit = Instant::now() + remaining(deadline).min(target.connect_timeout);
+        let limit = Instant::now() + remaining(deadline).min(target.login.connect_timeout);
         let tcp = connect_tcp(&target, limit)?;
         return login(&target, tcp, deadline);
     };
     let first = Endpoint::jump(host, first);
-    let limit = Instant::now() + remaining(deadline).min(first.connect_timeout);
+    let limit = Instant::now() + remaining(deadline).min(first.login.connect_timeout);
     let tcp = connect_tcp(&first, limit)?;
     let (mut session, mut fd) = login(&first, tcp, deadline)?;
     let mut current = first;
@@ -66,10 +66,10 @@ fn tunnel(
     next: &Endpoint,
     deadline: Instant,
 ) -> Result<UnixStream, TransportError> {
-    let limit = remaining(deadline).min(next.connect_timeout);
+    let limit = remaining(deadline).min(next.login.connect_timeout);
     session.set_timeout(millis(limit));
     let channel = session
-        .channel_direct_tcpip(next.address, next.port, None)
+        .channel_direct_tcpip(next.address, next.login.port, None)
         .map_err(|e| {
             ssh_error(through, "opening a tunnel", e, limit, || {
                 TransportError::Unreachable {
@@ -78,7 +78,7 @@ fn tunnel(
                         "{}cannot reach {}:{}",
                         through.prefix(),
                         next.address,
-                        next.port
+                        next.login.port
                     ),
                 }
             })

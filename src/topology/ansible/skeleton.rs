@@ -139,7 +139,10 @@ mod tests {
         let topology = loaded.topology;
         assert_eq!(topology.hosts.len(), 6, "{text}");
         let web02 = topology.hosts.iter().find(|h| h.name == "web02").unwrap();
-        assert_eq!((web02.ssh.user.as_str(), web02.ssh.port), ("deploy", 2200));
+        assert_eq!(
+            (web02.ssh.login.user.as_str(), web02.ssh.login.port),
+            ("deploy", 2200)
+        );
         assert_eq!(web02.labels["group.dc"], "true");
         let db1 = topology.hosts.iter().find(|h| h.name == "db1").unwrap();
         assert_eq!(db1.bmc.as_ref().unwrap().address, "10.9.0.1");

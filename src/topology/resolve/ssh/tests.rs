@@ -37,18 +37,30 @@ fn the_config_fills_in_what_the_topology_leaves_open_and_the_route_shows_it() {
         db1.address, "10.0.2.11",
         "HostName names a host without an address"
     );
-    assert_eq!((db1.ssh.user.as_str(), db1.ssh.port), ("dba", 2200));
-    assert_eq!(db1.ssh.connect_timeout, std::time::Duration::from_secs(4));
+    assert_eq!(
+        (db1.ssh.login.user.as_str(), db1.ssh.login.port),
+        ("dba", 2200)
+    );
+    assert_eq!(
+        db1.ssh.login.connect_timeout,
+        std::time::Duration::from_secs(4)
+    );
     assert_eq!(
         db1.ssh_route(),
         "dba@10.0.2.11:2200 via jumper@10.0.0.1:2222,ops@10.0.1.1:22"
     );
     let bastion = &db1.ssh.jumps[0];
     assert_eq!(bastion.name, "bastion");
-    assert_eq!(bastion.key.as_deref(), Some(Path::new("/keys/bastion")));
-    assert!(bastion.strict_host_key_checking);
+    assert_eq!(
+        bastion.login.key.as_deref(),
+        Some(Path::new("/keys/bastion"))
+    );
+    assert!(bastion.login.strict_host_key_checking);
     // The second hop has no block of its own: it shares the host's key and known_hosts.
-    assert_eq!(db1.ssh.jumps[1].known_hosts, db1.ssh.known_hosts);
+    assert_eq!(
+        db1.ssh.jumps[1].login.known_hosts,
+        db1.ssh.login.known_hosts
+    );
     // An address written in the topology is dialled as written.
     assert_eq!(t.hosts[1].address, "10.0.2.12");
 }
