@@ -20,7 +20,7 @@ use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
 use super::load::plan_scope;
-use super::prepare::{prepare, scheduler_for, Prepared};
+use super::prepare::{prepare, scheduler_for};
 use super::{Outcome, PlanScopeArgs};
 
 mod checks;

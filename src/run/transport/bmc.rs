@@ -4,8 +4,8 @@
 use super::bmc_calls::BmcCalls;
 use super::ipmi::IpmiPower;
 use super::redfish::RedfishPower;
-use super::{Power, PowerAction, PowerState, TransportError};
-use crate::topology::{Bmc, BmcProtocol, Host};
+use super::{configured_bmc, Power, PowerAction, PowerState, TransportError};
+use crate::topology::{BmcProtocol, Host};
 
 /// [`Power`] for a whole fleet: each host's request goes to the transport of its BMC's
 /// protocol.
@@ -42,12 +42,4 @@ impl Power for BmcPower {
             }
         }
     }
-}
-
-/// The host's BMC, or the error that it has none.
-pub(super) fn configured_bmc(host: &Host) -> Result<&Bmc, TransportError> {
-    host.bmc.as_ref().ok_or_else(|| TransportError::Config {
-        host: host.name.clone(),
-        detail: "no BMC configured".into(),
-    })
 }

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::bmc::configured_bmc;
 use super::bmc_calls::{scrub, BmcCalls};
-use super::{tail, Power, PowerAction, PowerState, TransportError};
+use super::{configured_bmc, tail, Power, PowerAction, PowerState, TransportError};
 use crate::plan::power::ipmitool_args;
 use crate::topology::{Bmc, BmcProtocol, Host, IpmiSettings};
 
