@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use blackstart::drill::{
     monte_carlo, monte_carlo_with_costs, uncap, Drill, DrillConfig, FaultRates,
 };
+use blackstart::load::load_file;
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
-use blackstart::topology::{load_file, Topology};
+use blackstart::topology::Topology;
 use serde_json::json;
 
 fn plan_of(topology: &Topology) -> Plan {

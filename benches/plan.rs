@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use blackstart::load;
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
-use blackstart::topology;
 use petgraph::graph::DiGraph;
 
 const STEPS: usize = 10_000;
@@ -192,9 +192,9 @@ fn main() {
     });
     assert_eq!(order.len(), STEPS);
 
-    let (load, _) = time(|| topology::load_str(&yaml, file).expect("bench topology valid"));
+    let (load, _) = time(|| load::load_str(&yaml, file).expect("bench topology valid"));
     let (load_heap, loaded) =
-        heap_peak(|| topology::load_str(&yaml, file).expect("bench topology valid"));
+        heap_peak(|| load::load_str(&yaml, file).expect("bench topology valid"));
     let topology = loaded.topology;
     assert_eq!(topology.subsystems.len(), STEPS);
 

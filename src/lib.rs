@@ -1,13 +1,14 @@
 #![warn(missing_docs)]
 //! blackstart: bring a whole fleet back from total outage.
 //!
-//! The data path: [`topology`] (format, loading, validation) → [`graph`] (steps, cycles) →
-//! [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
+//! The data path: [`topology`] (format, validation) → [`graph`] (steps, cycles) → [`load`]
+//! (a topology checked by both) → [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
 
 pub mod drill;
 pub mod event;
 pub mod graph;
 pub mod journal;
+pub mod load;
 pub mod plan;
 pub mod playbook;
 pub mod rehearsal;

@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::topology::diagnostic::closest;
 use crate::topology::hostrange;
+use crate::topology::names::glob_match;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// What the operator asked to cover. Empty fields select everything.
@@ -232,25 +233,9 @@ impl Scope {
 
 /// Shell-style match of `text` against `pattern` with `*` (any run) and `?` (one character).
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star_p, star_t)) = star {
-            pi = star_p + 1;
-            ti = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    glob_match(&pattern, &text, '*', '?')
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Command and URL templates: `{host}`, `{address}`, `{subsystem}`, `{datacenter}`, `{rack}`,
-//! `{label.KEY}`. Every value that lands in a shell command is single-quoted.
+//! `{label.KEY}`. Every value that lands in a shell command is single-quoted. Text put into
+//! other quoted formats (DOT, Mermaid, HTML) is escaped by one table per format.
 
 use std::collections::BTreeMap;
 
@@ -132,6 +133,19 @@ pub fn shell_quote(text: &str) -> String {
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
+}
+
+/// `text` with every character found in `table` replaced by its text there (quoting for
+/// DOT, Mermaid or HTML is one such table); other characters are kept.
+pub fn replace_chars(text: &str, table: &[(char, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match table.iter().find(|(from, _)| *from == c) {
+            Some((_, to)) => out.push_str(to),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use blackstart::load::load_file;
 use blackstart::scope::Scope;
-use blackstart::topology::{load_file, SecretSource};
+use blackstart::topology::SecretSource;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
 
@@ -46,10 +47,10 @@ fn inventory_hosts_join_the_topology_and_are_selected_by_group() {
     assert_eq!(names, ["cfg", "web1", "web2", "web3", "db1"]);
     let db1 = &topology.hosts[4];
     assert_eq!(db1.address, "10.0.0.11");
-    assert_eq!(db1.ssh.port, 2201);
-    assert_eq!(db1.ssh.user, "root", "no ansible_user: the default");
+    assert_eq!(db1.ssh.login.port, 2201);
+    assert_eq!(db1.ssh.login.user, "root", "no ansible_user: the default");
     assert_eq!(
-        db1.ssh.key.as_deref(),
+        db1.ssh.login.key.as_deref(),
         Some(dir.path().join("id_ops").as_path())
     );
     assert_eq!(db1.datacenter.as_deref(), Some("dc1"));
@@ -57,7 +58,7 @@ fn inventory_hosts_join_the_topology_and_are_selected_by_group() {
     let bmc = db1.bmc.as_ref().expect("a BMC from blackstart_bmc_address");
     assert_eq!(bmc.address, "10.9.0.11");
     assert_eq!(bmc.password, SecretSource::Env("BMC_PW".into()));
-    assert_eq!(topology.hosts[1].ssh.user, "deploy");
+    assert_eq!(topology.hosts[1].ssh.login.user, "deploy");
     assert_eq!(topology.hosts[1].address, "web1");
     assert!(topology.hosts[1].bmc.is_none());
     let web = topology
@@ -197,8 +198,11 @@ fn import_ansible_writes_a_skeleton_that_validates_and_a_json_dump_of_what_was_r
             .iter()
             .find(|h| h.name == "web-canary")
             .unwrap();
-        assert_eq!((host.address.as_str(), host.ssh.port), ("192.0.2.40", 2222));
-        assert_eq!(host.ssh.user, "canary ops");
+        assert_eq!(
+            (host.address.as_str(), host.ssh.login.port),
+            ("192.0.2.40", 2222)
+        );
+        assert_eq!(host.ssh.login.user, "canary ops");
     }
 }
 

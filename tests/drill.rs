@@ -11,9 +11,10 @@ use blackstart::drill::{
 use blackstart::event::state::StepStatus;
 use blackstart::event::{Action, Event};
 use blackstart::journal::Entry;
+use blackstart::load::{load_file, load_str};
 use blackstart::plan::{Plan, StepId};
 use blackstart::scope::Scope;
-use blackstart::topology::{load_file, load_str, Topology};
+use blackstart::topology::Topology;
 
 /// Network, a database that needs two of three, an application, a frontend, monitoring that
 /// only wants the application, and a payments service with one spare.

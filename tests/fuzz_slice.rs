@@ -29,7 +29,7 @@ const DEBUG_SLOWDOWN: u32 = if cfg!(debug_assertions) { 5 } else { 1 };
 #[test]
 fn a_slice_of_fuzzed_inputs_never_panics_hangs_bloats_or_leaks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bases = engine::bases(root);
+    let bases = mutate::bases(root);
     assert!(bases.len() >= 5, "shipped files: {}", bases.len());
     let out = root.join("target/fuzz-failures");
     // A seed per day: the slice covers new ground over time, and a failure names its seed.
@@ -94,7 +94,7 @@ fn inputs_written_out_by_the_fuzzer_stay_fixed() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let playbook = name.starts_with("playbook-");
         // Placed among the shipped files, so a playbook finds its topology as it did.
-        let base = engine::Base {
+        let base = mutate::Base {
             path: root
                 .join(if playbook { "playbooks" } else { "topologies" })
                 .join(&name),
@@ -118,7 +118,7 @@ fn inputs_written_out_by_the_fuzzer_stay_fixed() {
 #[test]
 fn inputs_found_by_the_fuzzer_stay_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bases = engine::bases(root);
+    let bases = mutate::bases(root);
     let topology = bases.iter().find(|b| !b.playbook).expect("a topology");
     // Multi-byte characters right before a key broke the secret redaction (a panic).
     for text in [

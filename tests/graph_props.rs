@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use blackstart::load::load_str;
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
-use blackstart::topology::load_str;
 use proptest::prelude::*;
 
 /// A generated graph: `requires[i]` and `wants[i]` list what subsystem `i` depends on.

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use blackstart::load::load_file;
 use blackstart::plan::reduce::{drawn_edges, edges, Edge};
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
-use blackstart::topology::load_file;
 use support::cli::{blackstart, text, wait_bounded};
 
 const REFERENCE: &str = concat!(

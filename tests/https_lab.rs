@@ -13,7 +13,7 @@ use blackstart::plan::actions::RenderedCheck;
 use blackstart::run::transport::probe::DirectProbe;
 use blackstart::run::transport::ssh::SshRemote;
 use blackstart::run::transport::Probe;
-use blackstart::topology::TlsTrust;
+use blackstart::topology::{HttpCheck, TlsTrust};
 use support::cli::{blackstart, text};
 use support::lab::{wait_until, Lab};
 use support::redfish::tls_material;
@@ -83,11 +83,13 @@ async fn an_https_check_trusts_its_ca_file_refuses_an_unknown_issuer_and_says_so
     let probe = DirectProbe::new(Arc::new(SshRemote::new(1)));
     let host = lab.host(0);
     let url = format!("https://{address}:{port}/health");
-    let check = |tls: TlsTrust, body: Option<&str>| RenderedCheck::Http {
-        url: url.clone(),
-        status: 200,
-        body: body.map(str::to_string),
-        tls,
+    let check = |tls: TlsTrust, body: Option<&str>| {
+        RenderedCheck::Http(HttpCheck {
+            url: url.clone(),
+            status: 200,
+            body: body.map(str::to_string),
+            tls,
+        })
     };
     let limit = Duration::from_secs(3);
     let trusting = |ca_file: &std::path::Path| TlsTrust {

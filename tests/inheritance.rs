@@ -30,7 +30,7 @@ subsystems:
 
 #[test]
 fn retry_and_health_policy_merge_with_the_defaults_field_by_field() {
-    let loaded = blackstart::topology::load_str(TOPOLOGY, std::path::Path::new("t.yaml"))
+    let loaded = blackstart::load::load_str(TOPOLOGY, std::path::Path::new("t.yaml"))
         .unwrap_or_else(|err| panic!("{err}"))
         .topology;
     let own = &loaded.subsystems[0];

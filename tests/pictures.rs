@@ -8,10 +8,10 @@ use std::path::Path;
 
 use blackstart::event::{Action, Event, Reason};
 use blackstart::journal::{Entry, Record};
+use blackstart::load::{load_file, load_str};
 use blackstart::plan::Plan;
 use blackstart::report::html::{render_run, RunPage};
 use blackstart::scope::Scope;
-use blackstart::topology::{load_file, load_str};
 use support::browser::{self, assert_rendered_cleanly, attribute, rows};
 use support::cli::{blackstart, text};
 

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use blackstart::drill::{simulate, uncap, DrillConfig};
+use blackstart::load::load_str;
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
-use blackstart::topology::load_str;
 use proptest::prelude::*;
 
 /// One generated subsystem: its hosts' boot times (seconds), quorum, rolling cap, start

@@ -625,7 +625,7 @@ fn the_drill_and_the_real_run_agree_on_which_node_fails_and_what_is_blocked() {
     let output = run_in(&topology_file, &run_dir);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
 
-    let topology = blackstart::topology::load_file(&topology_file)
+    let topology = blackstart::load::load_file(&topology_file)
         .unwrap()
         .topology;
     let selection = blackstart::scope::Scope::default()

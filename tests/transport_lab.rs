@@ -14,7 +14,7 @@ use blackstart::run::transport::ssh::SshRemote;
 use blackstart::run::transport::{
     Power, PowerAction, PowerState, Probe, Remote, TransportError, OUTPUT_TAIL_BYTES,
 };
-use blackstart::topology::{SecretSource, TlsTrust};
+use blackstart::topology::{HttpCheck, SecretSource, TlsTrust};
 use support::lab::{wait_until, Lab, LabSecret};
 
 const T: Duration = Duration::from_secs(10);
@@ -157,7 +157,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     let remote = SshRemote::new(2);
 
     let mut changed = lab.host(0);
-    changed.ssh.known_hosts = lab.known_hosts_with_wrong_key(0);
+    changed.ssh.login.known_hosts = lab.known_hosts_with_wrong_key(0);
     let err = remote
         .exec(&changed, "touch /tmp/should-not-run", T)
         .await
@@ -167,7 +167,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
             assert_eq!(host, &changed.name);
             assert!(detail.contains("DIFFERS"), "{detail}");
             assert!(
-                detail.contains(&changed.ssh.known_hosts.display().to_string()),
+                detail.contains(&changed.ssh.login.known_hosts.display().to_string()),
                 "{detail}"
             );
         }
@@ -181,7 +181,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     ));
 
     let mut unknown = lab.host(1);
-    unknown.ssh.known_hosts = lab.known_hosts_without(1);
+    unknown.ssh.login.known_hosts = lab.known_hosts_without(1);
     match remote.exec(&unknown, "true", T).await {
         Err(TransportError::HostKey { host, detail }) => {
             assert_eq!(host, unknown.name);
@@ -191,14 +191,14 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
     }
 
     let mut missing = lab.host(1);
-    missing.ssh.known_hosts = lab.dir.join("no-such-known-hosts");
+    missing.ssh.login.known_hosts = lab.dir.join("no-such-known-hosts");
     assert!(matches!(
         remote.exec(&missing, "true", T).await,
         Err(TransportError::HostKey { .. })
     ));
 
     // Strict checking off: accepted (with a warning in the log).
-    unknown.ssh.strict_host_key_checking = false;
+    unknown.ssh.login.strict_host_key_checking = false;
     let out = remote
         .exec(&unknown, "echo accepted", T)
         .await
@@ -207,7 +207,7 @@ async fn ssh_refuses_changed_and_unknown_host_keys() {
 
     // A key the host does not accept: an auth error, not a host key error.
     let mut stranger = lab.host(0);
-    stranger.ssh.key = Some(lab.dir.join("impostor-1"));
+    stranger.ssh.login.key = Some(lab.dir.join("impostor-1"));
     match remote.exec(&stranger, "true", T).await {
         Err(TransportError::Auth { host, .. }) => assert_eq!(host, stranger.name),
         other => panic!("expected an auth error, got {other:?}"),
@@ -418,11 +418,13 @@ async fn probes_against_the_lab_service() {
         port,
     };
     let url = format!("http://{}:{port}/health", host.address);
-    let http = |status: u16, body: Option<&str>| RenderedCheck::Http {
-        url: url.clone(),
-        status,
-        body: body.map(str::to_string),
-        tls: TlsTrust::default(),
+    let http = |status: u16, body: Option<&str>| {
+        RenderedCheck::Http(HttpCheck {
+            url: url.clone(),
+            status,
+            body: body.map(str::to_string),
+            tls: TlsTrust::default(),
+        })
     };
     let short = Duration::from_secs(2);
 
@@ -478,12 +480,12 @@ async fn probes_against_the_lab_service() {
         .unwrap_err();
     assert!(err.contains("lacks \"ready\""), "{err}");
     // https is spoken now (tests/https_lab.rs): a plain-HTTP server fails the handshake.
-    let https = RenderedCheck::Http {
+    let https = RenderedCheck::Http(HttpCheck {
         url: url.replace("http:", "https:"),
         status: 200,
         body: None,
         tls: TlsTrust::default(),
-    };
+    });
     assert!(probe
         .check(&host, &https, short)
         .await
@@ -539,15 +541,15 @@ fn lab_topology_loads() {
         let subsystems = "subsystems:\n  - name: svc\n    hosts: [ty1, ty2, ty3]\n    \
                           start: echo hi\n    health: { tcp: 18080 }\n";
         let path = lab.write_topology(secret, subsystems);
-        let loaded = blackstart::topology::load_file(&path)
+        let loaded = blackstart::load::load_file(&path)
             .unwrap_or_else(|e| panic!("lab topology does not load: {e:?}"));
         let topology = loaded.topology;
         assert_eq!(topology.hosts.len(), 3);
         let built = lab.host(1);
         let host = &topology.hosts[1];
         assert_eq!(host.address, built.address);
-        assert_eq!(host.ssh.key, built.ssh.key);
-        assert_eq!(host.ssh.known_hosts, built.ssh.known_hosts);
+        assert_eq!(host.ssh.login.key, built.ssh.login.key);
+        assert_eq!(host.ssh.login.known_hosts, built.ssh.login.known_hosts);
         let bmc = host.bmc.as_ref().unwrap();
         assert_eq!(bmc.address, lab.hosts[1].bmc_address);
         match (secret, &bmc.password) {

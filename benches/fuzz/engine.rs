@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::mutate::{input, secret_is_planted, MARKER};
+use super::mutate::{input, secret_is_planted, Base, MARKER};
+use blackstart::load;
 use blackstart::plan::{render_dot, render_json, render_mermaid, render_text, Plan, TextOptions};
 use blackstart::playbook;
-use blackstart::topology;
 
 /// One input may take this long.
 pub const DEADLINE: Duration = Duration::from_secs(2);
@@ -27,39 +27,6 @@ pub const MEMORY_LIMIT: usize = 512 << 20;
 pub static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Peak of [`LIVE`] since the last reset.
 pub static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-/// One shipped file to mutate.
-#[derive(Clone)]
-pub struct Base {
-    /// Where it lives; playbooks find their topology relative to it.
-    pub path: PathBuf,
-    /// Its text.
-    pub text: String,
-    /// A playbook rather than a topology.
-    pub playbook: bool,
-}
-
-/// Every shipped topology and playbook under `root`.
-pub fn bases(root: &Path) -> Vec<Base> {
-    let mut bases = Vec::new();
-    for (dir, playbook) in [("topologies", false), ("playbooks", true)] {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-            .expect("shipped directory")
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let text = std::fs::read_to_string(&path).expect("shipped file");
-            bases.push(Base {
-                path,
-                text,
-                playbook,
-            });
-        }
-    }
-    bases
-}
 
 /// Why an input failed.
 #[derive(Debug)]
@@ -99,7 +66,7 @@ pub fn exercise(base: &Base, text: &str) -> (bool, Vec<(&'static str, String)>) 
     let loaded = if base.playbook {
         playbook::load_playbook(text, &base.path)
     } else {
-        topology::load_str(text, &base.path).map(|loaded| playbook::LoadedPlaybook {
+        load::load_str(text, &base.path).map(|loaded| playbook::LoadedPlaybook {
             topology: loaded.topology,
             scope: Default::default(),
             procedures: Default::default(),

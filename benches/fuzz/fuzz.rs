@@ -51,7 +51,7 @@ fn main() {
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bases = engine::bases(root);
+    let bases = mutate::bases(root);
     let began = Instant::now();
     println!(
         "fuzzing {inputs} inputs from {} shipped files, seed {seed}, start {start}",

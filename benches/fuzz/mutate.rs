@@ -1,10 +1,43 @@
-//! The structure-aware mutator of the fuzz harness: one shipped file, one to four
-//! mutations, sometimes a planted secret, all deterministic in (seed, index).
+//! The structure-aware mutator of the fuzz harness: the shipped files it starts from; from one
+//! of them, one to four mutations and sometimes a planted secret, deterministic in (seed, index).
+
+use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::engine::Base;
+/// One shipped file to mutate.
+#[derive(Clone)]
+pub struct Base {
+    /// Where it lives; playbooks find their topology relative to it.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// A playbook rather than a topology.
+    pub playbook: bool,
+}
+
+/// Every shipped topology and playbook under `root`.
+pub fn bases(root: &Path) -> Vec<Base> {
+    let mut bases = Vec::new();
+    for (dir, playbook) in [("topologies", false), ("playbooks", true)] {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .expect("shipped directory")
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).expect("shipped file");
+            bases.push(Base {
+                path,
+                text,
+                playbook,
+            });
+        }
+    }
+    bases
+}
 
 /// Planted as an inline secret; it must never come out.
 pub const MARKER: &str = "FzSecret9q7";

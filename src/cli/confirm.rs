@@ -6,8 +6,8 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use blackstart::plan::{render_summary, TextOptions};
 
-use super::plan::power_off_hosts;
-use super::run::Prepared;
+use super::prepare::Prepared;
+use super::review::{colour_on_stdout, power_off_hosts};
 use super::Outcome;
 
 /// How `run` may go ahead without a person typing at a terminal.
@@ -35,7 +35,7 @@ pub fn approve(prepared: &Prepared, approval: &ApprovalArgs) -> Result<(), Outco
     let options = TextOptions {
         digest: Some(digest.clone()),
         power_off_hosts: power_off,
-        colour: super::plan::colour_on_stdout(),
+        colour: colour_on_stdout(),
         ..TextOptions::default()
     };
     print!("{}", render_summary(topology, plan, &options));

@@ -1,32 +1,15 @@
 //! `retry` and `ack`: re-arming a node after a person has repaired it, and acknowledging
-//! manual steps and gates (and reading a run back, for them and `status`).
+//! manual steps and gates.
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use blackstart::event::narrate;
 use blackstart::journal::{self, Journal, Sink};
 use blackstart::run::requests::{self, Request};
-use blackstart::run::scheduler::Scheduler;
 
-use super::run::{prepare, scheduler_for, Prepared};
+use super::prepare::load_run;
 use super::Outcome;
-
-/// A run directory read back: what ran, the replayed scheduler, the journal.
-pub type LoadedRun = (Prepared, Scheduler, Vec<journal::Record>);
-
-pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
-    let info = journal::read_info(dir)
-        .with_context(|| format!("{} is not a run directory", dir.display()))?;
-    let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
-        Ok(prepared) => prepared,
-        Err(outcome) => return Ok(Err(outcome)),
-    };
-    let records = journal::read(dir)?;
-    let scheduler = scheduler_for(&prepared, &journal::events(&records));
-    Ok(Ok((prepared, scheduler, records)))
-}
 
 /// `blackstart retry RUN_DIR TARGET [--host HOST]`.
 pub fn retry(dir: &Path, target: String, host: Option<String>) -> anyhow::Result<Outcome> {

@@ -16,7 +16,7 @@ use blackstart::topology::hostrange;
 use blackstart::topology::values::parse_duration;
 use blackstart::topology::{HostId, Topology};
 
-use super::plan::load_any;
+use super::load::load_any;
 use super::{Outcome, ScopeArgs};
 
 /// Most lines of each output stream shown per host with `--show-output`.

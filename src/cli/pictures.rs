@@ -13,7 +13,7 @@ use blackstart::report::serve::{self, Render, ServeOptions, Server};
 use blackstart::run::scheduler::Scheduler;
 use blackstart::topology::HostId;
 
-use super::run::{scheduler_for, Prepared};
+use super::prepare::{load_run, scheduler_for, Prepared};
 use super::Outcome;
 
 /// Where the status page listens, and who may read it.
@@ -61,7 +61,7 @@ fn render_dir(prepared: &Prepared, dir: &Path, live: bool) -> anyhow::Result<Str
 
 /// `blackstart report RUN_DIR [-o FILE]`.
 pub fn report(dir: &Path, output: Option<PathBuf>) -> anyhow::Result<Outcome> {
-    let prepared = match super::control::load_run(dir)? {
+    let prepared = match load_run(dir)? {
         Ok((prepared, _, _)) => prepared,
         Err(outcome) => return Ok(outcome),
     };
@@ -130,7 +130,7 @@ pub fn serve_dir(dir: &Path, addr: SocketAddr, args: ServeArgs) -> anyhow::Resul
         eprintln!("error: {why}");
         return Ok(Outcome::InvalidInput);
     }
-    let prepared = match super::control::load_run(dir)? {
+    let prepared = match load_run(dir)? {
         Ok((prepared, _, _)) => prepared,
         Err(outcome) => return Ok(outcome),
     };

@@ -12,7 +12,7 @@ use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
 use blackstart::report::html::{render_run, render_study, RunPage, Study};
 
-use super::plan::{load_any, scope_from};
+use super::load::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
 use blackstart::scope::Scope;
 

@@ -9,7 +9,7 @@ use blackstart::journal;
 use blackstart::report::status::{render_status, run_status};
 use blackstart::report::Verdict;
 
-use super::control::load_run;
+use super::prepare::load_run;
 use super::Outcome;
 
 /// Output formats of `status`.

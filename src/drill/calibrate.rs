@@ -15,7 +15,7 @@ use std::path::Path;
 use super::model::{host_class, Model, Range};
 use crate::event::Event;
 use crate::journal::{read, read_info, Entry};
-use crate::topology::load_file;
+use crate::load::load_file;
 
 /// Samples gathered from journals, seconds.
 #[derive(Debug, Default)]

@@ -373,7 +373,7 @@ impl<'a> World<'a> {
     /// Extra time of every SSH command on a host with slow SSH.
     fn slow(&self, host: HostId) -> Duration {
         match self.faults[host].slow_ssh {
-            Some(_) => self.topology.hosts[host].ssh.connect_timeout / 2,
+            Some(_) => self.topology.hosts[host].ssh.login.connect_timeout / 2,
             None => Duration::ZERO,
         }
     }

@@ -370,9 +370,9 @@ mod tests {
 
     use super::*;
     use crate::drill::DrillConfig;
+    use crate::load::load_file;
     use crate::plan::Plan;
     use crate::scope::Scope;
-    use crate::topology::load_file;
 
     #[test]
     fn a_series_is_the_same_on_one_thread_or_three_and_costs_use_the_first_runs() {

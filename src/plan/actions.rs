@@ -3,7 +3,7 @@
 
 use crate::graph::{Mode, Step};
 use crate::template::{self, Values};
-use crate::topology::{HealthCheck, HostId, SecretSource, TlsTrust, Topology};
+use crate::topology::{HealthCheck, HostId, HttpCheck, SecretSource, TlsTrust, Topology};
 
 /// A health check with its templates filled in for one host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,17 +16,8 @@ pub enum RenderedCheck {
         /// Port.
         port: u16,
     },
-    /// HTTP GET.
-    Http {
-        /// Rendered URL.
-        url: String,
-        /// Expected status.
-        status: u16,
-        /// Text the body must contain.
-        body: Option<String>,
-        /// How an `https://` peer is verified.
-        tls: TlsTrust,
-    },
+    /// HTTP GET of the rendered URL.
+    Http(HttpCheck),
     /// Command over SSH.
     Command {
         /// Rendered command.
@@ -94,17 +85,10 @@ fn render_check(check: &HealthCheck, values: &Values<'_>) -> RenderedCheck {
             address: values.address.to_string(),
             port: *port,
         },
-        HealthCheck::Http {
-            url,
-            status,
-            body,
-            tls,
-        } => RenderedCheck::Http {
-            url: template::render_plain(url, values),
-            status: *status,
-            body: body.clone(),
-            tls: tls.clone(),
-        },
+        HealthCheck::Http(http) => RenderedCheck::Http(HttpCheck {
+            url: template::render_plain(&http.url, values),
+            ..http.clone()
+        }),
         HealthCheck::Command { command, exit_code } => RenderedCheck::Command {
             command: template::render_shell(command, values),
             exit_code: *exit_code,
@@ -116,12 +100,12 @@ impl std::fmt::Display for RenderedCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RenderedCheck::Tcp { address, port } => write!(f, "tcp {address}:{port} accepts"),
-            RenderedCheck::Http {
+            RenderedCheck::Http(HttpCheck {
                 url,
                 status,
                 body,
                 tls,
-            } => {
+            }) => {
                 write!(f, "GET {url} answers {status}")?;
                 if let Some(body) = body {
                     write!(f, " with body containing {body:?}")?;

@@ -55,7 +55,7 @@ mod tests {
     const TOPOLOGY: &str = include_str!("../../topologies/minimal.yaml");
 
     fn digest_of(source: &str, scope: &Scope) -> String {
-        let loaded = crate::topology::load_str(source, Path::new("t.yaml")).expect("valid");
+        let loaded = crate::load::load_str(source, Path::new("t.yaml")).expect("valid");
         let selection = scope.select(&loaded.topology).expect("scope");
         let plan = Plan::build(&loaded.topology, &selection).expect("plan");
         plan_digest([source], scope, &loaded.topology, &plan)

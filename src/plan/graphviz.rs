@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::reduce::{drawn_edges, Edge};
 use super::{human, Plan};
+use crate::template::replace_chars;
 use crate::topology::Topology;
 
 /// How steps are grouped into clusters (DOT) or subgraphs (Mermaid).
@@ -30,33 +31,24 @@ pub struct GraphOptions {
 
 /// Escapes text for a double-quoted DOT string.
 pub fn escape_label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            _ => out.push(c),
-        }
-    }
-    out
+    replace_chars(
+        text,
+        &[('"', "\\\""), ('\\', "\\\\"), ('\n', "\\n"), ('\r', "")],
+    )
 }
 
 /// Escapes text for a double-quoted Mermaid label (entity codes, which Mermaid decodes).
+/// Line breaks become spaces.
 pub fn escape_mermaid(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("#quot;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '#' => out.push_str("#35;"),
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
+    let codes = [
+        ('"', "#quot;"),
+        ('<', "#lt;"),
+        ('>', "#gt;"),
+        ('#', "#35;"),
+        ('\n', " "),
+        ('\r', " "),
+    ];
+    replace_chars(text, &codes)
 }
 
 /// Renders the step graph in DOT with the default options.

@@ -312,6 +312,11 @@ mod tests {
         }
     }
 
+    /// Why `check` refuses a command that printed `stdout`.
+    fn refusal(check: &Check, stdout: &str) -> String {
+        check.judge(&ok(stdout)).unwrap_err()
+    }
+
     #[test]
     fn disk_free_reads_df_and_compares() {
         let df = "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 1000 950 50 95% /\n";
@@ -319,7 +324,7 @@ mod tests {
             path: "/".into(),
             min: Amount::Percent(10.0),
         };
-        assert!(check.judge(&ok(df)).unwrap_err().contains("5.0% free"));
+        assert!(refusal(&check, df).contains("5.0% free"));
         let check = Check::DiskFree {
             path: "/".into(),
             min: Amount::Bytes(40 * 1024),
@@ -337,10 +342,7 @@ mod tests {
             },
         };
         assert!(check.judge(&ok("0\n")).is_ok());
-        assert!(check
-            .judge(&ok("12\n"))
-            .unwrap_err()
-            .contains("does not meet == 0"));
+        assert!(refusal(&check, "12\n").contains("does not meet == 0"));
         assert!(check.judge(&ok("NULL\n")).is_err());
     }
 
@@ -352,14 +354,8 @@ mod tests {
             min_size: 1,
         };
         assert!(check.judge(&ok("1000 10\n2000\n")).is_ok());
-        assert!(check
-            .judge(&ok("1000 0\n2000\n"))
-            .unwrap_err()
-            .contains("smaller"));
-        assert!(check
-            .judge(&ok("1000 10\n9000\n"))
-            .unwrap_err()
-            .contains("older"));
+        assert!(refusal(&check, "1000 0\n2000\n").contains("smaller"));
+        assert!(refusal(&check, "1000 10\n9000\n").contains("older"));
     }
 
     #[test]

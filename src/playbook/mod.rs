@@ -130,7 +130,7 @@ pub fn load_any(path: &Path) -> Result<LoadedPlaybook, Diagnostics> {
     let source = topology::read_source(path).map_err(|err| Diagnostics::unreadable(path, &err))?;
     let source = topology::without_bom(&source);
     if !is_playbook(source) {
-        let Loaded { topology, warnings } = topology::load_str(source, path)?;
+        let Loaded { topology, warnings } = crate::load::load_str(source, path)?;
         return Ok(LoadedPlaybook {
             topology,
             scope: Scope::default(),
@@ -172,7 +172,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
     let Loaded {
         mut topology,
         warnings,
-    } = topology::load_str(&topology_source, &topology_path)?;
+    } = crate::load::load_str(&topology_source, &topology_path)?;
     let mut out = Collector::default();
     if raw.version != 1 {
         out.error(

@@ -53,7 +53,7 @@ impl<P, R, Q> Clone for Executor<P, R, Q> {
 /// How long to wait for a booting host to answer SSH: three times its expected boot plus
 /// one connect timeout, so a slow boot is not declared dead.
 pub fn boot_timeout(host: &Host) -> Duration {
-    host.boot * 3 + host.ssh.connect_timeout
+    host.boot * 3 + host.ssh.login.connect_timeout
 }
 
 impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
@@ -268,7 +268,10 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         let deadline = Instant::now() + boot_timeout(host);
         let mut pause = Duration::from_millis(100);
         loop {
-            let attempt = self.remote.reachable(host, host.ssh.connect_timeout).await;
+            let attempt = self
+                .remote
+                .reachable(host, host.ssh.login.connect_timeout)
+                .await;
             match attempt {
                 Ok(()) => return Ok(()),
                 // A wrong host key or credentials will not fix themselves by waiting.

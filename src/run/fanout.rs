@@ -201,6 +201,7 @@ mod tests {
     use std::sync::Mutex;
 
     /// Sleeps per host, fails on hosts named `bad*`, records the peak in flight.
+    #[derive(Default)]
     struct Slow {
         in_flight: AtomicUsize,
         peak: AtomicUsize,
@@ -242,12 +243,14 @@ mod tests {
             name: name.into(),
             address: "127.0.0.1".into(),
             ssh: crate::topology::SshSettings {
-                user: "root".into(),
-                port: 22,
-                key: None,
-                known_hosts: "/dev/null".into(),
-                strict_host_key_checking: true,
-                connect_timeout: Duration::from_secs(1),
+                login: crate::topology::SshLogin {
+                    user: "root".into(),
+                    port: 22,
+                    key: None,
+                    known_hosts: "/dev/null".into(),
+                    strict_host_key_checking: true,
+                    connect_timeout: Duration::from_secs(1),
+                },
                 jumps: Vec::new(),
             },
             bmc: None,
@@ -261,11 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_every_host_once_in_list_order() {
-        let remote = Arc::new(Slow {
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            seen: Mutex::new(Vec::new()),
-        });
+        let remote = Arc::new(Slow::default());
         let mut hosts: Vec<Host> = (0..25).map(|i| host(&format!("h{i}"))).collect();
         hosts.push(host("bad1"));
         hosts.push(host("down1"));
@@ -291,11 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_hosts_ends_at_once() {
-        let remote = Arc::new(Slow {
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            seen: Mutex::new(Vec::new()),
-        });
+        let remote = Arc::new(Slow::default());
         let options = Options {
             parallelism: 0,
             timeout: Duration::from_secs(1),

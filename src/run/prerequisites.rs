@@ -119,7 +119,7 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
             note(Check::PowerTool, cause, host);
         }
         let ssh = &h.ssh;
-        let cause = match &ssh.key {
+        let cause = match &ssh.login.key {
             Some(key) => machine
                 .unreadable(key, false)
                 .map(|why| format!("SSH key {}: {why}", key.display())),
@@ -127,9 +127,10 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
                 .then(|| "no SSH key given and no agent ($SSH_AUTH_SOCK is not set)".into()),
         };
         note(Check::SshKey, cause, host);
-        if ssh.strict_host_key_checking {
-            let file = ssh.known_hosts.display();
-            let cause = match machine.known_host(&ssh.known_hosts, &h.address, ssh.port) {
+        if ssh.login.strict_host_key_checking {
+            let file = ssh.login.known_hosts.display();
+            let cause = match machine.known_host(&ssh.login.known_hosts, &h.address, ssh.login.port)
+            {
                 Ok(true) => None,
                 Ok(false) => Some(format!(
                     "not in known_hosts {file} (strict host-key checking refuses them)"
@@ -142,9 +143,10 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
         // known too; the finding names the jump host.
         for jump in &ssh.jumps {
             if let Some(key) = jump
+                .login
                 .key
                 .as_ref()
-                .filter(|key| Some(*key) != ssh.key.as_ref())
+                .filter(|key| Some(*key) != ssh.login.key.as_ref())
             {
                 let cause = machine.unreadable(key, false).map(|why| {
                     format!(
@@ -155,14 +157,14 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
                 });
                 note(Check::SshKey, cause, host);
             }
-            if jump.strict_host_key_checking {
-                let file = jump.known_hosts.display();
+            if jump.login.strict_host_key_checking {
+                let file = jump.login.known_hosts.display();
                 let cause =
-                    match machine.known_host(&jump.known_hosts, &jump.address, jump.port) {
+                    match machine.known_host(&jump.login.known_hosts, &jump.address, jump.login.port) {
                         Ok(true) => None,
                         Ok(false) => Some(format!(
                             "jump host {} ({}:{}) not in known_hosts {file} (strict host-key checking refuses it)",
-                            jump.name, jump.address, jump.port
+                            jump.name, jump.address, jump.login.port
                         )),
                         Err(why) => Some(format!("known_hosts {file}: {why}")),
                     };
@@ -285,8 +287,8 @@ pub async fn sweep_ssh(
             let h = &topology.hosts[host];
             // A host behind jump hosts is only reachable through them: sweep the first hop.
             let target = match h.ssh.jumps.first() {
-                Some(jump) => (jump.address.as_str(), jump.port),
-                None => (h.address.as_str(), h.ssh.port),
+                Some(jump) => (jump.address.as_str(), jump.login.port),
+                None => (h.address.as_str(), h.ssh.login.port),
             };
             let cause =
                 match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await {

@@ -9,9 +9,10 @@ use super::executor::Executor;
 use super::fake::FakeFleet;
 use crate::event::Event;
 use crate::journal::{self, Journal};
+use crate::load::load_str;
 use crate::plan::Plan;
 use crate::scope::Scope;
-use crate::topology::{load_str, Topology};
+use crate::topology::Topology;
 
 const TOPOLOGY: &str = r#"
 name: fake

@@ -20,7 +20,6 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use model::*;
 pub use values::{HumanDuration, MinHealthy, Tier};
 
-use crate::graph::{cycle_text, StepGraph};
 use diagnostic::Collector;
 use source_map::{Location, SourceMap};
 
@@ -31,14 +30,6 @@ pub struct Loaded {
     pub topology: Topology,
     /// Findings that do not stop the plan.
     pub warnings: Diagnostics,
-}
-
-/// Reads and validates a topology file.
-pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
-    match read_source(path) {
-        Ok(source) => load_str(&source, path),
-        Err(err) => Err(Diagnostics::unreadable(path, &err)),
-    }
 }
 
 /// Reads a topology or playbook file: only a regular file of at most
@@ -59,8 +50,14 @@ pub fn read_source(path: &Path) -> std::io::Result<String> {
 }
 
 /// Validates a topology given as text; `file` is used in messages and to resolve relative
-/// paths (keys, known_hosts) against the file's directory.
-pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
+/// paths (keys, known_hosts) against the file's directory. `further_checks` sees the resolved
+/// model before findings are placed and sorted, so checks from the layers above (the step
+/// graph's cycles, in `crate::load`) are reported exactly like this layer's own.
+pub(crate) fn load_str_with(
+    source: &str,
+    file: &Path,
+    further_checks: impl FnOnce(&Topology, &mut Collector),
+) -> Result<Loaded, Diagnostics> {
     let source = without_bom(source);
     let diagnostics = |items| Diagnostics {
         file: file.to_path_buf(),
@@ -76,7 +73,7 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
     };
     let mut collector = Collector::default();
     let topology = resolve::resolve(raw, file, &mut collector);
-    check_cycles(&topology, &mut collector);
+    further_checks(&topology, &mut collector);
     // Positions are only needed to place findings; a clean file is not indexed at all.
     if !collector.items.is_empty() {
         let map = SourceMap::index(source);
@@ -98,6 +95,13 @@ pub fn load_str(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
         topology,
         warnings: diagnostics(collector.items),
     })
+}
+
+/// The topology layer alone, without the checks of the layers above: for this layer's own
+/// unit tests, which must not import upward.
+#[cfg(test)]
+pub(crate) fn load_str_alone(source: &str, file: &Path) -> Result<Loaded, Diagnostics> {
+    load_str_with(source, file, |_, _| {})
 }
 
 /// `source` without a UTF-8 byte-order mark: editors on some systems write one, and the
@@ -205,48 +209,4 @@ fn value_location(message: &str, source: &str) -> Option<Location> {
                 .is_some_and(|line| line.contains(value))
         })
         .min_by_key(|location| (location.line, location.column))
-}
-
-fn check_cycles(topology: &Topology, out: &mut Collector) {
-    let graph = StepGraph::build(topology, &vec![true; topology.subsystems.len()]);
-    for cycle in graph.cycles() {
-        let first = cycle.path[0];
-        let next = cycle.path[1];
-        let subsystem = &topology.subsystems[first.subsystem];
-        // Point at the `requires` entry that closes the loop from the first step.
-        let path = match first.mode {
-            crate::graph::Mode::Normal => subsystem
-                .requires
-                .iter()
-                .find(|dependency| dependency.on == next.subsystem)
-                .map(|dependency| {
-                    format!(
-                        "subsystems[{}].requires[{}]",
-                        first.subsystem, dependency.index
-                    )
-                })
-                .unwrap_or_else(|| format!("subsystems[{}]", first.subsystem)),
-            crate::graph::Mode::Bootstrap => {
-                format!("subsystems[{}].bootstrap.requires", first.subsystem)
-            }
-        };
-        out.error(
-            path,
-            format!("dependency cycle: {}", cycle_text(topology, &cycle)),
-        )
-        .hint(
-            "break it with a bootstrap mode: declare `bootstrap:` (start, check, fewer \
-                 requires) on one subsystem of the cycle, and mark the dependency on it \
-                 `{ name: ..., bootstrap: true }`",
-        );
-    }
-    for (dependent, wanted) in graph.dropped_wants {
-        out.warning(
-            format!("subsystems[{dependent}].wants"),
-            format!(
-                "soft dependency {:?} -> {:?} closes a cycle and is ignored for ordering",
-                topology.subsystems[dependent].name, topology.subsystems[wanted].name
-            ),
-        );
-    }
 }

@@ -103,19 +103,9 @@ pub struct Host {
 /// SSH settings of one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct SshSettings {
-    /// Login user.
-    pub user: String,
-    /// Port.
-    pub port: u16,
-    /// Private key file; the agent is used when absent.
-    pub key: Option<PathBuf>,
-    /// known_hosts file for strict checking.
-    pub known_hosts: PathBuf,
-    /// Refuse unknown and changed host keys.
-    pub strict_host_key_checking: bool,
-    /// Connect and handshake timeout.
-    #[serde(with = "secs")]
-    pub connect_timeout: Duration,
+    /// How to log in to the host itself.
+    #[serde(flatten)]
+    pub login: SshLogin,
     /// Jump hosts (OpenSSH `ProxyJump`), the first dialled directly; empty for a direct
     /// connection.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -130,15 +120,23 @@ pub struct JumpHost {
     pub name: String,
     /// The address dialled (the alias's `HostName`, or the name).
     pub address: String,
+    /// How to log in to it.
+    #[serde(flatten)]
+    pub login: SshLogin,
+}
+
+/// How to log in over SSH: the same settings for a host and for each of its jump hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SshLogin {
     /// Login user.
     pub user: String,
     /// Port.
     pub port: u16,
     /// Private key file; the agent is used when absent.
     pub key: Option<PathBuf>,
-    /// known_hosts file its key is checked against.
+    /// known_hosts file the peer's key is checked against.
     pub known_hosts: PathBuf,
-    /// Refuse an unknown or changed key.
+    /// Refuse unknown and changed host keys.
     pub strict_host_key_checking: bool,
     /// Connect and handshake timeout.
     #[serde(with = "secs")]
@@ -147,8 +145,8 @@ pub struct JumpHost {
 
 impl JumpHost {
     /// `user@address:port`, as the plan shows it.
-    pub fn login(&self) -> String {
-        format!("{}@{}:{}", self.user, self.address, self.port)
+    pub fn route(&self) -> String {
+        format!("{}@{}:{}", self.login.user, self.address, self.login.port)
     }
 }
 
@@ -158,9 +156,9 @@ impl Host {
     pub fn ssh_route(&self) -> String {
         format!(
             "{}@{}:{}{}",
-            self.ssh.user,
+            self.ssh.login.user,
             self.address,
-            self.ssh.port,
+            self.ssh.login.port,
             self.jump_route()
         )
     }
@@ -170,7 +168,7 @@ impl Host {
         if self.ssh.jumps.is_empty() {
             return String::new();
         }
-        let hops: Vec<String> = self.ssh.jumps.iter().map(JumpHost::login).collect();
+        let hops: Vec<String> = self.ssh.jumps.iter().map(JumpHost::route).collect();
         format!(" via {}", hops.join(","))
     }
 }
@@ -483,17 +481,8 @@ pub enum HealthCheck {
         /// Port.
         port: u16,
     },
-    /// An HTTP GET answers as expected.
-    Http {
-        /// URL template.
-        url: String,
-        /// Expected status.
-        status: u16,
-        /// Text the body must contain.
-        body: Option<String>,
-        /// How an `https://` peer is verified.
-        tls: TlsTrust,
-    },
+    /// An HTTP GET answers as expected (the URL is a template).
+    Http(HttpCheck),
     /// A command over SSH exits with the expected code.
     Command {
         /// Command template.
@@ -501,6 +490,20 @@ pub enum HealthCheck {
         /// Expected exit code.
         exit_code: i32,
     },
+}
+
+/// An HTTP GET health check: the URL (a template in the topology, filled in for one host in
+/// the plan), what it must answer, and how an `https://` peer is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCheck {
+    /// The URL.
+    pub url: String,
+    /// Expected status.
+    pub status: u16,
+    /// Text the body must contain.
+    pub body: Option<String>,
+    /// How an `https://` peer is verified.
+    pub tls: TlsTrust,
 }
 
 /// Health-check polling.

@@ -2,7 +2,8 @@
 //!
 //! Names and labels are printed in plans (text, DOT, Mermaid, JSON) and journals, and
 //! addresses go into `ssh`, `ipmitool` and URLs: a control character, an empty string or a
-//! shell metacharacter in them would forge output lines or commands.
+//! shell metacharacter in them would forge output lines or commands. Patterns over names
+//! (`--only 'web*'`, OpenSSH's `Host` lines) match with one glob.
 
 use std::net::IpAddr;
 
@@ -79,6 +80,30 @@ pub fn is_env_name(text: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && text.len() <= 255
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Shell-style match of `text` against `pattern`: `any_run` matches any run of elements,
+/// `any_one` any one element (a character, or a byte where OpenSSH compares bytes).
+pub fn glob_match<T: Copy + PartialEq>(pattern: &[T], text: &[T], any_run: T, any_one: T) -> bool {
+    // Iterative with one backtrack point: linear enough, never recursive.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == any_one || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == any_run {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == any_run)
 }
 
 #[cfg(test)]

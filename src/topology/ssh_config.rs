@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use super::names::glob_match;
+
 /// A parsed configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshConfig {
@@ -305,29 +307,6 @@ fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
     }
 }
 
-/// `*` (any run) and `?` (any one character) glob match.
-fn glob_match(glob: &[u8], text: &[u8]) -> bool {
-    // Iterative with one backtrack point: linear enough, never recursive.
-    let (mut g, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if g < glob.len() && (glob[g] == b'?' || glob[g] == text[t]) {
-            g += 1;
-            t += 1;
-        } else if g < glob.len() && glob[g] == b'*' {
-            star = Some((g, t));
-            g += 1;
-        } else if let Some((star_g, star_t)) = star {
-            g = star_g + 1;
-            t = star_t + 1;
-            star = Some((star_g, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    glob[g..].iter().all(|&c| c == b'*')
-}
-
 impl Block {
     /// A block applies when one of its patterns matches and none of its negated ones does.
     fn matches(&self, host: &str) -> bool {
@@ -339,7 +318,7 @@ impl Block {
         };
         let mut positive = false;
         for pattern in patterns {
-            if glob_match(pattern.glob.as_bytes(), host.as_bytes()) {
+            if glob_match(pattern.glob.as_bytes(), host.as_bytes(), b'*', b'?') {
                 if pattern.negated {
                     return false;
                 }

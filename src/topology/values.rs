@@ -169,25 +169,10 @@ impl JsonSchema for MinHealthy {
         "MinHealthy".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let mut schema = SchemaObject::default();
-        schema.metadata().description =
-            Some("A host count (3) or a percentage of the hosts (\"60%\").".into());
-        schema.subschemas().one_of = Some(vec![
-            SchemaObject {
-                instance_type: Some(InstanceType::Integer.into()),
-                ..Default::default()
-            }
-            .into(),
-            {
-                let mut text = SchemaObject {
-                    instance_type: Some(InstanceType::String.into()),
-                    ..Default::default()
-                };
-                text.string().pattern = Some(r"^\s*[0-9]{1,3}\s*%\s*$".into());
-                text.into()
-            },
-        ]);
-        schema.into()
+        integer_or_text(
+            "A host count (3) or a percentage of the hosts (\"60%\").",
+            r"^\s*[0-9]{1,3}\s*%\s*$",
+        )
     }
 }
 
@@ -228,26 +213,28 @@ impl JsonSchema for Tier {
         "Tier".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let mut schema = SchemaObject::default();
-        schema.metadata().description =
-            Some("Priority tier S1..S9 (or 1..9); S1 is restored first.".into());
-        schema.subschemas().one_of = Some(vec![
-            SchemaObject {
-                instance_type: Some(InstanceType::Integer.into()),
-                ..Default::default()
-            }
-            .into(),
-            {
-                let mut text = SchemaObject {
-                    instance_type: Some(InstanceType::String.into()),
-                    ..Default::default()
-                };
-                text.string().pattern = Some(r"^[Ss]?[1-9]$".into());
-                text.into()
-            },
-        ]);
-        schema.into()
+        integer_or_text(
+            "Priority tier S1..S9 (or 1..9); S1 is restored first.",
+            r"^[Ss]?[1-9]$",
+        )
     }
+}
+
+/// The schema of a value written either as a number or as text of a given shape.
+fn integer_or_text(description: &str, pattern: &str) -> Schema {
+    let mut schema = SchemaObject::default();
+    schema.metadata().description = Some(description.into());
+    let integer = SchemaObject {
+        instance_type: Some(InstanceType::Integer.into()),
+        ..Default::default()
+    };
+    let mut text = SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        ..Default::default()
+    };
+    text.string().pattern = Some(pattern.into());
+    schema.subschemas().one_of = Some(vec![integer.into(), text.into()]);
+    schema.into()
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blackstart::topology::{Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshSettings};
+use blackstart::topology::{
+    Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshLogin, SshSettings,
+};
 
 /// The command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "bash tests/install-lab-packages.sh";
@@ -245,12 +247,14 @@ impl Lab {
             name: host.name.clone(),
             address: host.address.clone(),
             ssh: SshSettings {
-                user: "root".into(),
-                port: 22,
-                key: Some(self.client_key.clone()),
-                known_hosts: self.known_hosts.clone(),
-                strict_host_key_checking: true,
-                connect_timeout: Duration::from_secs(3),
+                login: SshLogin {
+                    user: "root".into(),
+                    port: 22,
+                    key: Some(self.client_key.clone()),
+                    known_hosts: self.known_hosts.clone(),
+                    strict_host_key_checking: true,
+                    connect_timeout: Duration::from_secs(3),
+                },
                 jumps: Vec::new(),
             },
             bmc: Some(Bmc {

@@ -6,58 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use blackstart::event::narrate::{checklist_lines, prerequisite_line};
+use blackstart::event::narrate::prerequisite_line;
 use blackstart::event::{Event, Reason};
 use blackstart::journal::{self, Entry, Journal, Sink};
-use blackstart::plan::Plan;
-use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
 use blackstart::run::preflight::run_checks;
-use blackstart::run::prerequisites::{self, ThisMachine};
+use blackstart::run::prerequisites::{self};
 use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::ssh::SshRemote;
-use blackstart::topology::Topology;
 
-use super::Prepared;
+use crate::cli::prepare::Prepared;
+use crate::cli::review::{checklist, covered_hosts};
 use crate::cli::Outcome;
-
-/// Hosts the run may touch: every planned host and every spare.
-fn covered_hosts(topology: &Topology, plan: &Plan, procedures: &Procedures) -> Vec<usize> {
-    let mut hosts: Vec<usize> = plan
-        .steps
-        .iter()
-        .flat_map(|step| step.hosts.iter().chain(&step.spares).copied())
-        .collect();
-    if procedures.drill.is_some() {
-        hosts.extend(rehearsal::hosts_to_power_off(topology, plan));
-    }
-    hosts.sort_unstable();
-    hosts.dedup();
-    hosts
-}
-
-/// The machine's prerequisites for a run of `plan`, as a checklist.
-fn checklist(
-    topology: &Topology,
-    plan: &Plan,
-    procedures: &Procedures,
-) -> prerequisites::Checklist {
-    prerequisites::check(
-        topology,
-        &covered_hosts(topology, plan, procedures),
-        &ThisMachine::default(),
-    )
-}
-
-/// The checklist as `plan` shows it, under a heading.
-pub fn checklist_text(topology: &Topology, plan: &Plan, procedures: &Procedures) -> String {
-    let mut text =
-        String::from("\nPREREQUISITES on this machine, checked by `run` before any action\n");
-    for line in checklist_lines(topology, &checklist(topology, plan, procedures)) {
-        text.push_str(&format!("  {line}\n"));
-    }
-    text
-}
 
 /// Checks the prerequisites; prints one line per missing cause and returns exit 2 when
 /// one is missing. With `reachability`, also sweeps the SSH ports (informational).
@@ -69,7 +29,7 @@ pub fn prerequisites(prepared: &Prepared, reachability: bool) -> Result<(), Outc
         let parallel = (topology.policy.parallelism as usize).clamp(1, 256);
         let timeout = hosts
             .iter()
-            .map(|h| topology.hosts[*h].ssh.connect_timeout)
+            .map(|h| topology.hosts[*h].ssh.login.connect_timeout)
             .max()
             .unwrap_or(Duration::from_secs(3))
             .min(Duration::from_secs(10));

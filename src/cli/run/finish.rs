@@ -12,7 +12,7 @@ use blackstart::report::{summary, verdict, Verdict};
 use blackstart::run::driver::Ended;
 use blackstart::template::shell_quote;
 
-use super::Prepared;
+use crate::cli::prepare::Prepared;
 use crate::cli::Outcome;
 
 /// Prints the summary (and a drill's report) and decides the exit code: 0 recovered,

@@ -1,20 +1,17 @@
 //! `run`: the night itself. Loads a topology or a playbook, runs the preflight checks,
 //! then drives the plan through the real transports, journaling every step.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use blackstart::event::Event;
-use blackstart::journal::{self, Entry, Journal, RunInfo, Sink};
-use blackstart::plan::{plan_digest, Plan};
+use blackstart::journal::{self, Entry, Journal, Sink};
 use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
 use blackstart::report::Progress;
 use blackstart::run::driver::{self, real::RealFleet};
 use blackstart::run::executor::Executor;
-use blackstart::run::scheduler::Scheduler;
 use blackstart::run::transport::bmc::BmcPower;
 use blackstart::run::transport::bmc_calls::BmcCalls;
 use blackstart::run::transport::probe::DirectProbe;
@@ -22,13 +19,12 @@ use blackstart::run::transport::ssh::SshRemote;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
-use super::plan::plan_scope;
+use super::load::plan_scope;
+use super::prepare::{prepare, scheduler_for};
 use super::{Outcome, PlanScopeArgs};
 
 mod checks;
 mod finish;
-
-pub use checks::checklist_text;
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -62,49 +58,6 @@ pub struct RunArgs {
     /// The live status page.
     #[command(flatten)]
     pub serve: super::pictures::ServeArgs,
-}
-
-/// A topology or playbook loaded and planned for a run.
-#[derive(Clone)]
-pub struct Prepared {
-    /// The topology, with the playbook's steps.
-    pub topology: Arc<Topology>,
-    /// The plan.
-    pub plan: Arc<Plan>,
-    /// What the run directory records.
-    pub info: RunInfo,
-    /// The playbook's procedures (empty for a bare topology).
-    pub procedures: Procedures,
-}
-
-/// Loads `file` (topology or playbook) and plans it. `scope` of `None` keeps the
-/// playbook's own scope.
-pub fn prepare(
-    file: &Path,
-    scope: Option<Scope>,
-    seed: u64,
-) -> anyhow::Result<Result<Prepared, Outcome>> {
-    let loaded = match super::plan::load_any(Some(file)) {
-        Ok(loaded) => loaded,
-        Err(outcome) => return Ok(Err(outcome)),
-    };
-    let scope = scope.unwrap_or_else(|| loaded.scope.clone());
-    let selection = scope.select(&loaded.topology)?;
-    let plan = Plan::build(&loaded.topology, &selection).map_err(|_| {
-        anyhow::anyhow!("the topology has dependency cycles; run `blackstart validate`")
-    })?;
-    let info = RunInfo {
-        topology: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
-        plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
-        scope,
-        seed,
-    };
-    Ok(Ok(Prepared {
-        topology: Arc::new(loaded.topology),
-        plan: Arc::new(plan),
-        info,
-        procedures: loaded.procedures,
-    }))
 }
 
 /// The real transports, sized by the topology's policy.
@@ -283,17 +236,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         drill.zip(baseline),
         args.strict,
     )
-}
-
-/// The scheduler of a prepared run with the journaled events replayed: a real drill
-/// powers its hosts off first, and its replay must know that to read its events.
-pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Scheduler {
-    let (topology, plan) = (&prepared.topology, &prepared.plan);
-    let mut scheduler = Scheduler::new(topology, plan, prepared.info.seed);
-    if prepared.procedures.drill.is_some() {
-        scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
-    }
-    driver::replay_onto(scheduler, events)
 }
 
 fn default_run_dir(name: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{escape, host_ranges, prose, TextOptions};
+use super::{escape, host_ranges, prose, waits, TextOptions};
 use crate::plan::actions::{node_commands, secret_origin};
 use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan, PlanStep};
@@ -22,6 +22,15 @@ pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) ->
     out
 }
 
+/// Step ids as a `waits:` line shows them: joined, or `nothing`.
+fn waits_text(waits: &[String]) -> String {
+    if waits.is_empty() {
+        "nothing".into()
+    } else {
+        waits.join(", ")
+    }
+}
+
 /// The lines of a manual step or gate, which have no hosts or commands.
 pub(super) fn human_step(subsystem: &Subsystem, plan: &Plan, step: &PlanStep) -> Option<String> {
     let (what, instructions) = match &subsystem.kind {
@@ -30,10 +39,11 @@ pub(super) fn human_step(subsystem: &Subsystem, plan: &Plan, step: &PlanStep) ->
         SubsystemKind::Gate { instructions } => ("GATE (approval)", instructions),
     };
     let mut out = String::new();
-    let waits: Vec<&str> = step
+    // A person's step lists only what it requires: nothing waits on a soft order here.
+    let waits: Vec<String> = step
         .requires
         .iter()
-        .map(|id| plan.steps[*id].id.as_str())
+        .map(|id| plan.steps[*id].id.clone())
         .collect();
     let _ = writeln!(
         out,
@@ -42,15 +52,7 @@ pub(super) fn human_step(subsystem: &Subsystem, plan: &Plan, step: &PlanStep) ->
     for line in instructions.lines() {
         let _ = writeln!(out, "      | {}", escape(line));
     }
-    let _ = writeln!(
-        out,
-        "      waits:    {}",
-        if waits.is_empty() {
-            "nothing".to_string()
-        } else {
-            waits.join(", ")
-        }
-    );
+    let _ = writeln!(out, "      waits:    {}", waits_text(&waits));
     let _ = writeln!(
         out,
         "      done by:  blackstart ack RUN_DIR {} (or `ack {}` at the run's prompt)",
@@ -103,25 +105,8 @@ fn render_step(
     if !step.spares.is_empty() {
         let _ = writeln!(out, "      spares:   {}", host_names(&step.spares));
     }
-    let waits: Vec<String> = step
-        .requires
-        .iter()
-        .map(|id| plan.steps[*id].id.clone())
-        .chain(
-            step.wants
-                .iter()
-                .map(|id| format!("{} (soft)", plan.steps[*id].id)),
-        )
-        .collect();
-    let _ = writeln!(
-        out,
-        "      waits:    {}",
-        if waits.is_empty() {
-            "nothing".into()
-        } else {
-            waits.join(", ")
-        }
-    );
+    let waits = waits(plan, step);
+    let _ = writeln!(out, "      waits:    {}", waits_text(&waits));
     let with_bmc: Vec<usize> = step
         .hosts
         .iter()
@@ -166,30 +151,16 @@ fn render_step(
                 on.name
             );
         }
-        match &commands.start {
-            Some(start) => {
-                let _ = writeln!(out, "      start on {}: ssh {ssh} -- {start}", on.name);
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "      start on {}: (no start command: only checked)",
-                    on.name
-                );
-            }
-        }
-        match &commands.check {
-            Some(check) => {
-                let _ = writeln!(out, "      check on {}: {check}", on.name);
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "      check on {}: (none: healthy when the start command exits 0)",
-                    on.name
-                );
-            }
-        }
+        let start = match &commands.start {
+            Some(start) => format!("ssh {ssh} -- {start}"),
+            None => "(no start command: only checked)".into(),
+        };
+        let _ = writeln!(out, "      start on {}: {start}", on.name);
+        let check = match &commands.check {
+            Some(check) => check.to_string(),
+            None => "(none: healthy when the start command exits 0)".into(),
+        };
+        let _ = writeln!(out, "      check on {}: {check}", on.name);
         if let Some(progress) = &commands.progress {
             let _ = writeln!(
                 out,
@@ -258,6 +229,7 @@ pub(super) fn escaped(
     commands: crate::plan::actions::NodeCommands,
 ) -> crate::plan::actions::NodeCommands {
     use crate::plan::actions::RenderedCheck;
+    use crate::topology::HttpCheck;
     let text = |value: Option<String>| value.as_deref().map(escape);
     crate::plan::actions::NodeCommands {
         leave_bootstrap: text(commands.leave_bootstrap),
@@ -268,17 +240,10 @@ pub(super) fn escaped(
                 command: escape(&command),
                 exit_code,
             },
-            RenderedCheck::Http {
-                url,
-                status,
-                body,
-                tls,
-            } => RenderedCheck::Http {
-                url: escape(&url),
-                status,
-                body,
-                tls,
-            },
+            RenderedCheck::Http(http) => RenderedCheck::Http(HttpCheck {
+                url: escape(&http.url),
+                ..http
+            }),
             tcp => tcp,
         }),
     }

@@ -7,7 +7,7 @@ mod detail;
 mod summary;
 mod waves;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanStep};
 use crate::topology::hostrange::compress;
 use crate::topology::{HostId, Topology};
 
@@ -147,6 +147,16 @@ pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize)
 }
 
 /// Host names folded into ranges: `db[01:40].dc1, db[01:40].dc2`.
+/// What a step waits for, by step id: its hard dependencies, then its soft ones marked so.
+pub(crate) fn waits(plan: &Plan, step: &PlanStep) -> Vec<String> {
+    let hard = step.requires.iter().map(|id| plan.steps[*id].id.clone());
+    let soft = step
+        .wants
+        .iter()
+        .map(|id| format!("{} (soft)", plan.steps[*id].id));
+    hard.chain(soft).collect()
+}
+
 pub(crate) fn host_ranges(topology: &Topology, ids: &[HostId]) -> String {
     compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ")
 }

@@ -225,7 +225,7 @@ fn starts(topology: &Topology, plan: &Plan, hosts: &[HostId]) -> String {
     let mut logins: BTreeMap<String, usize> = BTreeMap::new();
     for &host in hosts {
         let on = &topology.hosts[host];
-        let ssh = &on.ssh;
+        let ssh = &on.ssh.login;
         *logins
             .entry(format!("{}@HOST:{}{}", ssh.user, ssh.port, on.jump_route()))
             .or_default() += 1;

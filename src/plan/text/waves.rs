@@ -7,12 +7,12 @@ use std::fmt::Write;
 
 use super::detail::{escaped, human_step, order_line};
 use super::summary::{common_policy, policy_phrases};
-use super::{escape, host_ranges, wrap_into, Paint, TextOptions, WIDTH};
+use super::{escape, host_ranges, waits, wrap_into, Paint, TextOptions, WIDTH};
 use crate::plan::actions::{node_commands, RenderedCheck};
 use crate::plan::power::{command_line as power_command_line, PowerAction};
 use crate::plan::{human, Plan, StepId};
 use crate::topology::hostrange::compress;
-use crate::topology::{SubsystemKind, Topology};
+use crate::topology::{HttpCheck, SubsystemKind, Topology};
 use crate::units::count;
 
 /// Indent of a block's detail lines.
@@ -136,16 +136,7 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
         commands = commands.replace(value.as_str(), placeholder);
         power = power.map(|p| p.replace(value.as_str(), placeholder));
     }
-    let waits: Vec<String> = step
-        .requires
-        .iter()
-        .map(|d| plan.steps[*d].id.clone())
-        .chain(
-            step.wants
-                .iter()
-                .map(|d| format!("{} (soft)", plan.steps[*d].id)),
-        )
-        .collect();
+    let waits = waits(plan, step);
     // Only the texts that may carry the number lose it; counts and durations must match.
     let named = without_number(
         &format!("{prefix}|{suffix}|{power:?}|{commands}|{}", waits.join(",")),
@@ -163,8 +154,8 @@ fn shape(topology: &Topology, plan: &Plan, id: StepId) -> Option<String> {
         policy_phrases(subsystem),
         subsystem.max_parallel,
         order_line(subsystem),
-        host.ssh.user,
-        host.ssh.port,
+        host.ssh.login.user,
+        host.ssh.login.port,
         host.jump_route(),
     ))
 }
@@ -299,12 +290,12 @@ fn commands(topology: &Topology, step: crate::graph::Step, host: usize) -> Vec<S
     parts.push(match &commands.check {
         Some(RenderedCheck::Tcp { port, .. }) => format!("check port {port}"),
         // 200 is what nearly every check expects: say the status only when it is not.
-        Some(RenderedCheck::Http {
+        Some(RenderedCheck::Http(HttpCheck {
             url,
             status,
             body,
             tls,
-        }) => format!(
+        })) => format!(
             "check GET {}{}{}{}",
             // The host's own address is implied, as it is for `check port N`.
             url.strip_prefix(&format!("http://{}", on.address))

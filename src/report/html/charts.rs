@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::gantt::tick;
+use super::gantt::ticks;
 use super::model::Model;
 use super::{escape, ms};
 
@@ -70,9 +70,17 @@ fn frame(out: &mut String, span: u64, what: &str) {
             (share * 100.0) as u32
         );
     }
-    let step = tick(span);
-    for i in 0..=(span / step).min(50) {
-        let t = i * step;
+    time_labels(out, span);
+    let _ = write!(
+        out,
+        "<text class=\"tick\" x=\"{PAD}\" y=\"14\">{}</text>",
+        escape(what)
+    );
+}
+
+/// Time labels under the x axis of a chart spanning `span` ms.
+fn time_labels(out: &mut String, span: u64) {
+    for t in ticks(span) {
         let _ = write!(
             out,
             "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
@@ -81,11 +89,6 @@ fn frame(out: &mut String, span: u64, what: &str) {
             ms(t)
         );
     }
-    let _ = write!(
-        out,
-        "<text class=\"tick\" x=\"{PAD}\" y=\"14\">{}</text>",
-        escape(what)
-    );
 }
 
 /// A histogram of `samples` (ms) in `bins` bins over `0..=max`, with a caption.
@@ -119,17 +122,7 @@ pub(super) fn histogram(out: &mut String, samples: &[u64], max: u64, class: &str
             ms((from + max as f64 / BINS as f64) as u64),
         );
     }
-    let step = tick(max);
-    for i in 0..=(max / step).min(50) {
-        let t = i * step;
-        let _ = write!(
-            out,
-            "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            px(t, max),
-            H - PAD + 16.0,
-            ms(t)
-        );
-    }
+    time_labels(out, max);
     let _ = write!(
         out,
         "</svg><figcaption>{}</figcaption></figure>",

@@ -30,15 +30,19 @@ pub(super) fn tick(span: u64) -> u64 {
         .unwrap_or_else(|| rough.max(1))
 }
 
+/// The times of the ticks along an axis of `span` ms: every [`tick`] from 0, at most 51.
+pub(super) fn ticks(span: u64) -> impl Iterator<Item = u64> {
+    let step = tick(span);
+    (0..=(span / step).min(50)).map(move |i| i * step)
+}
+
 fn axis(out: &mut String, span: u64) {
     let _ = write!(
         out,
         "<div class=\"row axis\"><span class=\"label\"></span><svg class=\"bar\" \
          viewBox=\"0 0 {WIDTH} 16\" preserveAspectRatio=\"none\">"
     );
-    let step = tick(span);
-    for i in 0..=(span / step).min(50) {
-        let t = i * step;
+    for t in ticks(span) {
         let _ = write!(
             out,
             "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"10\" y2=\"16\"/>",
@@ -46,8 +50,7 @@ fn axis(out: &mut String, span: u64) {
         );
     }
     out.push_str("</svg><span class=\"times\"></span></div><div class=\"row axis-labels\"><span class=\"label\"></span><span class=\"ticks\">");
-    for i in 0..=(span / step).min(50) {
-        let t = i * step;
+    for t in ticks(span) {
         let _ = write!(
             out,
             "<span style=\"left:{:.2}%\">{}</span>",

@@ -18,6 +18,7 @@ use crate::event::narrate::status_word;
 use crate::event::state::StepStatus;
 use crate::journal::Record;
 use crate::plan::{human, Plan, StepId};
+use crate::template::replace_chars;
 use crate::topology::{HostId, Topology};
 
 pub use study::{render_study, Study};
@@ -28,18 +29,14 @@ const JS: &str = include_str!("report.js");
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    let entities = [
+        ('&', "&amp;"),
+        ('<', "&lt;"),
+        ('>', "&gt;"),
+        ('"', "&quot;"),
+        ('\'', "&#39;"),
+    ];
+    replace_chars(text, &entities)
 }
 
 /// Makes JSON safe inside `<script type="application/json">`: no `<` can close the

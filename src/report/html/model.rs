@@ -107,6 +107,11 @@ pub fn build(
             .or_default()
             .1 += 1;
     }
+    // A node healthy at `t` (the first time only) adds to its tier's readiness.
+    let mut now_healthy = |node: usize, t: u64| {
+        let tier = tier_of(topology, plan, nodes[node].0);
+        mark_healthy(&mut healthy_nodes, &mut readiness, tier, node, t);
+    };
     for record in records {
         let t = record.t_ms;
         match &record.entry {
@@ -137,39 +142,18 @@ pub fn build(
                 }
                 match event {
                     Event::PowerChecked { host, result } => {
-                        let kind = if result.is_ok() {
-                            Kind::Power
-                        } else {
-                            Kind::Failed
-                        };
-                        host_segments[*host].push(segment(kind));
+                        host_segments[*host].push(segment(or_failed(result.is_ok(), Kind::Power)));
                     }
                     Event::PoweredOn { host, result } | Event::PoweredOff { host, result } => {
-                        let kind = if result.is_ok() {
-                            Kind::Power
-                        } else {
-                            Kind::Failed
-                        };
-                        host_segments[*host].push(segment(kind));
+                        host_segments[*host].push(segment(or_failed(result.is_ok(), Kind::Power)));
                     }
                     Event::SshReady { host, result } => {
-                        let kind = if result.is_ok() {
-                            Kind::Boot
-                        } else {
-                            Kind::Failed
-                        };
-                        host_segments[*host].push(segment(kind));
+                        host_segments[*host].push(segment(or_failed(result.is_ok(), Kind::Boot)));
                     }
                     Event::Probed { node, healthy, .. } if *node < nodes.len() => {
                         node_segments[*node].push(segment(Kind::Probe));
                         if *healthy {
-                            mark_healthy(
-                                &mut healthy_nodes,
-                                &mut readiness,
-                                tier_of(topology, plan, nodes[*node].0),
-                                *node,
-                                t,
-                            );
+                            now_healthy(*node, t);
                         } else {
                             probed_at[*node] = Some(t);
                         }
@@ -182,24 +166,9 @@ pub fn build(
                         attempt,
                         result,
                     } if *node < nodes.len() => {
-                        if let Some(waited) = probed_at[*node].take() {
-                            if from > waited {
-                                node_segments[*node].push(Segment {
-                                    kind: Kind::Waiting,
-                                    from: waited,
-                                    to: from,
-                                });
-                            }
-                        }
-                        if let Some(failed) = last_failure[*node].take() {
-                            if from > failed {
-                                node_segments[*node].push(Segment {
-                                    kind: Kind::Backoff,
-                                    from: failed,
-                                    to: from,
-                                });
-                            }
-                        }
+                        let segments = &mut node_segments[*node];
+                        push_gap(segments, Kind::Waiting, probed_at[*node].take(), from);
+                        push_gap(segments, Kind::Backoff, last_failure[*node].take(), from);
                         let kind = match (result.is_ok(), *attempt) {
                             (false, _) => Kind::Failed,
                             (true, 1) => Kind::Start,
@@ -207,13 +176,7 @@ pub fn build(
                         };
                         node_segments[*node].push(segment(kind));
                         if result.is_ok() {
-                            mark_healthy(
-                                &mut healthy_nodes,
-                                &mut readiness,
-                                tier_of(topology, plan, nodes[*node].0),
-                                *node,
-                                t,
-                            );
+                            now_healthy(*node, t);
                         } else {
                             last_failure[*node] = Some(t);
                         }
@@ -305,6 +268,23 @@ pub fn build(
 
 fn tier_of(topology: &Topology, plan: &Plan, step: StepId) -> u8 {
     topology.subsystems[plan.steps[step].step.subsystem].tier.0
+}
+
+/// `kind` when the action went well, else [`Kind::Failed`].
+fn or_failed(ok: bool, kind: Kind) -> Kind {
+    if ok {
+        kind
+    } else {
+        Kind::Failed
+    }
+}
+
+/// The time between `since` (when there was such a moment) and `to` drawn as `kind`: a
+/// node waiting after an unhealthy probe, or backing off after a failure.
+fn push_gap(segments: &mut Vec<Segment>, kind: Kind, since: Option<u64>, to: u64) {
+    if let Some(from) = since.filter(|from| to > *from) {
+        segments.push(Segment { kind, from, to });
+    }
 }
 
 fn mark_healthy(healthy: &mut [bool], readiness: &mut Readiness, tier: u8, node: usize, t: u64) {

@@ -2,7 +2,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::*;
-use crate::topology::load_str;
+use crate::load::load_str;
 
 const TOPOLOGY: &str = r#"
 name: checks

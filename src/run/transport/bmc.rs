@@ -4,7 +4,7 @@
 use super::bmc_calls::BmcCalls;
 use super::ipmi::IpmiPower;
 use super::redfish::RedfishPower;
-use super::{Power, PowerAction, PowerState, TransportError};
+use super::{configured_bmc, Power, PowerAction, PowerState, TransportError};
 use crate::topology::{BmcProtocol, Host};
 
 /// [`Power`] for a whole fleet: each host's request goes to the transport of its BMC's
@@ -34,12 +34,7 @@ impl BmcPower {
 
 impl Power for BmcPower {
     async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
-        let Some(bmc) = &host.bmc else {
-            return Err(TransportError::Config {
-                host: host.name.clone(),
-                detail: "no BMC configured".into(),
-            });
-        };
+        let bmc = configured_bmc(host)?;
         match &bmc.protocol {
             BmcProtocol::Ipmi(ipmi) => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
             BmcProtocol::Redfish(redfish) => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::bmc_calls::{scrub, BmcCalls};
-use super::{tail, Power, PowerAction, PowerState, TransportError};
+use super::{configured_bmc, tail, Power, PowerAction, PowerState, TransportError};
 use crate::plan::power::ipmitool_args;
 use crate::topology::{Bmc, BmcProtocol, Host, IpmiSettings};
 
@@ -153,10 +153,7 @@ impl Power for IpmiPower {
     /// (`cycle` ends on). Failed calls are retried with a doubling pause; the last error is
     /// returned.
     async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
-        let bmc = host.bmc.as_ref().ok_or_else(|| TransportError::Config {
-            host: host.name.clone(),
-            detail: "no BMC configured".into(),
-        })?;
+        let bmc = configured_bmc(host)?;
         let BmcProtocol::Ipmi(ipmi) = &bmc.protocol else {
             return Err(TransportError::Config {
                 host: host.name.clone(),

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
-use crate::topology::Host;
+use crate::topology::{Bmc, Host};
 
 /// Chassis power state reported by a BMC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -201,4 +201,12 @@ pub fn tail(text: &str, limit: usize) -> String {
         start += 1;
     }
     text[start..].to_string()
+}
+
+/// The host's BMC, or the error that it has none.
+pub(super) fn configured_bmc(host: &Host) -> Result<&Bmc, TransportError> {
+    host.bmc.as_ref().ok_or_else(|| TransportError::Config {
+        host: host.name.clone(),
+        detail: "no BMC configured".into(),
+    })
 }

@@ -45,16 +45,11 @@ impl<R: Remote> Probe for DirectProbe<R> {
     ) -> Result<(), String> {
         match check {
             RenderedCheck::Tcp { address, port } => tcp(address, *port, timeout).await,
-            RenderedCheck::Http {
-                url,
-                status,
-                body,
-                tls,
-            } => {
-                let get = http_get(url, *status, body.as_deref(), tls);
+            RenderedCheck::Http(http) => {
+                let get = http_get(&http.url, http.status, http.body.as_deref(), &http.tls);
                 match tokio::time::timeout(timeout, get).await {
                     Ok(result) => result,
-                    Err(_) => Err(format!("GET {url}: no answer within {timeout:?}")),
+                    Err(_) => Err(format!("GET {}: no answer within {timeout:?}", http.url)),
                 }
             }
             RenderedCheck::Command { command, exit_code } => {

@@ -16,19 +16,20 @@ use serde_json::Value;
 
 use super::bmc_calls::{scrub, BmcCalls};
 use super::http::{self, HttpError};
-use super::{tail, Power, PowerAction, PowerState, TransportError};
+use super::{tail, PowerAction, PowerState, TransportError};
 use crate::plan::power::{
     redfish_reset_body, redfish_reset_path, redfish_reset_type, redfish_system_path, redfish_url,
     REDFISH_SYSTEMS,
 };
-use crate::topology::{Bmc, BmcProtocol, Host, RedfishSettings};
+use crate::topology::{Bmc, Host, RedfishSettings};
 
 /// Most bytes of a Redfish response read.
 const MAX_BODY: usize = 256 * 1024;
 /// Most bytes of a BMC's answer quoted in an error.
 const ERROR_TAIL: usize = 300;
 
-/// [`Power`] through Redfish. Cheap to clone; clones share the caps and what was discovered.
+/// Power through Redfish, for the hosts whose BMC speaks it: [`BmcPower`](super::bmc::BmcPower)
+/// chooses it per host. Cheap to clone; clones share the caps and what was discovered.
 #[derive(Debug, Clone)]
 pub struct RedfishPower {
     calls: BmcCalls,
@@ -53,7 +54,7 @@ impl RedfishPower {
         }
     }
 
-    /// [`Power::power`] for a host whose BMC speaks Redfish.
+    /// [`Power::power`](super::Power::power) for a host whose BMC speaks Redfish.
     pub(super) async fn power_redfish(
         &self,
         host: &Host,
@@ -149,23 +150,6 @@ impl RedfishPower {
             .unwrap_or_else(|e| e.into_inner())
             .insert(call.bmc.address.clone(), path.clone());
         Ok(path)
-    }
-}
-
-impl Power for RedfishPower {
-    /// Reads `PowerState` or asks for a Reset; retried like IPMI calls.
-    async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
-        let bmc = host.bmc.as_ref().ok_or_else(|| TransportError::Config {
-            host: host.name.clone(),
-            detail: "no BMC configured".into(),
-        })?;
-        let BmcProtocol::Redfish(redfish) = &bmc.protocol else {
-            return Err(TransportError::Config {
-                host: host.name.clone(),
-                detail: format!("BMC {} does not speak Redfish", bmc.address),
-            });
-        };
-        self.power_redfish(host, bmc, redfish, action).await
     }
 }
 

@@ -36,12 +36,12 @@ pub(super) fn open_route(
 ) -> Result<(Session, RawFd), TransportError> {
     let target = Endpoint::host(host);
     let Some(first) = host.ssh.jumps.first() else {
-        let limit = Instant::now() + remaining(deadline).min(target.connect_timeout);
+        let limit = Instant::now() + remaining(deadline).min(target.login.connect_timeout);
         let tcp = connect_tcp(&target, limit)?;
         return login(&target, tcp, deadline);
     };
     let first = Endpoint::jump(host, first);
-    let limit = Instant::now() + remaining(deadline).min(first.connect_timeout);
+    let limit = Instant::now() + remaining(deadline).min(first.login.connect_timeout);
     let tcp = connect_tcp(&first, limit)?;
     let (mut session, mut fd) = login(&first, tcp, deadline)?;
     let mut current = first;
@@ -66,10 +66,10 @@ fn tunnel(
     next: &Endpoint,
     deadline: Instant,
 ) -> Result<UnixStream, TransportError> {
-    let limit = remaining(deadline).min(next.connect_timeout);
+    let limit = remaining(deadline).min(next.login.connect_timeout);
     session.set_timeout(millis(limit));
     let channel = session
-        .channel_direct_tcpip(next.address, next.port, None)
+        .channel_direct_tcpip(next.address, next.login.port, None)
         .map_err(|e| {
             ssh_error(through, "opening a tunnel", e, limit, || {
                 TransportError::Unreachable {
@@ -78,7 +78,7 @@ fn tunnel(
                         "{}cannot reach {}:{}",
                         through.prefix(),
                         next.address,
-                        next.port
+                        next.login.port
                     ),
                 }
             })
@@ -102,6 +102,54 @@ fn tunnel(
     Ok(ours)
 }
 
+/// One direction of the bridge: bytes read from its source that the other side has not
+/// taken yet, and whether the source has ended.
+#[derive(Default)]
+struct Flow {
+    pending: Vec<u8>,
+    ended: bool,
+}
+
+impl Flow {
+    /// Moves what it can without blocking: reads from `from` once all read before was
+    /// handed over, then writes to `to`. Whether any bytes moved; an error ends the bridge.
+    fn pump(
+        &mut self,
+        from: &mut impl Read,
+        to: &mut impl Write,
+        buf: &mut [u8],
+    ) -> std::io::Result<bool> {
+        let mut moved = false;
+        if !self.ended && self.pending.is_empty() {
+            match from.read(buf) {
+                Ok(0) => self.ended = true,
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.pending.is_empty() {
+            match to.write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                    moved |= n > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// The source has ended and all it sent was handed over: nothing more can pass.
+    fn done(&self) -> bool {
+        self.ended && self.pending.is_empty()
+    }
+}
+
 /// Copies bytes both ways between a jump host's channel and a local socket.
 struct Bridge {
     session: Session,
@@ -115,64 +163,27 @@ impl Bridge {
     fn run(mut self) {
         self.session.set_blocking(false);
         let mut buf = vec![0u8; 32 * 1024];
-        // Bytes read from one side that the other has not taken yet.
-        let (mut to_local, mut to_remote): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
-        let (mut remote_open, mut local_open) = (true, true);
+        // Remote to local, and local to remote.
+        let (mut down, mut up) = (Flow::default(), Flow::default());
         while Instant::now() < self.until {
-            let mut progressed = false;
-            if remote_open && to_local.is_empty() {
-                match self.channel.read(&mut buf) {
-                    Ok(0) => {
-                        remote_open = false;
-                        let _ = self.local.shutdown(std::net::Shutdown::Write);
-                    }
-                    Ok(n) => {
-                        to_local.extend_from_slice(&buf[..n]);
-                        progressed = true;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
+            let was_open = !down.ended;
+            let Ok(moved_down) = down.pump(&mut self.channel, &mut self.local, &mut buf) else {
+                break;
+            };
+            if was_open && down.ended {
+                let _ = self.local.shutdown(std::net::Shutdown::Write);
             }
-            if !to_local.is_empty() {
-                match self.local.write(&to_local) {
-                    Ok(n) => {
-                        to_local.drain(..n);
-                        progressed |= n > 0;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            if local_open && to_remote.is_empty() {
-                match self.local.read(&mut buf) {
-                    Ok(0) => local_open = false,
-                    Ok(n) => {
-                        to_remote.extend_from_slice(&buf[..n]);
-                        progressed = true;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            if !to_remote.is_empty() {
-                match self.channel.write(&to_remote) {
-                    Ok(n) => {
-                        to_remote.drain(..n);
-                        progressed |= n > 0;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
+            let Ok(moved_up) = up.pump(&mut self.local, &mut self.channel, &mut buf) else {
+                break;
+            };
             // The session over our socket is gone, or the far end is and all it sent was
             // handed over: nothing more can pass.
-            if (!local_open && to_remote.is_empty()) || (!remote_open && to_local.is_empty()) {
+            if up.done() || down.done() {
                 break;
             }
-            if !progressed {
+            if !moved_down && !moved_up {
                 let _ = self.session.keepalive_send();
-                self.wait(!to_local.is_empty());
+                self.wait(!down.pending.is_empty());
             }
         }
         // Goodbye without blocking for long; the descriptors close when `self` drops.

@@ -5,13 +5,13 @@
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::Path;
+
 use std::time::{Duration, Instant};
 
 use ssh2::{CheckResult, KnownHostFileKind, Session};
 
 use super::TransportError;
-use crate::topology::{Host, JumpHost};
+use crate::topology::{Host, JumpHost, SshLogin};
 
 /// Seconds between SSH keepalives on a long-running command (and on a jump host's link).
 pub const KEEPALIVE_INTERVAL_SECS: u32 = 15;
@@ -24,34 +24,18 @@ pub(super) struct Endpoint<'a> {
     pub jump: Option<&'a JumpHost>,
     /// Address dialled (or asked of the previous jump host).
     pub address: &'a str,
-    /// Port.
-    pub port: u16,
-    /// Login user.
-    pub user: &'a str,
-    /// Private key file; the agent when absent.
-    pub key: Option<&'a Path>,
-    /// known_hosts file.
-    pub known_hosts: &'a Path,
-    /// Refuse unknown and changed keys.
-    pub strict: bool,
-    /// Connect and handshake limit.
-    pub connect_timeout: Duration,
+    /// How to log in there.
+    pub login: &'a SshLogin,
 }
 
 impl<'a> Endpoint<'a> {
     /// The host's own login.
     pub fn host(host: &'a Host) -> Self {
-        let ssh = &host.ssh;
         Endpoint {
             host,
             jump: None,
             address: &host.address,
-            port: ssh.port,
-            user: &ssh.user,
-            key: ssh.key.as_deref(),
-            known_hosts: &ssh.known_hosts,
-            strict: ssh.strict_host_key_checking,
-            connect_timeout: ssh.connect_timeout,
+            login: &host.ssh.login,
         }
     }
 
@@ -61,19 +45,17 @@ impl<'a> Endpoint<'a> {
             host,
             jump: Some(jump),
             address: &jump.address,
-            port: jump.port,
-            user: &jump.user,
-            key: jump.key.as_deref(),
-            known_hosts: &jump.known_hosts,
-            strict: jump.strict_host_key_checking,
-            connect_timeout: jump.connect_timeout,
+            login: &jump.login,
         }
     }
 
     /// `"jump host bastion (10.0.0.1:22): "` for a jump host, nothing for the host itself.
     pub fn prefix(&self) -> String {
         match self.jump {
-            Some(jump) => format!("jump host {} ({}:{}): ", jump.name, jump.address, jump.port),
+            Some(jump) => format!(
+                "jump host {} ({}:{}): ",
+                jump.name, jump.address, jump.login.port
+            ),
             None => String::new(),
         }
     }
@@ -89,7 +71,7 @@ impl<'a> Endpoint<'a> {
 
 /// Dials `end` directly, with TCP_NODELAY set, before `deadline`.
 pub(super) fn connect_tcp(end: &Endpoint, deadline: Instant) -> Result<TcpStream, TransportError> {
-    let (address, port) = (end.address, end.port);
+    let (address, port) = (end.address, end.login.port);
     let host = &end.host.name;
     let prefix = end.prefix();
     let addrs = (address, port)
@@ -101,7 +83,7 @@ pub(super) fn connect_tcp(end: &Endpoint, deadline: Instant) -> Result<TcpStream
     let timed_out = |at: String| TransportError::Timeout {
         host: host.clone(),
         what: format!("{}SSH connect to {at}", prefix),
-        after: end.connect_timeout,
+        after: end.login.connect_timeout,
     };
     let mut last = format!("{prefix}{address} resolves to no address");
     for addr in addrs {
@@ -134,7 +116,7 @@ pub(super) fn login<S: AsRawFd + 'static>(
     deadline: Instant,
 ) -> Result<(Session, RawFd), TransportError> {
     let fd = stream.as_raw_fd();
-    let connect_limit = remaining(deadline).min(end.connect_timeout);
+    let connect_limit = remaining(deadline).min(end.login.connect_timeout);
     let connect_deadline = Instant::now() + connect_limit;
     let mut session = Session::new().map_err(|e| end.other(&format!("libssh2: {e}")))?;
     session.set_tcp_stream(stream);
@@ -150,17 +132,17 @@ pub(super) fn login<S: AsRawFd + 'static>(
     check_host_key(end, &session)?;
 
     session.set_timeout(millis(remaining(deadline)));
-    let auth = match end.key {
+    let auth = match end.login.key.as_deref() {
         Some(key) => session
-            .userauth_pubkey_file(end.user, None, key, None)
+            .userauth_pubkey_file(&end.login.user, None, key, None)
             .map_err(|e| format!("key {}: {}", key.display(), e.message())),
         None => session
-            .userauth_agent(end.user)
+            .userauth_agent(&end.login.user)
             .map_err(|e| format!("ssh-agent: {}", e.message())),
     };
     let refused = |detail: String| TransportError::Auth {
         host: end.host.name.clone(),
-        detail: format!("{}user {}: {detail}", end.prefix(), end.user),
+        detail: format!("{}user {}: {detail}", end.prefix(), end.login.user),
     };
     auth.map_err(refused)?;
     if !session.authenticated() {
@@ -173,15 +155,15 @@ pub(super) fn login<S: AsRawFd + 'static>(
 /// Strict checking: unknown and changed keys are refused, naming the host (or the jump host)
 /// and known_hosts. With strict checking off they are accepted with a loud warning.
 fn check_host_key(end: &Endpoint, session: &Session) -> Result<(), TransportError> {
-    let path = end.known_hosts.display().to_string();
-    let (address, port) = (end.address, end.port);
+    let path = end.login.known_hosts.display().to_string();
+    let (address, port) = (end.address, end.login.port);
     let verdict = (|| -> Result<(), String> {
         let (key, _) = session
             .host_key()
             .ok_or_else(|| "the server sent no host key".to_string())?;
         let mut known = session.known_hosts().map_err(|e| e.to_string())?;
         known
-            .read_file(end.known_hosts, KnownHostFileKind::OpenSSH)
+            .read_file(&end.login.known_hosts, KnownHostFileKind::OpenSSH)
             .map_err(|e| format!("cannot read known_hosts {path}: {}", e.message()))?;
         match known.check_port(address, port, key) {
             CheckResult::Match => Ok(()),
@@ -196,7 +178,7 @@ fn check_host_key(end: &Endpoint, session: &Session) -> Result<(), TransportErro
     })();
     match verdict {
         Ok(()) => Ok(()),
-        Err(detail) if end.strict => Err(TransportError::HostKey {
+        Err(detail) if end.login.strict_host_key_checking => Err(TransportError::HostKey {
             host: end.host.name.clone(),
             detail: format!("{}{detail}", end.prefix()),
         }),

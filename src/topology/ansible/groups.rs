@@ -233,17 +233,8 @@ impl Builder {
         let mut ancestors: Vec<Vec<usize>> = vec![Vec::new(); self.groups.len()];
         let mut counted = 0usize;
         for &id in &order {
-            let mut set: Vec<usize> = vec![id];
-            for &parent in &parents[id] {
-                set.extend(ancestors[parent].iter().copied());
-            }
-            set.sort_unstable();
-            set.dedup();
-            counted += set.len();
-            if counted > MAX_MEMBERSHIPS {
-                return Err(vec![self.too_many_memberships()]);
-            }
-            ancestors[id] = set;
+            ancestors[id] =
+                self.with_ancestors(id, parents[id].iter().copied(), &ancestors, &mut counted)?;
         }
         let hosts = self.merged_hosts(&ancestors, &depth)?;
         Ok(Inventory {
@@ -254,6 +245,29 @@ impl Builder {
         })
     }
 
+    /// `first` and the ancestors of each group of `groups` (themselves included), sorted and
+    /// without repeats. `counted` adds up such sets over the whole inventory: past
+    /// [`MAX_MEMBERSHIPS`] the inventory is refused rather than expanded.
+    fn with_ancestors(
+        &self,
+        first: usize,
+        groups: impl IntoIterator<Item = usize>,
+        ancestors: &[Vec<usize>],
+        counted: &mut usize,
+    ) -> Result<Vec<usize>, Vec<Problem>> {
+        let mut set = vec![first];
+        for group in groups {
+            set.extend(ancestors[group].iter().copied());
+        }
+        set.sort_unstable();
+        set.dedup();
+        *counted += set.len();
+        if *counted > MAX_MEMBERSHIPS {
+            return Err(vec![self.too_many_memberships()]);
+        }
+        Ok(set)
+    }
+
     fn merged_hosts(
         &self,
         ancestors: &[Vec<usize>],
@@ -262,7 +276,6 @@ impl Builder {
         let mut counted = 0usize;
         let mut out = Vec::with_capacity(self.hosts.len());
         for host in &self.hosts {
-            let mut groups: Vec<usize> = vec![ALL];
             // A host in no group but `all` is ungrouped, and only then.
             let direct: Vec<usize> = host.groups.iter().copied().filter(|g| *g != ALL).collect();
             let direct = if direct.iter().any(|g| *g != UNGROUPED) {
@@ -270,15 +283,7 @@ impl Builder {
             } else {
                 vec![UNGROUPED]
             };
-            for group in direct {
-                groups.extend(ancestors[group].iter().copied());
-            }
-            groups.sort_unstable();
-            groups.dedup();
-            counted += groups.len();
-            if counted > MAX_MEMBERSHIPS {
-                return Err(vec![self.too_many_memberships()]);
-            }
+            let groups = self.with_ancestors(ALL, direct, ancestors, &mut counted)?;
             let groups_by_precedence = {
                 let mut sorted = groups.clone();
                 sorted.sort_by(|a, b| {

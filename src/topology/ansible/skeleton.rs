@@ -122,7 +122,7 @@ mod tests {
 
     use super::skeleton;
     use crate::topology::ansible::{parse, Format};
-    use crate::topology::load_str;
+    use crate::topology::load_str_alone;
 
     #[test]
     fn the_skeleton_validates_and_keeps_every_host_and_its_connection() {
@@ -134,11 +134,15 @@ mod tests {
         )
         .unwrap();
         let text = skeleton(&inventory, "inv.ini", "site");
-        let loaded = load_str(&text, Path::new("t.yaml")).unwrap_or_else(|d| panic!("{d}\n{text}"));
+        let loaded =
+            load_str_alone(&text, Path::new("t.yaml")).unwrap_or_else(|d| panic!("{d}\n{text}"));
         let topology = loaded.topology;
         assert_eq!(topology.hosts.len(), 6, "{text}");
         let web02 = topology.hosts.iter().find(|h| h.name == "web02").unwrap();
-        assert_eq!((web02.ssh.user.as_str(), web02.ssh.port), ("deploy", 2200));
+        assert_eq!(
+            (web02.ssh.login.user.as_str(), web02.ssh.login.port),
+            ("deploy", 2200)
+        );
         assert_eq!(web02.labels["group.dc"], "true");
         let db1 = topology.hosts.iter().find(|h| h.name == "db1").unwrap();
         assert_eq!(db1.bmc.as_ref().unwrap().address, "10.9.0.1");

@@ -20,6 +20,18 @@ fn first_error(result: Result<Inventory, Vec<Problem>>) -> Problem {
     result.expect_err("should be refused").remove(0)
 }
 
+/// The first error of each case's text, checked to stand on the case's line and to say its
+/// words.
+fn located_errors(format: Format, cases: &[(&str, usize, &str)]) -> Vec<Problem> {
+    let located = |&(text, line, words): &(&str, usize, &str)| {
+        let problem = first_error(parse(text, Some(format)));
+        assert_eq!(problem.line, line, "{text:?}: {problem:?}");
+        assert!(problem.message.contains(words), "{text:?}: {problem:?}");
+        problem
+    };
+    cases.iter().map(located).collect()
+}
+
 #[test]
 fn ini_ranges_ports_and_children_expand_as_ansible_does() {
     let inventory = ini(
@@ -123,11 +135,8 @@ fn malformed_ini_lines_are_located() {
         ("[bad group]\nh\n", 1, "invalid section"),
         ("[a]\nh[1:100000][1:100000]\n", 2, "more than"),
     ];
-    for (text, line, words) in cases {
-        let problem = first_error(parse(text, Some(Format::Ini)));
-        assert_eq!(problem.line, line, "{text:?}: {problem:?}");
-        assert!(problem.message.contains(words), "{text:?}: {problem:?}");
-        assert!(problem.hint.is_some(), "{text:?}");
+    for problem in located_errors(Format::Ini, &cases) {
+        assert!(problem.hint.is_some(), "{problem:?}");
     }
 }
 
@@ -160,11 +169,7 @@ fn malformed_yaml_is_located() {
         ("- a\n- b\n", 1, "mapping of groups"),
         ("plugin: aws_ec2\n", 1, "plugin"),
     ];
-    for (text, line, words) in cases {
-        let problem = first_error(parse(text, Some(Format::Yaml)));
-        assert_eq!(problem.line, line, "{text:?}: {problem:?}");
-        assert!(problem.message.contains(words), "{text:?}: {problem:?}");
-    }
+    located_errors(Format::Yaml, &cases);
 }
 
 #[test]

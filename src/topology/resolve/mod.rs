@@ -164,13 +164,15 @@ pub(super) fn absolute(path: &str, base_dir: &Path) -> PathBuf {
 mod tests {
     use std::path::Path;
 
-    use crate::topology::{load_str, SecretSource};
+    use crate::topology::{load_str_alone, SecretSource};
 
     #[test]
     fn a_host_without_its_own_bmc_block_inherits_the_defaults() {
         let source = "name: t\ndefaults:\n  host:\n    bmc: { address: \"10.9.0.[1:2]\", user: ops, password_env: PW }\n\
                       hosts:\n  - name: \"h[1:2]\"\nsubsystems:\n  - { name: s, hosts: [\"h[1:2]\"] }\n";
-        let topology = load_str(source, Path::new("t.yaml")).unwrap().topology;
+        let topology = load_str_alone(source, Path::new("t.yaml"))
+            .unwrap()
+            .topology;
         let bmc = topology.hosts[1].bmc.as_ref().expect("inherited BMC");
         assert_eq!(bmc.address, "10.9.0.2");
         assert_eq!(bmc.user, "ops");

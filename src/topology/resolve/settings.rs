@@ -168,12 +168,12 @@ pub(super) fn check_health(
             );
         }
         let tls = http_trust(http, &url, &format!("{path}.http"), base_dir, out);
-        return Some(HealthCheck::Http {
+        return Some(HealthCheck::Http(HttpCheck {
             url,
             status: http.status.unwrap_or(200),
             body: http.body.clone(),
             tls,
-        });
+        }));
     }
     raw.command.as_ref().map(|command| HealthCheck::Command {
         command: checked_template(command, &format!("{path}.command"), out),

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use super::absolute;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
-use crate::topology::model::{JumpHost, SshSettings};
+use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
 use crate::topology::raw::RawSsh;
 use crate::topology::ssh_config::{self, HostConfig, ProxyJump, SshConfig};
@@ -131,7 +131,7 @@ pub(super) fn resolve_ssh(
     let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
     let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
     let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
-    let mut settings = SshSettings {
+    let login = SshLogin {
         user: pick(|s| s.user.as_ref())
             .cloned()
             .or_else(|| found.user.clone())
@@ -159,6 +159,9 @@ pub(super) fn resolve_ssh(
             .map(|t| t.0)
             .or(found.connect_timeout)
             .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
+    };
+    let mut settings = SshSettings {
+        login,
         jumps: Vec::new(),
     };
     let written_jump = match (&own.proxy_jump, &inherited.proxy_jump) {
@@ -194,7 +197,7 @@ pub(super) fn resolve_ssh(
         }
         for spec in hops.iter().take(MAX_JUMPS) {
             let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
-            let hop = jump_host(spec, &hop, &settings);
+            let hop = jump_host(spec, &hop, &settings.login);
             if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
                 out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
             }
@@ -206,10 +209,8 @@ pub(super) fn resolve_ssh(
 
 /// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own
 /// settings (one fleet usually shares one key and one known_hosts); port 22 by default.
-fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshSettings) -> JumpHost {
-    JumpHost {
-        name: spec.host.clone(),
-        address: found.host_name.clone().unwrap_or_else(|| spec.host.clone()),
+fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshLogin) -> JumpHost {
+    let login = SshLogin {
         user: spec
             .user
             .clone()
@@ -229,6 +230,11 @@ fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshSettings
             .strict_host_key_checking
             .unwrap_or(host.strict_host_key_checking),
         connect_timeout: found.connect_timeout.unwrap_or(host.connect_timeout),
+    };
+    JumpHost {
+        name: spec.host.clone(),
+        address: found.host_name.clone().unwrap_or_else(|| spec.host.clone()),
+        login,
     }
 }
 

@@ -161,6 +161,7 @@ fn unknown_keywords_are_ignored() {
 fn a_pathological_glob_still_answers() {
     let glob = "*a*a*a*a*a*a*a*a*b";
     let text = "a".repeat(200);
+    let glob_match = |glob: &[u8], text: &[u8]| glob_match(glob, text, b'*', b'?');
     assert!(!glob_match(glob.as_bytes(), text.as_bytes()));
     assert!(glob_match(b"*a*", text.as_bytes()));
 }

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::topology::{load_str, Diagnostics, Topology};
+use crate::topology::{load_str_alone, Diagnostics, Topology};
 
 const CONFIG: &str = "Host bastion\n  HostName 10.0.0.1\n  User jumper\n  Port 2222\n  \
                       IdentityFile /keys/bastion\nHost db* !db9\n  ProxyJump bastion,ops@10.0.1.1\n  \
@@ -11,7 +11,12 @@ fn load_with(yaml: &str, config: &str) -> Result<Topology, Diagnostics> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ssh_config"), config).unwrap();
     let file = dir.path().join("t.yaml");
-    load_str(yaml, &file).map(|loaded| loaded.topology)
+    load_str_alone(yaml, &file).map(|loaded| loaded.topology)
+}
+
+/// The topology of `ssh` defaults and `hosts`, loaded beside [`CONFIG`].
+fn with_config(ssh: &str, hosts: &str) -> Topology {
+    load_with(&topology(ssh, hosts), CONFIG).unwrap()
 }
 
 fn topology(ssh: &str, hosts: &str) -> String {
@@ -23,39 +28,49 @@ fn topology(ssh: &str, hosts: &str) -> String {
 
 #[test]
 fn the_config_fills_in_what_the_topology_leaves_open_and_the_route_shows_it() {
-    let yaml = topology(
+    let t = with_config(
         "      config: ssh_config\n",
         "  - name: db1\n  - name: db2\n    address: 10.0.2.12\n",
     );
-    let t = load_with(&yaml, CONFIG).unwrap();
     let db1 = &t.hosts[0];
     assert_eq!(
         db1.address, "10.0.2.11",
         "HostName names a host without an address"
     );
-    assert_eq!((db1.ssh.user.as_str(), db1.ssh.port), ("dba", 2200));
-    assert_eq!(db1.ssh.connect_timeout, std::time::Duration::from_secs(4));
+    assert_eq!(
+        (db1.ssh.login.user.as_str(), db1.ssh.login.port),
+        ("dba", 2200)
+    );
+    assert_eq!(
+        db1.ssh.login.connect_timeout,
+        std::time::Duration::from_secs(4)
+    );
     assert_eq!(
         db1.ssh_route(),
         "dba@10.0.2.11:2200 via jumper@10.0.0.1:2222,ops@10.0.1.1:22"
     );
     let bastion = &db1.ssh.jumps[0];
     assert_eq!(bastion.name, "bastion");
-    assert_eq!(bastion.key.as_deref(), Some(Path::new("/keys/bastion")));
-    assert!(bastion.strict_host_key_checking);
+    assert_eq!(
+        bastion.login.key.as_deref(),
+        Some(Path::new("/keys/bastion"))
+    );
+    assert!(bastion.login.strict_host_key_checking);
     // The second hop has no block of its own: it shares the host's key and known_hosts.
-    assert_eq!(db1.ssh.jumps[1].known_hosts, db1.ssh.known_hosts);
+    assert_eq!(
+        db1.ssh.jumps[1].login.known_hosts,
+        db1.ssh.login.known_hosts
+    );
     // An address written in the topology is dialled as written.
     assert_eq!(t.hosts[1].address, "10.0.2.12");
 }
 
 #[test]
 fn fields_written_in_the_topology_win_over_the_config() {
-    let yaml = topology(
+    let t = with_config(
         "      config: ssh_config\n      user: root\n      proxy_jump: admin@10.9.9.9:22\n",
         "  - name: db1\n    ssh: { port: 22 }\n  - name: db2\n    ssh: { proxy_jump: none }\n",
     );
-    let t = load_with(&yaml, CONFIG).unwrap();
     assert_eq!(
         t.hosts[0].ssh_route(),
         "root@10.0.2.11:22 via admin@10.9.9.9:22"
@@ -65,8 +80,7 @@ fn fields_written_in_the_topology_win_over_the_config() {
 
 #[test]
 fn config_none_reads_no_file_and_keeps_the_built_in_defaults() {
-    let yaml = topology("      config: none\n", "  - name: db1\n  - name: db2\n");
-    let t = load_with(&yaml, CONFIG).unwrap();
+    let t = with_config("      config: none\n", "  - name: db1\n  - name: db2\n");
     assert_eq!(t.hosts[0].ssh_route(), "root@db1:22");
     assert!(t.hosts[0].ssh.jumps.is_empty());
 }

@@ -1,0 +1,89 @@
+//! A run loaded and planned: before it starts (`run`), or read back from its directory
+//! (`run --resume`, `status`, `retry`, `ack`, `report`, `serve`), with its scheduler replayed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use blackstart::event::Event;
+use blackstart::journal::{self, RunInfo};
+use blackstart::plan::{plan_digest, Plan};
+use blackstart::playbook::Procedures;
+use blackstart::rehearsal;
+use blackstart::run::driver;
+use blackstart::run::scheduler::Scheduler;
+use blackstart::scope::Scope;
+use blackstart::topology::Topology;
+
+use super::load::load_any;
+use super::Outcome;
+
+/// A topology or playbook loaded and planned for a run.
+#[derive(Clone)]
+pub struct Prepared {
+    /// The topology, with the playbook's steps.
+    pub topology: Arc<Topology>,
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// What the run directory records.
+    pub info: RunInfo,
+    /// The playbook's procedures (empty for a bare topology).
+    pub procedures: Procedures,
+}
+
+/// Loads `file` (topology or playbook) and plans it. `scope` of `None` keeps the
+/// playbook's own scope.
+pub fn prepare(
+    file: &Path,
+    scope: Option<Scope>,
+    seed: u64,
+) -> anyhow::Result<Result<Prepared, Outcome>> {
+    let loaded = match load_any(Some(file)) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
+    let scope = scope.unwrap_or_else(|| loaded.scope.clone());
+    let selection = scope.select(&loaded.topology)?;
+    let plan = Plan::build(&loaded.topology, &selection).map_err(|_| {
+        anyhow::anyhow!("the topology has dependency cycles; run `blackstart validate`")
+    })?;
+    let info = RunInfo {
+        topology: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
+        plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
+        scope,
+        seed,
+    };
+    Ok(Ok(Prepared {
+        topology: Arc::new(loaded.topology),
+        plan: Arc::new(plan),
+        info,
+        procedures: loaded.procedures,
+    }))
+}
+
+/// The scheduler of a prepared run with the journaled events replayed: a real drill
+/// powers its hosts off first, and its replay must know that to read its events.
+pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Scheduler {
+    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let mut scheduler = Scheduler::new(topology, plan, prepared.info.seed);
+    if prepared.procedures.drill.is_some() {
+        scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
+    }
+    driver::replay_onto(scheduler, events)
+}
+
+/// A run directory read back: what ran, the replayed scheduler, the journal.
+pub type LoadedRun = (Prepared, Scheduler, Vec<journal::Record>);
+
+pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
+    let info = journal::read_info(dir)
+        .with_context(|| format!("{} is not a run directory", dir.display()))?;
+    let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
+        Ok(prepared) => prepared,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
+    let records = journal::read(dir)?;
+    let scheduler = scheduler_for(&prepared, &journal::events(&records));
+    Ok(Ok((prepared, scheduler, records)))
+}
