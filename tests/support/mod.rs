@@ -9,4 +9,5 @@ pub mod input;
 pub mod lab;
 pub mod lab_scripts;
 pub mod netns;
+pub mod procs;
 pub mod redfish;
