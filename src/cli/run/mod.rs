@@ -107,6 +107,11 @@ pub fn prepare(
     }))
 }
 
+/// BMC calls in flight at once, over the whole fleet.
+pub fn bmc_call_cap(topology: &Topology) -> usize {
+    (topology.policy.parallelism as usize).min(32)
+}
+
 /// The real transports, sized by the topology's policy.
 pub fn real_executor(
     topology: &Arc<Topology>,
@@ -115,7 +120,7 @@ pub fn real_executor(
     let parallelism = topology.policy.parallelism as usize;
     let remote = Arc::new(SshRemote::new(parallelism));
     let power = Arc::new(BmcPower::shared(
-        BmcCalls::new(parallelism.min(32))
+        BmcCalls::new(bmc_call_cap(topology))
             .with_timeout(topology.policy.bmc_timeout)
             .with_attempts(topology.policy.bmc_attempts),
     ));
@@ -293,6 +298,9 @@ pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Sched
     if prepared.procedures.drill.is_some() {
         scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
     }
+    // Power checks in the order the plan needs the hosts: no more at once than the BMC
+    // transport runs, or they reach its queue in any order.
+    scheduler.limit_power_checks(bmc_call_cap(topology));
     driver::replay_onto(scheduler, events)
 }
 
