@@ -32,6 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blackstart::event::state::StepStatus;
+use blackstart::event::Event;
 use blackstart::journal::{Entry, JOURNAL_FILE};
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
@@ -298,6 +299,23 @@ fn main() {
         .iter()
         .filter(|r| matches!(r.entry, Entry::Action { .. }))
         .count();
+    // The BMC calls (power reads and power-ons), and when the last one was answered.
+    let bmc_answers: Vec<u64> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.entry,
+                Entry::Event {
+                    event: Event::PowerChecked { .. } | Event::PoweredOn { .. },
+                    ..
+                }
+            )
+        })
+        .map(|r| r.t_ms)
+        .collect();
+    let last_bmc_answer = Duration::from_millis(
+        bmc_answers.iter().max().copied().unwrap_or(first_action) - first_action,
+    );
     assert_eq!(
         ready.len(),
         plan.steps.len(),
@@ -349,6 +367,12 @@ fn main() {
         sessions as f64 / run_span.as_secs_f64()
     );
     println!(
+        "  BMC: {} calls (power reads and power-ons through ipmitool), the last answered at {:.2}s = {:.1} calls/s",
+        bmc_answers.len(),
+        last_bmc_answer.as_secs_f64(),
+        bmc_answers.len() as f64 / last_bmc_answer.as_secs_f64()
+    );
+    println!(
         "  journal: {} bytes, {} lines; load before {load_before}, after {load_after}",
         journal.len(),
         journal.lines().count()
@@ -376,6 +400,8 @@ fn main() {
         "ssh_sessions": sessions,
         "ssh_sessions_per_s": sessions as f64 / run_span.as_secs_f64(),
         "actions": actions,
+        "bmc_calls": bmc_answers.len(),
+        "last_bmc_answer_s": last_bmc_answer.as_secs_f64(),
         "journal_bytes": journal.len(),
         "journal_lines": journal.lines().count(),
         "load_before": load_before,
