@@ -70,7 +70,15 @@ pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Sched
     if prepared.procedures.drill.is_some() {
         scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
     }
+    // Power checks in the order the plan needs the hosts: no more at once than the BMC
+    // transport runs, or they reach its queue in any order.
+    scheduler.limit_power_checks(bmc_call_cap(topology));
     driver::replay_onto(scheduler, events)
+}
+
+/// BMC calls in flight at once, over the whole fleet.
+pub fn bmc_call_cap(topology: &Topology) -> usize {
+    (topology.policy.parallelism as usize).min(32)
 }
 
 /// A run directory read back: what ran, the replayed scheduler, the journal.

@@ -245,3 +245,41 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
         "the probe before each retry found it healthy"
     );
 }
+
+/// A window on power checks hands them out in dependency order, a few at a time, and the
+/// next one as each is answered; without one, every host is checked at once.
+#[test]
+fn power_checks_are_handed_out_within_their_window() {
+    use super::scheduler::Scheduler;
+    use crate::event::{Action, PowerReport};
+    use std::time::Duration;
+
+    let (topology, plan) = setup();
+    let checks = |actions: &[Action]| -> Vec<usize> {
+        actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::CheckPower { host } => Some(*host),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut unlimited = Scheduler::new(&topology, &plan, 1);
+    assert_eq!(checks(&unlimited.next_actions(Duration::ZERO)).len(), 6);
+
+    let mut scheduler = Scheduler::new(&topology, &plan, 1);
+    scheduler.limit_power_checks(2);
+    let first = checks(&scheduler.next_actions(Duration::ZERO));
+    assert_eq!(first.len(), 2, "two checks in the window: {first:?}");
+    assert!(checks(&scheduler.next_actions(Duration::ZERO)).is_empty());
+    scheduler.handle(
+        Duration::from_millis(10),
+        &Event::PowerChecked {
+            host: first[0],
+            result: Ok(PowerReport::Off),
+        },
+    );
+    let next = checks(&scheduler.next_actions(Duration::from_millis(10)));
+    assert_eq!(next.len(), 1, "one answer, one more check: {next:?}");
+    assert!(!first.contains(&next[0]));
+}

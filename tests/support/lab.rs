@@ -1,6 +1,8 @@
 //! A real fleet on loopback, started by the tests themselves: per host one `sshd` on
 //! `127.A.B.N:22` and one `ipmi_sim` BMC on `127.A.(B+1).N:623` whose chassis power switches
 //! that sshd on and off. Each test takes its own `(A, B)` block so tests run in parallel.
+//! A large lab ([`Lab::start_fleet`]) spans blocks `(A, B)`, `(A, B+2)`, ... of 250 hosts each,
+//! and may give only some hosts a BMC.
 //!
 //! Everything started is killed and waited for on drop: the BMCs, and every process carrying
 //! the lab's tag in its environment (the sshd daemons, their sessions, services started over
@@ -9,11 +11,15 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blackstart::topology::{
     Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshLogin, SshSettings,
 };
+
+use super::lab_scripts::{CHASSIS_CTL, LAB_SERVICE, PORT_KEEPER};
+pub use super::procs::wait_until;
+use super::procs::{descendants, kill_matching, kill_pids, wait_output};
 
 /// The command that installs what the lab needs.
 pub const INSTALL_HINT: &str = "bash tests/install-lab-packages.sh";
@@ -21,6 +27,11 @@ pub const INSTALL_HINT: &str = "bash tests/install-lab-packages.sh";
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// The BMC user every lab BMC knows.
 pub const BMC_USER: &str = "admin";
+/// Hosts in one `(A, B)` block: the last octet runs 1..=250.
+pub const BLOCK_HOSTS: usize = 250;
+/// Processes (keygens, BMCs) started at once while a lab starts: enough to keep both
+/// cores busy, few enough that each bounded wait holds on a loaded machine.
+const START_BATCH: usize = 64;
 
 /// One simulated host.
 #[derive(Debug, Clone)]
@@ -29,10 +40,14 @@ pub struct LabHost {
     pub index: usize,
     /// Host name: the lab's name followed by `index + 1`.
     pub name: String,
-    /// SSH address, `127.A.B.(index+1)`.
+    /// SSH address, `127.A.B.(index+1)` (in a large lab, `B` grows by 2 every 250 hosts).
     pub address: String,
     /// BMC address, `127.A.(B+1).(index+1)`, port 623.
     pub bmc_address: String,
+    /// Whether an `ipmi_sim` BMC runs for it; hosts without one are powered on at start.
+    pub has_bmc: bool,
+    /// The rack: `r<B>`, one per block.
+    pub rack: String,
     /// The host's own directory (keys, sshd_config, pid file, log).
     pub dir: PathBuf,
     /// sshd's pid file: present while the host is on.
@@ -54,7 +69,7 @@ pub enum LabSecret {
 pub struct Lab {
     /// Prefix of host names.
     pub name: String,
-    /// The `(A, B)` of `127.A.B.N`.
+    /// The `(A, B)` of `127.A.B.N` (of the first 250 hosts).
     pub block: (u8, u8),
     /// The lab's temporary directory.
     pub dir: PathBuf,
@@ -74,6 +89,7 @@ pub struct Lab {
     pub python: PathBuf,
     tag: String,
     bmcs: Vec<Child>,
+    keeper: Option<Child>,
     tempdir: Option<tempfile::TempDir>,
 }
 
@@ -85,9 +101,24 @@ impl Lab {
 
     /// Like [`Lab::start`], with the hosts at the given 0-based indices powered on.
     pub fn start_with(name: &str, block: (u8, u8), hosts: usize, powered_on: &[usize]) -> Lab {
+        assert!((1..=BLOCK_HOSTS).contains(&hosts), "lab: bad host count");
+        Lab::build(name, block, hosts, hosts, powered_on)
+    }
+
+    /// A large lab: `hosts` hosts on blocks `(A, B)`, `(A, B+2)`, ... (250 each, BMCs on the
+    /// odd block after each). The first `bmcs` hosts have a BMC and start powered off; the
+    /// others have none and start powered on (SSH reachable).
+    pub fn start_fleet(name: &str, block: (u8, u8), hosts: usize, bmcs: usize) -> Lab {
+        assert!(bmcs <= hosts, "lab: more BMCs than hosts");
+        let without: Vec<usize> = (bmcs..hosts).collect();
+        Lab::build(name, block, hosts, bmcs, &without)
+    }
+
+    fn build(name: &str, block: (u8, u8), hosts: usize, bmcs: usize, powered_on: &[usize]) -> Lab {
         let python = require_tools();
+        let blocks = hosts.div_ceil(BLOCK_HOSTS);
         assert!(
-            (1..=250).contains(&hosts) && block.0 != 0 && block.1 < 255,
+            hosts >= 1 && block.0 != 0 && usize::from(block.1) + 2 * blocks <= 256,
             "lab: bad block or host count"
         );
         let tempdir = tempfile::Builder::new()
@@ -99,26 +130,33 @@ impl Lab {
         std::fs::create_dir_all(dir.join("run")).unwrap();
 
         let client_key = dir.join("client_key");
-        let mut keygens = vec![keygen(&client_key)];
+        let mut keys = vec![client_key.clone()];
         let mut lab_hosts = Vec::new();
         for index in 0..hosts {
-            let n = index + 1;
-            let host_dir = dir.join(format!("h{n}"));
+            let n = index % BLOCK_HOSTS + 1;
+            // The block of this host: B, B+2, ... (fits in u8: checked above).
+            let b = block.1 + 2 * (index / BLOCK_HOSTS) as u8;
+            let host_dir = dir.join(format!("h{}", index + 1));
             std::fs::create_dir_all(&host_dir).unwrap();
-            keygens.push(keygen(&host_dir.join("ssh_host_ed25519_key")));
+            keys.push(host_dir.join("ssh_host_ed25519_key"));
             lab_hosts.push(LabHost {
                 index,
-                name: format!("{name}{n}"),
-                address: format!("127.{}.{}.{n}", block.0, block.1),
-                bmc_address: format!("127.{}.{}.{n}", block.0, block.1 + 1),
+                name: format!("{name}{}", index + 1),
+                address: format!("127.{}.{b}.{n}", block.0),
+                bmc_address: format!("127.{}.{}.{n}", block.0, b + 1),
+                has_bmc: index < bmcs,
+                rack: format!("r{b}"),
                 pid_file: host_dir.join("sshd.pid"),
                 dir: host_dir,
                 host_key: String::new(),
             });
         }
-        for child in keygens {
-            let out = wait_output(child, Duration::from_secs(20), "ssh-keygen");
-            assert!(out.status.success(), "lab: ssh-keygen failed: {out:?}");
+        for batch in keys.chunks(START_BATCH) {
+            let children: Vec<Child> = batch.iter().map(|path| keygen(path)).collect();
+            for child in children {
+                let out = wait_output(child, Duration::from_secs(20), "ssh-keygen");
+                assert!(out.status.success(), "lab: ssh-keygen failed: {out:?}");
+            }
         }
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
 
@@ -162,14 +200,18 @@ impl Lab {
             python,
             tag,
             bmcs: Vec::new(),
+            keeper: None,
             tempdir: Some(tempdir),
         };
-        for index in 0..hosts {
-            let child = lab.start_bmc(index);
-            lab.bmcs.push(child);
-        }
-        for index in 0..hosts {
-            lab.wait_bmc(index);
+        let with_bmc: Vec<usize> = (0..hosts).filter(|&i| lab.hosts[i].has_bmc).collect();
+        for batch in with_bmc.chunks(START_BATCH) {
+            for &index in batch {
+                let child = lab.start_bmc(index);
+                lab.bmcs.push(child);
+            }
+            for &index in batch {
+                lab.wait_bmc(index);
+            }
         }
         for &index in powered_on {
             lab.power_on(index);
@@ -257,7 +299,7 @@ impl Lab {
                 },
                 jumps: Vec::new(),
             },
-            bmc: Some(Bmc {
+            bmc: host.has_bmc.then(|| Bmc {
                 address: host.bmc_address.clone(),
                 user: BMC_USER.into(),
                 password: SecretSource::File(self.password_file.clone()),
@@ -267,7 +309,7 @@ impl Lab {
                 }),
             }),
             datacenter: Some("lab".into()),
-            rack: Some(format!("r{}", self.block.1)),
+            rack: Some(host.rack.clone()),
             power_domain: None,
             boot: Duration::from_secs(10),
             labels: Default::default(),
@@ -363,6 +405,76 @@ impl Lab {
         )
     }
 
+    /// Starts the lab's port keeper (once): one process holding every port opened with
+    /// [`Lab::port_service_command`]. Returns when it reads its FIFO.
+    pub fn start_port_keeper(&mut self) {
+        if self.keeper.is_some() {
+            return;
+        }
+        let script = self.dir.join("lab_ports.py");
+        std::fs::write(&script, PORT_KEEPER).unwrap();
+        let fifo = self.dir.join("run/ports.fifo");
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("lab: mkfifo");
+        assert!(made.success(), "lab: mkfifo {}", fifo.display());
+        let log = std::fs::File::create(self.dir.join("run/ports.err")).unwrap();
+        let child = Command::new(&self.python)
+            .arg(&script)
+            .arg(&fifo)
+            .arg(self.dir.join("run/ports.log"))
+            .env("BLACKSTART_LAB", format!("{}/ports", self.tag))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("lab: port keeper");
+        let fds = format!("/proc/{}/fd", child.id());
+        self.keeper = Some(child);
+        let listening = wait_until(Duration::from_secs(10), || {
+            std::fs::read_dir(&fds).is_ok_and(|mut entries| {
+                entries.any(|entry| {
+                    entry.is_ok_and(|entry| {
+                        std::fs::read_link(entry.path()).is_ok_and(|t| t == fifo)
+                    })
+                })
+            })
+        });
+        assert!(
+            listening,
+            "lab: port keeper did not open {}",
+            fifo.display()
+        );
+    }
+
+    /// Shell command that asks the port keeper to listen on `port` at the address of the host
+    /// it runs on after `delay_s` (a service that answers TCP checks, at the cost of one
+    /// `echo`). Needs [`Lab::start_port_keeper`]. Powering the host off does not close it.
+    pub fn port_service_command(&self, port: u16, delay_s: f64) -> String {
+        format!(
+            "echo \"$LAB_ADDRESS {port} {delay_s}\" >> {}",
+            shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
+        )
+    }
+
+    /// Shell command closing what [`Lab::port_service_command`] opened on `port`.
+    pub fn port_stop_command(&self, port: u16) -> String {
+        format!(
+            "echo \"$LAB_ADDRESS {port} stop\" >> {}",
+            shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
+        )
+    }
+
+    /// Lines `<unix time> <address> <port>` logged by the port keeper as each port opens.
+    pub fn port_opens(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("run/ports.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Lines `<unix time> <address> <port>` written by each service when it starts.
     pub fn service_starts(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.join("run/starts.log"))
@@ -383,22 +495,40 @@ impl Lab {
             ),
             LabSecret::Env => format!("password_env: {}", q(&self.password_env)),
         };
+        // Default BMC settings would give every host a BMC: with hosts lacking one, each
+        // BMC carries its own.
+        let every_bmc = self.hosts.iter().all(|host| host.has_bmc);
+        let default_bmc = if every_bmc {
+            format!("    bmc:\n      user: {BMC_USER}\n      {password}\n")
+        } else {
+            String::new()
+        };
         let mut yaml = format!(
             "version: 1\nname: lab-{name}\npolicy:\n  parallelism: 16\n  \
              power_on: {{ count: 50, per: 1s }}\ndefaults:\n  host:\n    ssh:\n      \
              user: root\n      key: {key}\n      known_hosts: {kh}\n      \
-             connect_timeout: 3s\n    bmc:\n      user: {BMC_USER}\n      {password}\n    \
+             connect_timeout: 3s\n{default_bmc}    \
              datacenter: lab\n    boot: 10s\nhosts:\n",
             name = self.name,
             key = q(&self.client_key.to_string_lossy()),
             kh = q(&self.known_hosts.to_string_lossy()),
         );
         for host in &self.hosts {
-            writeln!(
+            write!(
                 yaml,
-                "  - name: {}\n    address: {}\n    rack: r{}\n    bmc: {{ address: {} }}",
-                host.name, host.address, self.block.1, host.bmc_address
+                "  - name: {}\n    address: {}\n    rack: {}\n",
+                host.name, host.address, host.rack
             )
+            .unwrap();
+            match (host.has_bmc, every_bmc) {
+                (true, true) => writeln!(yaml, "    bmc: {{ address: {} }}", host.bmc_address),
+                (true, false) => writeln!(
+                    yaml,
+                    "    bmc: {{ address: {}, user: {BMC_USER}, {password} }}",
+                    host.bmc_address
+                ),
+                (false, _) => Ok(()),
+            }
             .unwrap();
         }
         yaml.push_str(subsystems);
@@ -428,10 +558,25 @@ impl Drop for Lab {
     fn drop(&mut self) {
         for bmc in &mut self.bmcs {
             let _ = bmc.kill();
-            let _ = bmc.wait();
         }
-        for index in 0..self.hosts.len() {
-            self.power_off(index);
+        for child in self.bmcs.iter_mut().chain(&mut self.keeper) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if self.hosts.len() <= BLOCK_HOSTS {
+            for index in 0..self.hosts.len() {
+                self.power_off(index);
+            }
+        } else {
+            // Powering off one by one scans every process's environment per host: quadratic
+            // in a large lab. Kill every sshd listener's process tree in one pass instead.
+            let listeners: Vec<i32> = self
+                .hosts
+                .iter()
+                .filter_map(|host| std::fs::read_to_string(&host.pid_file).ok())
+                .filter_map(|pid| pid.trim().parse().ok())
+                .collect();
+            kill_pids(&descendants(&listeners));
         }
         // Backstop: anything still carrying the lab's tag or naming the lab's directory.
         kill_matching(&format!("BLACKSTART_LAB={}/", self.tag), &self.dir);
@@ -442,84 +587,6 @@ impl Drop for Lab {
             }
         }
     }
-}
-
-/// Kills every live process (other than this one) whose environment has a variable starting
-/// with `prefix` or whose command line names `dir`: TERM, up to 3 s of waiting, then KILL.
-/// Zombies count as dead (PID 1 may reap them late).
-fn kill_matching(prefix: &str, dir: &Path) {
-    for signal in [libc::SIGTERM, libc::SIGKILL] {
-        let pids = matching_pids(prefix, dir);
-        if pids.is_empty() {
-            return;
-        }
-        for &pid in &pids {
-            // SAFETY: plain kill(2) on a pid found just now.
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
-        wait_until(Duration::from_secs(3), || {
-            pids.iter().all(|&pid| !alive(pid))
-        });
-    }
-}
-
-fn matching_pids(prefix: &str, dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id() as i32;
-    let dir = dir.to_string_lossy().into_owned().into_bytes();
-    let has = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|&pid| {
-            let tagged = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                env.split(|&b| b == 0)
-                    .any(|var| var.starts_with(prefix.as_bytes()))
-            });
-            tagged || std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| has(&cmd, &dir))
-        })
-        .filter(|&pid| alive(pid))
-        .collect()
-}
-
-/// A process exists and is not a zombie.
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
-        Err(_) => false,
-    }
-}
-
-/// Polls `done` every 10 ms for at most `limit`; true when it held.
-pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    for _ in 0..100_000 {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-/// Waits for a child's output, killing it after `limit`.
-fn wait_output(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
-    let exited = wait_until(limit, || matches!(child.try_wait(), Ok(Some(_))));
-    if !exited {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("lab: {what} did not finish within {limit:?}");
-    }
-    child.wait_with_output().expect("lab: child output")
 }
 
 fn keygen(path: &Path) -> Child {
@@ -605,118 +672,7 @@ fn unique_hex() -> String {
     format!("{:012x}", mixed & 0xffff_ffff_ffff)
 }
 
-/// The BMC's chassis_control program: `chassis-ctl HOSTDIR TAG get power | set power 0|1 |
-/// set reset 1 | set boot X`. Power on starts the host's sshd (daemonized, tagged) and waits
-/// for its pid file; power off kills every process tagged with the host's tag.
-const CHASSIS_CTL: &str = r#"#!/bin/sh
-dir=$1; tag=$2; shift 2
-pidf="$dir/sshd.pid"
-echo "$(date +%s.%N) $*" >> "$dir/chassis.log"
-live() { [ -n "$1" ] && [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2>/dev/null; }
-is_on() { live "$(cat "$pidf" 2>/dev/null)"; }
-on() {
-  is_on && return 0
-  rm -f "$pidf"
-  BLACKSTART_LAB="$tag" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1
-  i=0
-  while [ ! -s "$pidf" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done
+/// `text` in single quotes for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
-# sshd hides its environment (setproctitle), so: the listener's process tree, plus every
-# process with the tag in its environment (sessions, daemons started over SSH).
-victims() {
-  master=$(cat "$pidf" 2>/dev/null)
-  if live "$master" && grep -qF "$dir/sshd_config" "/proc/$master/cmdline" 2>/dev/null; then
-    ps -e -o pid=,ppid= | awk -v root="$master" '
-      { kids[$2] = kids[$2] " " $1 }
-      END { n = split(root, q, " "); out = ""
-            for (i = 1; i <= n; i++) { p = q[i]; out = out " " p
-              m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
-            print out }'
-  fi
-  grep -lzxF "BLACKSTART_LAB=$tag" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
-}
-off() {
-  any=0
-  for sig in TERM KILL; do
-    pids=$(victims)
-    [ -z "$pids" ] && break
-    kill -s $sig $pids 2>/dev/null
-    i=0
-    while [ $i -lt 100 ]; do
-      any=0; for p in $pids; do live "$p" && any=1; done
-      [ $any = 0 ] && break
-      sleep 0.02; i=$((i+1))
-    done
-    [ $any = 0 ] && break
-  done
-  rm -f "$pidf"
-}
-case "$1 $2" in
-  "get power") if is_on; then echo "power:1"; else echo "power:0"; fi ;;
-  "set power") if [ "$3" = 1 ]; then on; else off; fi ;;
-  "set reset") off; on ;;
-  *) ;;
-esac
-exit 0
-"#;
-
-/// The lab's service. See [`Lab::service_command`].
-const LAB_SERVICE: &str = r#"#!/usr/bin/env python3
-"""lab_service.py PORT DELAY_S [--fail] [--hang] [--addr A]  |  lab_service.py --stop PORT [--addr A]"""
-import http.server, os, signal, sys, time
-
-here = os.path.dirname(os.path.abspath(__file__))
-args = sys.argv[1:]
-addr = os.environ.get("LAB_ADDRESS", "127.0.0.1")
-if "--addr" in args:
-    i = args.index("--addr"); addr = args[i + 1]; del args[i:i + 2]
-flags = {a for a in args if a.startswith("--")}
-pos = [a for a in args if not a.startswith("--")]
-
-def pidfile(port):
-    return os.path.join(here, "run", "%s_%s.pid" % (addr, port))
-
-if "--stop" in flags:
-    try:
-        pid = int(open(pidfile(pos[0])).read().strip())
-        os.kill(pid, signal.SIGTERM)
-        os.unlink(pidfile(pos[0]))
-    except (OSError, ValueError):
-        pass
-    sys.exit(0)
-
-port, delay = int(pos[0]), float(pos[1])
-if "--fail" in flags:
-    sys.stderr.write("lab_service: failing on purpose\n")
-    sys.exit(3)
-if "--hang" in flags:
-    time.sleep(3600)
-    sys.exit(0)
-
-if os.fork() > 0:
-    os.wait()
-    sys.exit(0)
-os.setsid()
-if os.fork() > 0:
-    os._exit(0)
-null = os.open(os.devnull, os.O_RDWR)
-for fd in (0, 1, 2):
-    os.dup2(null, fd)
-with open(pidfile(port), "w") as f:
-    f.write("%d\n" % os.getpid())
-with open(os.path.join(here, "run", "starts.log"), "a") as f:
-    f.write("%.3f %s %d\n" % (time.time(), addr, port))
-time.sleep(delay)
-
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-
-http.server.HTTPServer((addr, port), Ok).serve_forever()
-"#;

@@ -2,9 +2,12 @@
 //! and uses only part of it.
 #![allow(dead_code)]
 
+pub mod bound;
 pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;
+pub mod lab_scripts;
 pub mod netns;
+pub mod procs;
 pub mod redfish;

@@ -20,7 +20,7 @@ use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
 use super::load::plan_scope;
-use super::prepare::{prepare, scheduler_for};
+use super::prepare::{bmc_call_cap, prepare, scheduler_for};
 use super::{Outcome, PlanScopeArgs};
 
 mod checks;
@@ -68,7 +68,7 @@ pub fn real_executor(
     let parallelism = topology.policy.parallelism as usize;
     let remote = Arc::new(SshRemote::new(parallelism));
     let power = Arc::new(BmcPower::shared(
-        BmcCalls::new(parallelism.min(32))
+        BmcCalls::new(bmc_call_cap(topology))
             .with_timeout(topology.policy.bmc_timeout)
             .with_attempts(topology.policy.bmc_attempts),
     ));

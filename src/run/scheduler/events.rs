@@ -20,6 +20,7 @@ impl Scheduler {
             Event::PowerChecked { host, result } if self.power_off_checked(*host, result) => {}
             Event::PowerChecked { host, result } => {
                 self.host_done();
+                self.checks_in_flight = self.checks_in_flight.saturating_sub(1);
                 match result {
                     Ok(PowerReport::On | PowerReport::NoBmc) => self.booting(*host),
                     Ok(PowerReport::Off) => {

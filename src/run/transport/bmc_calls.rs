@@ -2,6 +2,12 @@
 //! sessions), a fleet-wide cap on calls in flight, a time limit per call, and retries with a
 //! doubling pause. The password is read at every attempt, so a rotated secret is picked up
 //! and none is kept around.
+//!
+//! Status reads may hold at most half of the fleet-wide cap. A run asks every host's power
+//! state at once; with one first-come queue, a thousand reads would hold back the power-on of
+//! the first host until the last read is answered (32 s on a 1,000-host lab), and with it the
+//! whole critical path. Power-ons, decided one by one in priority order and rate-limited by
+//! the scheduler, always find free slots.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::TransportError;
+use super::{PowerAction, TransportError};
 use crate::run::secrets::{self, Secret};
 use crate::topology::{defaults, Bmc, Host};
 
@@ -25,6 +31,8 @@ pub struct BmcCalls {
     attempts: u32,
     /// Caps calls in flight over all BMCs.
     calls: Arc<Semaphore>,
+    /// Caps status reads (queued or in flight) at half of `calls`.
+    reads: Arc<Semaphore>,
     /// One call at a time per BMC address.
     per_bmc: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
@@ -37,6 +45,7 @@ impl BmcCalls {
             timeout: defaults::BMC_TIMEOUT,
             attempts: defaults::BMC_ATTEMPTS,
             calls: Arc::new(Semaphore::new(max_calls.max(1))),
+            reads: Arc::new(Semaphore::new((max_calls / 2).max(1))),
             per_bmc: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -62,13 +71,15 @@ impl BmcCalls {
 
     /// Runs `call` with the BMC's password under the caps, each attempt cut at the time
     /// limit (the future is dropped, which kills a child process or closes a connection).
-    /// `what` names the call in a timeout error. Configuration, TLS and authentication
-    /// errors are not retried: they do not heal by themselves, and repeating a wrong
-    /// password can lock the BMC's account.
+    /// `what` names the call in a timeout error; `action` says whether it only reads the
+    /// power state (such calls hold at most half of the cap). Configuration, TLS and
+    /// authentication errors are not retried: they do not heal by themselves, and repeating
+    /// a wrong password can lock the BMC's account.
     pub async fn run<T, F, Fut>(
         &self,
         host: &Host,
         bmc: &Bmc,
+        action: PowerAction,
         what: &str,
         call: F,
     ) -> Result<T, TransportError>
@@ -84,6 +95,13 @@ impl BmcCalls {
                 detail: format!("BMC password: {err}"),
             })?;
             let result = {
+                // Always reads, then the BMC, then the fleet: one order, so no deadlock.
+                let _read = match action {
+                    PowerAction::Status => {
+                        Some(self.reads.acquire().await.map_err(|_| closed(host))?)
+                    }
+                    _ => None,
+                };
                 let gate = self.bmc_gate(&bmc.address);
                 let _bmc = gate.acquire().await.map_err(|_| closed(host))?;
                 let _call = self.calls.acquire().await.map_err(|_| closed(host))?;
@@ -133,7 +151,94 @@ pub fn scrub(text: &str, password: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
+
+    fn host(name: &str) -> (Host, Bmc) {
+        let bmc = Bmc {
+            address: format!("bmc-{name}"),
+            user: "admin".into(),
+            password: crate::topology::SecretSource::Env("BLACKSTART_TEST_BMC_PW".into()),
+            protocol: crate::topology::BmcProtocol::Ipmi(crate::topology::IpmiSettings {
+                interface: "lanplus".into(),
+                cipher_suite: 3,
+            }),
+        };
+        let host = Host {
+            name: name.into(),
+            address: "127.0.0.1".into(),
+            ssh: crate::topology::SshSettings {
+                login: crate::topology::SshLogin {
+                    user: "root".into(),
+                    port: 22,
+                    key: None,
+                    known_hosts: "/dev/null".into(),
+                    strict_host_key_checking: true,
+                    connect_timeout: Duration::from_secs(1),
+                },
+                jumps: Vec::new(),
+            },
+            bmc: Some(bmc.clone()),
+            datacenter: None,
+            rack: None,
+            power_domain: None,
+            boot: Duration::from_secs(1),
+            labels: Default::default(),
+        };
+        (host, bmc)
+    }
+
+    /// Many status reads queued first must not hold back a power-on asked after them, nor
+    /// take more than half of the cap.
+    #[tokio::test]
+    async fn power_on_passes_queued_status_reads() {
+        std::env::set_var("BLACKSTART_TEST_BMC_PW", "pw");
+        let calls = BmcCalls::new(4);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak_reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut reads = Vec::new();
+        for i in 0..20 {
+            let (calls, release) = (calls.clone(), release.clone());
+            let (in_flight, peak) = (in_flight.clone(), peak_reads.clone());
+            reads.push(tokio::spawn(async move {
+                let (host, bmc) = host(&format!("h{i}"));
+                calls
+                    .run(&host, &bmc, PowerAction::Status, "status", |_| async {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        release.notified().await;
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        // Let every read reach its queue before the power-on is asked.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (host, bmc) = host("urgent");
+        let on = tokio::time::timeout(
+            Duration::from_secs(5),
+            calls.run(&host, &bmc, PowerAction::On, "on", |_| async { Ok(()) }),
+        )
+        .await;
+        assert!(
+            matches!(on, Ok(Ok(()))),
+            "the power-on waited behind status reads"
+        );
+        assert_eq!(peak_reads.load(Ordering::SeqCst), 2, "reads hold half of 4");
+        for _ in 0..1000 {
+            if reads.iter().all(|r| r.is_finished()) {
+                break;
+            }
+            release.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for read in reads {
+            assert!(read.await.unwrap().is_ok());
+        }
+    }
 
     #[test]
     fn scrubs_password() {

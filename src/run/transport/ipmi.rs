@@ -139,7 +139,7 @@ impl IpmiPower {
             bmc.address
         );
         self.calls
-            .run(host, bmc, &what, |password| async move {
+            .run(host, bmc, action, &what, |password| async move {
                 self.call_once(host, bmc, ipmi, password.expose(), action)
                     .await
             })

@@ -67,7 +67,7 @@ impl RedfishPower {
             Some(reset) => format!("Redfish Reset {reset} at BMC {}", bmc.address),
         };
         self.calls
-            .run(host, bmc, &what, |password| async move {
+            .run(host, bmc, action, &what, |password| async move {
                 let call = Call {
                     host,
                     bmc,
