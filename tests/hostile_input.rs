@@ -305,3 +305,22 @@ fn empty_names_of_checks_and_steps_are_refused_at_each_name() {
         assert!(shown.contains(&place), "{place} expected in:\n{shown}");
     }
 }
+
+#[test]
+fn an_at_sign_is_refused_in_subsystem_and_step_names() {
+    let topology = BASE.replace("  - name: app", "  - name: \"app@dc1\"");
+    let playbook = "version: 1\nplaybook: p\ntopology: t.yaml\n\
+        manual:\n  - name: \"ask@ops\"\n    instructions: do it\n";
+    let dir = write(&[("t.yaml", &topology), ("p.yaml", playbook)]);
+    let output = blackstart(&["validate", path_in(&dir, "t.yaml").to_str().unwrap()]);
+    refused_output(
+        &output,
+        &["subsystem name \"app@dc1\" holds '@'", "use '-' instead"],
+    );
+    let dir = write(&[("t.yaml", BASE), ("p.yaml", playbook)]);
+    let output = blackstart(&["validate", path_in(&dir, "p.yaml").to_str().unwrap()]);
+    refused_output(
+        &output,
+        &["step name \"ask@ops\" holds '@'", "use '-' instead"],
+    );
+}

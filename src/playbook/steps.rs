@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::raw::{RawPlaybook, RawTargets};
 use crate::topology::diagnostic::Collector;
+use crate::topology::names;
 use crate::topology::{
     hostrange, Dependency, HealthCheck, HostId, Subsystem, SubsystemId, SubsystemKind, Topology,
 };
@@ -169,16 +170,11 @@ pub(super) fn add_human_steps(
 }
 
 /// A manual step's or gate's name must be printable, free of '@' (kept for step modes) and
-/// unlike every other step's, or `ack NAME` would be ambiguous.
-/// `at` is the entry's path; problems are reported at its `name`.
+/// unlike every other step's, or `ack NAME` would be ambiguous. `at` is the entry's path;
+/// problems are reported at its `name`.
 fn step_name_ok(topology: &Topology, name: &str, at: &str, out: &mut Collector) -> bool {
-    if !super::name_ok(name, "step", at, out) {
-        return false;
-    }
     let at = format!("{at}.name");
-    if name.contains('@') {
-        out.error(at, format!("step name {name:?} holds '@'"))
-            .hint("'@' is kept for step modes such as `name@bootstrap`; use '-' instead");
+    if !names::step_name_ok(name, "step", &at, out) {
         return false;
     }
     if topology.subsystem_id(name).is_some() {
