@@ -278,3 +278,49 @@ fn labels_are_escaped_in_dot_and_mermaid_and_cli_values_name_their_flag() {
     assert_eq!(output.status.code(), Some(2), "{shown}");
     assert!(shown.contains("--spread"), "{shown}");
 }
+
+#[test]
+fn empty_names_of_checks_and_steps_are_refused_at_each_name() {
+    let playbook = "version: 1\nplaybook: p\ntopology: t.yaml\n\
+        preflight:\n  - name: \" \"\n    on: { all: true }\n    command: \"true\"\n\
+        prepare:\n  - name: \"\"\n    on: { all: true }\n    run: \"true\"\n\
+        manual:\n  - name: \"   \"\n    instructions: do it\n\
+        gates:\n  - name: \"\\t\"\n    before: app\n    instructions: go\n";
+    let dir = write(&[("t.yaml", BASE), ("p.yaml", playbook)]);
+    let file = path_in(&dir, "p.yaml");
+    let output = blackstart(&["validate", file.to_str().unwrap()]);
+    let shown = refused_output(&output, &["invalid check name: it is empty"]);
+    assert_eq!(
+        shown.matches("invalid step name: it is empty").count(),
+        3,
+        "{shown}"
+    );
+    for marker in [
+        "name: \" \"",
+        "name: \"\"",
+        "name: \"   \"",
+        "name: \"\\t\"",
+    ] {
+        let place = format!("{}:{}:", file.display(), line_of(playbook, marker));
+        assert!(shown.contains(&place), "{place} expected in:\n{shown}");
+    }
+}
+
+#[test]
+fn an_at_sign_is_refused_in_subsystem_and_step_names() {
+    let topology = BASE.replace("  - name: app", "  - name: \"app@dc1\"");
+    let playbook = "version: 1\nplaybook: p\ntopology: t.yaml\n\
+        manual:\n  - name: \"ask@ops\"\n    instructions: do it\n";
+    let dir = write(&[("t.yaml", &topology), ("p.yaml", playbook)]);
+    let output = blackstart(&["validate", path_in(&dir, "t.yaml").to_str().unwrap()]);
+    refused_output(
+        &output,
+        &["subsystem name \"app@dc1\" holds '@'", "use '-' instead"],
+    );
+    let dir = write(&[("t.yaml", BASE), ("p.yaml", playbook)]);
+    let output = blackstart(&["validate", path_in(&dir, "p.yaml").to_str().unwrap()]);
+    refused_output(
+        &output,
+        &["step name \"ask@ops\" holds '@'", "use '-' instead"],
+    );
+}

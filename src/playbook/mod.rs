@@ -210,9 +210,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         .enumerate()
         .filter_map(|(index, check)| {
             let at = format!("preflight[{index}]");
-            if let Some(why) = name_problem(&check.name) {
-                out.error(format!("{at}.name"), format!("invalid check name: {why}"));
-            }
+            name_ok(&check.name, "check", &at, &mut out);
             let hosts = targets(&topology, &check.on, &format!("{at}.on"), &lookup, &mut out);
             let parsed = checks::parse(check, &at, &mut out)?;
             let blocks = match check.on_failure {
@@ -252,9 +250,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         .enumerate()
         .map(|(index, step)| {
             let at = format!("prepare[{index}]");
-            if let Some(why) = name_problem(&step.name) {
-                out.error(format!("{at}.name"), format!("invalid step name: {why}"));
-            }
+            name_ok(&step.name, "step", &at, &mut out);
             if let Err(why) = crate::template::check(&step.run) {
                 out.error(format!("{at}.run"), why);
             }
@@ -349,6 +345,18 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
 const MAX_SIMULATIONS: u32 = 100_000;
 
 /// Every finding placed in the playbook's text.
+/// Reports `{at}.name` unless `name` is a valid name for a `what` (a check, a step) of
+/// the entry at `at`; true when it is.
+fn name_ok(name: &str, what: &str, at: &str, out: &mut Collector) -> bool {
+    match name_problem(name) {
+        Some(why) => {
+            out.error(format!("{at}.name"), format!("invalid {what} name: {why}"));
+            false
+        }
+        None => true,
+    }
+}
+
 fn located(mut found: Diagnostics) -> Diagnostics {
     let map = SourceMap::index(&found.source);
     for item in &mut found.items {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::raw::{RawPlaybook, RawTargets};
 use crate::topology::diagnostic::Collector;
-use crate::topology::names::name_problem;
+use crate::topology::names;
 use crate::topology::{
     hostrange, Dependency, HealthCheck, HostId, Subsystem, SubsystemId, SubsystemKind, Topology,
 };
@@ -77,7 +77,7 @@ pub(super) fn add_human_steps(
     };
     for (index, manual) in raw.manual.iter().enumerate() {
         let at = format!("manual[{index}]");
-        if !step_name_ok(topology, &manual.name, &format!("{at}.name"), out) {
+        if !step_name_ok(topology, &manual.name, &at, out) {
             continue;
         }
         let mut step = Subsystem::synthetic(
@@ -147,7 +147,7 @@ pub(super) fn add_human_steps(
     }
     for (index, gate) in raw.gates.iter().enumerate() {
         let at = format!("gates[{index}]");
-        if !step_name_ok(topology, &gate.name, &format!("{at}.name"), out) {
+        if !step_name_ok(topology, &gate.name, &at, out) {
             continue;
         }
         let Some(held) = lookup(&gate.before, format!("{at}.before"), out) else {
@@ -170,15 +170,11 @@ pub(super) fn add_human_steps(
 }
 
 /// A manual step's or gate's name must be printable, free of '@' (kept for step modes) and
-/// unlike every other step's, or `ack NAME` would be ambiguous.
+/// unlike every other step's, or `ack NAME` would be ambiguous. `at` is the entry's path;
+/// problems are reported at its `name`.
 fn step_name_ok(topology: &Topology, name: &str, at: &str, out: &mut Collector) -> bool {
-    if let Some(why) = name_problem(name) {
-        out.error(at, format!("invalid step name: {why}"));
-        return false;
-    }
-    if name.contains('@') {
-        out.error(at, format!("step name {name:?} holds '@'"))
-            .hint("'@' is kept for step modes such as `name@bootstrap`; use '-' instead");
+    let at = format!("{at}.name");
+    if !names::step_name_ok(name, "step", &at, out) {
         return false;
     }
     if topology.subsystem_id(name).is_some() {

@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use super::diagnostic::Collector;
+
 /// Why `text` cannot be a name or a label, if it cannot: empty, or holding a control
 /// character (a newline would split a line of the plan in two).
 pub fn name_problem(text: &str) -> Option<String> {
@@ -16,6 +18,22 @@ pub fn name_problem(text: &str) -> Option<String> {
     text.chars()
         .find(|c| c.is_control())
         .map(|c| format!("it holds the control character {c:?}"))
+}
+
+/// Reports at `at` why `text` cannot name a `what` (a subsystem, a step), if it cannot: it
+/// must be a name (see [`name_problem`]) without '@', which is kept for step modes such as
+/// `name@bootstrap`. True when it can.
+pub(crate) fn step_name_ok(text: &str, what: &str, at: &str, out: &mut Collector) -> bool {
+    if let Some(why) = name_problem(text) {
+        out.error(at, format!("invalid {what} name: {why}"));
+        return false;
+    }
+    if text.contains('@') {
+        out.error(at, format!("{what} name {text:?} holds '@'"))
+            .hint("'@' is kept for step modes such as `name@bootstrap`; use '-' instead");
+        return false;
+    }
+    true
 }
 
 /// Why `text` cannot be a network address, if it cannot: it must be an IP address or a host

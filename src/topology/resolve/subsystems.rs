@@ -11,7 +11,7 @@ use crate::topology::defaults;
 use crate::topology::diagnostic::{closest, Collector};
 use crate::topology::hostrange;
 use crate::topology::model::*;
-use crate::topology::names::name_problem;
+use crate::topology::names::step_name_ok;
 use crate::topology::raw::*;
 use crate::topology::values::MinHealthy;
 
@@ -86,18 +86,10 @@ fn register_names<'a>(raw: &'a RawTopology, out: &mut Collector) -> HashMap<&'a 
             out.error(&path, "subsystem without a name");
             continue;
         };
-        if let Some(why) = name_problem(name) {
-            out.error(
-                format!("{path}.name"),
-                format!("invalid subsystem name: {why}"),
-            );
-        } else if name.contains('@') {
-            out.error(
-                format!("{path}.name"),
-                format!("subsystem name {name:?} holds '@'"),
-            )
-            .hint("'@' is kept for step modes such as `name@bootstrap`; use '-' instead");
-        } else if let Some(first) = names.get(name) {
+        if !step_name_ok(name, "subsystem", &format!("{path}.name"), out) {
+            continue;
+        }
+        if let Some(first) = names.get(name) {
             out.error(
                 format!("{path}.name"),
                 format!("duplicate subsystem {name:?} (first declared at subsystems[{first}])"),
