@@ -5,7 +5,9 @@
 //! power-call latencies (`CheckPower`, `PowerOn`), boot time per host class and the SSH
 //! poll's lag (`WaitSsh`: power-on to SSH answering), probe latency, start-to-healthy per
 //! step (`StartFinished`), the spread of starts around their means, and the failure rates
-//! (failed start attempts, BMCs that never answered, hosts that never came back). A slow
+//! (failed start attempts, BMCs that never answered, hosts that never came back). With two
+//! runs or more, starts are split into a factor per run (every start of a run slower or
+//! faster together: load, network) and the spread within a run around it. A slow
 //! SSH and a flapping check cannot be told apart from a failed start in a journal: both
 //! are fitted as zero, and failed starts count as start failures.
 
@@ -29,6 +31,8 @@ pub struct Calibration {
     probe: Vec<f64>,
     /// Per step id: successful start durations.
     starts: BTreeMap<String, Vec<f64>>,
+    /// Per step id: the run (0, 1, ...) of each of `starts`; missing ones are run 0.
+    start_runs: BTreeMap<String, Vec<usize>>,
     start_attempts: usize,
     start_failures: usize,
     bmc_checked: usize,
@@ -91,7 +95,13 @@ impl Calibration {
                     self.start_attempts += 1;
                     let step = label.split(" on ").next().unwrap_or_default().to_string();
                     match result {
-                        Ok(()) => self.starts.entry(step).or_default().push(took),
+                        Ok(()) => {
+                            self.start_runs
+                                .entry(step.clone())
+                                .or_default()
+                                .push(self.runs);
+                            self.starts.entry(step).or_default().push(took);
+                        }
                         Err(_) => self.start_failures += 1,
                     }
                 }
@@ -122,24 +132,30 @@ impl Calibration {
             let mean = lags.iter().sum::<f64>() / lags.len() as f64;
             model.latencies.ssh = [0.0, round(2.0 * mean)];
         }
-        let mut logs = Vec::new();
+        // Each start as log(start / its step's mean), with its run.
+        let mut logs: Vec<(usize, f64)> = Vec::new();
         for (step, samples) in &self.starts {
             let mean = samples.iter().sum::<f64>() / samples.len() as f64;
             model.start.insert(step.clone(), round(mean));
+            let runs = self.start_runs.get(step);
             if mean > 0.0 {
                 logs.extend(
                     samples
                         .iter()
-                        .filter(|s| **s > 0.0)
-                        .map(|s| (s / mean).ln()),
+                        .enumerate()
+                        .filter(|(_, s)| **s > 0.0)
+                        .map(|(i, s)| {
+                            let run = runs.and_then(|r| r.get(i)).copied().unwrap_or(0);
+                            (run, (s / mean).ln())
+                        }),
                 );
             }
         }
-        if logs.len() >= 2 {
-            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-            let variance =
-                logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (logs.len() - 1) as f64;
-            model.spread = round(variance.sqrt());
+        if let Some((within, between)) = spreads(&logs) {
+            model.spread = round(within);
+            if let Some(between) = between {
+                model.run_spread = round(between);
+            }
         }
         let share = |part: usize, whole: usize| {
             if whole == 0 {
@@ -164,6 +180,42 @@ impl Calibration {
         ));
         model
     }
+}
+
+/// The spread of starts within a run and, with two runs or more, of the runs as a whole,
+/// from `(run, log(start / step mean))` samples: each run's mean log is its factor (a loaded
+/// controller slows every start of the run); what is left around it is the spread within a
+/// run. The between-run variance is the variance of the run factors less what the spread
+/// within runs alone would give them (one-way random effects, method of moments).
+fn spreads(logs: &[(usize, f64)]) -> Option<(f64, Option<f64>)> {
+    if logs.len() < 2 {
+        return None;
+    }
+    let mut by_run: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (run, x) in logs {
+        by_run.entry(*run).or_default().push(*x);
+    }
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    if by_run.len() < 2 {
+        let all: Vec<f64> = logs.iter().map(|(_, x)| *x).collect();
+        let m = mean(&all);
+        let variance = all.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64;
+        return Some((variance.sqrt(), None));
+    }
+    let factors: Vec<f64> = by_run.values().map(|xs| mean(xs)).collect();
+    let residual: f64 = by_run
+        .values()
+        .zip(&factors)
+        .flat_map(|(xs, f)| xs.iter().map(move |x| (x - f).powi(2)))
+        .sum();
+    let dof = logs.len().saturating_sub(by_run.len()).max(1);
+    let within = residual / dof as f64;
+    let grand = mean(&factors);
+    let observed =
+        factors.iter().map(|f| (f - grand).powi(2)).sum::<f64>() / (factors.len() - 1) as f64;
+    let per_run = logs.len() as f64 / by_run.len() as f64;
+    let between = (observed - within / per_run).max(0.0);
+    Some((within.sqrt(), Some(between.sqrt())))
 }
 
 /// Fits a model from the journals in `dirs`, classing hosts by the default label.
@@ -199,6 +251,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_whole_run_slower_is_a_run_factor_not_spread_within_runs() {
+        let mut samples = Calibration {
+            runs: 2,
+            ..Calibration::default()
+        };
+        // Run 1 takes every start 30 % longer than run 0; within a run starts vary a little.
+        let run0 = [1.0, 1.05, 0.95, 1.02, 0.98];
+        let took: Vec<f64> = run0.iter().chain(&run0.map(|s| s * 1.3)).copied().collect();
+        samples.starts.insert("db".into(), took);
+        samples
+            .start_runs
+            .insert("db".into(), vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        let model = samples.fit(&Model::default());
+        assert!(model.spread < 0.05, "within runs: {}", model.spread);
+        // log(1.3) = 0.262 apart: a standard deviation of 0.262 / sqrt(2) = 0.186.
+        assert!(
+            (model.run_spread - 0.186).abs() < 0.01,
+            "between runs: {}",
+            model.run_spread
+        );
+    }
+
+    #[test]
     fn samples_give_bands_means_boot_floors_and_rates() {
         let mut samples = Calibration {
             runs: 2,
@@ -225,6 +300,7 @@ mod tests {
         assert_eq!(model.faults.start_failure, 0.1);
         assert_eq!(model.faults.dead_bmc, 0.0);
         assert!(model.spread > 0.3 && model.spread < 0.7, "{}", model.spread);
+        assert_eq!(model.run_spread, 0.0, "one run tells nothing about runs");
         assert_eq!(
             model.latencies.dead_bmc, None,
             "dead BMCs follow the policy"

@@ -241,6 +241,10 @@ pub enum FleetStart {
 pub struct DrillConfig {
     /// Shape of boot and start times around their expected values (0 = exact).
     pub spread: f64,
+    /// Shape of one factor per run that every time of that run is multiplied by: the
+    /// standard deviation of its logarithm (0 = none). Real runs differ as a whole (a loaded
+    /// controller, a busy network: every host slower together), not only host by host.
+    pub run_spread: f64,
     /// Fault probabilities.
     pub faults: FaultRates,
     /// Small latencies.
@@ -256,6 +260,7 @@ impl Default for DrillConfig {
     fn default() -> Self {
         DrillConfig {
             spread: 0.2,
+            run_spread: 0.0,
             faults: FaultRates::DEFAULT,
             latencies: Latencies::TYPICAL,
             start: FleetStart::Cold,
@@ -269,6 +274,7 @@ impl DrillConfig {
     pub fn exact() -> DrillConfig {
         DrillConfig {
             spread: 0.0,
+            run_spread: 0.0,
             faults: FaultRates::NONE,
             latencies: Latencies::ZERO,
             start: FleetStart::Cold,

@@ -86,6 +86,9 @@ pub struct Model {
     /// Shape of boot and start times around their expected values: the standard deviation
     /// of their logarithm (0 = exactly as expected).
     pub spread: f64,
+    /// Shape of one factor per run on every time of that run (a loaded controller, a busy
+    /// network: all hosts slower together): the standard deviation of its logarithm.
+    pub run_spread: f64,
     /// Small latencies.
     pub latencies: ModelLatencies,
     /// Fault probabilities.
@@ -108,6 +111,7 @@ impl Default for Model {
     fn default() -> Self {
         Model {
             spread: DrillConfig::default().spread,
+            run_spread: DrillConfig::default().run_spread,
             latencies: ModelLatencies::default(),
             faults: ModelFaults::default(),
             class_label: "role".into(),
@@ -164,6 +168,7 @@ impl Model {
             seconds("latencies.dead_bmc", dead)?;
         }
         seconds("spread", self.spread)?;
+        seconds("run_spread", self.run_spread)?;
         for (class, boot) in &self.boot {
             seconds(&format!("boot.{class}"), *boot)?;
         }
@@ -233,6 +238,7 @@ impl Model {
         let f = &self.faults;
         DrillConfig {
             spread: self.spread,
+            run_spread: self.run_spread,
             faults: FaultRates {
                 start_failure: f.start_failure,
                 dead_disk: f.dead_disk,

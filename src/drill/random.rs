@@ -28,6 +28,7 @@ pub(crate) enum Stream {
     PowerLatency,
     SshLatency,
     ProbeLatency,
+    RunFactor,
 }
 
 /// The draws of one run.

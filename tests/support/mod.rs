@@ -6,5 +6,6 @@ pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;
+pub mod lab_fleet;
 pub mod netns;
 pub mod redfish;
