@@ -53,7 +53,20 @@ fn verdict(band: &Percentiles, real: &[f64]) -> (bool, bool, f64) {
     (error.abs() <= 0.10, inside, error)
 }
 
+/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 fn main() {
+    println!("load average at start: {}", load_average());
     let lab = Lab::start("fid", (97, 40), HOSTS);
     let file = write_topology(&lab);
     let topology = load_file(&file).unwrap_or_else(|e| panic!("{e}")).topology;
@@ -83,6 +96,15 @@ fn main() {
     )
     .unwrap();
     let after = predict(&topology, &model);
+    // The same calibration with its run factor switched off: what independent per-node
+    // noise alone gives, for comparison.
+    let without_run_factor = predict(
+        &topology,
+        &Model {
+            run_spread: 0.0,
+            ..model.clone()
+        },
+    );
     let held_out: Vec<f64> = real[CALIBRATE_FROM..].iter().map(|(_, m)| *m).collect();
     let row = |name: &str, band: &Percentiles| {
         let (p50_ok, inside, error) = verdict(band, &held_out);
@@ -102,13 +124,25 @@ fn main() {
         "fidelity bench: {HOSTS} lab hosts with ipmi_sim BMCs, 8 subsystems on 6 levels; {RUNS} real cold starts, calibrated from {CALIBRATE_FROM}, {SIMULATIONS} simulations each"
     );
     println!("  held-out real makespans: {held_out:.2?}");
+    println!(
+        "  fitted: spread {} within a run, run_spread {} between runs (load average {})",
+        model.spread,
+        model.run_spread,
+        load_average()
+    );
     let report = json!({
         "hosts": HOSTS,
         "real_makespans_s": real.iter().map(|(_, m)| *m).collect::<Vec<_>>(),
         "held_out_s": held_out,
         "runs_against_bound": lab_speed,
         "before_calibration": row("before calibration (defaults)", &before),
+        "after_calibration_without_run_factor": row(
+            "after calibration, no run factor",
+            &without_run_factor
+        ),
         "after_calibration": row("after calibration (2 runs)", &after),
+        "fitted_spread": model.spread,
+        "fitted_run_spread": model.run_spread,
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fidelity.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();

@@ -17,6 +17,18 @@ use support::cli::{run_in, text};
 use support::lab::Lab;
 use support::lab_fleet::{measure, write_topology, HOSTS};
 
+/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 fn main() {
     let runs: usize = std::env::args()
         .skip(1)
@@ -35,7 +47,12 @@ fn main() {
         let output = run_in(&file, &dir);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));
         let figures = measure(&topology, &dir);
-        println!("  cold start {}: {}", run + 1, figures.line());
+        println!(
+            "  cold start {}: {} (load average {})",
+            run + 1,
+            figures.line(),
+            load_average()
+        );
         measured.push(figures);
     }
     let mut ratios: Vec<f64> = measured.iter().map(|m| m.ratio_powered_on()).collect();

@@ -63,7 +63,8 @@ impl Drop for IdleSession {
     }
 }
 
-/// What identifies a host's login: the same name, address, port, user and key.
+/// What identifies a host's login: the same name, address, port, user, key, known_hosts
+/// and host-key checking.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct PoolKey(String);
 
@@ -73,13 +74,15 @@ impl PoolKey {
         let ssh = &host.ssh;
         ssh.jumps.is_empty().then(|| {
             PoolKey(format!(
-                "{}\0{}\0{}\0{}\0{:?}\0{}",
+                "{}\0{}\0{}\0{}\0{:?}\0{}\0{}",
                 host.name,
                 ssh.user,
                 host.address,
                 ssh.port,
                 ssh.key,
-                ssh.known_hosts.display()
+                ssh.known_hosts.display(),
+                // A session accepted without checking the host key never serves a strict call.
+                ssh.strict_host_key_checking
             ))
         })
     }
@@ -262,7 +265,13 @@ mod tests {
             boot: Duration::ZERO,
             labels: Default::default(),
         };
-        assert!(PoolKey::of(&host).is_some());
+        let strict = PoolKey::of(&host).expect("a direct host is pooled");
+        host.ssh.strict_host_key_checking = false;
+        assert_ne!(
+            PoolKey::of(&host),
+            Some(strict),
+            "an unchecked login never serves a strict call"
+        );
         host.ssh.jumps.push(crate::topology::JumpHost {
             name: "bastion".into(),
             address: "127.0.0.2".into(),
