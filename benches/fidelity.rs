@@ -96,12 +96,13 @@ fn main() {
     )
     .unwrap();
     let after = predict(&topology, &model);
-    // The same calibration with its run factor switched off: what independent per-node
-    // noise alone gives, for comparison.
+    // The same calibration with its shared factors switched off: what independent
+    // per-node noise alone gives, for comparison.
     let without_run_factor = predict(
         &topology,
         &Model {
             run_spread: 0.0,
+            step_spread: 0.0,
             ..model.clone()
         },
     );
@@ -125,8 +126,9 @@ fn main() {
     );
     println!("  held-out real makespans: {held_out:.2?}");
     println!(
-        "  fitted: spread {} within a run, run_spread {} between runs (load average {})",
+        "  fitted: spread {} per node, step_spread {} per step and run, run_spread {} per run (load average {})",
         model.spread,
+        model.step_spread,
         model.run_spread,
         load_average()
     );
@@ -137,12 +139,13 @@ fn main() {
         "runs_against_bound": lab_speed,
         "before_calibration": row("before calibration (defaults)", &before),
         "after_calibration_without_run_factor": row(
-            "after calibration, no run factor",
+            "after calibration, node noise only",
             &without_run_factor
         ),
         "after_calibration": row("after calibration (2 runs)", &after),
         "fitted_spread": model.spread,
         "fitted_run_spread": model.run_spread,
+        "fitted_step_spread": model.step_spread,
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fidelity.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();

@@ -132,9 +132,9 @@ impl Calibration {
             let mean = lags.iter().sum::<f64>() / lags.len() as f64;
             model.latencies.ssh = [0.0, round(2.0 * mean)];
         }
-        // Each start as log(start / its step's mean), with its run.
-        let mut logs: Vec<(usize, f64)> = Vec::new();
-        for (step, samples) in &self.starts {
+        // Each start as log(start / its step's mean), with its run and step.
+        let mut logs: Vec<(usize, usize, f64)> = Vec::new();
+        for (index, (step, samples)) in self.starts.iter().enumerate() {
             let mean = samples.iter().sum::<f64>() / samples.len() as f64;
             model.start.insert(step.clone(), round(mean));
             let runs = self.start_runs.get(step);
@@ -146,15 +146,18 @@ impl Calibration {
                         .filter(|(_, s)| **s > 0.0)
                         .map(|(i, s)| {
                             let run = runs.and_then(|r| r.get(i)).copied().unwrap_or(0);
-                            (run, (s / mean).ln())
+                            (run, index, (s / mean).ln())
                         }),
                 );
             }
         }
-        if let Some((within, between)) = spreads(&logs) {
-            model.spread = round(within);
-            if let Some(between) = between {
-                model.run_spread = round(between);
+        if let Some(fitted) = spreads(&logs) {
+            model.spread = round(fitted.node);
+            if let Some(step) = fitted.step {
+                model.step_spread = round(step);
+            }
+            if let Some(run) = fitted.run {
+                model.run_spread = round(run);
             }
         }
         let share = |part: usize, whole: usize| {
@@ -182,40 +185,77 @@ impl Calibration {
     }
 }
 
-/// The spread of starts within a run and, with two runs or more, of the runs as a whole,
-/// from `(run, log(start / step mean))` samples: each run's mean log is its factor (a loaded
-/// controller slows every start of the run); what is left around it is the spread within a
-/// run. The between-run variance is the variance of the run factors less what the spread
-/// within runs alone would give them (one-way random effects, method of moments).
-fn spreads(logs: &[(usize, f64)]) -> Option<(f64, Option<f64>)> {
+/// Spreads of log start times, nested: a factor per run (a loaded controller slows every
+/// start of the run), a factor per step within a run (its nodes start together, under the
+/// same moment's load), and each node's own noise around them.
+#[derive(Debug, Clone, Copy)]
+struct Spreads {
+    node: f64,
+    /// With two samples of one step in one run or more (and two step runs).
+    step: Option<f64>,
+    /// With two runs or more.
+    run: Option<f64>,
+}
+
+/// Fits [`Spreads`] to `(run, step, log(start / step mean))` samples by the method of
+/// moments (one-way random effects, nested): each level's observed variance less what the
+/// levels below it alone would give it, never below zero. With one run, everything is the
+/// nodes' own spread, as before.
+fn spreads(logs: &[(usize, usize, f64)]) -> Option<Spreads> {
     if logs.len() < 2 {
         return None;
     }
-    let mut by_run: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for (run, x) in logs {
-        by_run.entry(*run).or_default().push(*x);
-    }
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
-    if by_run.len() < 2 {
-        let all: Vec<f64> = logs.iter().map(|(_, x)| *x).collect();
+    let mut runs: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for (run, step, x) in logs {
+        runs.entry(*run).or_default().push(*x);
+        groups.entry((*run, *step)).or_default().push(*x);
+    }
+    if runs.len() < 2 {
+        let all: Vec<f64> = logs.iter().map(|(_, _, x)| *x).collect();
         let m = mean(&all);
         let variance = all.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64;
-        return Some((variance.sqrt(), None));
+        return Some(Spreads {
+            node: variance.sqrt(),
+            step: None,
+            run: None,
+        });
     }
-    let factors: Vec<f64> = by_run.values().map(|xs| mean(xs)).collect();
-    let residual: f64 = by_run
+    let n = logs.len() as f64;
+    let (r, g) = (runs.len() as f64, groups.len() as f64);
+    let steps = logs
+        .iter()
+        .map(|(_, step, _)| *step)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as f64;
+    let run_mean: BTreeMap<usize, f64> = runs.iter().map(|(run, xs)| (*run, mean(xs))).collect();
+    // Nodes around their step-in-run's mean.
+    let residual: f64 = groups
         .values()
-        .zip(&factors)
-        .flat_map(|(xs, f)| xs.iter().map(move |x| (x - f).powi(2)))
+        .map(|xs| {
+            let m = mean(xs);
+            xs.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+        })
         .sum();
-    let dof = logs.len().saturating_sub(by_run.len()).max(1);
-    let within = residual / dof as f64;
-    let grand = mean(&factors);
-    let observed =
-        factors.iter().map(|f| (f - grand).powi(2)).sum::<f64>() / (factors.len() - 1) as f64;
-    let per_run = logs.len() as f64 / by_run.len() as f64;
-    let between = (observed - within / per_run).max(0.0);
-    Some((within.sqrt(), Some(between.sqrt())))
+    let node = residual / (n - g).max(1.0);
+    // Steps-in-run around their run's mean; per step, the step's own mean was taken out
+    // already (the logs are relative to it): (runs - 1) x (steps - 1) degrees of freedom.
+    let deviations: f64 = groups
+        .iter()
+        .map(|((run, _), xs)| (mean(xs) - run_mean[run]).powi(2))
+        .sum();
+    let observed_step = deviations / ((r - 1.0) * (steps - 1.0)).max(1.0);
+    let step = (observed_step - node / (n / g)).max(0.0);
+    // Runs around the grand mean.
+    let grand = mean(&run_mean.values().copied().collect::<Vec<_>>());
+    let observed_run = run_mean.values().map(|f| (f - grand).powi(2)).sum::<f64>() / (r - 1.0);
+    let run = (observed_run - step / (g / r) - node / (n / r)).max(0.0);
+    Some(Spreads {
+        node: node.sqrt(),
+        step: Some(step.sqrt()),
+        run: Some(run.sqrt()),
+    })
 }
 
 /// Fits a model from the journals in `dirs`, classing hosts by the default label.
@@ -249,6 +289,40 @@ fn round(seconds: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_slower_together_in_one_run_are_a_step_factor_not_node_spread() {
+        let mut samples = Calibration {
+            runs: 2,
+            ..Calibration::default()
+        };
+        // Three steps of three nodes each: within a step and run the nodes agree to 1 %,
+        // but each step's nodes are together 10 % faster or slower from run to run.
+        let node = [1.0, 1.01, 0.99];
+        for (step, shift) in [("a", 1.1), ("b", 0.9), ("c", 1.0)] {
+            let took: Vec<f64> = node
+                .iter()
+                .map(|s| s * shift)
+                .chain(node.iter().map(|s| s * (2.0 - shift)))
+                .collect();
+            samples.starts.insert(step.into(), took);
+            samples
+                .start_runs
+                .insert(step.into(), vec![0, 0, 0, 1, 1, 1]);
+        }
+        let model = samples.fit(&Model::default());
+        assert!(model.spread < 0.02, "per node: {}", model.spread);
+        assert!(
+            (0.05..0.2).contains(&model.step_spread),
+            "per step and run: {}",
+            model.step_spread
+        );
+        assert!(
+            model.run_spread < 0.05,
+            "the runs as a whole agree: {}",
+            model.run_spread
+        );
+    }
 
     #[test]
     fn a_whole_run_slower_is_a_run_factor_not_spread_within_runs() {
@@ -301,6 +375,7 @@ mod tests {
         assert_eq!(model.faults.dead_bmc, 0.0);
         assert!(model.spread > 0.3 && model.spread < 0.7, "{}", model.spread);
         assert_eq!(model.run_spread, 0.0, "one run tells nothing about runs");
+        assert_eq!(model.step_spread, 0.0);
         assert_eq!(
             model.latencies.dead_bmc, None,
             "dead BMCs follow the policy"

@@ -295,7 +295,15 @@ impl<'a> World<'a> {
             Action::Start { node, attempt } => {
                 let host = target.host;
                 let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
-                let expected = self.plan.steps[step].duration;
+                // The step's own factor in this run (its nodes start at the same moment, under
+                // the same load), then each node's own draw around it.
+                let expected = self.draws.around(
+                    self.plan.steps[step].duration,
+                    self.config.step_spread,
+                    Stream::StepFactor,
+                    step as u64,
+                    0,
+                );
                 let took = self.paced(self.draws.around(
                     expected,
                     self.config.spread,

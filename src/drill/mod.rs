@@ -245,6 +245,10 @@ pub struct DrillConfig {
     /// standard deviation of its logarithm (0 = none). Real runs differ as a whole (a loaded
     /// controller, a busy network: every host slower together), not only host by host.
     pub run_spread: f64,
+    /// Shape of one factor per step and run on the start times of that step's nodes (they
+    /// start together, under the same moment's load): the standard deviation of its
+    /// logarithm (0 = none).
+    pub step_spread: f64,
     /// Fault probabilities.
     pub faults: FaultRates,
     /// Small latencies.
@@ -261,6 +265,7 @@ impl Default for DrillConfig {
         DrillConfig {
             spread: 0.2,
             run_spread: 0.0,
+            step_spread: 0.0,
             faults: FaultRates::DEFAULT,
             latencies: Latencies::TYPICAL,
             start: FleetStart::Cold,
@@ -275,6 +280,7 @@ impl DrillConfig {
         DrillConfig {
             spread: 0.0,
             run_spread: 0.0,
+            step_spread: 0.0,
             faults: FaultRates::NONE,
             latencies: Latencies::ZERO,
             start: FleetStart::Cold,

@@ -89,6 +89,9 @@ pub struct Model {
     /// Shape of one factor per run on every time of that run (a loaded controller, a busy
     /// network: all hosts slower together): the standard deviation of its logarithm.
     pub run_spread: f64,
+    /// Shape of one factor per step and run on that step's start times (its nodes start
+    /// together, under the same load): the standard deviation of its logarithm.
+    pub step_spread: f64,
     /// Small latencies.
     pub latencies: ModelLatencies,
     /// Fault probabilities.
@@ -112,6 +115,7 @@ impl Default for Model {
         Model {
             spread: DrillConfig::default().spread,
             run_spread: DrillConfig::default().run_spread,
+            step_spread: DrillConfig::default().step_spread,
             latencies: ModelLatencies::default(),
             faults: ModelFaults::default(),
             class_label: "role".into(),
@@ -169,6 +173,7 @@ impl Model {
         }
         seconds("spread", self.spread)?;
         seconds("run_spread", self.run_spread)?;
+        seconds("step_spread", self.step_spread)?;
         for (class, boot) in &self.boot {
             seconds(&format!("boot.{class}"), *boot)?;
         }
@@ -239,6 +244,7 @@ impl Model {
         DrillConfig {
             spread: self.spread,
             run_spread: self.run_spread,
+            step_spread: self.step_spread,
             faults: FaultRates {
                 start_failure: f.start_failure,
                 dead_disk: f.dead_disk,

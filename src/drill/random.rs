@@ -29,6 +29,7 @@ pub(crate) enum Stream {
     SshLatency,
     ProbeLatency,
     RunFactor,
+    StepFactor,
 }
 
 /// The draws of one run.
