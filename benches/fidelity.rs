@@ -103,6 +103,10 @@ fn main() {
         &Model {
             run_spread: 0.0,
             step_spread: 0.0,
+            latencies: blackstart::drill::ModelLatencies {
+                run_spread: 0.0,
+                ..model.latencies.clone()
+            },
             ..model.clone()
         },
     );
@@ -126,10 +130,11 @@ fn main() {
     );
     println!("  held-out real makespans: {held_out:.2?}");
     println!(
-        "  fitted: spread {} per node, step_spread {} per step and run, run_spread {} per run (load average {})",
+        "  fitted: spread {} per node, step_spread {} per step and run, run_spread {} per run, latencies.run_spread {} per kind of BMC call and run (load average {})",
         model.spread,
         model.step_spread,
         model.run_spread,
+        model.latencies.run_spread,
         load_average()
     );
     let report = json!({

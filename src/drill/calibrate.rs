@@ -33,6 +33,8 @@ pub struct Calibration {
     starts: BTreeMap<String, Vec<f64>>,
     /// Per step id: the run (0, 1, ...) of each of `starts`; missing ones are run 0.
     start_runs: BTreeMap<String, Vec<usize>>,
+    /// (run, 0 for a power check or 1 for a power-on, seconds) of every BMC call.
+    power_calls: Vec<(usize, usize, f64)>,
     start_attempts: usize,
     start_failures: usize,
     bmc_checked: usize,
@@ -75,11 +77,17 @@ impl Calibration {
                 Event::PowerChecked { result, .. } => {
                     self.bmc_checked += 1;
                     match result {
-                        Ok(_) => self.check_power.push(took),
+                        Ok(_) => {
+                            self.check_power.push(took);
+                            self.power_calls.push((self.runs, 0, took));
+                        }
                         Err(_) => self.bmc_dead += 1,
                     }
                 }
-                Event::PoweredOn { result: Ok(()), .. } => self.power_on.push(took),
+                Event::PoweredOn { result: Ok(()), .. } => {
+                    self.power_on.push(took);
+                    self.power_calls.push((self.runs, 1, took));
+                }
                 Event::SshReady { result, .. } => {
                     self.ssh_waited += 1;
                     match (result, class(&label)) {
@@ -159,6 +167,38 @@ impl Calibration {
             if let Some(run) = fitted.run {
                 model.run_spread = round(run);
             }
+        }
+        // BMC calls of one run are slower or faster together (a loaded controller or BMC
+        // network), and they decide when the first hosts are up: each kind of call is one
+        // more "step" whose factor per run is fitted apart from the starts (a loaded machine
+        // slows ipmitool far more than a service's own start).
+        let mut calls: Vec<(usize, usize, f64)> = Vec::new();
+        for kind in 0..2 {
+            let took: Vec<f64> = self
+                .power_calls
+                .iter()
+                .filter(|(_, k, t)| *k == kind && *t > 0.0)
+                .map(|(_, _, t)| *t)
+                .collect();
+            if took.is_empty() {
+                continue;
+            }
+            let mean = took.iter().sum::<f64>() / took.len() as f64;
+            calls.extend(
+                self.power_calls
+                    .iter()
+                    .filter(|(_, k, t)| *k == kind && *t > 0.0)
+                    .map(|(run, _, t)| (*run, kind, (t / mean).ln())),
+            );
+        }
+        if let Some(Spreads {
+            step: Some(kind),
+            run: Some(run),
+            ..
+        }) = spreads(&calls)
+        {
+            // Per kind and run: the kind's own factor and the run's, together.
+            model.latencies.run_spread = round((kind * kind + run * run).sqrt());
         }
         let share = |part: usize, whole: usize| {
             if whole == 0 {

@@ -175,7 +175,7 @@ impl<'a> World<'a> {
                 let delay = self
                     .draws
                     .between(latencies.check_power, Stream::CheckLatency, key, 0);
-                let delay = self.paced(delay);
+                let delay = self.paced(self.call_factor(0, delay));
                 let state = if self.answers_at[host].is_some() {
                     PowerReport::On
                 } else {
@@ -190,12 +190,10 @@ impl<'a> World<'a> {
                 )
             }
             Action::PowerOn { host } => {
-                let delay = self.paced(self.draws.between(
-                    latencies.power_on,
-                    Stream::PowerLatency,
-                    host as u64,
-                    0,
-                ));
+                let delay =
+                    self.draws
+                        .between(latencies.power_on, Stream::PowerLatency, host as u64, 0);
+                let delay = self.paced(self.call_factor(1, delay));
                 self.power_up(host, now + delay);
                 (
                     delay,
@@ -404,6 +402,27 @@ impl<'a> World<'a> {
             answers += late;
         }
         self.answers_at[host] = Some(answers);
+    }
+
+    /// `time` of a BMC call of `kind` (0 a power check, 1 a power-on) times this run's
+    /// factor for that kind of call (`latencies.run_spread`).
+    fn call_factor(&self, kind: u64, time: Duration) -> Duration {
+        let spread = self.config.latencies.run_spread;
+        if spread <= 0.0 {
+            return time;
+        }
+        let factor = self
+            .draws
+            .around(
+                Duration::from_secs(1000),
+                spread,
+                Stream::StepFactor,
+                kind,
+                1,
+            )
+            .as_secs_f64()
+            / 1000.0;
+        super::random::millis(time.as_secs_f64() * factor)
     }
 
     /// `time` at this run's pace.

@@ -204,6 +204,9 @@ pub struct Latencies {
     /// between attempts.
     #[serde(with = "opt_secs")]
     pub dead_bmc: Option<Duration>,
+    /// Shape of one factor per kind of BMC call (power check, power-on) and run on those
+    /// calls' latencies: the standard deviation of its logarithm (0 = none).
+    pub run_spread: f64,
 }
 
 impl Latencies {
@@ -214,6 +217,7 @@ impl Latencies {
         ssh: (Duration::ZERO, Duration::ZERO),
         probe: (Duration::ZERO, Duration::ZERO),
         dead_bmc: Some(Duration::ZERO),
+        run_spread: 0.0,
     };
 
     /// Typical latencies of ipmitool over lanplus, an SSH poll and a health check.
@@ -223,6 +227,7 @@ impl Latencies {
         ssh: (Duration::ZERO, Duration::from_secs(5)),
         probe: (Duration::from_millis(50), Duration::from_secs(1)),
         dead_bmc: None,
+        run_spread: 0.0,
     };
 }
 

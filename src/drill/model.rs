@@ -34,6 +34,9 @@ pub struct ModelLatencies {
     /// plus the pauses between attempts, as the real run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_bmc: Option<f64>,
+    /// Shape of one factor per kind of BMC call (power check, power-on) and run on those
+    /// calls' latencies: the standard deviation of its logarithm.
+    pub run_spread: f64,
 }
 
 impl Default for ModelLatencies {
@@ -46,6 +49,7 @@ impl Default for ModelLatencies {
             ssh: pair(typical.ssh),
             probe: pair(typical.probe),
             dead_bmc: typical.dead_bmc.map(|d| d.as_secs_f64()),
+            run_spread: typical.run_spread,
         }
     }
 }
@@ -168,6 +172,7 @@ impl Model {
                 return Err(format!("{name}: write [low, high], low first"));
             }
         }
+        seconds("latencies.run_spread", l.run_spread)?;
         if let Some(dead) = l.dead_bmc {
             seconds("latencies.dead_bmc", dead)?;
         }
@@ -258,6 +263,7 @@ impl Model {
                 ssh: pair(l.ssh),
                 probe: pair(l.probe),
                 dead_bmc: l.dead_bmc.map(Duration::from_secs_f64),
+                run_spread: l.run_spread,
             },
             ..DrillConfig::default()
         }
