@@ -48,11 +48,6 @@ impl SshRemote {
         }
     }
 
-    /// Idle sessions kept for reuse now (for tests and benches).
-    pub fn idle_sessions(&self) -> usize {
-        self.idle.idle_count()
-    }
-
     /// Runs `job` on the blocking pool while holding a session permit, bounded in time.
     async fn run_blocking<T, F>(
         &self,
