@@ -11,111 +11,22 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use blackstart::drill::{monte_carlo_with_costs, Calibration, Drill, Model, Percentiles};
-use blackstart::event::state::StepStatus;
-use blackstart::journal::Entry;
 use blackstart::load::load_file;
 use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 use serde_json::json;
-use support::cli::{read_journal, run_in, text};
-use support::lab::{Lab, LabSecret};
+use support::cli::{run_in, text};
+use support::lab::Lab;
+use support::lab_fleet::{measure, write_topology, HOSTS};
 
-const HOSTS: usize = 24;
 const RUNS: usize = 5;
 const CALIBRATE_FROM: usize = 2;
 const SIMULATIONS: usize = 300;
-
-/// Five levels: dns and config, the database (3 of 4, two at a time), queue and cache,
-/// the application, the web tier, the edge.
-fn subsystems(lab: &Lab) -> String {
-    let hosts = |range: std::ops::RangeInclusive<usize>| {
-        range
-            .map(|i| format!("\"{}\"", lab.hosts[i - 1].name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut yaml = String::from("subsystems:\n");
-    let mut add = |name: &str, port: u16, on, delay: f64, requires: &str, extra: &str| {
-        yaml += &format!(
-            "  - name: {name}\n    hosts: [{}]\n    requires: [{requires}]\n    start: {}\n    \
-             health: {{ tcp: {port} }}\n    expect: {delay}s\n{extra}",
-            hosts(on),
-            serde_json::to_string(&lab.service_command(port, delay, "")).unwrap()
-        );
-    };
-    add("dns", 7101, 1..=2, 0.5, "", "    tier: S1\n");
-    add("config", 7102, 3..=5, 1.0, "", "    min_healthy: 2\n");
-    add(
-        "db",
-        7103,
-        6..=9,
-        2.0,
-        "dns, config",
-        "    min_healthy: 3\n    max_parallel: 2\n",
-    );
-    add("queue", 7104, 10..=12, 0.8, "config", "");
-    add("cache", 7105, 13..=15, 1.2, "db", "    min_healthy: 2\n");
-    add(
-        "app",
-        7106,
-        16..=19,
-        1.5,
-        "db, queue",
-        "    wants: [cache]\n",
-    );
-    add("web", 7107, 20..=23, 1.0, "app", "    tier: S1\n");
-    add("edge", 7108, 24..=24, 0.5, "web", "    tier: S1\n");
-    yaml
-}
-
-fn write_topology(lab: &Lab) -> PathBuf {
-    let mut yaml = lab.topology_yaml(LabSecret::File, &subsystems(lab));
-    yaml = yaml.replacen(
-        "policy:\n",
-        "policy:\n  bmc_timeout: 3s\n  bmc_attempts: 1\n",
-        1,
-    );
-    yaml = yaml.replacen("    boot: 10s\n", "    boot: 2s\n", 1);
-    yaml = yaml.replacen(
-        "hosts:\n",
-        "  subsystem:\n    health_policy: { interval: 500ms, timeout: 1s, successes: 1 }\n    \
-         retry: { attempts: 3, backoff: 500ms, max_backoff: 2s }\n    start_timeout: 10s\n    \
-         ready_timeout: 15s\nhosts:\n",
-        1,
-    );
-    let path = lab.dir.join("topology.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-/// From the first action to the last step ready, as the drill measures a makespan.
-fn makespan(run_dir: &Path) -> f64 {
-    let records = read_journal(run_dir);
-    let first = records
-        .iter()
-        .find(|r| matches!(r.entry, Entry::Action { .. }))
-        .map_or(0, |r| r.t_ms);
-    let last = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.entry,
-                Entry::StepStatus {
-                    status: StepStatus::Ready,
-                    ..
-                }
-            )
-        })
-        .map(|r| r.t_ms)
-        .max()
-        .expect("steps became ready");
-    (last - first) as f64 / 1000.0
-}
 
 fn predict(topology: &Topology, model: &Model) -> Percentiles {
     let mut topology = topology.clone();
@@ -143,12 +54,26 @@ fn verdict(band: &Percentiles, real: &[f64]) -> (bool, bool, f64) {
     (error.abs() <= 0.10, inside, error)
 }
 
+/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 fn main() {
+    println!("load average at start: {}", load_average());
     let lab = Lab::start("fid", (97, 40), HOSTS);
     let file = write_topology(&lab);
     let topology = load_file(&file).unwrap_or_else(|e| panic!("{e}")).topology;
     let before = predict(&topology, &Model::default());
     let mut real = Vec::new();
+    let mut lab_speed = Vec::new();
     for run in 0..RUNS {
         for host in 0..HOSTS {
             lab.power_off(host);
@@ -156,8 +81,10 @@ fn main() {
         let dir = lab.dir.join(format!("run-{run}"));
         let output = run_in(&file, &dir);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        real.push((dir.clone(), makespan(&dir)));
-        println!("  real cold start {}: {:.2}s", run + 1, real[run].1);
+        let measured = measure(&topology, &dir);
+        println!("  real cold start {}: {}", run + 1, measured.line());
+        real.push((dir.clone(), measured.makespan.as_secs_f64()));
+        lab_speed.push(measured.json());
     }
     let mut samples = Calibration::default();
     for (dir, _) in &real[..CALIBRATE_FROM] {
@@ -170,6 +97,20 @@ fn main() {
     )
     .unwrap();
     let after = predict(&topology, &model);
+    // The same calibration with its shared factors switched off: what independent
+    // per-node noise alone gives, for comparison.
+    let without_run_factor = predict(
+        &topology,
+        &Model {
+            run_spread: 0.0,
+            step_spread: 0.0,
+            latencies: blackstart::drill::ModelLatencies {
+                run_spread: 0.0,
+                ..model.latencies.clone()
+            },
+            ..model.clone()
+        },
+    );
     let held_out: Vec<f64> = real[CALIBRATE_FROM..].iter().map(|(_, m)| *m).collect();
     let row = |name: &str, band: &Percentiles| {
         let (p50_ok, inside, error) = verdict(band, &held_out);
@@ -189,12 +130,28 @@ fn main() {
         "fidelity bench: {HOSTS} lab hosts with ipmi_sim BMCs, 8 subsystems on 6 levels; {RUNS} real cold starts, calibrated from {CALIBRATE_FROM}, {SIMULATIONS} simulations each"
     );
     println!("  held-out real makespans: {held_out:.2?}");
+    println!(
+        "  fitted: spread {} per node, step_spread {} per step and run, run_spread {} per run, latencies.run_spread {} per kind of BMC call and run (load average {})",
+        model.spread,
+        model.step_spread,
+        model.run_spread,
+        model.latencies.run_spread,
+        load_average()
+    );
     let report = json!({
         "hosts": HOSTS,
         "real_makespans_s": real.iter().map(|(_, m)| *m).collect::<Vec<_>>(),
         "held_out_s": held_out,
+        "runs_against_bound": lab_speed,
         "before_calibration": row("before calibration (defaults)", &before),
+        "after_calibration_without_run_factor": row(
+            "after calibration, node noise only",
+            &without_run_factor
+        ),
         "after_calibration": row("after calibration (2 runs)", &after),
+        "fitted_spread": model.spread,
+        "fitted_run_spread": model.run_spread,
+        "fitted_step_spread": model.step_spread,
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fidelity.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();

@@ -549,3 +549,43 @@ subsystems:
     assert_eq!(app["status"], "blocked");
     assert_eq!(app["blocked_on"], "db");
 }
+
+#[test]
+fn a_run_factor_moves_whole_runs_together_and_widens_the_band_by_about_its_spread() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let exact = DrillConfig::exact();
+    let band = |config: DrillConfig| {
+        blackstart::drill::monte_carlo_with_costs(
+            &Drill::new(&topology, &plan, config),
+            200,
+            0,
+            5,
+            2,
+            &|| {},
+        )
+        .makespan
+    };
+    let still = band(exact);
+    assert_eq!(
+        still.p10, still.p90,
+        "no spread and no run factor: every run the same"
+    );
+    let moved = band(DrillConfig {
+        run_spread: 0.2,
+        ..exact
+    });
+    let (p10, p50, p90) = (
+        moved.p10.unwrap().as_secs_f64(),
+        moved.p50.unwrap().as_secs_f64(),
+        moved.p90.unwrap().as_secs_f64(),
+    );
+    let base = still.p50.unwrap().as_secs_f64();
+    // Every time of a run scaled by one lognormal factor of mean 1: the fast tenth of the
+    // runs is about exp(-1.28 x 0.2 - 0.02) = 0.76 of the unscaled run, the slow tenth at
+    // least 1.27 of it (more: past a ready timeout a slow start is cut and retried), and the
+    // median stays near the unscaled run.
+    assert!((0.70..0.82).contains(&(p10 / base)), "p10 {p10} vs {base}");
+    assert!(p90 / base > 1.2, "p90 {p90} vs {base}");
+    assert!((p50 / base - 1.0).abs() < 0.08, "p50 {p50} vs {base}");
+}

@@ -5,7 +5,9 @@
 //! power-call latencies (`CheckPower`, `PowerOn`), boot time per host class and the SSH
 //! poll's lag (`WaitSsh`: power-on to SSH answering), probe latency, start-to-healthy per
 //! step (`StartFinished`), the spread of starts around their means, and the failure rates
-//! (failed start attempts, BMCs that never answered, hosts that never came back). A slow
+//! (failed start attempts, BMCs that never answered, hosts that never came back). With two
+//! runs or more, starts are split into a factor per run (every start of a run slower or
+//! faster together: load, network) and the spread within a run around it. A slow
 //! SSH and a flapping check cannot be told apart from a failed start in a journal: both
 //! are fitted as zero, and failed starts count as start failures.
 
@@ -29,6 +31,10 @@ pub struct Calibration {
     probe: Vec<f64>,
     /// Per step id: successful start durations.
     starts: BTreeMap<String, Vec<f64>>,
+    /// Per step id: the run (0, 1, ...) of each of `starts`; missing ones are run 0.
+    start_runs: BTreeMap<String, Vec<usize>>,
+    /// (run, 0 for a power check or 1 for a power-on, seconds) of every BMC call.
+    power_calls: Vec<(usize, usize, f64)>,
     start_attempts: usize,
     start_failures: usize,
     bmc_checked: usize,
@@ -71,11 +77,17 @@ impl Calibration {
                 Event::PowerChecked { result, .. } => {
                     self.bmc_checked += 1;
                     match result {
-                        Ok(_) => self.check_power.push(took),
+                        Ok(_) => {
+                            self.check_power.push(took);
+                            self.power_calls.push((self.runs, 0, took));
+                        }
                         Err(_) => self.bmc_dead += 1,
                     }
                 }
-                Event::PoweredOn { result: Ok(()), .. } => self.power_on.push(took),
+                Event::PoweredOn { result: Ok(()), .. } => {
+                    self.power_on.push(took);
+                    self.power_calls.push((self.runs, 1, took));
+                }
                 Event::SshReady { result, .. } => {
                     self.ssh_waited += 1;
                     match (result, class(&label)) {
@@ -91,7 +103,13 @@ impl Calibration {
                     self.start_attempts += 1;
                     let step = label.split(" on ").next().unwrap_or_default().to_string();
                     match result {
-                        Ok(()) => self.starts.entry(step).or_default().push(took),
+                        Ok(()) => {
+                            self.start_runs
+                                .entry(step.clone())
+                                .or_default()
+                                .push(self.runs);
+                            self.starts.entry(step).or_default().push(took);
+                        }
                         Err(_) => self.start_failures += 1,
                     }
                 }
@@ -122,24 +140,65 @@ impl Calibration {
             let mean = lags.iter().sum::<f64>() / lags.len() as f64;
             model.latencies.ssh = [0.0, round(2.0 * mean)];
         }
-        let mut logs = Vec::new();
-        for (step, samples) in &self.starts {
+        // Each start as log(start / its step's mean), with its run and step.
+        let mut logs: Vec<(usize, usize, f64)> = Vec::new();
+        for (index, (step, samples)) in self.starts.iter().enumerate() {
             let mean = samples.iter().sum::<f64>() / samples.len() as f64;
             model.start.insert(step.clone(), round(mean));
+            let runs = self.start_runs.get(step);
             if mean > 0.0 {
                 logs.extend(
                     samples
                         .iter()
-                        .filter(|s| **s > 0.0)
-                        .map(|s| (s / mean).ln()),
+                        .enumerate()
+                        .filter(|(_, s)| **s > 0.0)
+                        .map(|(i, s)| {
+                            let run = runs.and_then(|r| r.get(i)).copied().unwrap_or(0);
+                            (run, index, (s / mean).ln())
+                        }),
                 );
             }
         }
-        if logs.len() >= 2 {
-            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-            let variance =
-                logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (logs.len() - 1) as f64;
-            model.spread = round(variance.sqrt());
+        if let Some(fitted) = spreads(&logs) {
+            model.spread = round(fitted.node);
+            if let Some(step) = fitted.step {
+                model.step_spread = round(step);
+            }
+            if let Some(run) = fitted.run {
+                model.run_spread = round(run);
+            }
+        }
+        // BMC calls of one run are slower or faster together (a loaded controller or BMC
+        // network), and they decide when the first hosts are up: each kind of call is one
+        // more "step" whose factor per run is fitted apart from the starts (a loaded machine
+        // slows ipmitool far more than a service's own start).
+        let mut calls: Vec<(usize, usize, f64)> = Vec::new();
+        for kind in 0..2 {
+            let took: Vec<f64> = self
+                .power_calls
+                .iter()
+                .filter(|(_, k, t)| *k == kind && *t > 0.0)
+                .map(|(_, _, t)| *t)
+                .collect();
+            if took.is_empty() {
+                continue;
+            }
+            let mean = took.iter().sum::<f64>() / took.len() as f64;
+            calls.extend(
+                self.power_calls
+                    .iter()
+                    .filter(|(_, k, t)| *k == kind && *t > 0.0)
+                    .map(|(run, _, t)| (*run, kind, (t / mean).ln())),
+            );
+        }
+        if let Some(Spreads {
+            step: Some(kind),
+            run: Some(run),
+            ..
+        }) = spreads(&calls)
+        {
+            // Per kind and run: the kind's own factor and the run's, together.
+            model.latencies.run_spread = round((kind * kind + run * run).sqrt());
         }
         let share = |part: usize, whole: usize| {
             if whole == 0 {
@@ -164,6 +223,79 @@ impl Calibration {
         ));
         model
     }
+}
+
+/// Spreads of log start times, nested: a factor per run (a loaded controller slows every
+/// start of the run), a factor per step within a run (its nodes start together, under the
+/// same moment's load), and each node's own noise around them.
+#[derive(Debug, Clone, Copy)]
+struct Spreads {
+    node: f64,
+    /// With two samples of one step in one run or more (and two step runs).
+    step: Option<f64>,
+    /// With two runs or more.
+    run: Option<f64>,
+}
+
+/// Fits [`Spreads`] to `(run, step, log(start / step mean))` samples by the method of
+/// moments (one-way random effects, nested): each level's observed variance less what the
+/// levels below it alone would give it, never below zero. With one run, everything is the
+/// nodes' own spread, as before.
+fn spreads(logs: &[(usize, usize, f64)]) -> Option<Spreads> {
+    if logs.len() < 2 {
+        return None;
+    }
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let mut runs: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for (run, step, x) in logs {
+        runs.entry(*run).or_default().push(*x);
+        groups.entry((*run, *step)).or_default().push(*x);
+    }
+    if runs.len() < 2 {
+        let all: Vec<f64> = logs.iter().map(|(_, _, x)| *x).collect();
+        let m = mean(&all);
+        let variance = all.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64;
+        return Some(Spreads {
+            node: variance.sqrt(),
+            step: None,
+            run: None,
+        });
+    }
+    let n = logs.len() as f64;
+    let (r, g) = (runs.len() as f64, groups.len() as f64);
+    let steps = logs
+        .iter()
+        .map(|(_, step, _)| *step)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as f64;
+    let run_mean: BTreeMap<usize, f64> = runs.iter().map(|(run, xs)| (*run, mean(xs))).collect();
+    // Nodes around their step-in-run's mean.
+    let residual: f64 = groups
+        .values()
+        .map(|xs| {
+            let m = mean(xs);
+            xs.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+        })
+        .sum();
+    let node = residual / (n - g).max(1.0);
+    // Steps-in-run around their run's mean; per step, the step's own mean was taken out
+    // already (the logs are relative to it): (runs - 1) x (steps - 1) degrees of freedom.
+    let deviations: f64 = groups
+        .iter()
+        .map(|((run, _), xs)| (mean(xs) - run_mean[run]).powi(2))
+        .sum();
+    let observed_step = deviations / ((r - 1.0) * (steps - 1.0)).max(1.0);
+    let step = (observed_step - node / (n / g)).max(0.0);
+    // Runs around the grand mean.
+    let grand = mean(&run_mean.values().copied().collect::<Vec<_>>());
+    let observed_run = run_mean.values().map(|f| (f - grand).powi(2)).sum::<f64>() / (r - 1.0);
+    let run = (observed_run - step / (g / r) - node / (n / r)).max(0.0);
+    Some(Spreads {
+        node: node.sqrt(),
+        step: Some(step.sqrt()),
+        run: Some(run.sqrt()),
+    })
 }
 
 /// Fits a model from the journals in `dirs`, classing hosts by the default label.
@@ -199,6 +331,63 @@ mod tests {
     use super::*;
 
     #[test]
+    fn steps_slower_together_in_one_run_are_a_step_factor_not_node_spread() {
+        let mut samples = Calibration {
+            runs: 2,
+            ..Calibration::default()
+        };
+        // Three steps of three nodes each: within a step and run the nodes agree to 1 %,
+        // but each step's nodes are together 10 % faster or slower from run to run.
+        let node = [1.0, 1.01, 0.99];
+        for (step, shift) in [("a", 1.1), ("b", 0.9), ("c", 1.0)] {
+            let took: Vec<f64> = node
+                .iter()
+                .map(|s| s * shift)
+                .chain(node.iter().map(|s| s * (2.0 - shift)))
+                .collect();
+            samples.starts.insert(step.into(), took);
+            samples
+                .start_runs
+                .insert(step.into(), vec![0, 0, 0, 1, 1, 1]);
+        }
+        let model = samples.fit(&Model::default());
+        assert!(model.spread < 0.02, "per node: {}", model.spread);
+        assert!(
+            (0.05..0.2).contains(&model.step_spread),
+            "per step and run: {}",
+            model.step_spread
+        );
+        assert!(
+            model.run_spread < 0.05,
+            "the runs as a whole agree: {}",
+            model.run_spread
+        );
+    }
+
+    #[test]
+    fn a_whole_run_slower_is_a_run_factor_not_spread_within_runs() {
+        let mut samples = Calibration {
+            runs: 2,
+            ..Calibration::default()
+        };
+        // Run 1 takes every start 30 % longer than run 0; within a run starts vary a little.
+        let run0 = [1.0, 1.05, 0.95, 1.02, 0.98];
+        let took: Vec<f64> = run0.iter().chain(&run0.map(|s| s * 1.3)).copied().collect();
+        samples.starts.insert("db".into(), took);
+        samples
+            .start_runs
+            .insert("db".into(), vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        let model = samples.fit(&Model::default());
+        assert!(model.spread < 0.05, "within runs: {}", model.spread);
+        // log(1.3) = 0.262 apart: a standard deviation of 0.262 / sqrt(2) = 0.186.
+        assert!(
+            (model.run_spread - 0.186).abs() < 0.01,
+            "between runs: {}",
+            model.run_spread
+        );
+    }
+
+    #[test]
     fn samples_give_bands_means_boot_floors_and_rates() {
         let mut samples = Calibration {
             runs: 2,
@@ -225,6 +414,8 @@ mod tests {
         assert_eq!(model.faults.start_failure, 0.1);
         assert_eq!(model.faults.dead_bmc, 0.0);
         assert!(model.spread > 0.3 && model.spread < 0.7, "{}", model.spread);
+        assert_eq!(model.run_spread, 0.0, "one run tells nothing about runs");
+        assert_eq!(model.step_spread, 0.0);
         assert_eq!(
             model.latencies.dead_bmc, None,
             "dead BMCs follow the policy"

@@ -61,6 +61,8 @@ pub(crate) struct World<'a> {
     healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
+    /// This run's factor on every time (see [`DrillConfig::run_spread`]).
+    pace: f64,
     pub(crate) tally: FaultTally,
 }
 
@@ -102,7 +104,19 @@ impl<'a> World<'a> {
             }
         }
         let warm = config.start == FleetStart::Warm;
+        // One lognormal draw per run with mean 1, as `around` draws its times.
+        let pace = draws
+            .around(
+                Duration::from_secs(1000),
+                config.run_spread,
+                Stream::RunFactor,
+                0,
+                0,
+            )
+            .as_secs_f64()
+            / 1000.0;
         World {
+            pace,
             topology,
             plan,
             config,
@@ -161,6 +175,7 @@ impl<'a> World<'a> {
                 let delay = self
                     .draws
                     .between(latencies.check_power, Stream::CheckLatency, key, 0);
+                let delay = self.paced(self.call_factor(0, delay));
                 let state = if self.answers_at[host].is_some() {
                     PowerReport::On
                 } else {
@@ -178,6 +193,7 @@ impl<'a> World<'a> {
                 let delay =
                     self.draws
                         .between(latencies.power_on, Stream::PowerLatency, host as u64, 0);
+                let delay = self.paced(self.call_factor(1, delay));
                 self.power_up(host, now + delay);
                 (
                     delay,
@@ -188,9 +204,12 @@ impl<'a> World<'a> {
                 )
             }
             Action::PowerOff { host } => {
-                let delay =
-                    self.draws
-                        .between(latencies.power_on, Stream::PowerLatency, host as u64, 1);
+                let delay = self.paced(self.draws.between(
+                    latencies.power_on,
+                    Stream::PowerLatency,
+                    host as u64,
+                    1,
+                ));
                 self.answers_at[host] = None;
                 (
                     delay,
@@ -205,9 +224,12 @@ impl<'a> World<'a> {
                 let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
                 match answers {
                     Some(at) if at.saturating_sub(now) <= limit => {
-                        let poll =
-                            self.draws
-                                .between(latencies.ssh, Stream::SshLatency, host as u64, 0);
+                        let poll = self.paced(self.draws.between(
+                            latencies.ssh,
+                            Stream::SshLatency,
+                            host as u64,
+                            0,
+                        ));
                         (
                             at.saturating_sub(now) + poll,
                             Event::SshReady {
@@ -246,12 +268,12 @@ impl<'a> World<'a> {
             }
             Action::Probe { node } => {
                 let host = target.host;
-                let delay = self.draws.between(
+                let delay = self.paced(self.draws.between(
                     latencies.probe,
                     Stream::ProbeLatency,
                     step as u64,
                     host as u64,
-                ) + self.slow(host);
+                )) + self.slow(host);
                 // Healthy when the service is up by the time the probe answers.
                 let healthy =
                     self.is_healthy(node, now + delay) || self.config.start == FleetStart::Warm;
@@ -271,11 +293,22 @@ impl<'a> World<'a> {
             Action::Start { node, attempt } => {
                 let host = target.host;
                 let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
-                let expected = self.plan.steps[step].duration;
-                let took = self
-                    .draws
-                    .around(expected, self.config.spread, Stream::StartTime, a, b)
-                    + self.slow(host);
+                // The step's own factor in this run (its nodes start at the same moment, under
+                // the same load), then each node's own draw around it.
+                let expected = self.draws.around(
+                    self.plan.steps[step].duration,
+                    self.config.step_spread,
+                    Stream::StepFactor,
+                    step as u64,
+                    0,
+                );
+                let took = self.paced(self.draws.around(
+                    expected,
+                    self.config.spread,
+                    Stream::StartTime,
+                    a,
+                    b,
+                )) + self.slow(host);
                 let rates = self.config.faults;
                 let subsystem = self.plan.steps[step].step.subsystem;
                 let placed = |kind| {
@@ -360,14 +393,45 @@ impl<'a> World<'a> {
         }
         let boot = self.topology.hosts[host].boot;
         let mut answers = at
-            + self
-                .draws
-                .around(boot, self.config.spread, Stream::Boot, host as u64, 0);
+            + self.paced(
+                self.draws
+                    .around(boot, self.config.spread, Stream::Boot, host as u64, 0),
+            );
         if let Some(late) = self.faults[host].slow_ssh {
             self.tally.slow_ssh += 1;
             answers += late;
         }
         self.answers_at[host] = Some(answers);
+    }
+
+    /// `time` of a BMC call of `kind` (0 a power check, 1 a power-on) times this run's
+    /// factor for that kind of call (`latencies.run_spread`).
+    fn call_factor(&self, kind: u64, time: Duration) -> Duration {
+        let spread = self.config.latencies.run_spread;
+        if spread <= 0.0 {
+            return time;
+        }
+        let factor = self
+            .draws
+            .around(
+                Duration::from_secs(1000),
+                spread,
+                Stream::StepFactor,
+                kind,
+                1,
+            )
+            .as_secs_f64()
+            / 1000.0;
+        super::random::millis(time.as_secs_f64() * factor)
+    }
+
+    /// `time` at this run's pace.
+    fn paced(&self, time: Duration) -> Duration {
+        if self.pace == 1.0 {
+            time
+        } else {
+            super::random::millis(time.as_secs_f64() * self.pace)
+        }
     }
 
     /// Extra time of every SSH command on a host with slow SSH.

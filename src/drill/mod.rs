@@ -204,6 +204,9 @@ pub struct Latencies {
     /// between attempts.
     #[serde(with = "opt_secs")]
     pub dead_bmc: Option<Duration>,
+    /// Shape of one factor per kind of BMC call (power check, power-on) and run on those
+    /// calls' latencies: the standard deviation of its logarithm (0 = none).
+    pub run_spread: f64,
 }
 
 impl Latencies {
@@ -214,6 +217,7 @@ impl Latencies {
         ssh: (Duration::ZERO, Duration::ZERO),
         probe: (Duration::ZERO, Duration::ZERO),
         dead_bmc: Some(Duration::ZERO),
+        run_spread: 0.0,
     };
 
     /// Typical latencies of ipmitool over lanplus, an SSH poll and a health check.
@@ -223,6 +227,7 @@ impl Latencies {
         ssh: (Duration::ZERO, Duration::from_secs(5)),
         probe: (Duration::from_millis(50), Duration::from_secs(1)),
         dead_bmc: None,
+        run_spread: 0.0,
     };
 }
 
@@ -241,6 +246,14 @@ pub enum FleetStart {
 pub struct DrillConfig {
     /// Shape of boot and start times around their expected values (0 = exact).
     pub spread: f64,
+    /// Shape of one factor per run that every time of that run is multiplied by: the
+    /// standard deviation of its logarithm (0 = none). Real runs differ as a whole (a loaded
+    /// controller, a busy network: every host slower together), not only host by host.
+    pub run_spread: f64,
+    /// Shape of one factor per step and run on the start times of that step's nodes (they
+    /// start together, under the same moment's load): the standard deviation of its
+    /// logarithm (0 = none).
+    pub step_spread: f64,
     /// Fault probabilities.
     pub faults: FaultRates,
     /// Small latencies.
@@ -256,6 +269,8 @@ impl Default for DrillConfig {
     fn default() -> Self {
         DrillConfig {
             spread: 0.2,
+            run_spread: 0.0,
+            step_spread: 0.0,
             faults: FaultRates::DEFAULT,
             latencies: Latencies::TYPICAL,
             start: FleetStart::Cold,
@@ -269,6 +284,8 @@ impl DrillConfig {
     pub fn exact() -> DrillConfig {
         DrillConfig {
             spread: 0.0,
+            run_spread: 0.0,
+            step_spread: 0.0,
             faults: FaultRates::NONE,
             latencies: Latencies::ZERO,
             start: FleetStart::Cold,

@@ -34,6 +34,9 @@ pub struct ModelLatencies {
     /// plus the pauses between attempts, as the real run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_bmc: Option<f64>,
+    /// Shape of one factor per kind of BMC call (power check, power-on) and run on those
+    /// calls' latencies: the standard deviation of its logarithm.
+    pub run_spread: f64,
 }
 
 impl Default for ModelLatencies {
@@ -46,6 +49,7 @@ impl Default for ModelLatencies {
             ssh: pair(typical.ssh),
             probe: pair(typical.probe),
             dead_bmc: typical.dead_bmc.map(|d| d.as_secs_f64()),
+            run_spread: typical.run_spread,
         }
     }
 }
@@ -86,6 +90,12 @@ pub struct Model {
     /// Shape of boot and start times around their expected values: the standard deviation
     /// of their logarithm (0 = exactly as expected).
     pub spread: f64,
+    /// Shape of one factor per run on every time of that run (a loaded controller, a busy
+    /// network: all hosts slower together): the standard deviation of its logarithm.
+    pub run_spread: f64,
+    /// Shape of one factor per step and run on that step's start times (its nodes start
+    /// together, under the same load): the standard deviation of its logarithm.
+    pub step_spread: f64,
     /// Small latencies.
     pub latencies: ModelLatencies,
     /// Fault probabilities.
@@ -108,6 +118,8 @@ impl Default for Model {
     fn default() -> Self {
         Model {
             spread: DrillConfig::default().spread,
+            run_spread: DrillConfig::default().run_spread,
+            step_spread: DrillConfig::default().step_spread,
             latencies: ModelLatencies::default(),
             faults: ModelFaults::default(),
             class_label: "role".into(),
@@ -160,10 +172,13 @@ impl Model {
                 return Err(format!("{name}: write [low, high], low first"));
             }
         }
+        seconds("latencies.run_spread", l.run_spread)?;
         if let Some(dead) = l.dead_bmc {
             seconds("latencies.dead_bmc", dead)?;
         }
         seconds("spread", self.spread)?;
+        seconds("run_spread", self.run_spread)?;
+        seconds("step_spread", self.step_spread)?;
         for (class, boot) in &self.boot {
             seconds(&format!("boot.{class}"), *boot)?;
         }
@@ -233,6 +248,8 @@ impl Model {
         let f = &self.faults;
         DrillConfig {
             spread: self.spread,
+            run_spread: self.run_spread,
+            step_spread: self.step_spread,
             faults: FaultRates {
                 start_failure: f.start_failure,
                 dead_disk: f.dead_disk,
@@ -246,6 +263,7 @@ impl Model {
                 ssh: pair(l.ssh),
                 probe: pair(l.probe),
                 dead_bmc: l.dead_bmc.map(Duration::from_secs_f64),
+                run_spread: l.run_spread,
             },
             ..DrillConfig::default()
         }

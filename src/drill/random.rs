@@ -28,6 +28,8 @@ pub(crate) enum Stream {
     PowerLatency,
     SshLatency,
     ProbeLatency,
+    RunFactor,
+    StepFactor,
 }
 
 /// The draws of one run.

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use super::health::{healthy_now, wait_healthy};
+use super::health::{healthy_now, wait_healthy, Pace};
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
 use crate::event::{Action, Event, PowerReport, Reason, Target};
-use crate::graph::Step;
+use crate::graph::{Mode, Step};
 use crate::plan::actions::node_commands;
 use crate::plan::power;
 use crate::playbook::Prepare;
@@ -49,6 +49,10 @@ impl<P, R, Q> Clone for Executor<P, R, Q> {
         }
     }
 }
+
+/// Shortest and longest pause between two boot polls of a host.
+const SSH_POLL_MIN: Duration = Duration::from_millis(100);
+const SSH_POLL_MAX: Duration = Duration::from_secs(2);
 
 /// How long to wait for a booting host to answer SSH: three times its expected boot plus
 /// one connect timeout, so a slow boot is not declared dead.
@@ -221,7 +225,10 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         action: PowerAction,
         wanted: PowerState,
     ) -> Result<(), Reason> {
-        match self.power.power(host, action).await {
+        let result = self.power.power(host, action).await;
+        // Whatever the outcome, sessions kept from before the switch may be dead now.
+        self.remote.forget(host);
+        match result {
             Ok(state) if state == wanted => Ok(()),
             Ok(_) => Err(Reason::PowerNotApplied {
                 wanted: action.verb().into(),
@@ -265,8 +272,10 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     }
 
     async fn wait_ssh(&self, host: &Host) -> Result<(), Reason> {
-        let deadline = Instant::now() + boot_timeout(host);
-        let mut pause = Duration::from_millis(100);
+        let started = Instant::now();
+        let deadline = started + boot_timeout(host);
+        // Polls get sparser while the host is not expected up yet, dense again when it is.
+        let pace = Pace::new(started, started + host.boot, SSH_POLL_MIN, SSH_POLL_MAX);
         loop {
             let attempt = self
                 .remote
@@ -280,16 +289,13 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                     | TransportError::Auth { .. }
                     | TransportError::Config { .. }),
                 ) => return Err(err.ssh_reason("SSH")),
-                Err(err) if Instant::now() + pause >= deadline => {
+                Err(err) if Instant::now() + pace.pause(Instant::now()) >= deadline => {
                     return Err(Reason::NoAnswerAfterBoot {
                         limit_ms: Reason::millis(boot_timeout(host)),
                         last: err.to_string(),
                     })
                 }
-                Err(_) => {
-                    sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
+                Err(_) => sleep(pace.pause(Instant::now())).await,
             }
         }
     }
@@ -302,7 +308,12 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         step: Step,
         host_id: HostId,
     ) -> (Result<(), Reason>, Option<CommandOutput>) {
+        let began = Instant::now();
         let subsystem = &self.topology.subsystems[step.subsystem];
+        let expect = match (step.mode, &subsystem.bootstrap) {
+            (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
+            _ => subsystem.expect,
+        };
         let commands = node_commands(&self.topology, step, host_id);
         let mut last_output = None;
         if let Some(leave) = &commands.leave_bootstrap {
@@ -336,6 +347,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             subsystem,
             check,
             commands.progress.as_deref(),
+            began + expect,
         )
         .await;
         (result, last_output)

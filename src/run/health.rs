@@ -77,8 +77,56 @@ impl ProgressWatch {
     }
 }
 
+/// Shortest pause between two health probes of a node that is not healthy yet.
+pub const PROBE_PAUSE_MIN: Duration = Duration::from_millis(20);
+
+/// When to look again for something that is not there yet (a service, an SSH answer),
+/// expected at a known time: while it is early, the pauses grow with the time waited (half
+/// of it), so a fast start is seen fast and a slow one costs few polls; from the expected
+/// time on they start short again and grow with the lateness (a quarter of it). Never
+/// shorter than `min`, never longer than `max` (the configured interval), and never
+/// sleeping past the expected time. So a poll lands within a fraction of the wait, not a
+/// whole interval, after the thing appears.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    started: Instant,
+    expected: Instant,
+    min: Duration,
+    max: Duration,
+}
+
+impl Pace {
+    /// Pauses for a wait begun at `started` for something expected at `expected`, between
+    /// `min` and `max`.
+    pub fn new(started: Instant, expected: Instant, min: Duration, max: Duration) -> Pace {
+        let max = max.max(Duration::from_millis(1));
+        Pace {
+            started,
+            expected,
+            min: min.min(max),
+            max,
+        }
+    }
+
+    /// The pause after a poll at `now` that found nothing.
+    pub fn pause(&self, now: Instant) -> Duration {
+        if now < self.expected {
+            let grown = now.saturating_duration_since(self.started) / 2;
+            grown
+                .clamp(self.min, self.max)
+                .min(self.expected - now)
+                .max(Duration::from_millis(1))
+        } else {
+            (now.duration_since(self.expected) / 4).clamp(self.min, self.max)
+        }
+    }
+}
+
 /// Polls until the node is healthy (`successes` in a row) or its ready timeout passes; a
-/// progress probe that keeps changing moves the timeout.
+/// progress probe that keeps changing moves the timeout. The first probe runs at once; while
+/// the node is not healthy the probes follow a [`Pace`] around `expected` (when the start
+/// should be done) capped at the policy's interval; between successes in a row the full
+/// interval passes, as "N checks in a row" promises.
 pub async fn wait_healthy<R: Remote, Q: Probe>(
     remote: &R,
     probe: &Q,
@@ -86,9 +134,11 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
     subsystem: &Subsystem,
     check: &RenderedCheck,
     progress_command: Option<&str>,
+    expected: Instant,
 ) -> Result<(), Reason> {
     let policy = subsystem.health_policy;
     let started = Instant::now();
+    let pace = Pace::new(started, expected, PROBE_PAUSE_MIN, policy.interval);
     let mut deadline = started + subsystem.ready_timeout;
     let mut in_a_row = 0;
     let mut last_failure = String::from("no probe ran");
@@ -134,13 +184,58 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
                 last: last_failure,
             });
         }
-        sleep(policy.interval.min(deadline.saturating_duration_since(now))).await;
+        let pause = if in_a_row > 0 {
+            policy.interval
+        } else {
+            pace.pause(now)
+        };
+        sleep(pause.min(deadline.saturating_duration_since(now))).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pauses_grow_while_early_restart_at_the_expected_time_and_stay_within_bounds() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let pace = Pace::new(t0, t0 + ms(2000), ms(20), ms(500));
+        assert_eq!(pace.pause(t0), ms(20), "the floor right after the start");
+        assert_eq!(
+            pace.pause(t0 + ms(300)),
+            ms(150),
+            "half the wait while early"
+        );
+        assert_eq!(
+            pace.pause(t0 + ms(1900)),
+            ms(100),
+            "never past the expected time"
+        );
+        assert_eq!(pace.pause(t0 + ms(1200)), ms(500), "capped at the interval");
+        assert_eq!(pace.pause(t0 + ms(2000)), ms(20), "short again when due");
+        assert_eq!(
+            pace.pause(t0 + ms(2400)),
+            ms(100),
+            "a quarter of the lateness"
+        );
+        assert_eq!(pace.pause(t0 + ms(9000)), ms(500), "capped at the interval");
+        // A policy interval below the floor wins over the floor.
+        let quick = Pace::new(t0, t0 + ms(1000), ms(20), ms(5));
+        assert_eq!(quick.pause(t0 + ms(500)), ms(5));
+        // Polling a whole schedule: a service up 2.25 s after its start (0.25 s late) is
+        // seen within 0.1 s, where a fixed 500 ms interval could miss it by up to 500 ms.
+        let up = t0 + ms(2250);
+        let mut now = t0;
+        let mut polls = 0;
+        while now < up {
+            now += pace.pause(now);
+            polls += 1;
+        }
+        assert!(now - up <= ms(100), "seen {:?} late", now - up);
+        assert!(polls <= 25, "{polls} polls");
+    }
 
     #[test]
     fn a_changing_probe_extends_the_deadline_and_a_stalled_one_does_not() {

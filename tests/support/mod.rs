@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cli;
 pub mod input;
 pub mod lab;
+pub mod lab_fleet;
 pub mod lab_scripts;
 pub mod netns;
 pub mod procs;

@@ -10,6 +10,8 @@ pub mod redfish;
 pub mod ssh;
 mod ssh_jump;
 mod ssh_login;
+mod ssh_pool;
+mod ssh_session;
 pub mod tls;
 
 use std::future::Future;
@@ -178,6 +180,11 @@ pub trait Remote: Send + Sync + 'static {
             }
         }
     }
+
+    /// Drops whatever the transport keeps for `host` between calls (idle sessions): the host
+    /// was just powered on or off, so they are dead or soon will be. The default keeps
+    /// nothing.
+    fn forget(&self, _host: &Host) {}
 }
 
 /// Health probes, run directly against the service (never through monitoring).

@@ -1,0 +1,76 @@
+//! How close a real run comes to its bound (a lab bench, not in CI).
+//!
+//! `cargo bench --bench lab_speed [-- RUNS]` starts the fidelity bench's 24-host lab on
+//! loopback (one sshd and one ipmi_sim BMC per host; needs `bash tests/install-lab-packages.sh`
+//! and root), runs the real cold start RUNS times (default 3), and prints for each run its
+//! makespan, the bound for that run (the plan of the topology with every start taking exactly
+//! its service's delay and every host up when it came up in the journal: at its power-on, or
+//! at its first SSH answer) and their ratio. Goal: within 1.2x. Writes target/bench-lab-speed.json.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+
+use blackstart::load::load_file;
+use support::cli::{run_in, text};
+use support::lab::Lab;
+use support::lab_fleet::{measure, write_topology, HOSTS};
+
+/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(3);
+    let lab = Lab::start("lsp", (97, 50), HOSTS);
+    let file = write_topology(&lab);
+    let topology = load_file(&file).unwrap_or_else(|e| panic!("{e}")).topology;
+    println!("lab speed bench: {HOSTS} lab hosts with ipmi_sim BMCs, five levels; {runs} real cold starts");
+    let mut measured = Vec::new();
+    for run in 0..runs {
+        for host in 0..HOSTS {
+            lab.power_off(host);
+        }
+        let dir = lab.dir.join(format!("run-{run}"));
+        let output = run_in(&file, &dir);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let figures = measure(&topology, &dir);
+        println!(
+            "  cold start {}: {} (load average {})",
+            run + 1,
+            figures.line(),
+            load_average()
+        );
+        measured.push(figures);
+    }
+    let mut ratios: Vec<f64> = measured.iter().map(|m| m.ratio_powered_on()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let mut ssh_ratios: Vec<f64> = measured.iter().map(|m| m.ratio_ssh_ready()).collect();
+    ssh_ratios.sort_by(f64::total_cmp);
+    println!(
+        "  median ratio: {:.3} against the bound from power-on, {:.3} from first SSH answer (goal <= 1.2)",
+        ratios[runs / 2],
+        ssh_ratios[runs / 2]
+    );
+    let report = serde_json::json!({
+        "hosts": HOSTS,
+        "runs": measured.iter().map(|m| m.json()).collect::<Vec<_>>(),
+        "median_ratio_powered_on": ratios[runs / 2],
+        "median_ratio_ssh_ready": ssh_ratios[runs / 2],
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-lab-speed.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
+    println!("  written to {}", out.display());
+}

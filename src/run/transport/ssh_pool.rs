@@ -1,0 +1,292 @@
+//! Idle SSH sessions kept for reuse: a login (TCP, key exchange, host-key check, public-key
+//! authentication) costs one to several hundred milliseconds, a channel on an open session a
+//! round trip. So the boot poll's session carries the host's start command, and the start's
+//! session its command checks.
+//!
+//! A session is used by one call at a time: a call takes it out of the pool and puts it back
+//! only when its command ended cleanly (channel closed, exit status read). A session cut
+//! mid-command, or one that failed, is dropped. At most [`PER_HOST`] idle sessions per host
+//! and a fleet-wide number bounded by the process's descriptor limit; past it the session
+//! idle longest is closed. A session idle past [`IDLE_LIMIT`] is not reused (a firewall or
+//! the host may have dropped it silently). Hosts behind jump hosts are never pooled: their
+//! bridges end with the call that opened them.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ssh2::Session;
+
+use crate::topology::Host;
+
+/// Idle sessions kept per host (two nodes of one host may run commands at once).
+pub(super) const PER_HOST: usize = 2;
+
+/// An idle session older than this is closed rather than reused.
+pub(super) const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Most idle sessions kept in all, whatever the descriptor limit.
+const MOST_IDLE: usize = 1024;
+
+/// An authenticated session not running anything.
+pub(super) struct IdleSession {
+    /// The session (it owns its socket).
+    pub session: Session,
+    /// The socket's descriptor, for polling.
+    pub fd: RawFd,
+    /// When it was put back.
+    since: Instant,
+}
+
+impl IdleSession {
+    /// A session ready for reuse, idle from now.
+    pub fn new(session: Session, fd: RawFd) -> Self {
+        IdleSession {
+            session,
+            fd,
+            since: Instant::now(),
+        }
+    }
+
+    /// The same session, idle from now (put back after a call).
+    pub fn idle_from_now(mut self) -> Self {
+        self.since = Instant::now();
+        self
+    }
+}
+
+impl Drop for IdleSession {
+    fn drop(&mut self) {
+        // Never block in libssh2's free functions on a session the peer may have left.
+        self.session.set_blocking(false);
+    }
+}
+
+/// What identifies a host's login: the same name, address, port, user, key, known_hosts
+/// and host-key checking.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct PoolKey(String);
+
+impl PoolKey {
+    /// The host's key, or None for a host reached through jump hosts (never pooled).
+    pub fn of(host: &Host) -> Option<PoolKey> {
+        let ssh = &host.ssh.login;
+        host.ssh.jumps.is_empty().then(|| {
+            PoolKey(format!(
+                "{}\0{}\0{}\0{}\0{:?}\0{}\0{}",
+                host.name,
+                ssh.user,
+                host.address,
+                ssh.port,
+                ssh.key,
+                ssh.known_hosts.display(),
+                // A session accepted without checking the host key never serves a strict call.
+                ssh.strict_host_key_checking
+            ))
+        })
+    }
+}
+
+/// The idle sessions of a fleet. Shared by the clones of one transport.
+pub(super) struct SessionPool {
+    idle: Mutex<HashMap<PoolKey, Vec<IdleSession>>>,
+    most: usize,
+}
+
+impl std::fmt::Debug for SessionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPool")
+            .field("idle", &self.idle_count())
+            .field("most", &self.most)
+            .finish()
+    }
+}
+
+impl SessionPool {
+    /// A pool keeping at most a quarter of the process's descriptor limit (between 8 and
+    /// [`MOST_IDLE`]), so idle sessions never starve new connections of descriptors.
+    pub fn new() -> Self {
+        SessionPool::with_most(descriptor_limit().map_or(64, |limit| limit / 4))
+    }
+
+    /// A pool keeping at most `most` idle sessions (clamped to 8..=[`MOST_IDLE`]).
+    pub fn with_most(most: usize) -> Self {
+        SessionPool {
+            idle: Mutex::new(HashMap::new()),
+            most: most.clamp(8, MOST_IDLE),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Vec<IdleSession>>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used idle session of `key`, if one is fresh enough.
+    pub fn take(&self, key: &PoolKey) -> Option<IdleSession> {
+        let mut idle = self.lock();
+        let sessions = idle.get_mut(key)?;
+        let mut found = None;
+        while let Some(session) = sessions.pop() {
+            if session.since.elapsed() < IDLE_LIMIT {
+                found = Some(session);
+                break;
+            }
+        }
+        if sessions.is_empty() {
+            idle.remove(key);
+        }
+        found
+    }
+
+    /// Keeps `session` for `key`; closes the one idle longest when a cap is reached.
+    pub fn put(&self, key: PoolKey, session: IdleSession) {
+        let mut evicted = Vec::new();
+        {
+            let mut idle = self.lock();
+            let sessions = idle.entry(key).or_default();
+            sessions.push(session);
+            if sessions.len() > PER_HOST {
+                evicted.push(sessions.remove(0));
+            }
+            let total: usize = idle.values().map(Vec::len).sum();
+            if total > self.most {
+                let oldest = idle
+                    .iter()
+                    .filter_map(|(key, list)| list.first().map(|s| (s.since, key.clone())))
+                    .min_by_key(|(since, _)| *since)
+                    .map(|(_, key)| key);
+                if let Some(key) = oldest {
+                    let list = idle.get_mut(&key).expect("just found");
+                    evicted.push(list.remove(0));
+                    if list.is_empty() {
+                        idle.remove(&key);
+                    }
+                }
+            }
+        }
+        // Closed outside the lock: a goodbye may wait on the network.
+        for session in evicted {
+            goodbye(session);
+        }
+    }
+
+    /// Closes every idle session of `key` (the host was powered off or on: its sessions are
+    /// gone or about to be).
+    pub fn forget(&self, key: &PoolKey) {
+        let gone = self.lock().remove(key);
+        drop(gone);
+    }
+
+    /// Idle sessions held now.
+    pub fn idle_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+}
+
+/// Says goodbye on an idle session, briefly; failures ignored.
+fn goodbye(idle: IdleSession) {
+    idle.session.set_blocking(true);
+    idle.session.set_timeout(200);
+    let _ = idle.session.disconnect(None, "idle", None);
+}
+
+/// The soft limit on open descriptors.
+fn descriptor_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct we own.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    ok.then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle() -> IdleSession {
+        IdleSession::new(Session::new().unwrap(), -1)
+    }
+
+    fn key(name: &str) -> PoolKey {
+        PoolKey(name.to_string())
+    }
+
+    #[test]
+    fn keeps_two_per_host_and_closes_the_one_idle_longest_past_the_cap() {
+        let pool = SessionPool::with_most(8);
+        for _ in 0..3 {
+            pool.put(key("a"), idle());
+        }
+        assert_eq!(pool.idle_count(), 2, "two per host");
+        for host in 0..8 {
+            pool.put(key(&format!("h{host}")), idle());
+        }
+        assert_eq!(pool.idle_count(), 8, "the fleet-wide cap");
+        assert!(pool.take(&key("a")).is_none(), "the oldest went first");
+        assert!(pool.take(&key("h7")).is_some());
+        assert!(
+            pool.take(&key("h7")).is_none(),
+            "taken means out of the pool"
+        );
+        pool.forget(&key("h6"));
+        assert!(pool.take(&key("h6")).is_none());
+        assert_eq!(pool.idle_count(), 6);
+    }
+
+    #[test]
+    fn a_session_idle_too_long_is_not_reused_and_jump_routes_are_not_pooled() {
+        let pool = SessionPool::with_most(8);
+        // (A machine up for less than a minute cannot date a session a minute back.)
+        if let Some(long_ago) = Instant::now().checked_sub(IDLE_LIMIT) {
+            let mut stale = idle();
+            stale.since = long_ago;
+            pool.put(key("a"), stale);
+            assert!(pool.take(&key("a")).is_none());
+            assert_eq!(pool.idle_count(), 0, "the stale session was dropped");
+        }
+
+        let ssh = crate::topology::SshSettings {
+            login: crate::topology::SshLogin {
+                user: "root".into(),
+                port: 22,
+                key: None,
+                known_hosts: "/dev/null".into(),
+                strict_host_key_checking: true,
+                connect_timeout: Duration::from_secs(1),
+            },
+            jumps: Vec::new(),
+        };
+        let mut host = Host {
+            name: "web1".into(),
+            address: "127.0.0.1".into(),
+            ssh: ssh.clone(),
+            bmc: None,
+            datacenter: None,
+            rack: None,
+            power_domain: None,
+            boot: Duration::ZERO,
+            labels: Default::default(),
+        };
+        let strict = PoolKey::of(&host).expect("a direct host is pooled");
+        host.ssh.login.strict_host_key_checking = false;
+        assert_ne!(
+            PoolKey::of(&host),
+            Some(strict),
+            "an unchecked login never serves a strict call"
+        );
+        host.ssh.jumps.push(crate::topology::JumpHost {
+            name: "bastion".into(),
+            address: "127.0.0.2".into(),
+            login: crate::topology::SshLogin {
+                port: 22,
+                key: None,
+                strict_host_key_checking: true,
+                ..ssh.login
+            },
+        });
+        assert!(PoolKey::of(&host).is_none());
+    }
+}

@@ -1,0 +1,258 @@
+//! One command on an authenticated session: the channel, its output read without blocking
+//! until it closes or the deadline passes, and the session put back for the next call.
+
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant};
+
+use ssh2::{BlockDirections, Session};
+
+use super::ssh_jump::open_route;
+use super::ssh_login::{is_would_block, millis, quick_ack, remaining, ssh_error, Endpoint};
+use super::ssh_pool::{IdleSession, PoolKey, SessionPool};
+use super::{tail, CommandOutput, TransportError, OUTPUT_TAIL_BYTES};
+use crate::topology::Host;
+
+/// Longest single wait on the socket, so the deadline and keepalives are looked at often.
+const POLL_SLICE: Duration = Duration::from_millis(200);
+
+/// A command that did not run to its end, and whether it had been sent to the host.
+pub(super) struct ExecFailure {
+    pub error: TransportError,
+    /// False when the session failed before the command went out (safe to try again).
+    pub sent: bool,
+}
+
+/// An authenticated session and its socket.
+pub(super) struct Connection<'h> {
+    host: &'h Host,
+    link: IdleSession,
+    /// Taken from the pool: it may have died while idle.
+    reused: bool,
+}
+
+impl<'h> Connection<'h> {
+    /// Connect (through the jump hosts, if any), handshake, strict host-key check of every
+    /// hop, authenticate — all before `deadline`.
+    pub(super) fn open(host: &'h Host, deadline: Instant) -> Result<Self, TransportError> {
+        let (session, fd) = open_route(host, deadline)?;
+        Ok(Connection {
+            host,
+            link: IdleSession::new(session, fd),
+            reused: false,
+        })
+    }
+
+    /// A session taken from the pool.
+    pub(super) fn reused(host: &'h Host, link: IdleSession) -> Self {
+        Connection {
+            host,
+            link,
+            reused: true,
+        }
+    }
+
+    fn session(&self) -> &Session {
+        &self.link.session
+    }
+
+    /// Puts the session back for the host's next call (or, for a host behind jump hosts,
+    /// whose bridges end with this call, says goodbye).
+    pub(super) fn keep(self, idle: &SessionPool, key: Option<PoolKey>) {
+        match key {
+            Some(key) => idle.put(key, self.link.idle_from_now()),
+            None => self.close(),
+        }
+    }
+
+    /// Runs `command`, reading stdout and stderr without blocking until the channel closes or
+    /// `deadline` passes.
+    pub(super) fn exec(
+        &self,
+        command: &str,
+        deadline: Instant,
+        limit: Duration,
+        what: &str,
+    ) -> Result<CommandOutput, ExecFailure> {
+        let sent = |error| ExecFailure { error, sent: true };
+        let host = self.host;
+        let end = Endpoint::host(host);
+        let fail = |stage: &str, e: ssh2::Error| {
+            ssh_error(&end, stage, e, limit, || {
+                other(host, &format!("{stage} failed"))
+            })
+        };
+        let fd = self.link.fd;
+        let session = self.session();
+        session.set_blocking(true);
+        // A session that died while idle must not eat the call's time: its channel gets at
+        // most a connect timeout, and a fresh login the rest.
+        let open_limit = if self.reused {
+            remaining(deadline).min(host.ssh.login.connect_timeout)
+        } else {
+            remaining(deadline)
+        };
+        session.set_timeout(millis(open_limit));
+        let mut channel = session.channel_session().map_err(|e| ExecFailure {
+            error: fail("SSH channel open", e),
+            sent: false,
+        })?;
+        session.set_timeout(millis(remaining(deadline)));
+        quick_ack(fd);
+        channel
+            .exec(command)
+            .map_err(|e| sent(fail("SSH exec", e)))?;
+        self.run_to_end(channel, deadline, limit, what)
+            .map_err(sent)
+    }
+
+    /// Sends EOF, then reads stdout and stderr without blocking until the channel closes or
+    /// `deadline` passes.
+    fn run_to_end(
+        &self,
+        mut channel: ssh2::Channel,
+        deadline: Instant,
+        limit: Duration,
+        what: &str,
+    ) -> Result<CommandOutput, TransportError> {
+        let host = self.host;
+        let timed_out = || TransportError::Timeout {
+            host: host.name.clone(),
+            what: what.to_string(),
+            after: limit,
+        };
+        let end = Endpoint::host(host);
+        let fail = |stage: &str, e: ssh2::Error| {
+            ssh_error(&end, stage, e, limit, || {
+                other(host, &format!("{stage} failed"))
+            })
+        };
+        quick_ack(self.link.fd);
+        channel.send_eof().map_err(|e| fail("SSH send eof", e))?;
+
+        self.session().set_blocking(false);
+        let mut stdout = Bounded::default();
+        let mut stderr = Bounded::default();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut open = [true, true];
+        while open[0] || open[1] {
+            let mut progressed = false;
+            for (index, sink) in [&mut stdout, &mut stderr].into_iter().enumerate() {
+                if !open[index] {
+                    continue;
+                }
+                let read = if index == 0 {
+                    channel.read(&mut buf)
+                } else {
+                    channel.stderr().read(&mut buf)
+                };
+                match read {
+                    // 0 is end of this stream (EOF, close, or a dead socket).
+                    Ok(0) => open[index] = false,
+                    Ok(n) => {
+                        sink.push(&buf[..n]);
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(other(host, &format!("SSH read: {e}"))),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(timed_out());
+            }
+            // A read on one stream may have drained the socket into libssh2's queue (other
+            // stream's data, EOF): only wait on the socket when nothing is pending there.
+            if !progressed && !channel.eof() {
+                let _ = self.session().keepalive_send();
+                self.wait_socket(deadline);
+            }
+        }
+        // Closing our side at once carries the ACK sshd's last packets wait for (it does not
+        // set TCP_NODELAY on non-interactive sessions), saving ~40 ms per command.
+        let mut closed = false;
+        loop {
+            let step = if closed {
+                channel.wait_close()
+            } else {
+                channel.close()
+            };
+            match step {
+                Ok(()) if closed => break,
+                Ok(()) => closed = true,
+                Err(e) if is_would_block(&e) => {
+                    if Instant::now() >= deadline {
+                        return Err(timed_out());
+                    }
+                    self.wait_socket(deadline);
+                }
+                Err(e) => return Err(fail("SSH channel close", e)),
+            }
+        }
+        let exit_code = match channel.exit_signal() {
+            Ok(signal) if signal.exit_signal.is_some() => None,
+            _ => Some(
+                channel
+                    .exit_status()
+                    .map_err(|e| fail("SSH exit status", e))?,
+            ),
+        };
+        Ok(CommandOutput {
+            exit_code,
+            stdout: stdout.finish(),
+            stderr: stderr.finish(),
+        })
+    }
+
+    /// Waits until the socket is ready in the direction libssh2 is blocked on, at most
+    /// [`POLL_SLICE`] and never past `deadline`.
+    fn wait_socket(&self, deadline: Instant) {
+        let events = match self.session().block_directions() {
+            BlockDirections::Outbound => libc::POLLOUT,
+            BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+            BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
+        };
+        let mut pollfd = libc::pollfd {
+            fd: self.link.fd,
+            events,
+            revents: 0,
+        };
+        let wait = remaining(deadline).min(POLL_SLICE);
+        quick_ack(self.link.fd);
+        // SAFETY: one valid pollfd for a socket the session owns for as long as `self` lives.
+        unsafe {
+            libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int);
+        }
+    }
+
+    /// Says goodbye; bounded by a short timeout, failures ignored.
+    fn close(self) {
+        let session = self.session();
+        session.set_blocking(true);
+        session.set_timeout(500);
+        let _ = session.disconnect(None, "done", None);
+    }
+}
+
+/// Keeps about the last `2 * OUTPUT_TAIL_BYTES` bytes of a stream while it is read.
+#[derive(Default)]
+struct Bounded(Vec<u8>);
+
+impl Bounded {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        if self.0.len() > 2 * OUTPUT_TAIL_BYTES {
+            let cut = self.0.len() - OUTPUT_TAIL_BYTES;
+            self.0.drain(..cut);
+        }
+    }
+
+    fn finish(self) -> String {
+        tail(&String::from_utf8_lossy(&self.0), OUTPUT_TAIL_BYTES)
+    }
+}
+
+pub(super) fn other(host: &Host, detail: &str) -> TransportError {
+    TransportError::Other {
+        host: host.name.clone(),
+        detail: detail.to_string(),
+    }
+}
