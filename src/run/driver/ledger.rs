@@ -146,7 +146,10 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             ..
         } = &event
         {
-            if scheduler.nodes()[*node].state == (NodeState::Healthy { already: true }) {
+            if matches!(
+                scheduler.nodes()[*node].state,
+                NodeState::Healthy { already: true }
+            ) {
                 self.tally.already_healthy += 1;
             }
         }
@@ -183,13 +186,17 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
                 self.reporter.person_needed(at, step);
                 fleet.person_needed(step, at);
             }
-            self.sink.append(
-                at,
-                Entry::StepStatus {
-                    step: self.plan.steps[step].id.clone(),
-                    status: status.clone(),
-                },
-            );
+            // Built only when kept: a drill's series keeps nothing, and copying the step's
+            // name for every change of every run was wasted.
+            if self.sink.keeps() {
+                self.sink.append(
+                    at,
+                    Entry::StepStatus {
+                        step: self.plan.steps[step].id.clone(),
+                        status: status.clone(),
+                    },
+                );
+            }
         }
     }
 

@@ -115,7 +115,7 @@ impl Scheduler {
         for host in 0..self.hosts.len() {
             let live = self.host_nodes[host]
                 .iter()
-                .any(|node| self.nodes[*node].state == NodeState::Pending);
+                .any(|node| matches!(self.nodes[*node].state, NodeState::Pending));
             if live {
                 self.hosts[host] = HostState::CheckingPower;
                 self.to_check.push_back(host);
@@ -137,7 +137,7 @@ impl Scheduler {
             let status = self.compute_status(step);
             if !self.waiting[step].is_empty() && self.deps_ready(step) {
                 let mut waiting = std::mem::take(&mut self.waiting[step]);
-                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                waiting.retain(|node| matches!(self.nodes[*node].state, NodeState::Waiting));
                 // In node order, as a walk over the step's nodes would release them.
                 waiting.sort_unstable();
                 waiting.dedup();
@@ -145,7 +145,7 @@ impl Scheduler {
                     self.release(node);
                 }
                 // A member held back by a data-aware order stays waiting for the next refresh.
-                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                waiting.retain(|node| matches!(self.nodes[*node].state, NodeState::Waiting));
                 self.waiting[step].extend(waiting);
             }
             if status != self.status[step] {
