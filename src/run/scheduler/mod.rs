@@ -374,12 +374,19 @@ impl Scheduler {
     /// Decides what to start at `now`.
     pub fn next_actions(&mut self, now: Duration) -> Vec<Action> {
         let mut actions = Vec::new();
+        self.next_actions_into(now, &mut actions);
+        actions
+    }
+
+    /// [`Scheduler::next_actions`], appended to `actions`: the driver's loop reuses one
+    /// list instead of allocating one per turn (tens of thousands of turns per drill).
+    pub fn next_actions_into(&mut self, now: Duration, actions: &mut Vec<Action>) {
         if self.stopping {
-            return actions;
+            return;
         }
         if self.powering_off() {
-            self.power_off_due(now, &mut actions);
-            return actions;
+            self.power_off_due(now, actions);
+            return;
         }
         while let Some(host) = self.to_check.pop_front() {
             self.host_work_in_flight += 1;
@@ -389,7 +396,7 @@ impl Scheduler {
             self.host_work_in_flight += 1;
             actions.push(Action::WaitSsh { host });
         }
-        self.power_on_due(now, &mut actions);
+        self.power_on_due(now, actions);
         while let Some(Reverse((until, node))) = self.backoff.peek().copied() {
             if until > now {
                 break;
@@ -449,7 +456,6 @@ impl Scheduler {
             self.node_work_in_flight += 1;
             actions.push(Action::Start { node, attempt });
         }
-        actions
     }
 
     fn power_on_due(&mut self, now: Duration, actions: &mut Vec<Action>) {

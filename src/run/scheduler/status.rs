@@ -68,6 +68,13 @@ impl Scheduler {
         std::mem::take(&mut self.changed)
     }
 
+    /// [`Scheduler::take_changes`] into `spent`, a list already read (emptied here), whose
+    /// room the scheduler keeps for the next changes: no allocation per turn of the loop.
+    pub fn swap_changes(&mut self, spent: &mut Vec<StepId>) {
+        spent.clear();
+        std::mem::swap(&mut self.changed, spent);
+    }
+
     /// Why `step` failed, when it did.
     pub fn step_failure(&self, step: StepId) -> Option<StepFailure> {
         if self.status[step] != StepStatus::Failed {
