@@ -78,9 +78,10 @@ pub struct SimulateArgs {
     /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
     #[arg(long, value_name = "FAULT")]
     pub inject: Vec<String>,
-    /// With `--runs`: runs repeated once per enabled fault kind, with that kind off, to
-    /// tell what each fault costs (the first N of the series; 0 = no fault costs). Each
-    /// costs N more runs per kind.
+    /// With `--runs`: at most N runs repeated per enabled fault kind, with that kind off,
+    /// to tell what each fault costs (the first of the series, same seeds; 0 = no fault
+    /// costs). Runs are added 50 at a time, from 100 on, until the cost's standard error is
+    /// within 10% of the cost or within the mean makespan's own standard error.
     #[arg(long, value_name = "N", default_value_t = blackstart::drill::COST_RUNS)]
     pub cost_runs: usize,
     /// Start from a warm fleet (all on and healthy) instead of a total outage.

@@ -280,7 +280,15 @@ impl<'a> World<'a> {
                 if healthy {
                     self.set_healthy(node, now);
                 }
-                let detail = if healthy { "healthy" } else { "not running" }.to_string();
+                // Only a timeline shows the probe's words: unrecorded runs skip the copy
+                // (one per probe, thousands per run).
+                let detail = if !self.config.timeline {
+                    String::new()
+                } else if healthy {
+                    "healthy".to_string()
+                } else {
+                    "not running".to_string()
+                };
                 (
                     delay,
                     Event::Probed {

@@ -12,6 +12,7 @@
 //! and reports the spread of makespans, what tends to be critical and what faults cost.
 
 mod calibrate;
+pub mod costs;
 mod engine;
 mod fleet;
 mod model;
@@ -25,11 +26,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use calibrate::{calibrate, Calibration};
+pub use costs::{FaultCost, COST_RUNS};
 pub use engine::{simulate, Drill, NodeFailure, Outcome};
 pub use model::{host_class, Model, ModelFaults, ModelLatencies};
 pub use monte_carlo::{
-    monte_carlo, monte_carlo_with_costs, total_runs, FaultCost, MonteCarlo, Percentiles, TierStats,
-    COST_RUNS,
+    monte_carlo, monte_carlo_with_costs, total_runs, MonteCarlo, Percentiles, TierStats,
 };
 pub use random::run_seed;
 pub use render::{

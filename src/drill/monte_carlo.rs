@@ -1,10 +1,12 @@
 //! Many drills: how long recovery takes at the median and in the bad cases, what tends to be
 //! on the critical path, what each kind of fault costs, and how often recovery stalls.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::costs::{fault_costs, stall_share, FaultCost, COST_RUNS};
 use super::engine::{Drill, Outcome};
 use super::fleet::FaultTally;
 use super::random::run_seed;
@@ -79,45 +81,14 @@ pub struct CriticalShare {
     pub share: f64,
 }
 
-/// Paired runs per fault kind that `simulate` spends on fault costs unless told otherwise.
-/// Each pair is the same run (same seed, same draws) with and without the fault, so the
-/// difference has little noise: 200 pairs give the mean cost to within a few seconds on the
-/// reference, where re-running all 1,000 runs per kind tripled the study's time.
-pub const COST_RUNS: usize = 200;
-
-/// What one kind of fault costs: the same runs (same seeds, same draws) with it switched
-/// off, compared to all faults on.
-#[derive(Debug, Clone, Serialize)]
-pub struct FaultCost {
-    /// The fault.
-    pub fault: FaultKind,
-    /// Its probability.
-    pub rate: f64,
-    /// How often it struck per run, on average.
-    pub struck_per_run: f64,
-    /// Runs that recovered both with and without it: what the cost is measured on.
-    pub paired_runs: usize,
-    /// Mean makespan of those runs without it.
-    #[serde(with = "super::opt_secs")]
-    pub mean_without: Option<Duration>,
-    /// Mean time it adds to those runs: with all faults minus without this one.
-    pub cost_secs: Option<f64>,
-    /// Standard error of `cost_secs` over the pairs (about a third of the 95 % interval's
-    /// width).
-    pub cost_stderr_secs: Option<f64>,
-    /// Share of those paired runs that stall with every fault on.
-    pub stall_with: f64,
-    /// Share of those paired runs that stall without it.
-    pub stall_without: f64,
-}
-
 /// The result of a Monte Carlo series.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonteCarlo {
     /// Runs simulated (not counting the runs for fault costs).
     pub runs: usize,
-    /// Runs, the first of the series, repeated once per enabled fault kind with that kind
-    /// off, for the fault costs (0: no costs).
+    /// At most this many runs, the first of the series, repeated per enabled fault kind
+    /// with that kind off, for the fault costs (0: no costs); each kind's own count is in
+    /// its [`FaultCost`].
     pub cost_runs: usize,
     /// The series' seed; run `i` uses [`run_seed`]`(seed, i)`.
     pub seed: u64,
@@ -150,8 +121,9 @@ pub struct MonteCarlo {
 /// Called once per simulated run, from any worker thread: a progress bar's tick.
 pub type Progress<'a> = &'a (dyn Fn() + Sync);
 
-/// How many drills [`monte_carlo`] runs for `runs`: the series, then the same series once
-/// per enabled fault kind (to measure its cost). A progress bar's length.
+/// Most drills [`monte_carlo`] runs for `runs`: the series, then at most `cost_runs` of it
+/// again per enabled fault kind (to measure its cost). A progress bar's length; the costs
+/// may stop sooner (see [`super::costs`]).
 pub fn total_runs(drill: &Drill, runs: usize, cost_runs: usize) -> usize {
     let kinds = FaultKind::ALL
         .iter()
@@ -161,12 +133,12 @@ pub fn total_runs(drill: &Drill, runs: usize, cost_runs: usize) -> usize {
 }
 
 /// What a series keeps of each run.
-struct Summary {
-    succeeded: bool,
-    makespan: Duration,
+pub(super) struct Summary {
+    pub(super) succeeded: bool,
+    pub(super) makespan: Duration,
     tiers: Vec<Option<Duration>>,
     critical: Vec<SubsystemId>,
-    faults: FaultTally,
+    pub(super) faults: FaultTally,
     starts: usize,
     retries: usize,
 }
@@ -190,20 +162,23 @@ fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
     }
 }
 
-/// Runs `runs` drills (seeds derived from `seed`) on up to `threads` threads, in order.
-fn series(
+/// Runs the drills of `indices` (run `i` with [`run_seed`]`(seed, i)`) on up to `threads`
+/// threads, in order.
+pub(super) fn series(
     drill: &Drill,
-    runs: usize,
+    indices: Range<usize>,
     seed: u64,
     threads: usize,
     progress: Progress,
 ) -> Vec<Summary> {
-    let threads = threads.clamp(1, runs.max(1));
+    let threads = threads.clamp(1, indices.len().max(1));
     let mut results: Vec<(usize, Summary)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|worker| {
+                let indices = indices.clone();
                 scope.spawn(move || {
-                    (worker..runs)
+                    indices
+                        .skip(worker)
                         .step_by(threads)
                         .map(|index| {
                             let summary = summarize(drill, drill.run(run_seed(seed, index as u64)));
@@ -223,42 +198,16 @@ fn series(
     results.into_iter().map(|(_, summary)| summary).collect()
 }
 
-/// Mean makespans (with, without) over the runs that recovered in both series, and the
-/// standard error of their difference.
-fn paired_means(with: &[Summary], without: &[Summary]) -> (usize, f64, f64, f64) {
-    let pairs: Vec<(f64, f64)> = with
-        .iter()
-        .zip(without)
-        .filter(|(a, b)| a.succeeded && b.succeeded)
-        .map(|(a, b)| (a.makespan.as_secs_f64(), b.makespan.as_secs_f64()))
-        .collect();
-    let n = pairs.len().max(1) as f64;
-    let (mean_with, mean_without) = (
-        pairs.iter().map(|p| p.0).sum::<f64>() / n,
-        pairs.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let cost = mean_with - mean_without;
-    let variance = pairs
-        .iter()
-        .map(|p| (p.0 - p.1 - cost).powi(2))
-        .sum::<f64>()
-        / (n - 1.0).max(1.0);
-    (pairs.len(), mean_with, mean_without, (variance / n).sqrt())
-}
-
-fn stall_share(runs: &[Summary]) -> f64 {
-    runs.iter().filter(|run| !run.succeeded).count() as f64 / runs.len().max(1) as f64
-}
-
-/// Runs `runs` simulated recoveries, then the first [`COST_RUNS`] of them once per enabled
-/// fault kind with that kind switched off, on `threads` threads. The result depends only
+/// Runs `runs` simulated recoveries, then, per enabled fault kind, up to [`COST_RUNS`] of
+/// the first of them again with that kind switched off (see [`super::costs`]), on
+/// `threads` threads. The result depends only
 /// on the inputs and `seed`, never on the number of threads.
 pub fn monte_carlo(drill: &Drill, runs: usize, seed: u64, threads: usize) -> MonteCarlo {
     monte_carlo_with_costs(drill, runs, COST_RUNS, seed, threads, &|| {})
 }
 
-/// [`monte_carlo`] with `cost_runs` paired runs per fault kind for the costs (at most
-/// `runs`; 0 skips the costs), calling `progress` after each of the [`total_runs`] drills.
+/// [`monte_carlo`] with at most `cost_runs` paired runs per fault kind for the costs (at
+/// most `runs`; 0 skips the costs), calling `progress` after each drill.
 pub fn monte_carlo_with_costs(
     drill: &Drill,
     runs: usize,
@@ -268,7 +217,7 @@ pub fn monte_carlo_with_costs(
     progress: Progress,
 ) -> MonteCarlo {
     let cost_runs = cost_runs.min(runs);
-    let all = series(drill, runs, seed, threads, progress);
+    let all = series(drill, 0..runs, seed, threads, progress);
     let tier_list = drill.tier_list();
     let tiers = tier_list
         .iter()
@@ -300,48 +249,8 @@ pub fn monte_carlo_with_costs(
             .total_cmp(&a.share)
             .then_with(|| a.subsystem.cmp(&b.subsystem))
     });
-    let mut fault_costs: Vec<FaultCost> = FaultKind::ALL
-        .iter()
-        .filter(|kind| cost_runs > 0 && drill.config.faults.get(**kind) > 0.0)
-        .map(|&kind| {
-            let mut config = drill.config;
-            config.faults = config.faults.without(kind);
-            config.timeline = false;
-            let without = series(
-                &drill.with_config(config),
-                cost_runs,
-                seed,
-                threads,
-                progress,
-            );
-            let (paired_runs, mean_with, mean_without, stderr) =
-                paired_means(&all[..cost_runs], &without);
-            let paired = paired_runs > 0;
-            FaultCost {
-                fault: kind,
-                rate: drill.config.faults.get(kind),
-                struck_per_run: all.iter().map(|run| run.faults.get(kind)).sum::<usize>() as f64
-                    / runs.max(1) as f64,
-                paired_runs,
-                mean_without: paired.then(|| super::random::millis(mean_without)),
-                cost_secs: paired.then(|| ((mean_with - mean_without) * 1000.0).round() / 1000.0),
-                cost_stderr_secs: paired.then(|| (stderr * 1000.0).round() / 1000.0),
-                stall_with: stall_share(&all[..cost_runs]),
-                stall_without: stall_share(&without),
-            }
-        })
-        .collect();
-    // Costliest first: stalls caused, then time added.
+    let fault_costs = fault_costs(drill, &all, cost_runs, seed, threads, progress);
     let stalls = stall_share(&all);
-    fault_costs.sort_by(|a, b| {
-        (b.stall_with - b.stall_without)
-            .total_cmp(&(a.stall_with - a.stall_without))
-            .then_with(|| {
-                b.cost_secs
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.cost_secs.unwrap_or(0.0))
-            })
-    });
     MonteCarlo {
         runs,
         cost_runs,

@@ -326,7 +326,11 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "What faults cost (the first {} runs again, each fault switched off in turn):",
+            "What faults cost (the first runs again, each fault switched off in turn, {} more at a \
+             time until the ± is within {:.0}% of the cost or the mean makespan's own ±, at \
+             most {}):",
+            super::costs::COST_BATCH,
+            super::costs::COST_RELATIVE * 100.0,
             result.cost_runs
         );
         for fault in &result.fault_costs {
@@ -336,11 +340,12 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>14} mean makespan  stalls {:.1}% -> {:.1}%",
+                "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>14} mean makespan ({:>4} runs)  stalls {:.1}% -> {:.1}%",
                 fault.fault.name(),
                 fault.rate * 100.0,
                 fault.struck_per_run,
                 cost,
+                fault.runs,
                 fault.stall_with * 100.0,
                 fault.stall_without * 100.0
             );

@@ -2,7 +2,7 @@
 //! [`World`] on a virtual clock that jumps from one completion to the next. It never
 //! waits, so the driver's loop runs to its end at once.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
@@ -14,26 +14,30 @@ use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
 use crate::topology::Topology;
 
-/// A completion waiting on the virtual clock, ordered by time then issue order. The event
-/// itself waits in a slot beside the heap: sifting small keys instead of whole events
-/// was a fifth of a drill's time.
-#[derive(PartialEq, Eq)]
-struct Pending {
-    at: Duration,
-    seq: u64,
-    launched: Duration,
-    slot: usize,
-}
+/// A completion waiting on the virtual clock, as one number ordered by time, then issue
+/// order: the time in nanoseconds in the high 64 bits, the issue number in the next 32 and
+/// the slot of its event in the low 32 (slots are unique among pending completions, so they
+/// never decide the order). The event itself waits in its slot beside the heap: sifting
+/// one small integer instead of a struct of durations, or whole events, halves the
+/// queue's share of a drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Pending(u128);
 
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl Pending {
+    fn new(at: Duration, seq: u64, slot: usize) -> Pending {
+        // Past 584 years, every time is the same "never": issue order still breaks ties.
+        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        let seq = u32::try_from(seq).expect("fewer than 2^32 actions in one drill");
+        let slot = u32::try_from(slot).expect("fewer than 2^32 actions pending at once");
+        Pending(u128::from(at) << 64 | u128::from(seq) << 32 | u128::from(slot))
     }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap, the earliest completion comes first.
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+
+    fn at(self) -> Duration {
+        Duration::from_nanos((self.0 >> 64) as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 as u32) as usize
     }
 }
 
@@ -46,9 +50,11 @@ pub(crate) struct SimulatedFleet<'a> {
     plan: &'a Plan,
     world: World<'a>,
     now: Duration,
-    queue: BinaryHeap<Pending>,
-    /// Events of the pending completions, by slot; freed slots are reused.
-    events: Vec<Option<Event>>,
+    /// Earliest first (a max-heap of reversed keys).
+    queue: BinaryHeap<Reverse<Pending>>,
+    /// Events of the pending completions, and when they were launched, by slot; freed
+    /// slots are reused.
+    events: Vec<Option<(Event, Duration)>>,
     free: Vec<usize>,
     seq: u64,
     idle: u32,
@@ -82,22 +88,18 @@ impl<'a> SimulatedFleet<'a> {
 
     fn schedule(&mut self, at: Duration, event: Event) {
         self.seq += 1;
+        let pending = Some((event, self.now));
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.events[slot] = Some(event);
+                self.events[slot] = pending;
                 slot
             }
             None => {
-                self.events.push(Some(event));
+                self.events.push(pending);
                 self.events.len() - 1
             }
         };
-        self.queue.push(Pending {
-            at,
-            seq: self.seq,
-            launched: self.now,
-            slot,
-        });
+        self.queue.push(Reverse(Pending::new(at, self.seq, slot)));
     }
 }
 
@@ -125,7 +127,7 @@ impl Fleet for SimulatedFleet<'_> {
     }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {
-        let next_event = self.queue.peek().map(|pending| pending.at);
+        let next_event = self.queue.peek().map(|pending| pending.0.at());
         let next = match (next_event, wake_at) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
@@ -145,18 +147,19 @@ impl Fleet for SimulatedFleet<'_> {
         }
         self.now = self.now.max(next);
         let mut batch = Vec::new();
-        while self
-            .queue
-            .peek()
-            .is_some_and(|pending| pending.at <= self.now)
-        {
-            let pending = self.queue.pop().expect("peeked");
-            self.free.push(pending.slot);
+        while let Some(&Reverse(pending)) = self.queue.peek() {
+            if pending.at() > self.now {
+                break;
+            }
+            self.queue.pop();
+            let slot = pending.slot();
+            self.free.push(slot);
+            let (event, launched) = self.events[slot]
+                .take()
+                .expect("a pending completion has its event");
             batch.push(Finished {
-                event: self.events[pending.slot]
-                    .take()
-                    .expect("a pending completion has its event"),
-                took: pending.at.saturating_sub(pending.launched),
+                event,
+                took: pending.at().saturating_sub(launched),
                 output: None,
             });
         }
@@ -164,6 +167,29 @@ impl Fleet for SimulatedFleet<'_> {
             Next::Wake
         } else {
             Next::Finished(batch)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The packed key orders completions exactly as (time, issue order) did, and gives
+        /// back the time and slot it was made from.
+        #[test]
+        fn packed_keys_order_by_time_then_issue(
+            a in (0u64..1u64 << 50, 0u64..1 << 31, 0usize..1 << 20),
+            b in (0u64..1u64 << 50, 0u64..1 << 31, 0usize..1 << 20),
+        ) {
+            prop_assume!(a.1 != b.1);
+            let (at_a, at_b) = (Duration::from_nanos(a.0), Duration::from_nanos(b.0));
+            let (key_a, key_b) = (Pending::new(at_a, a.1, a.2), Pending::new(at_b, b.1, b.2));
+            prop_assert_eq!(key_a.cmp(&key_b), (at_a, a.1).cmp(&(at_b, b.1)));
+            prop_assert_eq!((key_a.at(), key_a.slot()), (at_a, a.2));
         }
     }
 }

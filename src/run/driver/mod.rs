@@ -147,11 +147,14 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
     ledger.changes(&mut scheduler, fleet, fleet.now());
     let mut interrupted = false;
     let mut stuck = false;
+    // Lists reused from turn to turn: a drill's loop turns tens of thousands of times.
+    let mut actions = Vec::new();
+    let mut launch = Vec::new();
     loop {
         let at = fleet.now();
         // Journal first, act second: an action is on disk before it can touch a host.
-        let mut launch = Vec::new();
-        for action in scheduler.next_actions(at) {
+        scheduler.next_actions_into(at, &mut actions);
+        for action in actions.drain(..) {
             let target = target_of(plan, scheduler.nodes(), &action);
             ledger.action(at, &action, target, || {
                 (
@@ -162,7 +165,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
             launch.push((action, target));
         }
         ledger.sink.sync()?;
-        for (action, target) in launch {
+        for (action, target) in launch.drain(..) {
             ledger.reporter.action(at, &action);
             fleet.launch(action, target);
         }

@@ -45,8 +45,9 @@ impl Scheduler {
                 match result {
                     Ok(()) => {
                         self.hosts[*host] = HostState::Up;
-                        for node in self.host_nodes[*host].clone() {
-                            self.release_probe(node);
+                        // By index, not over a copy: releasing a probe adds no node.
+                        for index in 0..self.host_nodes[*host].len() {
+                            self.release_probe(self.host_nodes[*host][index]);
                         }
                     }
                     Err(reason) => self.host_failed(*host, reason.clone()),
@@ -89,7 +90,7 @@ impl Scheduler {
                 self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
                 self.starting[step] = self.starting[step].saturating_sub(1);
                 while let Some(priority) = self.capped[step].pop() {
-                    if self.nodes[priority.2 .0].state == NodeState::Queued {
+                    if matches!(self.nodes[priority.2 .0].state, NodeState::Queued) {
                         self.ready.push(priority);
                         break;
                     }
@@ -169,8 +170,8 @@ impl Scheduler {
     /// Queues `node` for its probe, unless it is a bootstrap node whose normal twin has not
     /// been probed yet.
     pub(super) fn release_probe(&mut self, node: NodeId) {
-        if self.nodes[node].state != NodeState::Pending
-            || self.hosts[self.nodes[node].host] != HostState::Up
+        if !matches!(self.nodes[node].state, NodeState::Pending)
+            || !matches!(self.hosts[self.nodes[node].host], HostState::Up)
         {
             return;
         }
@@ -218,7 +219,7 @@ impl Scheduler {
         let waiting: Vec<NodeId> = live
             .iter()
             .copied()
-            .filter(|n| self.nodes[*n].state == NodeState::Waiting)
+            .filter(|n| matches!(self.nodes[*n].state, NodeState::Waiting))
             .collect();
         let Some(order) = self.order[step].as_mut() else {
             return;

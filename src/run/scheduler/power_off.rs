@@ -124,7 +124,7 @@ impl Scheduler {
             if *state != OffState::Pending {
                 continue;
             }
-            let domain = &self.domains[self.host_domain[*host]];
+            let domain = self.host_domain[*host];
             if phase.limiter.next_slot(domain, now) > now {
                 continue;
             }
@@ -144,9 +144,7 @@ impl Scheduler {
             .hosts
             .iter()
             .filter(|(_, state)| *state == OffState::Pending)
-            .map(|(host, _)| {
-                limiter.next_slot(&self.domains[self.host_domain[*host]], Duration::ZERO)
-            })
+            .map(|(host, _)| limiter.next_slot(self.host_domain[*host], Duration::ZERO))
             .filter(|slot| *slot > Duration::ZERO)
             .min()
     }

@@ -68,6 +68,13 @@ impl Scheduler {
         std::mem::take(&mut self.changed)
     }
 
+    /// [`Scheduler::take_changes`] into `spent`, a list already read (emptied here), whose
+    /// room the scheduler keeps for the next changes: no allocation per turn of the loop.
+    pub fn swap_changes(&mut self, spent: &mut Vec<StepId>) {
+        spent.clear();
+        std::mem::swap(&mut self.changed, spent);
+    }
+
     /// Why `step` failed, when it did.
     pub fn step_failure(&self, step: StepId) -> Option<StepFailure> {
         if self.status[step] != StepStatus::Failed {
@@ -115,7 +122,7 @@ impl Scheduler {
         for host in 0..self.hosts.len() {
             let live = self.host_nodes[host]
                 .iter()
-                .any(|node| self.nodes[*node].state == NodeState::Pending);
+                .any(|node| matches!(self.nodes[*node].state, NodeState::Pending));
             if live {
                 self.hosts[host] = HostState::CheckingPower;
                 self.to_check.push_back(host);
@@ -137,7 +144,7 @@ impl Scheduler {
             let status = self.compute_status(step);
             if !self.waiting[step].is_empty() && self.deps_ready(step) {
                 let mut waiting = std::mem::take(&mut self.waiting[step]);
-                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                waiting.retain(|node| matches!(self.nodes[*node].state, NodeState::Waiting));
                 // In node order, as a walk over the step's nodes would release them.
                 waiting.sort_unstable();
                 waiting.dedup();
@@ -145,7 +152,7 @@ impl Scheduler {
                     self.release(node);
                 }
                 // A member held back by a data-aware order stays waiting for the next refresh.
-                waiting.retain(|node| self.nodes[*node].state == NodeState::Waiting);
+                waiting.retain(|node| matches!(self.nodes[*node].state, NodeState::Waiting));
                 self.waiting[step].extend(waiting);
             }
             if status != self.status[step] {
