@@ -239,27 +239,7 @@ mod tests {
     }
 
     fn host(name: &str) -> Host {
-        Host {
-            name: name.into(),
-            address: "127.0.0.1".into(),
-            ssh: crate::topology::SshSettings {
-                login: crate::topology::SshLogin {
-                    user: "root".into(),
-                    port: 22,
-                    key: None,
-                    known_hosts: "/dev/null".into(),
-                    strict_host_key_checking: true,
-                    connect_timeout: Duration::from_secs(1),
-                },
-                jumps: Vec::new(),
-            },
-            bmc: None,
-            datacenter: None,
-            rack: None,
-            power_domain: None,
-            boot: Duration::from_secs(1),
-            labels: Default::default(),
-        }
+        Host::for_test(name)
     }
 
     #[tokio::test]

@@ -100,6 +100,35 @@ pub struct Host {
     pub labels: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl Host {
+    /// A host for unit tests: `name` on 127.0.0.1, root over port 22 with strict host-key
+    /// checking, no BMC, 1 s boot.
+    pub(crate) fn for_test(name: &str) -> Host {
+        Host {
+            name: name.into(),
+            address: "127.0.0.1".into(),
+            ssh: SshSettings {
+                login: SshLogin {
+                    user: "root".into(),
+                    port: 22,
+                    key: None,
+                    known_hosts: "/dev/null".into(),
+                    strict_host_key_checking: true,
+                    connect_timeout: Duration::from_secs(1),
+                },
+                jumps: Vec::new(),
+            },
+            bmc: None,
+            datacenter: None,
+            rack: None,
+            power_domain: None,
+            boot: Duration::from_secs(1),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
 /// SSH settings of one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct SshSettings {

@@ -248,28 +248,8 @@ mod tests {
             assert_eq!(pool.idle_count(), 0, "the stale session was dropped");
         }
 
-        let ssh = crate::topology::SshSettings {
-            login: crate::topology::SshLogin {
-                user: "root".into(),
-                port: 22,
-                key: None,
-                known_hosts: "/dev/null".into(),
-                strict_host_key_checking: true,
-                connect_timeout: Duration::from_secs(1),
-            },
-            jumps: Vec::new(),
-        };
-        let mut host = Host {
-            name: "web1".into(),
-            address: "127.0.0.1".into(),
-            ssh: ssh.clone(),
-            bmc: None,
-            datacenter: None,
-            rack: None,
-            power_domain: None,
-            boot: Duration::ZERO,
-            labels: Default::default(),
-        };
+        let mut host = Host::for_test("web1");
+        let ssh = host.ssh.clone();
         let strict = PoolKey::of(&host).expect("a direct host is pooled");
         host.ssh.login.strict_host_key_checking = false;
         assert_ne!(
