@@ -22,7 +22,7 @@ use blackstart::topology::Topology;
 use serde_json::json;
 use support::cli::{run_in, text};
 use support::lab::Lab;
-use support::lab_fleet::{measure, write_topology, HOSTS};
+use support::lab_fleet::{load_average, measure, write_topology, HOSTS};
 
 const RUNS: usize = 5;
 const CALIBRATE_FROM: usize = 2;
@@ -52,18 +52,6 @@ fn verdict(band: &Percentiles, real: &[f64]) -> (bool, bool, f64) {
         .iter()
         .all(|r| (secs(band.p10)..=secs(band.p90)).contains(r));
     (error.abs() <= 0.10, inside, error)
-}
-
-/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
 }
 
 fn main() {

@@ -15,19 +15,7 @@ use std::path::Path;
 use blackstart::load::load_file;
 use support::cli::{run_in, text};
 use support::lab::Lab;
-use support::lab_fleet::{measure, write_topology, HOSTS};
-
-/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
+use support::lab_fleet::{load_average, measure, write_topology, HOSTS};
 
 fn main() {
     let runs: usize = std::env::args()

@@ -213,3 +213,15 @@ impl Measured {
         })
     }
 }
+
+/// The machine's load averages (1, 5, 15 minutes), as `uptime` shows them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
