@@ -24,6 +24,20 @@ fn state(lab: &Lab, host: usize, name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Brings `topology` up (a drill needs something healthy to take down), then writes a drill
+/// playbook over it that powers the hosts off, with `simulations` simulated runs.
+fn warmed_drill_playbook(lab: &Lab, topology: &Path, simulations: u32) -> PathBuf {
+    let output = run_in(topology, &lab.dir.join("run-warm"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    write(
+        &lab.dir.join("drill.yaml"),
+        &format!(
+            "playbook: drill\ntopology: {}\ndrill:\n  power_off: true\n  simulations: {simulations}\n",
+            topology.display()
+        ),
+    )
+}
+
 #[test]
 fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
     let lab = Lab::start_with("pa", (95, 2), 3, &[0]);
@@ -364,18 +378,7 @@ fn a_quarterly_drill_records_a_baseline_powers_off_cold_starts_and_reports() {
         c = service(7403),
     );
     let topology = lab.write_topology(LabSecret::File, &subsystems);
-    // Bring the staging stack up first: the drill needs something healthy to take down.
-    let warm = lab.dir.join("run-warm");
-    let output = run_in(&topology, &warm);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-
-    let playbook = write(
-        &lab.dir.join("drill.yaml"),
-        &format!(
-            "playbook: drill\ntopology: {}\ndrill:\n  power_off: true\n  simulations: 50\n",
-            topology.display()
-        ),
-    );
+    let playbook = warmed_drill_playbook(&lab, &topology, 50);
     let run_dir = lab.dir.join("run-drill");
     let output = run_in(&playbook, &run_dir);
     let shown = text(&output);
@@ -436,17 +439,7 @@ fn a_drill_killed_during_power_off_resumes_without_switching_any_host_off_twice(
         "the rate limit is in place"
     );
     let topology = write(&lab.dir.join("topology.yaml"), &yaml);
-    let warm = lab.dir.join("run-warm");
-    let output = run_in(&topology, &warm);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-
-    let playbook = write(
-        &lab.dir.join("drill.yaml"),
-        &format!(
-            "playbook: drill\ntopology: {}\ndrill:\n  power_off: true\n  simulations: 20\n",
-            topology.display()
-        ),
-    );
+    let playbook = warmed_drill_playbook(&lab, &topology, 20);
     let run_dir = lab.dir.join("run-drill");
     let powered_off = |records: &[blackstart::journal::Record]| {
         records

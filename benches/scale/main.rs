@@ -31,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blackstart::event::state::StepStatus;
 use blackstart::event::Event;
 use blackstart::journal::{Entry, JOURNAL_FILE};
 use blackstart::load::load_file;
@@ -41,6 +40,7 @@ use serde_json::json;
 use support::bound::lower_bound;
 use support::cli::{read_journal, BIN};
 use support::lab::{Lab, LabSecret};
+use support::lab_fleet::{first_action, makespan, ready_ms};
 
 const HOSTS: usize = 1000;
 /// The lab's first block: 127.120.10.x, then .12, .14, .16 (BMCs on .11, .13, .15, .17).
@@ -276,25 +276,10 @@ fn main() {
     );
 
     let records = read_journal(&run_dir);
-    let first_action = records
-        .iter()
-        .find(|r| matches!(r.entry, Entry::Action { .. }))
-        .map_or(0, |r| r.t_ms);
-    let ready: Vec<u64> = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.entry,
-                Entry::StepStatus {
-                    status: StepStatus::Ready,
-                    ..
-                }
-            )
-        })
-        .map(|r| r.t_ms)
-        .collect();
+    let first_action = first_action(&records);
+    let ready = ready_ms(&records);
     let last_record = records.last().map_or(0, |r| r.t_ms);
-    let makespan = Duration::from_millis(ready.iter().max().copied().unwrap_or(0) - first_action);
+    let makespan = makespan(&records);
     let actions = records
         .iter()
         .filter(|r| matches!(r.entry, Entry::Action { .. }))

@@ -178,20 +178,13 @@ pub(super) fn fault_costs(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
     use crate::drill::{monte_carlo_with_costs, DrillConfig};
-    use crate::load::load_file;
-    use crate::plan::Plan;
-    use crate::scope::Scope;
 
     #[test]
     fn costs_stop_at_a_batch_end_once_precise_and_match_a_fixed_count_there() {
-        let topology = load_file(Path::new("topologies/minimal.yaml"))
-            .unwrap()
-            .topology;
-        let plan = Plan::build(&topology, &Scope::default().select(&topology).unwrap()).unwrap();
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/minimal.yaml");
         let mut config = DrillConfig::default();
         config.faults.flapping = 0.3;
         config.faults.start_failure = 0.1;

@@ -248,22 +248,16 @@ pub struct Outcome {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
     use crate::drill::FaultRates;
-    use crate::load::load_file;
-    use crate::scope::Scope;
 
     /// The prepared scheduler, copied and reseeded, must run exactly as one built afresh for
     /// the seed: every record of the timeline, at the same virtual time. Faults that retry
     /// (jitter from the seed), kill hosts (spares) and slow hosts down are all on.
     #[test]
     fn a_copied_scheduler_runs_exactly_as_a_fresh_one() {
-        let topology = load_file(Path::new("topologies/social-network.yaml"))
-            .unwrap()
-            .topology;
-        let plan = Plan::build(&topology, &Scope::default().select(&topology).unwrap()).unwrap();
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/social-network.yaml");
         let config = DrillConfig {
             faults: FaultRates {
                 start_failure: 0.05,

@@ -331,3 +331,14 @@ mod pair_secs {
         serializer.collect_seq([value.0.as_secs_f64(), value.1.as_secs_f64()])
     }
 }
+
+/// A shipped topology loaded and planned whole, for the drill's unit tests.
+#[cfg(test)]
+pub(crate) fn shipped_and_planned(file: &str) -> (Topology, crate::plan::Plan) {
+    let topology = crate::load::load_file(std::path::Path::new(file))
+        .unwrap()
+        .topology;
+    let selection = crate::scope::Scope::default().select(&topology).unwrap();
+    let plan = crate::plan::Plan::build(&topology, &selection).unwrap();
+    (topology, plan)
+}

@@ -275,20 +275,13 @@ pub fn monte_carlo_with_costs(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
     use crate::drill::DrillConfig;
-    use crate::load::load_file;
-    use crate::plan::Plan;
-    use crate::scope::Scope;
 
     #[test]
     fn a_series_is_the_same_on_one_thread_or_three_and_costs_use_the_first_runs() {
-        let topology = load_file(Path::new("topologies/minimal.yaml"))
-            .unwrap()
-            .topology;
-        let plan = Plan::build(&topology, &Scope::default().select(&topology).unwrap()).unwrap();
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/minimal.yaml");
         let mut config = DrillConfig::default();
         config.faults.flapping = 0.3;
         let drill = Drill::new(&topology, &plan, config);

@@ -84,16 +84,16 @@ pub fn write_topology(lab: &Lab) -> PathBuf {
 }
 
 /// Milliseconds of the run's first action (the origin of makespans and bounds).
-fn first_action(records: &[Record]) -> u64 {
+pub fn first_action(records: &[Record]) -> u64 {
     records
         .iter()
         .find(|r| matches!(r.entry, Entry::Action { .. }))
         .map_or(0, |r| r.t_ms)
 }
 
-/// From the first action to the last step ready, as the drill measures a makespan.
-pub fn makespan(records: &[Record]) -> Duration {
-    let last = records
+/// Milliseconds of every step-ready record, in journal order.
+pub fn ready_ms(records: &[Record]) -> Vec<u64> {
+    records
         .iter()
         .filter(|r| {
             matches!(
@@ -105,6 +105,13 @@ pub fn makespan(records: &[Record]) -> Duration {
             )
         })
         .map(|r| r.t_ms)
+        .collect()
+}
+
+/// From the first action to the last step ready, as the drill measures a makespan.
+pub fn makespan(records: &[Record]) -> Duration {
+    let last = ready_ms(records)
+        .into_iter()
         .max()
         .expect("steps became ready");
     Duration::from_millis(last - first_action(records))
