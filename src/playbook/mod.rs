@@ -4,12 +4,13 @@
 //! keeps going while they wait for a person.
 
 pub mod checks;
+mod procedures;
 pub mod raw;
 mod render;
 mod steps;
 
 pub use render::render_text;
-use steps::{add_human_steps, targets};
+use steps::add_human_steps;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,6 @@ use std::time::Duration;
 use crate::graph::{cycle_text, StepGraph};
 use crate::scope::Scope;
 use crate::topology::diagnostic::{closest, Collector};
-use crate::topology::names::name_problem;
 use crate::topology::source_map::SourceMap;
 use crate::topology::{self, Diagnostics, HostId, Loaded, OrderRule, SubsystemId, Topology};
 pub use checks::{Amount, Check};
@@ -204,64 +204,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         None
     };
 
-    let preflight = raw
-        .preflight
-        .iter()
-        .enumerate()
-        .filter_map(|(index, check)| {
-            let at = format!("preflight[{index}]");
-            name_ok(&check.name, "check", &at, &mut out);
-            let hosts = targets(&topology, &check.on, &format!("{at}.on"), &lookup, &mut out);
-            let parsed = checks::parse(check, &at, &mut out)?;
-            let blocks = match check.on_failure {
-                PreflightFailure::Stop => None,
-                PreflightFailure::Block => {
-                    if check.blocks.is_empty() {
-                        out.error(
-                            format!("{at}.blocks"),
-                            "`on_failure: block` needs the subsystems it holds",
-                        )
-                        .hint("list them under `blocks:`");
-                    }
-                    Some(
-                        check
-                            .blocks
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, name)| {
-                                lookup(name, format!("{at}.blocks[{i}]"), &mut out)
-                            })
-                            .collect(),
-                    )
-                }
-            };
-            Some(Preflight {
-                name: check.name.clone(),
-                hosts,
-                check: parsed,
-                timeout: check.timeout.map_or(Duration::from_secs(30), |t| t.0),
-                blocks,
-            })
-        })
-        .collect();
-    let prepare = raw
-        .prepare
-        .iter()
-        .enumerate()
-        .map(|(index, step)| {
-            let at = format!("prepare[{index}]");
-            name_ok(&step.name, "step", &at, &mut out);
-            if let Err(why) = crate::template::check(&step.run) {
-                out.error(format!("{at}.run"), why);
-            }
-            Prepare {
-                name: step.name.clone(),
-                hosts: targets(&topology, &step.on, &format!("{at}.on"), &lookup, &mut out),
-                command: step.run.clone(),
-                timeout: step.timeout.map_or(Duration::from_secs(60), |t| t.0),
-            }
-        })
-        .collect();
+    let (preflight, prepare) = procedures::resolve(&raw, &topology, &lookup, &mut out);
 
     add_human_steps(&mut topology, &raw, &lookup, &mut out);
     for (index, order) in raw.order.iter().enumerate() {
@@ -345,18 +288,6 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
 const MAX_SIMULATIONS: u32 = 100_000;
 
 /// Every finding placed in the playbook's text.
-/// Reports `{at}.name` unless `name` is a valid name for a `what` (a check, a step) of
-/// the entry at `at`; true when it is.
-fn name_ok(name: &str, what: &str, at: &str, out: &mut Collector) -> bool {
-    match name_problem(name) {
-        Some(why) => {
-            out.error(format!("{at}.name"), format!("invalid {what} name: {why}"));
-            false
-        }
-        None => true,
-    }
-}
-
 fn located(mut found: Diagnostics) -> Diagnostics {
     let map = SourceMap::index(&found.source);
     for item in &mut found.items {

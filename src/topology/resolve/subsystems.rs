@@ -111,8 +111,14 @@ fn resolve_one(
 ) -> Subsystem {
     let defaults = &context.raw.defaults.subsystem;
     let name = entry.name.clone().unwrap_or_else(|| format!("#{index}"));
-    let (member_hosts, spares) = members(context, entry, path, &name, out);
-    let (requires, wants) = dependencies(context, entry, path, &name, out);
+    let this = Entry {
+        context,
+        raw: entry,
+        path,
+        name: &name,
+    };
+    let (member_hosts, spares) = this.members(out);
+    let (requires, wants) = this.dependencies(out);
     super::settings::check_settings(entry, path, out);
     let health = check_health(
         entry.health.as_ref(),
@@ -183,110 +189,98 @@ fn resolve_one(
     }
 }
 
-/// The hosts a subsystem runs on (named, ranged or selected) and its spares.
-fn members(
-    context: &Context<'_>,
-    entry: &RawSubsystem,
-    path: &str,
-    name: &str,
-    out: &mut Collector,
-) -> (Vec<HostId>, Vec<HostId>) {
-    let (hosts, host_index) = (context.hosts, context.host_index);
-    let mut member_hosts = select_hosts(
-        &entry.hosts,
-        &format!("{path}.hosts"),
-        hosts,
-        host_index,
-        out,
-    );
-    // A set beside the list: checking membership in the list would be quadratic.
-    let mut is_member: HashSet<HostId> = member_hosts.iter().copied().collect();
-    if let Some(selector) = &entry.select {
-        for (id, host) in hosts.iter().enumerate() {
-            let in_dc = selector
-                .datacenter
-                .as_ref()
-                .is_none_or(|dc| host.datacenter.as_ref() == Some(dc));
-            let labelled = selector
-                .labels
-                .iter()
-                .all(|(key, value)| host.labels.get(key) == Some(value));
-            if in_dc && labelled && is_member.insert(id) {
-                member_hosts.push(id);
-            }
-        }
-    }
-    if member_hosts.is_empty() {
-        out.error(path, format!("subsystem {name:?} has no hosts"))
-            .hint("list hosts under `hosts:` or choose them with `select: { labels: ... }`");
-    }
-    let spares = select_hosts(
-        &entry.spares,
-        &format!("{path}.spares"),
-        hosts,
-        host_index,
-        out,
-    );
-    if let Some(spare) = spares.iter().find(|spare| is_member.contains(spare)) {
-        out.error(
-            format!("{path}.spares"),
-            format!(
-                "host {:?} is both a member and a spare of {name:?}",
-                hosts[*spare].name
-            ),
-        );
-    }
-    (member_hosts, spares)
+/// The subsystem entry being resolved: its raw form, its path and the name messages use.
+struct Entry<'a> {
+    context: &'a Context<'a>,
+    raw: &'a RawSubsystem,
+    path: &'a str,
+    name: &'a str,
 }
 
-/// Hard and soft dependencies, looked up by name.
-fn dependencies(
-    context: &Context<'_>,
-    entry: &RawSubsystem,
-    path: &str,
-    name: &str,
-    out: &mut Collector,
-) -> (Vec<Dependency>, Vec<SubsystemId>) {
-    let mut requires = Vec::new();
-    for (position, dependency) in entry.requires.iter().enumerate() {
-        let (target, bootstrap_ok) = match dependency {
-            RawDependency::Name(target) => (target, false),
-            RawDependency::Detailed { name, bootstrap } => (name, *bootstrap),
-        };
-        let dep_path = format!("{path}.requires[{position}]");
-        if Some(target) == entry.name.as_ref() {
-            out.error(&dep_path, format!("{name:?} requires itself"))
-                .hint("a subsystem cannot wait for itself; remove this entry");
-            continue;
+impl Entry<'_> {
+    /// The hosts a subsystem runs on (named, ranged or selected) and its spares.
+    fn members(&self, out: &mut Collector) -> (Vec<HostId>, Vec<HostId>) {
+        let (context, entry, path, name) = (self.context, self.raw, self.path, self.name);
+        let hosts = context.hosts;
+        let mut member_hosts = select_hosts(context, &entry.hosts, &format!("{path}.hosts"), out);
+        // A set beside the list: checking membership in the list would be quadratic.
+        let mut is_member: HashSet<HostId> = member_hosts.iter().copied().collect();
+        if let Some(selector) = &entry.select {
+            for (id, host) in hosts.iter().enumerate() {
+                let in_dc = selector
+                    .datacenter
+                    .as_ref()
+                    .is_none_or(|dc| host.datacenter.as_ref() == Some(dc));
+                let labelled = selector
+                    .labels
+                    .iter()
+                    .all(|(key, value)| host.labels.get(key) == Some(value));
+                if in_dc && labelled && is_member.insert(id) {
+                    member_hosts.push(id);
+                }
+            }
         }
-        if let Some(on) = context.lookup(target, dep_path.clone(), out) {
-            if bootstrap_ok && context.raw.subsystems[on].bootstrap.is_none() {
-                out.error(
-                    &dep_path,
-                    format!(
+        if member_hosts.is_empty() {
+            out.error(path, format!("subsystem {name:?} has no hosts"))
+                .hint("list hosts under `hosts:` or choose them with `select: { labels: ... }`");
+        }
+        let spares = select_hosts(context, &entry.spares, &format!("{path}.spares"), out);
+        if let Some(spare) = spares.iter().find(|spare| is_member.contains(spare)) {
+            out.error(
+                format!("{path}.spares"),
+                format!(
+                    "host {:?} is both a member and a spare of {name:?}",
+                    hosts[*spare].name
+                ),
+            );
+        }
+        (member_hosts, spares)
+    }
+
+    /// Hard and soft dependencies, looked up by name.
+    fn dependencies(&self, out: &mut Collector) -> (Vec<Dependency>, Vec<SubsystemId>) {
+        let (context, entry, path, name) = (self.context, self.raw, self.path, self.name);
+        let mut requires = Vec::new();
+        for (position, dependency) in entry.requires.iter().enumerate() {
+            let (target, bootstrap_ok) = match dependency {
+                RawDependency::Name(target) => (target, false),
+                RawDependency::Detailed { name, bootstrap } => (name, *bootstrap),
+            };
+            let dep_path = format!("{path}.requires[{position}]");
+            if Some(target) == entry.name.as_ref() {
+                out.error(&dep_path, format!("{name:?} requires itself"))
+                    .hint("a subsystem cannot wait for itself; remove this entry");
+                continue;
+            }
+            if let Some(on) = context.lookup(target, dep_path.clone(), out) {
+                if bootstrap_ok && context.raw.subsystems[on].bootstrap.is_none() {
+                    out.error(
+                        &dep_path,
+                        format!(
                         "{target:?} has no bootstrap mode, so `bootstrap: true` cannot be honoured"
                     ),
-                )
-                .hint(format!(
-                    "declare `bootstrap:` on {target:?}, or drop `bootstrap: true`"
-                ));
+                    )
+                    .hint(format!(
+                        "declare `bootstrap:` on {target:?}, or drop `bootstrap: true`"
+                    ));
+                }
+                requires.push(Dependency {
+                    on,
+                    bootstrap_ok,
+                    index: position,
+                });
             }
-            requires.push(Dependency {
-                on,
-                bootstrap_ok,
-                index: position,
-            });
         }
+        let wants = entry
+            .wants
+            .iter()
+            .enumerate()
+            .filter_map(|(position, target)| {
+                context.lookup(target, format!("{path}.wants[{position}]"), out)
+            })
+            .collect();
+        (requires, wants)
     }
-    let wants = entry
-        .wants
-        .iter()
-        .enumerate()
-        .filter_map(|(position, target)| {
-            context.lookup(target, format!("{path}.wants[{position}]"), out)
-        })
-        .collect();
-    (requires, wants)
 }
 
 fn bootstrap(
@@ -326,13 +320,14 @@ fn bootstrap(
     }
 }
 
+/// The hosts `patterns` name (names or ranges), each once, in order; unknown ones are errors.
 fn select_hosts(
+    context: &Context<'_>,
     patterns: &[String],
     path: &str,
-    hosts: &[Host],
-    host_index: &HashMap<&str, HostId>,
     out: &mut Collector,
 ) -> Vec<HostId> {
+    let (hosts, host_index) = (context.hosts, context.host_index);
     let mut selected = Vec::new();
     let mut seen = HashSet::new();
     for (position, pattern) in patterns.iter().enumerate() {
