@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::raw::{RawPlaybook, RawTargets};
+use super::raw::{RawGate, RawManual, RawPlaybook, RawTargets};
 use crate::topology::diagnostic::Collector;
 use crate::topology::names;
 use crate::topology::{
@@ -63,6 +63,13 @@ pub(super) fn targets(
     hosts
 }
 
+/// How long a manual step is expected to take when the playbook does not say.
+const MANUAL_EXPECT: Duration = Duration::from_secs(600);
+/// How long a gate is expected to stay closed when the playbook does not say.
+const GATE_EXPECT: Duration = Duration::from_secs(300);
+/// How long a manual step's verification may take when the playbook does not say.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Adds manual steps, their verifications and gates to the graph.
 pub(super) fn add_human_steps(
     topology: &mut Topology,
@@ -70,22 +77,48 @@ pub(super) fn add_human_steps(
     lookup: &Lookup<'_>,
     out: &mut Collector,
 ) {
-    let dependency = |on: SubsystemId| Dependency {
+    let mut steps = HumanSteps {
+        topology,
+        lookup,
+        out,
+    };
+    for (index, manual) in raw.manual.iter().enumerate() {
+        steps.add_manual(manual, &format!("manual[{index}]"));
+    }
+    for (index, gate) in raw.gates.iter().enumerate() {
+        steps.add_gate(gate, &format!("gates[{index}]"));
+    }
+}
+
+/// Where human steps go and how their references are looked up and reported.
+struct HumanSteps<'a, 'b> {
+    topology: &'a mut Topology,
+    lookup: &'a Lookup<'b>,
+    out: &'a mut Collector,
+}
+
+/// A hard dependency on `on`.
+fn dependency(on: SubsystemId) -> Dependency {
+    Dependency {
         on,
         bootstrap_ok: false,
         index: 0,
-    };
-    for (index, manual) in raw.manual.iter().enumerate() {
-        let at = format!("manual[{index}]");
-        if !step_name_ok(topology, &manual.name, &at, out) {
-            continue;
+    }
+}
+
+impl HumanSteps<'_, '_> {
+    /// A manual step between its `after` and `before` steps, and its verification after it.
+    fn add_manual(&mut self, manual: &RawManual, at: &str) {
+        let (topology, lookup, out) = (&mut *self.topology, self.lookup, &mut *self.out);
+        if !step_name_ok(topology, &manual.name, at, out) {
+            return;
         }
+        let instructions = manual.instructions.trim().to_string();
+        let expect = manual.expect.map_or(MANUAL_EXPECT, |e| e.0);
         let mut step = Subsystem::synthetic(
             manual.name.clone(),
-            SubsystemKind::Manual {
-                instructions: manual.instructions.trim().to_string(),
-            },
-            manual.expect.map_or(Duration::from_secs(600), |e| e.0),
+            SubsystemKind::Manual { instructions },
+            expect,
         );
         step.requires = manual
             .after
@@ -127,7 +160,7 @@ pub(super) fn add_human_steps(
                         command: verify.command.clone(),
                         exit_code: verify.exit_code.unwrap_or(0),
                     });
-                    check.ready_timeout = verify.timeout.map_or(Duration::from_secs(60), |t| t.0);
+                    check.ready_timeout = verify.timeout.map_or(VERIFY_TIMEOUT, |t| t.0);
                     check.requires = vec![dependency(done)];
                     check.tier = topology.subsystems[done].tier;
                     topology.subsystems.push(check);
@@ -145,22 +178,24 @@ pub(super) fn add_human_steps(
             topology.subsystems[before].requires.push(dependency(done));
         }
     }
-    for (index, gate) in raw.gates.iter().enumerate() {
-        let at = format!("gates[{index}]");
-        if !step_name_ok(topology, &gate.name, &at, out) {
-            continue;
+
+    /// A gate before the subsystem it holds: it opens when that subsystem could start.
+    fn add_gate(&mut self, gate: &RawGate, at: &str) {
+        let (topology, lookup, out) = (&mut *self.topology, self.lookup, &mut *self.out);
+        if !step_name_ok(topology, &gate.name, at, out) {
+            return;
         }
         let Some(held) = lookup(&gate.before, format!("{at}.before"), out) else {
-            continue;
+            return;
         };
+        let instructions = gate.instructions.trim().to_string();
+        let expect = gate.expect.map_or(GATE_EXPECT, |e| e.0);
         let mut step = Subsystem::synthetic(
             gate.name.clone(),
-            SubsystemKind::Gate {
-                instructions: gate.instructions.trim().to_string(),
-            },
-            gate.expect.map_or(Duration::from_secs(300), |e| e.0),
+            SubsystemKind::Gate { instructions },
+            expect,
         );
-        // The gate opens when the subsystem could start: it waits for the same things.
+        // It waits for the same things as the subsystem it holds.
         step.requires = topology.subsystems[held].requires.clone();
         step.tier = topology.subsystems[held].tier;
         topology.subsystems.push(step);
