@@ -22,15 +22,10 @@ pub fn review_options(loaded: &LoadedPlaybook, scope: &Scope, plan: &Plan) -> Te
     }
 }
 
-/// The hosts a drill powers off before its cold start: every planned host with a BMC.
+/// How many hosts a drill powers off before its cold start, when it powers any off.
 pub fn power_off_hosts(topology: &Topology, procedures: &Procedures, plan: &Plan) -> Option<usize> {
     procedures.drill.as_ref().filter(|drill| drill.power_off)?;
-    Some(
-        plan.hosts()
-            .iter()
-            .filter(|h| topology.hosts[**h].bmc.is_some())
-            .count(),
-    )
+    Some(rehearsal::hosts_to_power_off(topology, plan).len())
 }
 
 /// Colour only for a person at a terminal, and never when `NO_COLOR` is set

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::topology::{Bmc, HostId, SecretSource, Topology};
+use crate::topology::{Bmc, HostId, SecretSource, SshLogin, Topology};
 
 /// One kind of prerequisite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -120,54 +120,25 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
         }
         let ssh = &h.ssh;
         let cause = match &ssh.login.key {
-            Some(key) => machine
-                .unreadable(key, false)
-                .map(|why| format!("SSH key {}: {why}", key.display())),
+            Some(key) => key_problem(machine, key, None),
             None => (!machine.variable_set("SSH_AUTH_SOCK"))
                 .then(|| "no SSH key given and no agent ($SSH_AUTH_SOCK is not set)".into()),
         };
         note(Check::SshKey, cause, host);
         if ssh.login.strict_host_key_checking {
-            let file = ssh.login.known_hosts.display();
-            let cause = match machine.known_host(&ssh.login.known_hosts, &h.address, ssh.login.port)
-            {
-                Ok(true) => None,
-                Ok(false) => Some(format!(
-                    "not in known_hosts {file} (strict host-key checking refuses them)"
-                )),
-                Err(why) => Some(format!("known_hosts {file}: {why}")),
-            };
+            let cause = known_host_problem(machine, &ssh.login, &h.address, None);
             note(Check::KnownHosts, cause, host);
         }
         // Every jump host's key is checked as strictly as the host's own, so it must be
         // known too; the finding names the jump host.
         for jump in &ssh.jumps {
-            if let Some(key) = jump
-                .login
-                .key
-                .as_ref()
-                .filter(|key| Some(*key) != ssh.login.key.as_ref())
-            {
-                let cause = machine.unreadable(key, false).map(|why| {
-                    format!(
-                        "SSH key {} of jump host {}: {why}",
-                        key.display(),
-                        jump.name
-                    )
-                });
-                note(Check::SshKey, cause, host);
+            let name = Some(jump.name.as_str());
+            let own_key = jump.login.key.as_ref();
+            if let Some(key) = own_key.filter(|key| Some(*key) != ssh.login.key.as_ref()) {
+                note(Check::SshKey, key_problem(machine, key, name), host);
             }
             if jump.login.strict_host_key_checking {
-                let file = jump.login.known_hosts.display();
-                let cause =
-                    match machine.known_host(&jump.login.known_hosts, &jump.address, jump.login.port) {
-                        Ok(true) => None,
-                        Ok(false) => Some(format!(
-                            "jump host {} ({}:{}) not in known_hosts {file} (strict host-key checking refuses it)",
-                            jump.name, jump.address, jump.login.port
-                        )),
-                        Err(why) => Some(format!("known_hosts {file}: {why}")),
-                    };
+                let cause = known_host_problem(machine, &jump.login, &jump.address, name);
                 note(Check::KnownHosts, cause, host);
             }
         }
@@ -187,6 +158,39 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
             .map(|c| (*c, checked.get(c).copied().unwrap_or(0)))
             .collect(),
         findings,
+    }
+}
+
+/// Why the SSH key at `key` cannot be used, if it cannot; `jump` names the jump host it is for.
+fn key_problem(machine: &impl Machine, key: &Path, jump: Option<&str>) -> Option<String> {
+    let why = machine.unreadable(key, false)?;
+    let key = key.display();
+    Some(match jump {
+        None => format!("SSH key {key}: {why}"),
+        Some(name) => format!("SSH key {key} of jump host {name}: {why}"),
+    })
+}
+
+/// Why strict host-key checking would refuse `address` for `login`, if it would: the
+/// address is missing from its known_hosts file, or the file cannot be read. `jump` names
+/// the jump host at `address`; `None` is the host itself.
+fn known_host_problem(
+    machine: &impl Machine,
+    login: &SshLogin,
+    address: &str,
+    jump: Option<&str>,
+) -> Option<String> {
+    let file = login.known_hosts.display();
+    match machine.known_host(&login.known_hosts, address, login.port) {
+        Ok(true) => None,
+        Ok(false) => Some(match jump {
+            None => format!("not in known_hosts {file} (strict host-key checking refuses them)"),
+            Some(name) => format!(
+                "jump host {name} ({address}:{}) not in known_hosts {file} (strict host-key checking refuses it)",
+                login.port
+            ),
+        }),
+        Err(why) => Some(format!("known_hosts {file}: {why}")),
     }
 }
 
