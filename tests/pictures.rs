@@ -94,6 +94,8 @@ fn a_study_page_shows_distributions_per_tier_and_critical_shares() {
         "12",
         "--report",
         page.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(
@@ -109,6 +111,44 @@ fn a_study_page_shows_distributions_per_tier_and_critical_shares() {
         attribute(&loaded.dom, "<body", "data-runs").as_deref(),
         Some("12")
     );
+    // Each fault's cost is shown with its standard error and the runs it was measured on,
+    // the same numbers the JSON output gives.
+    let study: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let costs = study["result"]["fault_costs"].as_array().unwrap();
+    assert!(!costs.is_empty(), "the reference has faults on by default");
+    for cost in costs {
+        let fault = cost["fault"].as_str().unwrap();
+        let cells = table_cells(&loaded.dom, &format!("<tr data-fault=\"{fault}\""));
+        assert_eq!(cells.len(), 6, "{fault}: {cells:?}");
+        assert_eq!(cells[4], cost["runs"].to_string(), "{fault}: {cells:?}");
+        let (added, stderr) = cells[3]
+            .split_once("s ±")
+            .unwrap_or_else(|| panic!("{fault}: no ± in {cells:?}"));
+        let near = |shown: &str, key: &str| {
+            let shown: f64 = shown.parse().unwrap();
+            (shown - cost[key].as_f64().unwrap()).abs() <= 0.051
+        };
+        assert!(
+            near(added, "cost_secs"),
+            "{fault}: {cells:?} against {cost}"
+        );
+        assert!(
+            near(stderr, "cost_stderr_secs"),
+            "{fault}: {cells:?} against {cost}"
+        );
+    }
+}
+
+/// The text of each cell of the table row that starts at `row_marker`.
+fn table_cells(dom: &str, row_marker: &str) -> Vec<String> {
+    let Some(at) = dom.find(row_marker) else {
+        return Vec::new();
+    };
+    let row = &dom[at..at + dom[at..].find("</tr>").unwrap_or(dom.len() - at)];
+    row.split("<td>")
+        .skip(1)
+        .map(|cell| cell.split("</td>").next().unwrap_or("").to_string())
+        .collect()
 }
 
 const SMALL: &str = r#"

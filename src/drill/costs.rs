@@ -69,6 +69,17 @@ pub struct FaultCost {
     pub stall_without: f64,
 }
 
+impl FaultCost {
+    /// What the fault adds to the mean makespan with its standard error, as people read it:
+    /// `+12.3s ±1.4`, or `n/a` when no pair of runs recovered both with and without it.
+    pub fn added_text(&self) -> String {
+        match (self.cost_secs, self.cost_stderr_secs) {
+            (Some(secs), Some(stderr)) => format!("{secs:+.1}s ±{stderr:.1}"),
+            _ => "n/a".to_string(),
+        }
+    }
+}
+
 /// Mean makespans (with, without) over the runs that recovered in both series, and the
 /// standard error of their difference.
 fn paired_means(with: &[Summary], without: &[Summary]) -> (usize, f64, f64, f64) {

@@ -334,10 +334,7 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
             result.cost_runs
         );
         for fault in &result.fault_costs {
-            let cost = match (fault.cost_secs, fault.cost_stderr_secs) {
-                (Some(secs), Some(stderr)) => format!("{secs:+.1}s ±{stderr:.1}"),
-                _ => "n/a".to_string(),
-            };
+            let cost = fault.added_text();
             let _ = writeln!(
                 out,
                 "  {:<14} {:>6.2}%  struck {:>7.1}/run  {:>14} mean makespan ({:>4} runs)  stalls {:.1}% -> {:.1}%",

@@ -112,18 +112,19 @@ pub fn render_study(study: &Study) -> String {
     if !result.fault_costs.is_empty() {
         body.push_str(
             "<section id=\"faults\"><h2>What faults cost</h2><table><thead><tr><th>Fault</th>\
-             <th>rate</th><th>struck per run</th><th>adds (mean)</th><th>stalls without it</th>\
-             </tr></thead><tbody>",
+             <th>rate</th><th>struck per run</th><th>adds to the mean (± standard error)</th>\
+             <th>runs</th><th>stalls without it</th></tr></thead><tbody>",
         );
         for cost in &result.fault_costs {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{:.1}%</td></tr>",
+                "<tr data-fault=\"{0}\"><td>{0}</td><td>{1}</td><td>{2:.2}</td><td>{3}</td>\
+                 <td>{4}</td><td>{5:.1}%</td></tr>",
                 escape(cost.fault.name()),
                 cost.rate,
                 cost.struck_per_run,
-                cost.cost_secs
-                    .map_or_else(|| "—".to_string(), |secs| format!("{secs:.1}s")),
+                escape(&cost.added_text()),
+                cost.runs,
                 cost.stall_without * 100.0
             );
         }
