@@ -124,6 +124,13 @@ fn hosts_behind_a_jump_host_answer_through_it_and_the_plan_shows_the_route() {
     // A run carries out the plan through the jump host as well: the hosts have no BMC, so
     // SSH through the jump host decides that they are up, and each is started once.
     let run_dir = lab.dir.join("run");
+    let jump_logins = || {
+        std::fs::read_to_string(lab.dir.join("jump/auth.log"))
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    };
+    let before = jump_logins();
     let (output, _) = lab.run_in(
         "orch",
         BIN,
@@ -149,6 +156,11 @@ fn hosts_behind_a_jump_host_answer_through_it_and_the_plan_shows_the_route() {
         2,
         "{journal}"
     );
+    // The route's login is kept: the session that found a host up runs its start too, so
+    // the jump host sees one login per hop through it (h1's route passes it once, h2's
+    // twice), not one per command.
+    assert!(before > 0, "the jump host logs its logins");
+    assert_eq!(jump_logins() - before, 3, "one login per hop: {out}");
 
     // Figures: one `true` straight to the jump host, and one to h1 through it.
     let jump_only = lab.dir.join("jump.yaml");

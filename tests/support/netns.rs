@@ -146,6 +146,9 @@ impl NetLab {
         let child = Command::new("ip")
             .args(["netns", "exec", ns, SSHD, "-D", "-f"])
             .arg(dir.join("sshd_config"))
+            // Its own log (logins counted by tests), apart from what it prints.
+            .arg("-E")
+            .arg(dir.join("auth.log"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -7,8 +7,8 @@
 //! host (`ssh_pool.rs`): the boot poll's session runs the start command, the start's session
 //! the command checks. A reused session that turns out dead before its command was sent is
 //! replaced by a fresh login in the same call. A host behind jump hosts is reached through
-//! them (`ssh_jump.rs`), each hop logged in by `ssh_login.rs` with the same checks, and is
-//! logged in afresh for every call.
+//! them (`ssh_jump.rs`), each hop logged in by `ssh_login.rs` with the same checks; its
+//! session is kept and reused like any other, its bridges open while it is.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,7 +116,7 @@ impl Remote for SshRemote {
             timeout,
             move |deadline| {
                 let key = PoolKey::of(&host_c);
-                if let Some(link) = key.as_ref().and_then(|key| idle.take(key)) {
+                if let Some(link) = idle.take(&key) {
                     let conn = Connection::reused(&host_c, link);
                     match conn.exec(&command_c, deadline, timeout, &what) {
                         Ok(output) => {
@@ -163,8 +163,6 @@ impl Remote for SshRemote {
 
     /// Closes the host's idle sessions: after a power action they are dead or soon will be.
     fn forget(&self, host: &Host) {
-        if let Some(key) = PoolKey::of(host) {
-            self.idle.forget(&key);
-        }
+        self.idle.forget(&PoolKey::of(host));
     }
 }

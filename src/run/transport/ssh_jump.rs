@@ -7,9 +7,12 @@
 //! channel. A socket pair rather than a loopback listener: nothing else on the machine can
 //! connect to it, it needs no port, and it is gone with the two descriptors.
 //!
-//! A bridge is bounded: it owns its jump session, stops at the call's deadline, and stops as
-//! soon as either side closes — so dropping the host's session tears down the whole chain,
-//! hop by hop. At most one thread per hop per open session, and sessions are capped.
+//! A bridge lives exactly as long as the session over it: it owns its jump session and stops
+//! as soon as either side closes. Dropping the host's session (after a failed call, or when
+//! the pool lets an idle one go) tears down the whole chain, hop by hop; a jump host that
+//! goes away closes the socket under the host's session, which is then found dead and
+//! replaced. At most one thread per hop per open session, and open sessions are capped by
+//! the fleet's session limits and the pool's.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,11 +25,15 @@ use super::ssh_login::{connect_tcp, login, millis, quick_ack, remaining, ssh_err
 use super::TransportError;
 use crate::topology::Host;
 
-/// Longest single wait of a bridge, so the deadline and keepalives are looked at often.
+/// Longest single wait of a bridge while bytes are moving.
 const BRIDGE_SLICE: Duration = Duration::from_millis(100);
 
-/// Extra time a bridge outlives the call's deadline, so the host's session can say goodbye.
-const BRIDGE_GRACE: Duration = Duration::from_secs(1);
+/// Longest single wait of a bridge that has moved nothing for [`BRIDGE_IDLE_AFTER`]: an idle
+/// pooled session's bridge wakes rarely, and any byte still wakes it at once.
+const BRIDGE_IDLE_SLICE: Duration = Duration::from_secs(1);
+
+/// How long without a byte before a bridge counts as idle.
+const BRIDGE_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Logs in to `host` before `deadline`, through its jump hosts when it has any, each one's
 /// host key checked strictly. Returns the host's session and the descriptor to poll.
@@ -93,7 +100,6 @@ fn tunnel(
         channel,
         remote_fd: fd,
         local: theirs,
-        until: deadline + BRIDGE_GRACE,
     };
     std::thread::Builder::new()
         .name("ssh-jump".into())
@@ -156,7 +162,6 @@ struct Bridge {
     channel: Channel,
     remote_fd: RawFd,
     local: UnixStream,
-    until: Instant,
 }
 
 impl Bridge {
@@ -165,7 +170,8 @@ impl Bridge {
         let mut buf = vec![0u8; 32 * 1024];
         // Remote to local, and local to remote.
         let (mut down, mut up) = (Flow::default(), Flow::default());
-        while Instant::now() < self.until {
+        let mut last_moved = Instant::now();
+        loop {
             let was_open = !down.ended;
             let Ok(moved_down) = down.pump(&mut self.channel, &mut self.local, &mut buf) else {
                 break;
@@ -181,9 +187,16 @@ impl Bridge {
             if up.done() || down.done() {
                 break;
             }
-            if !moved_down && !moved_up {
+            if moved_down || moved_up {
+                last_moved = Instant::now();
+            } else {
                 let _ = self.session.keepalive_send();
-                self.wait(!down.pending.is_empty());
+                let slice = if last_moved.elapsed() < BRIDGE_IDLE_AFTER {
+                    BRIDGE_SLICE
+                } else {
+                    BRIDGE_IDLE_SLICE
+                };
+                self.wait(!down.pending.is_empty(), slice);
             }
         }
         // Goodbye without blocking for long; the descriptors close when `self` drops.
@@ -193,8 +206,8 @@ impl Bridge {
         let _ = self.session.disconnect(None, "done", None);
     }
 
-    /// Waits for either side, at most [`BRIDGE_SLICE`].
-    fn wait(&self, local_writable: bool) {
+    /// Waits for either side, at most `slice`.
+    fn wait(&self, local_writable: bool, slice: Duration) {
         let remote_events = match self.session.block_directions() {
             BlockDirections::Outbound => libc::POLLIN | libc::POLLOUT,
             BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
@@ -217,11 +230,10 @@ impl Bridge {
                 revents: 0,
             },
         ];
-        let wait = remaining(self.until).min(BRIDGE_SLICE);
         quick_ack(self.remote_fd);
         // SAFETY: two valid pollfds for sockets this bridge owns while it runs.
         unsafe {
-            libc::poll(fds.as_mut_ptr(), 2, wait.as_millis() as libc::c_int);
+            libc::poll(fds.as_mut_ptr(), 2, slice.as_millis() as libc::c_int);
         }
     }
 }

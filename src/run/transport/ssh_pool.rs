@@ -8,8 +8,8 @@
 //! mid-command, or one that failed, is dropped. At most [`PER_HOST`] idle sessions per host
 //! and a fleet-wide number bounded by the process's descriptor limit; past it the session
 //! idle longest is closed. A session idle past [`IDLE_LIMIT`] is not reused (a firewall or
-//! the host may have dropped it silently). Hosts behind jump hosts are never pooled: their
-//! bridges end with the call that opened them.
+//! the host may have dropped it silently). A host behind jump hosts is pooled the same way:
+//! its idle session keeps its bridges (`ssh_jump.rs`) open, and they close with it.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::Session;
 
-use crate::topology::Host;
+use crate::topology::{Host, SshLogin};
 
 /// Idle sessions kept per host (two nodes of one host may run commands at once).
 pub(super) const PER_HOST: usize = 2;
@@ -64,28 +64,33 @@ impl Drop for IdleSession {
 }
 
 /// What identifies a host's login: the same name, address, port, user, key, known_hosts
-/// and host-key checking.
+/// and host-key checking, for the host and for every jump host on its route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct PoolKey(String);
 
 impl PoolKey {
-    /// The host's key, or None for a host reached through jump hosts (never pooled).
-    pub fn of(host: &Host) -> Option<PoolKey> {
-        let ssh = &host.ssh.login;
-        host.ssh.jumps.is_empty().then(|| {
-            PoolKey(format!(
-                "{}\0{}\0{}\0{}\0{:?}\0{}\0{}",
-                host.name,
-                ssh.user,
-                host.address,
-                ssh.port,
-                ssh.key,
-                ssh.known_hosts.display(),
-                // A session accepted without checking the host key never serves a strict call.
-                ssh.strict_host_key_checking
-            ))
-        })
+    /// The key of `host`'s login along its route.
+    pub fn of(host: &Host) -> PoolKey {
+        let mut key = login_key(&host.name, &host.address, &host.ssh.login);
+        for jump in &host.ssh.jumps {
+            key.push_str("\0via\0");
+            key.push_str(&login_key(&jump.name, &jump.address, &jump.login));
+        }
+        PoolKey(key)
     }
+}
+
+/// One hop's part of a [`PoolKey`].
+fn login_key(name: &str, address: &str, login: &SshLogin) -> String {
+    format!(
+        "{name}\0{}\0{address}\0{}\0{:?}\0{}\0{}",
+        login.user,
+        login.port,
+        login.key,
+        login.known_hosts.display(),
+        // A session accepted without checking the host key never serves a strict call.
+        login.strict_host_key_checking
+    )
 }
 
 /// The idle sessions of a fleet. Shared by the clones of one transport.
@@ -237,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn a_session_idle_too_long_is_not_reused_and_jump_routes_are_not_pooled() {
+    fn a_session_idle_too_long_is_not_reused_and_each_route_has_its_own_key() {
         let pool = SessionPool::with_most(8);
         // (A machine up for less than a minute cannot date a session a minute back.)
         if let Some(long_ago) = Instant::now().checked_sub(IDLE_LIMIT) {
@@ -250,13 +255,14 @@ mod tests {
 
         let mut host = Host::for_test("web1");
         let ssh = host.ssh.clone();
-        let strict = PoolKey::of(&host).expect("a direct host is pooled");
+        let strict = PoolKey::of(&host);
         host.ssh.login.strict_host_key_checking = false;
         assert_ne!(
             PoolKey::of(&host),
-            Some(strict),
+            strict,
             "an unchecked login never serves a strict call"
         );
+        host.ssh.login.strict_host_key_checking = true;
         host.ssh.jumps.push(crate::topology::JumpHost {
             name: "bastion".into(),
             address: "127.0.0.2".into(),
@@ -267,6 +273,16 @@ mod tests {
                 ..ssh.login
             },
         });
-        assert!(PoolKey::of(&host).is_none());
+        let via_bastion = PoolKey::of(&host);
+        assert_ne!(
+            via_bastion, strict,
+            "a route through a jump host is another login"
+        );
+        host.ssh.jumps[0].login.strict_host_key_checking = false;
+        assert_ne!(
+            PoolKey::of(&host),
+            via_bastion,
+            "nor does a route with an unchecked jump host serve a strict one"
+        );
     }
 }

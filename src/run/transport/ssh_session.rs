@@ -55,13 +55,9 @@ impl<'h> Connection<'h> {
         &self.link.session
     }
 
-    /// Puts the session back for the host's next call (or, for a host behind jump hosts,
-    /// whose bridges end with this call, says goodbye).
-    pub(super) fn keep(self, idle: &SessionPool, key: Option<PoolKey>) {
-        match key {
-            Some(key) => idle.put(key, self.link.idle_from_now()),
-            None => self.close(),
-        }
+    /// Puts the session back for the host's next call.
+    pub(super) fn keep(self, idle: &SessionPool, key: PoolKey) {
+        idle.put(key, self.link.idle_from_now());
     }
 
     /// Runs `command`, reading stdout and stderr without blocking until the channel closes or
@@ -221,14 +217,6 @@ impl<'h> Connection<'h> {
         unsafe {
             libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int);
         }
-    }
-
-    /// Says goodbye; bounded by a short timeout, failures ignored.
-    fn close(self) {
-        let session = self.session();
-        session.set_blocking(true);
-        session.set_timeout(500);
-        let _ = session.disconnect(None, "done", None);
     }
 }
 
