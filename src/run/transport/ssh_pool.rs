@@ -9,7 +9,9 @@
 //! and a fleet-wide number bounded by the process's descriptor limit; past it the session
 //! idle longest is closed. A session idle past [`IDLE_LIMIT`] is not reused (a firewall or
 //! the host may have dropped it silently). A host behind jump hosts is pooled the same way:
-//! its idle session keeps its bridges (`ssh_jump.rs`) open, and they close with it.
+//! its idle session keeps its bridges (`ssh_jump.rs`) open, and they close with it. Each
+//! such route holds a connection (an sshd process) on its first jump host, which serves the
+//! whole fleet behind it, so at most [`PER_JUMP_HOST`] idle routes are kept through one.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -22,6 +24,10 @@ use crate::topology::{Host, SshLogin};
 
 /// Idle sessions kept per host (two nodes of one host may run commands at once).
 pub(super) const PER_HOST: usize = 2;
+
+/// Idle routes kept through one first jump host: each holds a connection and an sshd
+/// process on it, and a bastion serves every host behind it.
+pub(super) const PER_JUMP_HOST: usize = 32;
 
 /// An idle session older than this is closed rather than reused.
 pub(super) const IDLE_LIMIT: Duration = Duration::from_secs(60);
@@ -66,17 +72,26 @@ impl Drop for IdleSession {
 /// What identifies a host's login: the same name, address, port, user, key, known_hosts
 /// and host-key checking, for the host and for every jump host on its route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct PoolKey(String);
+pub(super) struct PoolKey {
+    /// Every hop's login, the host's first.
+    route: String,
+    /// The first jump host's login, for a route through jump hosts.
+    first_hop: Option<String>,
+}
 
 impl PoolKey {
     /// The key of `host`'s login along its route.
     pub fn of(host: &Host) -> PoolKey {
-        let mut key = login_key(&host.name, &host.address, &host.ssh.login);
+        let mut route = login_key(&host.name, &host.address, &host.ssh.login);
         for jump in &host.ssh.jumps {
-            key.push_str("\0via\0");
-            key.push_str(&login_key(&jump.name, &jump.address, &jump.login));
+            route.push_str("\0via\0");
+            route.push_str(&login_key(&jump.name, &jump.address, &jump.login));
         }
-        PoolKey(key)
+        let first_hop = host.ssh.jumps.first();
+        PoolKey {
+            route,
+            first_hop: first_hop.map(|jump| login_key(&jump.name, &jump.address, &jump.login)),
+        }
     }
 }
 
@@ -123,7 +138,7 @@ impl SessionPool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Vec<IdleSession>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -149,25 +164,20 @@ impl SessionPool {
         let mut evicted = Vec::new();
         {
             let mut idle = self.lock();
+            let first_hop = key.first_hop.clone();
             let sessions = idle.entry(key).or_default();
             sessions.push(session);
             if sessions.len() > PER_HOST {
                 evicted.push(sessions.remove(0));
             }
-            let total: usize = idle.values().map(Vec::len).sum();
-            if total > self.most {
-                let oldest = idle
-                    .iter()
-                    .filter_map(|(key, list)| list.first().map(|s| (s.since, key.clone())))
-                    .min_by_key(|(since, _)| *since)
-                    .map(|(_, key)| key);
-                if let Some(key) = oldest {
-                    let list = idle.get_mut(&key).expect("just found");
-                    evicted.push(list.remove(0));
-                    if list.is_empty() {
-                        idle.remove(&key);
-                    }
+            if first_hop.is_some() {
+                let same_hop = |key: &PoolKey| key.first_hop == first_hop;
+                if count(&idle, same_hop) > PER_JUMP_HOST {
+                    evicted.extend(take_oldest(&mut idle, same_hop));
                 }
+            }
+            if count(&idle, |_| true) > self.most {
+                evicted.extend(take_oldest(&mut idle, |_| true));
             }
         }
         // Closed outside the lock: a goodbye may wait on the network.
@@ -187,6 +197,32 @@ impl SessionPool {
     pub fn idle_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()
     }
+}
+
+type Idle = HashMap<PoolKey, Vec<IdleSession>>;
+
+/// Idle sessions under the keys `which` picks.
+fn count(idle: &Idle, which: impl Fn(&PoolKey) -> bool) -> usize {
+    idle.iter()
+        .filter(|(key, _)| which(key))
+        .map(|(_, sessions)| sessions.len())
+        .sum()
+}
+
+/// Takes out the session idle longest under the keys `which` picks.
+fn take_oldest(idle: &mut Idle, which: impl Fn(&PoolKey) -> bool) -> Option<IdleSession> {
+    let oldest = idle
+        .iter()
+        .filter(|(key, _)| which(key))
+        .filter_map(|(key, list)| list.first().map(|s| (s.since, key.clone())))
+        .min_by_key(|(since, _)| *since)
+        .map(|(_, key)| key)?;
+    let list = idle.get_mut(&oldest).expect("just found");
+    let session = list.remove(0);
+    if list.is_empty() {
+        idle.remove(&oldest);
+    }
+    Some(session)
 }
 
 /// Says goodbye on an idle session, briefly; failures ignored.
@@ -216,7 +252,47 @@ mod tests {
     }
 
     fn key(name: &str) -> PoolKey {
-        PoolKey(name.to_string())
+        PoolKey {
+            route: name.to_string(),
+            first_hop: None,
+        }
+    }
+
+    fn via(name: &str, first_hop: &str) -> PoolKey {
+        PoolKey {
+            route: format!("{name} via {first_hop}"),
+            first_hop: Some(first_hop.to_string()),
+        }
+    }
+
+    #[test]
+    fn keeps_a_bounded_number_of_idle_routes_through_one_jump_host() {
+        let pool = SessionPool::with_most(MOST_IDLE);
+        pool.put(key("direct"), idle());
+        pool.put(via("other", "bastion2"), idle());
+        for host in 0..PER_JUMP_HOST + 3 {
+            pool.put(via(&format!("h{host}"), "bastion"), idle());
+        }
+        assert_eq!(
+            pool.idle_count(),
+            PER_JUMP_HOST + 2,
+            "the bastion's cap, and the others"
+        );
+        for host in 0..3 {
+            assert!(
+                pool.take(&via(&format!("h{host}"), "bastion")).is_none(),
+                "the routes idle longest through the bastion went first"
+            );
+        }
+        assert!(pool.take(&via("h3", "bastion")).is_some());
+        assert!(
+            pool.take(&key("direct")).is_some(),
+            "direct hosts are not counted"
+        );
+        assert!(
+            pool.take(&via("other", "bastion2")).is_some(),
+            "nor other bastions"
+        );
     }
 
     #[test]
