@@ -82,15 +82,20 @@ pub(super) struct PoolKey {
 impl PoolKey {
     /// The key of `host`'s login along its route.
     pub fn of(host: &Host) -> PoolKey {
+        let hops: Vec<String> = host
+            .ssh
+            .jumps
+            .iter()
+            .map(|jump| login_key(&jump.name, &jump.address, &jump.login))
+            .collect();
         let mut route = login_key(&host.name, &host.address, &host.ssh.login);
-        for jump in &host.ssh.jumps {
+        for hop in &hops {
             route.push_str("\0via\0");
-            route.push_str(&login_key(&jump.name, &jump.address, &jump.login));
+            route.push_str(hop);
         }
-        let first_hop = host.ssh.jumps.first();
         PoolKey {
             route,
-            first_hop: first_hop.map(|jump| login_key(&jump.name, &jump.address, &jump.login)),
+            first_hop: hops.into_iter().next(),
         }
     }
 }
@@ -195,7 +200,7 @@ impl SessionPool {
 
     /// Idle sessions held now.
     pub fn idle_count(&self) -> usize {
-        self.lock().values().map(Vec::len).sum()
+        count(&self.lock(), |_| true)
     }
 }
 
