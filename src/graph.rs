@@ -29,6 +29,18 @@ pub struct Step {
     pub mode: Mode,
 }
 
+impl Step {
+    /// How long a start of this step is expected to take on one host: the bootstrap mode's
+    /// own `expect` in bootstrap mode, the subsystem's otherwise.
+    pub fn expected(&self, topology: &Topology) -> std::time::Duration {
+        let subsystem = &topology.subsystems[self.subsystem];
+        match (self.mode, &subsystem.bootstrap) {
+            (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
+            _ => subsystem.expect,
+        }
+    }
+}
+
 /// What an edge means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeKind {

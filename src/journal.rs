@@ -175,6 +175,16 @@ pub trait Sink {
     fn keeps(&self) -> bool {
         true
     }
+    /// Queues the record `make` builds, building it only when records are kept: a drill's
+    /// series keeps nothing, and its labels and step names would be built for nothing.
+    fn append_with(&mut self, t: Duration, make: impl FnOnce() -> Entry)
+    where
+        Self: Sized,
+    {
+        if self.keeps() {
+            self.append(t, make());
+        }
+    }
 }
 
 /// Records in memory, on a virtual clock: a drill's timeline. Disabled, it keeps nothing

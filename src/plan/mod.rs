@@ -112,10 +112,7 @@ impl Plan {
                 }
             }
             let hosts = selection.hosts[step.subsystem].clone();
-            let duration = match (step.mode, &subsystem.bootstrap) {
-                (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
-                _ => subsystem.expect,
-            };
+            let duration = step.expected(topology);
             let max_parallel = subsystem.max_parallel.map_or(usize::MAX, |n| n as usize);
             let boots: Vec<Duration> = hosts
                 .iter()

@@ -12,7 +12,7 @@ use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
 use crate::event::{Action, Event, PowerReport, Reason, Target};
-use crate::graph::{Mode, Step};
+use crate::graph::Step;
 use crate::plan::actions::node_commands;
 use crate::plan::power;
 use crate::playbook::Prepare;
@@ -289,13 +289,17 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                     | TransportError::Auth { .. }
                     | TransportError::Config { .. }),
                 ) => return Err(err.ssh_reason("SSH")),
-                Err(err) if Instant::now() + pace.pause(Instant::now()) >= deadline => {
-                    return Err(Reason::NoAnswerAfterBoot {
-                        limit_ms: Reason::millis(boot_timeout(host)),
-                        last: err.to_string(),
-                    })
+                Err(err) => {
+                    let now = Instant::now();
+                    let pause = pace.pause(now);
+                    if now + pause >= deadline {
+                        return Err(Reason::NoAnswerAfterBoot {
+                            limit_ms: Reason::millis(boot_timeout(host)),
+                            last: err.to_string(),
+                        });
+                    }
+                    sleep(pause).await;
                 }
-                Err(_) => sleep(pace.pause(Instant::now())).await,
             }
         }
     }
@@ -310,10 +314,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     ) -> (Result<(), Reason>, Option<CommandOutput>) {
         let began = Instant::now();
         let subsystem = &self.topology.subsystems[step.subsystem];
-        let expect = match (step.mode, &subsystem.bootstrap) {
-            (Mode::Bootstrap, Some(bootstrap)) => bootstrap.expect,
-            _ => subsystem.expect,
-        };
+        let expect = step.expected(&self.topology);
         let commands = node_commands(&self.topology, step, host_id);
         let mut last_output = None;
         if let Some(leave) = &commands.leave_bootstrap {

@@ -238,16 +238,12 @@ mod tests {
         }
     }
 
-    fn host(name: &str) -> Host {
-        Host::for_test(name)
-    }
-
     #[tokio::test]
     async fn bounded_every_host_once_in_list_order() {
         let remote = Arc::new(Slow::default());
-        let mut hosts: Vec<Host> = (0..25).map(|i| host(&format!("h{i}"))).collect();
-        hosts.push(host("bad1"));
-        hosts.push(host("down1"));
+        let mut hosts: Vec<Host> = (0..25).map(|i| Host::for_test(&format!("h{i}"))).collect();
+        hosts.push(Host::for_test("bad1"));
+        hosts.push(Host::for_test("down1"));
         let options = Options {
             parallelism: 4,
             timeout: Duration::from_secs(7),

@@ -78,7 +78,7 @@ impl ProgressWatch {
 }
 
 /// Shortest pause between two health probes of a node that is not healthy yet.
-pub const PROBE_PAUSE_MIN: Duration = Duration::from_millis(20);
+const PROBE_PAUSE_MIN: Duration = Duration::from_millis(20);
 
 /// When to look again for something that is not there yet (a service, an SSH answer),
 /// expected at a known time: while it is early, the pauses grow with the time waited (half

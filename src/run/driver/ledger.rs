@@ -9,7 +9,7 @@ use crate::event::state::{NodeState, StepStatus};
 use crate::event::Target;
 use crate::event::{Action, Event};
 use crate::journal::{Entry, Sink};
-use crate::plan::{Plan, StepId};
+use crate::plan::Plan;
 use crate::run::scheduler::Scheduler;
 use crate::topology::Topology;
 
@@ -44,8 +44,6 @@ pub(super) struct Ledger<'a, S, R> {
     /// Last status written down per step; starts at "waiting", so statuses already
     /// settled at the start are written down too.
     statuses: Vec<StepStatus>,
-    /// The last changes taken from the scheduler, kept for their room.
-    changes: Vec<StepId>,
     tally: Tally,
 }
 
@@ -64,7 +62,6 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             sink,
             reporter,
             statuses: vec![StepStatus::Waiting; steps],
-            changes: Vec::new(),
             tally: Tally {
                 ready_at: vec![None; steps],
                 first_start: vec![None; steps],
@@ -116,17 +113,14 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             Action::PowerOn { .. } => self.tally.power_ons += 1,
             _ => {}
         }
-        if self.sink.keeps() {
+        self.sink.append_with(at, || {
             let (label, command) = describe();
-            self.sink.append(
-                at,
-                Entry::Action {
-                    action: action.clone(),
-                    label,
-                    command,
-                },
-            );
-        }
+            Entry::Action {
+                action: action.clone(),
+                label,
+                command,
+            }
+        });
     }
 
     /// Journals and shows what happened, then hands it to the scheduler.
@@ -157,17 +151,12 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             }
         }
         self.tally.settled_at = self.tally.settled_at.max(at);
-        if self.sink.keeps() {
-            self.sink.append(
-                at,
-                Entry::Event {
-                    label,
-                    event,
-                    duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-                    output,
-                },
-            );
-        }
+        self.sink.append_with(at, || Entry::Event {
+            label,
+            event,
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            output,
+        });
     }
 
     /// Takes the scheduler's status changes: journals them, notes ready times and first
@@ -178,9 +167,7 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
         fleet: &mut F,
         at: Duration,
     ) {
-        let mut changes = std::mem::take(&mut self.changes);
-        scheduler.swap_changes(&mut changes);
-        for &step in &changes {
+        for &step in scheduler.changes() {
             let status = &scheduler.statuses()[step];
             if *status == self.statuses[step] {
                 continue;
@@ -193,19 +180,12 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
                 self.reporter.person_needed(at, step);
                 fleet.person_needed(step, at);
             }
-            // Built only when kept: a drill's series keeps nothing, and copying the step's
-            // name for every change of every run was wasted.
-            if self.sink.keeps() {
-                self.sink.append(
-                    at,
-                    Entry::StepStatus {
-                        step: self.plan.steps[step].id.clone(),
-                        status: status.clone(),
-                    },
-                );
-            }
+            self.sink.append_with(at, || Entry::StepStatus {
+                step: self.plan.steps[step].id.clone(),
+                status: status.clone(),
+            });
         }
-        self.changes = changes;
+        scheduler.clear_changes();
     }
 
     pub(super) fn finish(mut self, at: Duration) -> Tally {

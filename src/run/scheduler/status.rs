@@ -62,17 +62,16 @@ impl Scheduler {
         }
     }
 
-    /// Steps whose status changed since the last call, in the order they changed: what
-    /// the driver journals and shows, without scanning every step after every event.
-    pub fn take_changes(&mut self) -> Vec<StepId> {
-        std::mem::take(&mut self.changed)
+    /// Steps whose status changed since [`Scheduler::clear_changes`], in the order they
+    /// changed: what the driver journals and shows, without scanning every step after every
+    /// event.
+    pub fn changes(&self) -> &[StepId] {
+        &self.changed
     }
 
-    /// [`Scheduler::take_changes`] into `spent`, a list already read (emptied here), whose
-    /// room the scheduler keeps for the next changes: no allocation per turn of the loop.
-    pub fn swap_changes(&mut self, spent: &mut Vec<StepId>) {
-        spent.clear();
-        std::mem::swap(&mut self.changed, spent);
+    /// Forgets the changes read; the list keeps its room, so no turn of the loop allocates.
+    pub fn clear_changes(&mut self) {
+        self.changed.clear();
     }
 
     /// Why `step` failed, when it did.

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use super::ssh_login::Endpoint;
 pub use super::ssh_login::KEEPALIVE_INTERVAL_SECS;
 use super::ssh_pool::{PoolKey, SessionPool};
-use super::ssh_session::{other, Connection};
+use super::ssh_session::Connection;
 use super::{tail, CommandOutput, Remote, TransportError};
 use crate::topology::Host;
 
@@ -65,7 +66,7 @@ impl SshRemote {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| other(host, "SSH session pool closed"))?;
+            .map_err(|_| Endpoint::host(host).other("SSH session pool closed"))?;
         let deadline = Instant::now() + timeout;
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -73,7 +74,9 @@ impl SshRemote {
         });
         match tokio::time::timeout(timeout + JOIN_GRACE, handle).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(other(host, &format!("SSH session task failed: {join}"))),
+            Ok(Err(join)) => {
+                Err(Endpoint::host(host).other(&format!("SSH session task failed: {join}")))
+            }
             Err(_) => Err(TransportError::Timeout {
                 host: host.name.clone(),
                 what: what.to_string(),

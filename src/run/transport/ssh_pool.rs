@@ -23,14 +23,14 @@ use ssh2::Session;
 use crate::topology::{Host, SshLogin};
 
 /// Idle sessions kept per host (two nodes of one host may run commands at once).
-pub(super) const PER_HOST: usize = 2;
+const PER_HOST: usize = 2;
 
 /// Idle routes kept through one first jump host: each holds a connection and an sshd
 /// process on it, and a bastion serves every host behind it.
-pub(super) const PER_JUMP_HOST: usize = 32;
+const PER_JUMP_HOST: usize = 32;
 
 /// An idle session older than this is closed rather than reused.
-pub(super) const IDLE_LIMIT: Duration = Duration::from_secs(60);
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Most idle sessions kept in all, whatever the descriptor limit.
 const MOST_IDLE: usize = 1024;
@@ -73,30 +73,27 @@ impl Drop for IdleSession {
 /// and host-key checking, for the host and for every jump host on its route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct PoolKey {
-    /// Every hop's login, the host's first.
-    route: String,
-    /// The first jump host's login, for a route through jump hosts.
-    first_hop: Option<String>,
+    /// Each hop's login: the host's own first, then its jump hosts' in order.
+    hops: Vec<String>,
 }
 
 impl PoolKey {
     /// The key of `host`'s login along its route.
     pub fn of(host: &Host) -> PoolKey {
-        let hops: Vec<String> = host
+        let own = login_key(&host.name, &host.address, &host.ssh.login);
+        let jumps = host
             .ssh
             .jumps
             .iter()
-            .map(|jump| login_key(&jump.name, &jump.address, &jump.login))
-            .collect();
-        let mut route = login_key(&host.name, &host.address, &host.ssh.login);
-        for hop in &hops {
-            route.push_str("\0via\0");
-            route.push_str(hop);
-        }
+            .map(|jump| login_key(&jump.name, &jump.address, &jump.login));
         PoolKey {
-            route,
-            first_hop: hops.into_iter().next(),
+            hops: std::iter::once(own).chain(jumps).collect(),
         }
+    }
+
+    /// The first jump host's login, for a route through jump hosts.
+    fn first_hop(&self) -> Option<&String> {
+        self.hops.get(1)
     }
 }
 
@@ -149,11 +146,16 @@ impl SessionPool {
 
     /// The most recently used idle session of `key`, if one is fresh enough.
     pub fn take(&self, key: &PoolKey) -> Option<IdleSession> {
+        self.take_at(key, Instant::now())
+    }
+
+    /// [`SessionPool::take`] as of `now`.
+    fn take_at(&self, key: &PoolKey, now: Instant) -> Option<IdleSession> {
         let mut idle = self.lock();
         let sessions = idle.get_mut(key)?;
         let mut found = None;
         while let Some(session) = sessions.pop() {
-            if session.since.elapsed() < IDLE_LIMIT {
+            if now.saturating_duration_since(session.since) < IDLE_LIMIT {
                 found = Some(session);
                 break;
             }
@@ -169,14 +171,14 @@ impl SessionPool {
         let mut evicted = Vec::new();
         {
             let mut idle = self.lock();
-            let first_hop = key.first_hop.clone();
+            let first_hop = key.first_hop().cloned();
             let sessions = idle.entry(key).or_default();
             sessions.push(session);
             if sessions.len() > PER_HOST {
                 evicted.push(sessions.remove(0));
             }
             if first_hop.is_some() {
-                let same_hop = |key: &PoolKey| key.first_hop == first_hop;
+                let same_hop = |key: &PoolKey| key.first_hop() == first_hop.as_ref();
                 if count(&idle, same_hop) > PER_JUMP_HOST {
                     evicted.extend(take_oldest(&mut idle, same_hop));
                 }
@@ -258,15 +260,13 @@ mod tests {
 
     fn key(name: &str) -> PoolKey {
         PoolKey {
-            route: name.to_string(),
-            first_hop: None,
+            hops: vec![name.to_string()],
         }
     }
 
     fn via(name: &str, first_hop: &str) -> PoolKey {
         PoolKey {
-            route: format!("{name} via {first_hop}"),
-            first_hop: Some(first_hop.to_string()),
+            hops: vec![name.to_string(), first_hop.to_string()],
         }
     }
 
@@ -325,14 +325,11 @@ mod tests {
     #[test]
     fn a_session_idle_too_long_is_not_reused_and_each_route_has_its_own_key() {
         let pool = SessionPool::with_most(8);
-        // (A machine up for less than a minute cannot date a session a minute back.)
-        if let Some(long_ago) = Instant::now().checked_sub(IDLE_LIMIT) {
-            let mut stale = idle();
-            stale.since = long_ago;
-            pool.put(key("a"), stale);
-            assert!(pool.take(&key("a")).is_none());
-            assert_eq!(pool.idle_count(), 0, "the stale session was dropped");
-        }
+        let stale = idle();
+        let later = stale.since + IDLE_LIMIT;
+        pool.put(key("a"), stale);
+        assert!(pool.take_at(&key("a"), later).is_none());
+        assert_eq!(pool.idle_count(), 0, "the stale session was dropped");
 
         let mut host = Host::for_test("web1");
         let ssh = host.ssh.clone();

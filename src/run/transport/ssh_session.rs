@@ -71,12 +71,7 @@ impl<'h> Connection<'h> {
     ) -> Result<CommandOutput, ExecFailure> {
         let sent = |error| ExecFailure { error, sent: true };
         let host = self.host;
-        let end = Endpoint::host(host);
-        let fail = |stage: &str, e: ssh2::Error| {
-            ssh_error(&end, stage, e, limit, || {
-                other(host, &format!("{stage} failed"))
-            })
-        };
+        let fail = |stage: &str, e: ssh2::Error| self.fail(stage, e, limit);
         let fd = self.link.fd;
         let session = self.session();
         session.set_blocking(true);
@@ -101,6 +96,14 @@ impl<'h> Connection<'h> {
             .map_err(sent)
     }
 
+    /// The error for libssh2's `e` at `stage` of a call limited to `limit`.
+    fn fail(&self, stage: &str, e: ssh2::Error, limit: Duration) -> TransportError {
+        let end = Endpoint::host(self.host);
+        ssh_error(&end, stage, e, limit, || {
+            end.other(&format!("{stage} failed"))
+        })
+    }
+
     /// Sends EOF, then reads stdout and stderr without blocking until the channel closes or
     /// `deadline` passes.
     fn run_to_end(
@@ -116,12 +119,7 @@ impl<'h> Connection<'h> {
             what: what.to_string(),
             after: limit,
         };
-        let end = Endpoint::host(host);
-        let fail = |stage: &str, e: ssh2::Error| {
-            ssh_error(&end, stage, e, limit, || {
-                other(host, &format!("{stage} failed"))
-            })
-        };
+        let fail = |stage: &str, e: ssh2::Error| self.fail(stage, e, limit);
         quick_ack(self.link.fd);
         channel.send_eof().map_err(|e| fail("SSH send eof", e))?;
 
@@ -149,7 +147,7 @@ impl<'h> Connection<'h> {
                         progressed = true;
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(other(host, &format!("SSH read: {e}"))),
+                    Err(e) => return Err(Endpoint::host(host).other(&format!("SSH read: {e}"))),
                 }
             }
             if Instant::now() >= deadline {
@@ -235,12 +233,5 @@ impl Bounded {
 
     fn finish(self) -> String {
         tail(&String::from_utf8_lossy(&self.0), OUTPUT_TAIL_BYTES)
-    }
-}
-
-pub(super) fn other(host: &Host, detail: &str) -> TransportError {
-    TransportError::Other {
-        host: host.name.clone(),
-        detail: detail.to_string(),
     }
 }
