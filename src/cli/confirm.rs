@@ -4,10 +4,10 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use blackstart::plan::{render_summary, TextOptions};
+use blackstart::plan::render_summary;
 
 use super::prepare::Prepared;
-use super::review::{colour_on_stdout, power_off_hosts};
+use super::review::review_options;
 use super::Outcome;
 
 /// How `run` may go ahead without a person typing at a terminal.
@@ -31,13 +31,7 @@ pub struct ApprovalArgs {
 pub fn approve(prepared: &Prepared, approval: &ApprovalArgs) -> Result<(), Outcome> {
     let (topology, plan) = (&prepared.topology, &prepared.plan);
     let digest = &prepared.info.plan_digest;
-    let power_off = power_off_hosts(topology, &prepared.procedures, plan);
-    let options = TextOptions {
-        digest: Some(digest.clone()),
-        power_off_hosts: power_off,
-        colour: colour_on_stdout(),
-        ..TextOptions::default()
-    };
+    let options = review_options(topology, &prepared.procedures, plan, digest.clone());
     print!("{}", render_summary(topology, plan, &options));
     let _ = std::io::stdout().flush();
     if let Some(expected) = &approval.expect_digest {
@@ -62,7 +56,8 @@ pub fn approve(prepared: &Prepared, approval: &ApprovalArgs) -> Result<(), Outco
         );
         return Ok(());
     }
-    let drill = power_off
+    let drill = options
+        .power_off_hosts
         .map(|n| format!(" (the drill first powers OFF {n} hosts)"))
         .unwrap_or_default();
     eprint!(

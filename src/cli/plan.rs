@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use blackstart::graph::cycle_text;
 use blackstart::plan::{
-    render_dot_with, render_json, render_mermaid_with, render_text, Plan, TextOptions,
+    plan_digest, render_dot_with, render_json, render_mermaid_with, render_text, Plan, TextOptions,
 };
 use blackstart::playbook;
 use blackstart::scope::Scope;
@@ -67,7 +67,12 @@ pub fn plan(
         PlanFormat::Text => {
             let options = TextOptions {
                 every_node,
-                ..review_options(&loaded, &scope, &plan)
+                ..review_options(
+                    topology,
+                    &loaded.procedures,
+                    &plan,
+                    plan_digest(loaded.sources(), &scope, topology, &plan),
+                )
             };
             let mut text = playbook::render_text(topology, &loaded.procedures)
                 + &render_text(topology, &plan, &options);

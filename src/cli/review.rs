@@ -3,27 +3,30 @@
 //! prerequisites as a checklist.
 
 use blackstart::event::narrate::checklist_lines;
-use blackstart::plan::{plan_digest, Plan, TextOptions};
-use blackstart::playbook::{LoadedPlaybook, Procedures};
+use blackstart::plan::{Plan, TextOptions};
+use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
 use blackstart::run::prerequisites::{self, ThisMachine};
-use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
-/// What the text plan and the run's summary show beyond the plan itself: the digest, the
-/// drill's power-off, colour on a terminal only.
-pub fn review_options(loaded: &LoadedPlaybook, scope: &Scope, plan: &Plan) -> TextOptions {
-    let topology = &loaded.topology;
+/// What the text plan and the run's summary show beyond the plan itself: the plan's
+/// `digest`, the drill's power-off, colour on a terminal only.
+pub fn review_options(
+    topology: &Topology,
+    procedures: &Procedures,
+    plan: &Plan,
+    digest: String,
+) -> TextOptions {
     TextOptions {
         every_node: false,
         colour: colour_on_stdout(),
-        digest: Some(plan_digest(loaded.sources(), scope, topology, plan)),
-        power_off_hosts: power_off_hosts(topology, &loaded.procedures, plan),
+        digest: Some(digest),
+        power_off_hosts: power_off_hosts(topology, procedures, plan),
     }
 }
 
 /// How many hosts a drill powers off before its cold start, when it powers any off.
-pub fn power_off_hosts(topology: &Topology, procedures: &Procedures, plan: &Plan) -> Option<usize> {
+fn power_off_hosts(topology: &Topology, procedures: &Procedures, plan: &Plan) -> Option<usize> {
     procedures.drill.as_ref().filter(|drill| drill.power_off)?;
     Some(rehearsal::hosts_to_power_off(topology, plan).len())
 }

@@ -24,17 +24,15 @@ use crate::load::load_file;
 pub struct Calibration {
     /// Runs read.
     pub runs: usize,
-    check_power: Vec<f64>,
-    power_on: Vec<f64>,
+    /// (run, seconds) of every power check answered.
+    check_power: Vec<(usize, f64)>,
+    /// (run, seconds) of every power-on done.
+    power_on: Vec<(usize, f64)>,
     /// Per host class: power-on to SSH answering.
     ssh_ready: BTreeMap<String, Vec<f64>>,
     probe: Vec<f64>,
-    /// Per step id: successful start durations.
-    starts: BTreeMap<String, Vec<f64>>,
-    /// Per step id: the run (0, 1, ...) of each of `starts`; missing ones are run 0.
-    start_runs: BTreeMap<String, Vec<usize>>,
-    /// (run, 0 for a power check or 1 for a power-on, seconds) of every BMC call.
-    power_calls: Vec<(usize, usize, f64)>,
+    /// Per step id: (run, seconds) of each successful start.
+    starts: BTreeMap<String, Vec<(usize, f64)>>,
     start_attempts: usize,
     start_failures: usize,
     bmc_checked: usize,
@@ -77,17 +75,11 @@ impl Calibration {
                 Event::PowerChecked { result, .. } => {
                     self.bmc_checked += 1;
                     match result {
-                        Ok(_) => {
-                            self.check_power.push(took);
-                            self.power_calls.push((self.runs, 0, took));
-                        }
+                        Ok(_) => self.check_power.push((self.runs, took)),
                         Err(_) => self.bmc_dead += 1,
                     }
                 }
-                Event::PoweredOn { result: Ok(()), .. } => {
-                    self.power_on.push(took);
-                    self.power_calls.push((self.runs, 1, took));
-                }
+                Event::PoweredOn { result: Ok(()), .. } => self.power_on.push((self.runs, took)),
                 Event::SshReady { result, .. } => {
                     self.ssh_waited += 1;
                     match (result, class(&label)) {
@@ -103,13 +95,7 @@ impl Calibration {
                     self.start_attempts += 1;
                     let step = label.split(" on ").next().unwrap_or_default().to_string();
                     match result {
-                        Ok(()) => {
-                            self.start_runs
-                                .entry(step.clone())
-                                .or_default()
-                                .push(self.runs);
-                            self.starts.entry(step).or_default().push(took);
-                        }
+                        Ok(()) => self.starts.entry(step).or_default().push((self.runs, took)),
                         Err(_) => self.start_failures += 1,
                     }
                 }
@@ -124,8 +110,8 @@ impl Calibration {
     pub fn fit(&self, base: &Model) -> Model {
         let mut model = base.clone();
         let l = &mut model.latencies;
-        l.check_power = band(&self.check_power).unwrap_or(l.check_power);
-        l.power_on = band(&self.power_on).unwrap_or(l.power_on);
+        l.check_power = band(&seconds(&self.check_power)).unwrap_or(l.check_power);
+        l.power_on = band(&seconds(&self.power_on)).unwrap_or(l.power_on);
         l.probe = band(&self.probe).unwrap_or(l.probe);
         // Power-on to SSH is boot plus the poll's lag. The fastest boots of a class are its
         // floor: the boot; what the others took beyond it is lag, uniform from zero with the
@@ -143,19 +129,14 @@ impl Calibration {
         // Each start as log(start / its step's mean), with its run and step.
         let mut logs: Vec<(usize, usize, f64)> = Vec::new();
         for (index, (step, samples)) in self.starts.iter().enumerate() {
-            let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+            let mean = samples.iter().map(|(_, s)| s).sum::<f64>() / samples.len() as f64;
             model.start.insert(step.clone(), round(mean));
-            let runs = self.start_runs.get(step);
             if mean > 0.0 {
                 logs.extend(
                     samples
                         .iter()
-                        .enumerate()
-                        .filter(|(_, s)| **s > 0.0)
-                        .map(|(i, s)| {
-                            let run = runs.and_then(|r| r.get(i)).copied().unwrap_or(0);
-                            (run, index, (s / mean).ln())
-                        }),
+                        .filter(|(_, s)| *s > 0.0)
+                        .map(|(run, s)| (*run, index, (s / mean).ln())),
                 );
             }
         }
@@ -173,23 +154,14 @@ impl Calibration {
         // more "step" whose factor per run is fitted apart from the starts (a loaded machine
         // slows ipmitool far more than a service's own start).
         let mut calls: Vec<(usize, usize, f64)> = Vec::new();
-        for kind in 0..2 {
-            let took: Vec<f64> = self
-                .power_calls
-                .iter()
-                .filter(|(_, k, t)| *k == kind && *t > 0.0)
-                .map(|(_, _, t)| *t)
-                .collect();
+        for (kind, samples) in [&self.check_power, &self.power_on].into_iter().enumerate() {
+            let took: Vec<(usize, f64)> =
+                samples.iter().copied().filter(|(_, t)| *t > 0.0).collect();
             if took.is_empty() {
                 continue;
             }
-            let mean = took.iter().sum::<f64>() / took.len() as f64;
-            calls.extend(
-                self.power_calls
-                    .iter()
-                    .filter(|(_, k, t)| *k == kind && *t > 0.0)
-                    .map(|(run, _, t)| (*run, kind, (t / mean).ln())),
-            );
+            let mean = took.iter().map(|(_, t)| t).sum::<f64>() / took.len() as f64;
+            calls.extend(took.iter().map(|(run, t)| (*run, kind, (t / mean).ln())));
         }
         if let Some(Spreads {
             step: Some(kind),
@@ -309,6 +281,11 @@ pub fn calibrate(dirs: &[&Path]) -> Result<Model, String> {
 }
 
 /// The 10th to the 90th percentile: where most calls fall.
+/// The seconds of (run, seconds) samples.
+fn seconds(samples: &[(usize, f64)]) -> Vec<f64> {
+    samples.iter().map(|(_, secs)| *secs).collect()
+}
+
 fn band(samples: &[f64]) -> Option<Range> {
     (!samples.is_empty()).then(|| [round(quantile(samples, 0.1)), round(quantile(samples, 0.9))])
 }
@@ -330,6 +307,14 @@ fn round(seconds: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// `secs` as samples of consecutive runs, `per_run` samples each.
+    fn in_runs_of(per_run: usize, secs: &[f64]) -> Vec<(usize, f64)> {
+        secs.iter()
+            .enumerate()
+            .map(|(i, s)| (i / per_run, *s))
+            .collect()
+    }
+
     #[test]
     fn steps_slower_together_in_one_run_are_a_step_factor_not_node_spread() {
         let mut samples = Calibration {
@@ -345,10 +330,8 @@ mod tests {
                 .map(|s| s * shift)
                 .chain(node.iter().map(|s| s * (2.0 - shift)))
                 .collect();
-            samples.starts.insert(step.into(), took);
-            samples
-                .start_runs
-                .insert(step.into(), vec![0, 0, 0, 1, 1, 1]);
+            // The first three in run 0, the other three in run 1.
+            samples.starts.insert(step.into(), in_runs_of(3, &took));
         }
         let model = samples.fit(&Model::default());
         assert!(model.spread < 0.02, "per node: {}", model.spread);
@@ -373,10 +356,7 @@ mod tests {
         // Run 1 takes every start 30 % longer than run 0; within a run starts vary a little.
         let run0 = [1.0, 1.05, 0.95, 1.02, 0.98];
         let took: Vec<f64> = run0.iter().chain(&run0.map(|s| s * 1.3)).copied().collect();
-        samples.starts.insert("db".into(), took);
-        samples
-            .start_runs
-            .insert("db".into(), vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        samples.starts.insert("db".into(), in_runs_of(5, &took));
         let model = samples.fit(&Model::default());
         assert!(model.spread < 0.05, "within runs: {}", model.spread);
         // log(1.3) = 0.262 apart: a standard deviation of 0.262 / sqrt(2) = 0.186.
@@ -391,8 +371,8 @@ mod tests {
     fn samples_give_bands_means_boot_floors_and_rates() {
         let mut samples = Calibration {
             runs: 2,
-            check_power: vec![0.05, 0.06, 0.04, 0.3],
-            power_on: vec![0.1; 4],
+            check_power: in_runs_of(4, &[0.05, 0.06, 0.04, 0.3]),
+            power_on: in_runs_of(4, &[0.1; 4]),
             probe: vec![0.02, 0.03],
             start_attempts: 10,
             start_failures: 1,
@@ -404,7 +384,7 @@ mod tests {
             .insert("db".into(), vec![2.0, 3.0, 4.0, 5.0]);
         samples
             .starts
-            .insert("database".into(), vec![1.0, 2.0, 3.0]);
+            .insert("database".into(), in_runs_of(3, &[1.0, 2.0, 3.0]));
         let model = samples.fit(&Model::default());
         assert_eq!(model.latencies.check_power, [0.04, 0.3]);
         assert_eq!(model.boot["db"], 2.0);

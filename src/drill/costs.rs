@@ -191,13 +191,11 @@ pub(super) fn fault_costs(
 mod tests {
 
     use super::*;
-    use crate::drill::{monte_carlo_with_costs, DrillConfig};
+    use crate::drill::monte_carlo_with_costs;
 
     #[test]
     fn costs_stop_at_a_batch_end_once_precise_and_match_a_fixed_count_there() {
-        let (topology, plan) = crate::drill::shipped_and_planned("topologies/minimal.yaml");
-        let mut config = DrillConfig::default();
-        config.faults.flapping = 0.3;
+        let (topology, plan, mut config) = crate::drill::flapping_minimal();
         config.faults.start_failure = 0.1;
         let drill = Drill::new(&topology, &plan, config);
         let max = 600;

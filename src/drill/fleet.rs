@@ -63,6 +63,9 @@ pub(crate) struct World<'a> {
     injected: Vec<Injected>,
     /// This run's factor on every time (see [`DrillConfig::run_spread`]).
     pace: f64,
+    /// This run's factor per kind of BMC call (power check, power-on), when
+    /// `latencies.run_spread` asks for one.
+    call_factors: Option<[f64; 2]>,
     pub(crate) tally: FaultTally,
 }
 
@@ -104,19 +107,14 @@ impl<'a> World<'a> {
             }
         }
         let warm = config.start == FleetStart::Warm;
-        // One lognormal draw per run with mean 1, as `around` draws its times.
-        let pace = draws
-            .around(
-                Duration::from_secs(1000),
-                config.run_spread,
-                Stream::RunFactor,
-                0,
-                0,
-            )
-            .as_secs_f64()
-            / 1000.0;
+        let pace = unit_factor(&draws, config.run_spread, Stream::RunFactor, 0, 0);
+        // Drawn once per run here, not on every BMC call of the run.
+        let spread = config.latencies.run_spread;
+        let call_factors = (spread > 0.0)
+            .then(|| [0, 1].map(|kind| unit_factor(&draws, spread, Stream::StepFactor, kind, 1)));
         World {
             pace,
+            call_factors,
             topology,
             plan,
             config,
@@ -414,23 +412,11 @@ impl<'a> World<'a> {
 
     /// `time` of a BMC call of `kind` (0 a power check, 1 a power-on) times this run's
     /// factor for that kind of call (`latencies.run_spread`).
-    fn call_factor(&self, kind: u64, time: Duration) -> Duration {
-        let spread = self.config.latencies.run_spread;
-        if spread <= 0.0 {
-            return time;
+    fn call_factor(&self, kind: usize, time: Duration) -> Duration {
+        match self.call_factors {
+            Some(factors) => super::random::millis(time.as_secs_f64() * factors[kind]),
+            None => time,
         }
-        let factor = self
-            .draws
-            .around(
-                Duration::from_secs(1000),
-                spread,
-                Stream::StepFactor,
-                kind,
-                1,
-            )
-            .as_secs_f64()
-            / 1000.0;
-        super::random::millis(time.as_secs_f64() * factor)
     }
 
     /// `time` at this run's pace.
@@ -466,4 +452,13 @@ impl<'a> World<'a> {
         let since = self.healthy_at[node].get_or_insert(at);
         *since = (*since).min(at);
     }
+}
+
+/// One lognormal draw with mean 1, drawn as `around` draws its times (around 1000 s, to
+/// keep its millisecond rounding out of the factor).
+fn unit_factor(draws: &Draws, spread: f64, stream: Stream, a: u64, b: u64) -> f64 {
+    draws
+        .around(Duration::from_secs(1000), spread, stream, a, b)
+        .as_secs_f64()
+        / 1000.0
 }

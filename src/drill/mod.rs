@@ -342,3 +342,13 @@ pub(crate) fn shipped_and_planned(file: &str) -> (Topology, crate::plan::Plan) {
     let plan = crate::plan::Plan::build(&topology, &selection).unwrap();
     (topology, plan)
 }
+
+/// The minimal topology, planned, with flapping health checks on 30 % of starts: a drill
+/// whose fault costs the unit tests measure.
+#[cfg(test)]
+pub(crate) fn flapping_minimal() -> (Topology, crate::plan::Plan, DrillConfig) {
+    let (topology, plan) = shipped_and_planned("topologies/minimal.yaml");
+    let mut config = DrillConfig::default();
+    config.faults.flapping = 0.3;
+    (topology, plan, config)
+}

@@ -277,13 +277,10 @@ pub fn monte_carlo_with_costs(
 mod tests {
 
     use super::*;
-    use crate::drill::DrillConfig;
 
     #[test]
     fn a_series_is_the_same_on_one_thread_or_three_and_costs_use_the_first_runs() {
-        let (topology, plan) = crate::drill::shipped_and_planned("topologies/minimal.yaml");
-        let mut config = DrillConfig::default();
-        config.faults.flapping = 0.3;
+        let (topology, plan, config) = crate::drill::flapping_minimal();
         let drill = Drill::new(&topology, &plan, config);
         let one = monte_carlo_with_costs(&drill, 40, 10, 7, 1, &|| {});
         let three = monte_carlo_with_costs(&drill, 40, 10, 7, 3, &|| {});

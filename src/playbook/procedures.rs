@@ -8,7 +8,7 @@ use super::raw::{PreflightFailure, RawPlaybook, RawPreflight};
 use super::steps::{targets, Lookup};
 use super::{Preflight, Prepare};
 use crate::topology::diagnostic::Collector;
-use crate::topology::names::name_problem;
+use crate::topology::names::name_ok;
 use crate::topology::{SubsystemId, Topology};
 
 /// How long a preflight check may take on one host when the playbook does not say.
@@ -27,7 +27,7 @@ pub(super) fn resolve(
     let mut preflight = Vec::with_capacity(raw.preflight.len());
     for (index, check) in raw.preflight.iter().enumerate() {
         let at = format!("preflight[{index}]");
-        name_ok(&check.name, "check", &at, out);
+        name_ok(&check.name, "check", &format!("{at}.name"), out);
         let hosts = targets(topology, &check.on, &format!("{at}.on"), lookup, out);
         let Some(parsed) = checks::parse(check, &at, out) else {
             continue;
@@ -43,7 +43,7 @@ pub(super) fn resolve(
     let mut prepare = Vec::with_capacity(raw.prepare.len());
     for (index, step) in raw.prepare.iter().enumerate() {
         let at = format!("prepare[{index}]");
-        name_ok(&step.name, "step", &at, out);
+        name_ok(&step.name, "step", &format!("{at}.name"), out);
         if let Err(why) = crate::template::check(&step.run) {
             out.error(format!("{at}.run"), why);
         }
@@ -80,13 +80,5 @@ fn held_by(
                     .collect(),
             )
         }
-    }
-}
-
-/// Reports `{at}.name` unless `name` is a valid name for a `what` (a check, a step) of the
-/// entry at `at`.
-fn name_ok(name: &str, what: &str, at: &str, out: &mut Collector) {
-    if let Some(why) = name_problem(name) {
-        out.error(format!("{at}.name"), format!("invalid {what} name: {why}"));
     }
 }

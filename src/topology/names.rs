@@ -20,12 +20,23 @@ pub fn name_problem(text: &str) -> Option<String> {
         .map(|c| format!("it holds the control character {c:?}"))
 }
 
+/// Reports at `at` why `text` cannot name a `what` (a check, a step), if it cannot (see
+/// [`name_problem`]). True when it can.
+pub(crate) fn name_ok(text: &str, what: &str, at: &str, out: &mut Collector) -> bool {
+    match name_problem(text) {
+        Some(why) => {
+            out.error(at, format!("invalid {what} name: {why}"));
+            false
+        }
+        None => true,
+    }
+}
+
 /// Reports at `at` why `text` cannot name a `what` (a subsystem, a step), if it cannot: it
-/// must be a name (see [`name_problem`]) without '@', which is kept for step modes such as
+/// must be a name (see [`name_ok`]) without '@', which is kept for step modes such as
 /// `name@bootstrap`. True when it can.
 pub(crate) fn step_name_ok(text: &str, what: &str, at: &str, out: &mut Collector) -> bool {
-    if let Some(why) = name_problem(text) {
-        out.error(at, format!("invalid {what} name: {why}"));
+    if !name_ok(text, what, at, out) {
         return false;
     }
     if text.contains('@') {

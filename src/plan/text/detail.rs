@@ -23,7 +23,7 @@ pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) ->
 }
 
 /// Step ids as a `waits:` line shows them: joined, or `nothing`.
-fn waits_text(waits: &[String]) -> String {
+fn waits_text<S: std::borrow::Borrow<str>>(waits: &[S]) -> String {
     if waits.is_empty() {
         "nothing".into()
     } else {
@@ -40,10 +40,10 @@ pub(super) fn human_step(subsystem: &Subsystem, plan: &Plan, step: &PlanStep) ->
     };
     let mut out = String::new();
     // A person's step lists only what it requires: nothing waits on a soft order here.
-    let waits: Vec<String> = step
+    let waits: Vec<&str> = step
         .requires
         .iter()
-        .map(|id| plan.steps[*id].id.clone())
+        .map(|id| plan.steps[*id].id.as_str())
         .collect();
     let _ = writeln!(
         out,

@@ -146,7 +146,6 @@ pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize)
     out.push('\n');
 }
 
-/// Host names folded into ranges: `db[01:40].dc1, db[01:40].dc2`.
 /// What a step waits for, by step id: its hard dependencies, then its soft ones marked so.
 pub(crate) fn waits(plan: &Plan, step: &PlanStep) -> Vec<String> {
     let hard = step.requires.iter().map(|id| plan.steps[*id].id.clone());
@@ -157,6 +156,7 @@ pub(crate) fn waits(plan: &Plan, step: &PlanStep) -> Vec<String> {
     hard.chain(soft).collect()
 }
 
+/// Host names folded into ranges: `db[01:40].dc1, db[01:40].dc2`.
 pub(crate) fn host_ranges(topology: &Topology, ids: &[HostId]) -> String {
     compress(ids.iter().map(|h| topology.hosts[*h].name.as_str())).join(", ")
 }
