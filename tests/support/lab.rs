@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use blackstart::template::shell_quote;
 use blackstart::topology::{
     Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshLogin, SshSettings,
 };
@@ -670,9 +671,4 @@ fn unique_hex() -> String {
         .as_nanos();
     let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
     format!("{:012x}", mixed & 0xffff_ffff_ffff)
-}
-
-/// `text` in single quotes for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
