@@ -453,32 +453,35 @@ impl Lab {
     /// it runs on after `delay_s` (a service that answers TCP checks, at the cost of one
     /// `echo`). Needs [`Lab::start_port_keeper`]. Powering the host off does not close it.
     pub fn port_service_command(&self, port: u16, delay_s: f64) -> String {
-        format!(
-            "echo \"$LAB_ADDRESS {port} {delay_s}\" >> {}",
-            shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
-        )
+        self.port_keeper_command(port, &delay_s.to_string())
     }
 
     /// Shell command closing what [`Lab::port_service_command`] opened on `port`.
     pub fn port_stop_command(&self, port: u16) -> String {
+        self.port_keeper_command(port, "stop")
+    }
+
+    /// Shell command handing the port keeper the line `<host address> <port> <word>`.
+    fn port_keeper_command(&self, port: u16, word: &str) -> String {
         format!(
-            "echo \"$LAB_ADDRESS {port} stop\" >> {}",
+            "echo \"$LAB_ADDRESS {port} {word}\" >> {}",
             shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
         )
     }
 
     /// Lines `<unix time> <address> <port>` logged by the port keeper as each port opens.
     pub fn port_opens(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("run/ports.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.log_lines("ports.log")
     }
 
     /// Lines `<unix time> <address> <port>` written by each service when it starts.
     pub fn service_starts(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("run/starts.log"))
+        self.log_lines("starts.log")
+    }
+
+    /// The lines of `<lab>/run/<file>`; none while it does not exist.
+    fn log_lines(&self, file: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("run").join(file))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -557,11 +560,11 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for bmc in &mut self.bmcs {
-            let _ = bmc.kill();
-        }
+        // Every kill first, then the waits: the processes exit side by side.
         for child in self.bmcs.iter_mut().chain(&mut self.keeper) {
             let _ = child.kill();
+        }
+        for child in self.bmcs.iter_mut().chain(&mut self.keeper) {
             let _ = child.wait();
         }
         if self.hosts.len() <= BLOCK_HOSTS {
