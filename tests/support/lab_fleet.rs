@@ -12,6 +12,7 @@ use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
+use super::cli::read_journal;
 use super::lab::{Lab, LabSecret};
 
 /// Hosts in the fleet.
@@ -167,7 +168,7 @@ pub fn bound(topology: &Topology, records: &[Record], up: HostUp) -> Duration {
 
 /// The journal's makespan and both bounds, as one line and as JSON.
 pub fn measure(topology: &Topology, run_dir: &Path) -> Measured {
-    let records = blackstart::journal::read(run_dir).expect("journal readable");
+    let records = read_journal(run_dir);
     Measured {
         makespan: makespan(&records),
         bound_powered_on: bound(topology, &records, HostUp::PoweredOn),
