@@ -27,7 +27,7 @@ mod support;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,8 @@ use blackstart::scope::Scope;
 use serde_json::json;
 use support::bound::lower_bound;
 use support::cli::{read_journal, BIN};
-use support::lab::{Lab, LabSecret};
-use support::lab_fleet::{first_action, makespan, ready_ms};
+use support::lab::Lab;
+use support::lab_fleet::{first_action, makespan, ready_ms, write_topology_with, Timings};
 
 const HOSTS: usize = 1000;
 /// The lab's first block: 127.120.10.x, then .12, .14, .16 (BMCs on .11, .13, .15, .17).
@@ -64,37 +64,21 @@ fn env_count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The lab's topology: the scaled reference, its timings and policy for the lab.
-fn write_topology(lab: &Lab, subsystems: &str) -> PathBuf {
-    let mut yaml = lab.topology_yaml(LabSecret::File, subsystems);
-    let replace = |yaml: &mut String, from: &str, to: &str| {
-        assert!(yaml.contains(from), "lab topology lost {from:?}");
-        *yaml = yaml.replacen(from, to, 1);
-    };
-    replace(
-        &mut yaml,
-        "  parallelism: 16\n",
-        &format!("  parallelism: {PARALLELISM}\n  bmc_timeout: 10s\n  bmc_attempts: 3\n"),
-    );
-    replace(
-        &mut yaml,
-        "power_on: { count: 50, per: 1s }",
-        "power_on: { count: 100, per: 1s }",
-    );
+/// The lab's timings and policy for the scaled reference.
+const TIMINGS: Timings = Timings {
+    parallelism: PARALLELISM,
+    power_ons_per_s: 100,
+    bmc_timeout: "10s",
+    bmc_attempts: 3,
     // Powering on returns once sshd listens: a lab host boots in well under a second.
-    replace(&mut yaml, "    boot: 10s\n", "    boot: 500ms\n");
-    replace(&mut yaml, "connect_timeout: 3s", "connect_timeout: 10s");
-    replace(
-        &mut yaml,
-        "hosts:\n",
-        "  subsystem:\n    health_policy: { interval: 250ms, timeout: 1s, successes: 1 }\n    \
-         retry: { attempts: 3, backoff: 1s, max_backoff: 4s }\n    start_timeout: 30s\n    \
-         ready_timeout: 60s\nhosts:\n",
-    );
-    let path = lab.dir.join("topology.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
+    boot: "500ms",
+    connect_timeout: "10s",
+    health_interval: "250ms",
+    backoff: "1s",
+    max_backoff: "4s",
+    start_timeout: "30s",
+    ready_timeout: "60s",
+};
 
 /// The controller, killed and reaped on drop unless it was reaped already.
 struct Controller {
@@ -251,9 +235,10 @@ fn main() {
         lab_start.as_secs_f64()
     );
 
-    let file = write_topology(
+    let file = write_topology_with(
         &lab,
         &shape::subsystems_yaml(&reference, &counts, &lab, TIME_SCALE),
+        &TIMINGS,
     );
     let topology = load_file(&file).unwrap_or_else(|e| panic!("{e}")).topology;
     let selection = Scope::default().select(&topology).unwrap();

@@ -552,8 +552,14 @@ impl Lab {
 
     /// Writes [`Lab::topology_yaml`] to `<lab>/topology.yaml` and returns the path.
     pub fn write_topology(&self, secret: LabSecret, subsystems: &str) -> PathBuf {
+        self.write_topology_text(&self.topology_yaml(secret, subsystems))
+    }
+
+    /// Writes `yaml` (a [`Lab::topology_yaml`] edited by the caller) to
+    /// `<lab>/topology.yaml` and returns the path.
+    pub fn write_topology_text(&self, yaml: &str) -> PathBuf {
         let path = self.dir.join("topology.yaml");
-        std::fs::write(&path, self.topology_yaml(secret, subsystems)).unwrap();
+        std::fs::write(&path, yaml).unwrap();
         path
     }
 }
