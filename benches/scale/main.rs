@@ -40,7 +40,10 @@ use serde_json::json;
 use support::bound::lower_bound;
 use support::cli::{read_journal, BIN};
 use support::lab::Lab;
-use support::lab_fleet::{first_action, makespan, ready_ms, write_topology_with, Timings};
+use support::lab_fleet::{
+    first_action, load_average, makespan, ready_ms, write_topology_with, Timings,
+};
+use support::procs::peak_rss_kb;
 
 const HOSTS: usize = 1000;
 /// The lab's first block: 127.120.10.x, then .12, .14, .16 (BMCs on .11, .13, .15, .17).
@@ -114,13 +117,6 @@ struct Usage {
     own_cpu_s: f64,
 }
 
-/// The process's peak resident set (VmHWM), in kB.
-fn peak_kb(pid: libc::pid_t) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The process's own user + system CPU seconds.
 fn own_cpu(pid: libc::pid_t) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -158,7 +154,7 @@ fn run_controller(file: &Path, run_dir: &Path) -> Usage {
     let (mut own_cpu_s, mut own_peak_kb) = (0.0, 0.0_f64);
     loop {
         own_cpu_s = own_cpu(controller.pid).unwrap_or(own_cpu_s);
-        own_peak_kb = own_peak_kb.max(peak_kb(controller.pid).unwrap_or(0.0));
+        own_peak_kb = own_peak_kb.max(peak_rss_kb(controller.pid).map_or(0.0, |kb| kb as f64));
         // SAFETY: wait4 on our own child, WNOHANG: returns at once.
         let done = unsafe { libc::wait4(controller.pid, &mut status, libc::WNOHANG, &mut usage) };
         if done == controller.pid {
@@ -211,13 +207,6 @@ fn silent_nodes(nodes: &[(String, u16)]) -> Vec<String> {
         .collect()
 }
 
-fn uptime() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 fn main() {
     let hosts = env_count("BLACKSTART_SCALE_HOSTS", HOSTS);
     let bmcs = env_count("BLACKSTART_SCALE_BMCS", hosts).min(hosts);
@@ -245,10 +234,10 @@ fn main() {
     let plan = Plan::build(&topology, &selection).unwrap();
     let (bound, by_work) = lower_bound(&topology, &plan);
 
-    let load_before = uptime();
+    let load_before = load_average();
     let run_dir = lab.dir.join("run-1");
     let usage = run_controller(&file, &run_dir);
-    let load_after = uptime();
+    let load_after = load_average();
     let out = std::fs::read_to_string(lab.dir.join("controller.out")).unwrap_or_default();
     let err = std::fs::read_to_string(lab.dir.join("controller.err")).unwrap_or_default();
     let tail = |text: &str| text.lines().rev().take(40).collect::<Vec<_>>().join("\n");

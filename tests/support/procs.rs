@@ -82,6 +82,13 @@ fn matching_pids(prefix: &str, dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// The peak resident set (VmHWM) of process `pid` so far, in KiB; `None` once it is gone.
+pub fn peak_rss_kb(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A process exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
