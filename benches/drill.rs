@@ -18,20 +18,18 @@ use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 use serde_json::json;
 
-#[path = "../tests/support/bound.rs"]
-mod bound;
-use bound::{lower_bound, lower_bound_of, needed_for_tier};
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::bound::{lower_bound, lower_bound_of, needed_for_tier};
+use support::lab_fleet::load_average;
+use support::procs::peak_rss_kb;
+
+/// The reference topology: the default, and run from the binary's embedded copy.
+const REFERENCE: &str = "topologies/social-network.yaml";
 
 fn plan_of(topology: &Topology) -> Plan {
     let selection = Scope::default().select(topology).unwrap();
     Plan::build(topology, &selection).unwrap()
-}
-
-fn peak_memory_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// One `blackstart simulate --runs 1000` of the built binary, as a user runs it.
@@ -39,6 +37,9 @@ struct CliRun {
     wall: Duration,
     /// User and system time of the process.
     cpu_secs: f64,
+    /// The largest peak resident set of the children this process waited for so far, this
+    /// run included (ru_maxrss of RUSAGE_CHILDREN), in MB.
+    children_peak_mb: f64,
     stdout: String,
 }
 
@@ -61,7 +62,7 @@ fn cpu_of(usage: &libc::rusage) -> f64 {
 fn simulate_cli(file: &Path, extra: &[&str]) -> CliRun {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_blackstart"));
     command.arg("simulate");
-    if file != Path::new("topologies/social-network.yaml") {
+    if file != Path::new(REFERENCE) {
         command.arg(file);
     }
     command.args(["--runs", "1000"]).args(extra);
@@ -77,6 +78,8 @@ fn simulate_cli(file: &Path, extra: &[&str]) -> CliRun {
     CliRun {
         wall,
         cpu_secs: cpu_of(&after) - cpu_of(&before),
+        // ru_maxrss is in kilobytes on Linux.
+        children_peak_mb: after.ru_maxrss as f64 / 1024.0,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
     }
 }
@@ -91,7 +94,7 @@ fn main() {
         .skip(1)
         .find(|arg| !arg.starts_with('-'))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("topologies/social-network.yaml"));
+        .unwrap_or_else(|| PathBuf::from(REFERENCE));
     let topology = load_file(&file)
         .unwrap_or_else(|err| panic!("{err}"))
         .topology;
@@ -159,9 +162,7 @@ fn main() {
     // topology, with every default (the default faults and their costs, every core), beside
     // the same command with `--no-faults` (1,000 drills, no costs) as this run's baseline.
     // Other processes take cores from these runs: say how busy the machine was.
-    let load_before = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string));
+    let load_before = Some(load_average()).filter(|load| !load.is_empty());
     let fault_free = simulate_cli(&file, &["--no-faults"]);
     let defaults = simulate_cli(&file, &[]);
     let cost_lines: Vec<&str> = defaults
@@ -183,7 +184,10 @@ fn main() {
     let began = Instant::now();
     let series = monte_carlo_with_costs(&spread_only, 1000, 0, 1, threads, &|| {});
     let thousand = began.elapsed();
-    let memory = peak_memory_mb();
+    // This process's peak: the series alone (and the figures before it), not what users run.
+    let series_memory = peak_rss_kb(std::process::id() as i32).map(|kb| kb as f64 / 1024.0);
+    // What users run: the largest `simulate --runs 1000` process, the defaults run last.
+    let memory = defaults.children_peak_mb;
 
     let secs = |d: Duration| d.as_secs_f64();
     let report = json!({
@@ -231,6 +235,7 @@ fn main() {
             "makespan_p99_secs": series.makespan.p99.map(secs),
             "peak_memory_mb": memory,
             "peak_memory_target_mb": 200.0,
+            "series_only_peak_memory_mb": series_memory,
         },
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-drill.json");
@@ -301,9 +306,13 @@ fn main() {
         series.makespan.p50.map_or(f64::NAN, secs),
         series.makespan.p99.map_or(f64::NAN, secs)
     );
-    match memory {
-        Some(mb) => println!("  peak memory (VmHWM): {mb:.1} MB (target < 200 MB)"),
-        None => println!("  peak memory: /proc/self/status unavailable"),
+    println!(
+        "  peak memory of simulate --runs 1000 (largest ru_maxrss of its processes): {memory:.1} MB ({} the < 200 MB target)",
+        if memory < 200.0 { "meets" } else { "MISSES" }
+    );
+    match series_memory {
+        Some(mb) => println!("  series only, in process: peak memory (VmHWM) {mb:.1} MB"),
+        None => println!("  series only, in process: peak memory unavailable"),
     }
     println!("  written to {}", out.display());
 }

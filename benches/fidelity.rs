@@ -20,9 +20,8 @@ use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 use serde_json::json;
-use support::cli::{run_in, text};
 use support::lab::Lab;
-use support::lab_fleet::{load_average, measure, write_topology, HOSTS};
+use support::lab_fleet::{cold_start, load_average, write_topology, HOSTS};
 
 const RUNS: usize = 5;
 const CALIBRATE_FROM: usize = 2;
@@ -63,15 +62,9 @@ fn main() {
     let mut real = Vec::new();
     let mut lab_speed = Vec::new();
     for run in 0..RUNS {
-        for host in 0..HOSTS {
-            lab.power_off(host);
-        }
-        let dir = lab.dir.join(format!("run-{run}"));
-        let output = run_in(&file, &dir);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        let measured = measure(&topology, &dir);
+        let (dir, measured) = cold_start(&lab, &file, &topology, run);
         println!("  real cold start {}: {}", run + 1, measured.line());
-        real.push((dir.clone(), measured.makespan.as_secs_f64()));
+        real.push((dir, measured.makespan.as_secs_f64()));
         lab_speed.push(measured.json());
     }
     let mut samples = Calibration::default();

@@ -13,9 +13,8 @@ mod support;
 use std::path::Path;
 
 use blackstart::load::load_file;
-use support::cli::{run_in, text};
 use support::lab::Lab;
-use support::lab_fleet::{load_average, measure, write_topology, HOSTS};
+use support::lab_fleet::{cold_start, load_average, write_topology, HOSTS};
 
 fn main() {
     let runs: usize = std::env::args()
@@ -28,13 +27,7 @@ fn main() {
     println!("lab speed bench: {HOSTS} lab hosts with ipmi_sim BMCs, five levels; {runs} real cold starts");
     let mut measured = Vec::new();
     for run in 0..runs {
-        for host in 0..HOSTS {
-            lab.power_off(host);
-        }
-        let dir = lab.dir.join(format!("run-{run}"));
-        let output = run_in(&file, &dir);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        let figures = measure(&topology, &dir);
+        let (_, figures) = cold_start(&lab, &file, &topology, run);
         println!(
             "  cold start {}: {} (load average {})",
             run + 1,

@@ -20,6 +20,12 @@ use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use petgraph::graph::DiGraph;
 
+// Only its VmHWM reader is used here.
+#[allow(dead_code)]
+#[path = "../tests/support/procs.rs"]
+mod procs;
+use procs::peak_rss_kb;
+
 const STEPS: usize = 10_000;
 const EDGES: usize = 50_000;
 const ITERATIONS: usize = 7;
@@ -136,20 +142,6 @@ fn topology_yaml(edges: &[(usize, usize)]) -> String {
     text
 }
 
-/// Peak resident set size so far, in KiB.
-fn peak_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -207,7 +199,8 @@ fn main() {
     assert_eq!(plan.node_count(), STEPS);
     let edge_count: usize = plan.steps.iter().map(|step| step.requires.len()).sum();
     assert_eq!(edge_count, EDGES);
-    let resident_peak = peak_kb();
+    // This process's peak resident set so far, in KiB.
+    let resident_peak = peak_rss_kb(std::process::id() as i32).unwrap_or(0);
 
     let plan_ratio = plan_time.as_secs_f64() / baseline.as_secs_f64();
     let load_ratio = load.as_secs_f64() / baseline.as_secs_f64();

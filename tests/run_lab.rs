@@ -5,14 +5,13 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blackstart::event::Event;
 use blackstart::journal::{self, Entry};
 use support::cli::{
-    blackstart, read_journal, ready_times, run_in, spawn_run, starts, text, wait_bounded, BIN,
-    RUN_LIMIT,
+    blackstart, read_journal, ready_times, run_in, spawn_run, spawn_with_env, starts, text,
+    wait_bounded, RUN_LIMIT,
 };
 use support::lab::{Lab, LabSecret};
 
@@ -517,19 +516,15 @@ fn the_bmc_password_never_reaches_the_journal_the_logs_or_ps() {
     let lab = Lab::start("rh", (91, 24), 12);
     let topology = write_topology(&lab, LabSecret::Env, &HashMap::new());
     let run_dir = lab.dir.join("run");
-    let child = Command::new(BIN)
-        .args([
+    let child = spawn_with_env(
+        &[
             "run",
             topology.to_str().unwrap(),
             "--run-dir",
             run_dir.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[("RUST_LOG", "debug")],
+    );
     let pid = child.id();
     let mut sampled = 0;
     let began = Instant::now();

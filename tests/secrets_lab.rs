@@ -9,22 +9,14 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::cli::{run_in, text, wait_bounded, BIN, RUN_LIMIT};
+use support::cli::{read_journal, ready_times, spawn_with_env, text, wait_bounded, RUN_LIMIT};
 use support::lab::{Lab, LabSecret};
 
 const INLINE_SECRET: &str = "Zq9-inline-S3cret";
 
 /// `blackstart ARGS` to completion, as (command line, exit code, stdout + stderr).
 fn output_of(args: &[&str]) -> (String, Option<i32>, String) {
-    let child = std::process::Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "debug")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = wait_bounded(child, RUN_LIMIT);
+    let output = wait_bounded(spawn_with_env(args, &[("RUST_LOG", "debug")]), RUN_LIMIT);
     (args.join(" "), output.status.code(), text(&output))
 }
 
@@ -103,11 +95,22 @@ fn neither_an_env_password_nor_an_inline_one_appears_in_any_output_or_file() {
     outputs.push((command, shown));
 
     // The real run: base comes up through ipmi_sim power-on, broken fails, after is blocked.
-    let run = run_in(&valid, &run_dir);
-    let shown = text(&run);
-    assert_eq!(run.status.code(), Some(1), "{shown}");
+    // At debug level like every other command: it is the one process that handles the
+    // password.
+    let (command, exit, shown) = output_of(&[
+        "run",
+        valid.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(exit, Some(1), "{command}:\n{shown}");
     assert!(shown.contains("broken"), "the failure is reported: {shown}");
-    outputs.push(("run".to_string(), shown));
+    // base's hosts were powered on through ipmi_sim, which checked the password.
+    assert!(
+        ready_times(&read_journal(&run_dir)).contains_key("base"),
+        "base became ready: {shown}"
+    );
+    outputs.push((command, shown));
     let run_dir_text = run_dir.to_str().unwrap();
     for args in [
         vec!["status", run_dir_text],

@@ -27,7 +27,7 @@ mod support;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,11 @@ use blackstart::scope::Scope;
 use serde_json::json;
 use support::bound::lower_bound;
 use support::cli::{read_journal, BIN};
-use support::lab::{Lab, LabSecret};
-use support::lab_fleet::{first_action, makespan, ready_ms};
+use support::lab::Lab;
+use support::lab_fleet::{
+    first_action, load_average, makespan, ready_ms, write_topology_with, Timings,
+};
+use support::procs::peak_rss_kb;
 
 const HOSTS: usize = 1000;
 /// The lab's first block: 127.120.10.x, then .12, .14, .16 (BMCs on .11, .13, .15, .17).
@@ -64,37 +67,21 @@ fn env_count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The lab's topology: the scaled reference, its timings and policy for the lab.
-fn write_topology(lab: &Lab, subsystems: &str) -> PathBuf {
-    let mut yaml = lab.topology_yaml(LabSecret::File, subsystems);
-    let replace = |yaml: &mut String, from: &str, to: &str| {
-        assert!(yaml.contains(from), "lab topology lost {from:?}");
-        *yaml = yaml.replacen(from, to, 1);
-    };
-    replace(
-        &mut yaml,
-        "  parallelism: 16\n",
-        &format!("  parallelism: {PARALLELISM}\n  bmc_timeout: 10s\n  bmc_attempts: 3\n"),
-    );
-    replace(
-        &mut yaml,
-        "power_on: { count: 50, per: 1s }",
-        "power_on: { count: 100, per: 1s }",
-    );
+/// The lab's timings and policy for the scaled reference.
+const TIMINGS: Timings = Timings {
+    parallelism: PARALLELISM,
+    power_ons_per_s: 100,
+    bmc_timeout: "10s",
+    bmc_attempts: 3,
     // Powering on returns once sshd listens: a lab host boots in well under a second.
-    replace(&mut yaml, "    boot: 10s\n", "    boot: 500ms\n");
-    replace(&mut yaml, "connect_timeout: 3s", "connect_timeout: 10s");
-    replace(
-        &mut yaml,
-        "hosts:\n",
-        "  subsystem:\n    health_policy: { interval: 250ms, timeout: 1s, successes: 1 }\n    \
-         retry: { attempts: 3, backoff: 1s, max_backoff: 4s }\n    start_timeout: 30s\n    \
-         ready_timeout: 60s\nhosts:\n",
-    );
-    let path = lab.dir.join("topology.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
+    boot: "500ms",
+    connect_timeout: "10s",
+    health_interval: "250ms",
+    backoff: "1s",
+    max_backoff: "4s",
+    start_timeout: "30s",
+    ready_timeout: "60s",
+};
 
 /// The controller, killed and reaped on drop unless it was reaped already.
 struct Controller {
@@ -128,13 +115,6 @@ struct Usage {
     /// Its own, without its children: the last sample of /proc/PID/stat (50 ms before exit
     /// at most).
     own_cpu_s: f64,
-}
-
-/// The process's peak resident set (VmHWM), in kB.
-fn peak_kb(pid: libc::pid_t) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The process's own user + system CPU seconds.
@@ -174,7 +154,7 @@ fn run_controller(file: &Path, run_dir: &Path) -> Usage {
     let (mut own_cpu_s, mut own_peak_kb) = (0.0, 0.0_f64);
     loop {
         own_cpu_s = own_cpu(controller.pid).unwrap_or(own_cpu_s);
-        own_peak_kb = own_peak_kb.max(peak_kb(controller.pid).unwrap_or(0.0));
+        own_peak_kb = own_peak_kb.max(peak_rss_kb(controller.pid).map_or(0.0, |kb| kb as f64));
         // SAFETY: wait4 on our own child, WNOHANG: returns at once.
         let done = unsafe { libc::wait4(controller.pid, &mut status, libc::WNOHANG, &mut usage) };
         if done == controller.pid {
@@ -227,13 +207,6 @@ fn silent_nodes(nodes: &[(String, u16)]) -> Vec<String> {
         .collect()
 }
 
-fn uptime() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 fn main() {
     let hosts = env_count("BLACKSTART_SCALE_HOSTS", HOSTS);
     let bmcs = env_count("BLACKSTART_SCALE_BMCS", hosts).min(hosts);
@@ -251,19 +224,20 @@ fn main() {
         lab_start.as_secs_f64()
     );
 
-    let file = write_topology(
+    let file = write_topology_with(
         &lab,
         &shape::subsystems_yaml(&reference, &counts, &lab, TIME_SCALE),
+        &TIMINGS,
     );
     let topology = load_file(&file).unwrap_or_else(|e| panic!("{e}")).topology;
     let selection = Scope::default().select(&topology).unwrap();
     let plan = Plan::build(&topology, &selection).unwrap();
     let (bound, by_work) = lower_bound(&topology, &plan);
 
-    let load_before = uptime();
+    let load_before = load_average();
     let run_dir = lab.dir.join("run-1");
     let usage = run_controller(&file, &run_dir);
-    let load_after = uptime();
+    let load_after = load_average();
     let out = std::fs::read_to_string(lab.dir.join("controller.out")).unwrap_or_default();
     let err = std::fs::read_to_string(lab.dir.join("controller.err")).unwrap_or_default();
     let tail = |text: &str| text.lines().rev().take(40).collect::<Vec<_>>().join("\n");

@@ -21,8 +21,14 @@ pub fn blackstart(args: &[&str]) -> Output {
 
 /// Starts blackstart with piped output.
 pub fn spawn(args: &[&str]) -> Child {
+    spawn_with_env(args, &[])
+}
+
+/// Starts blackstart with piped output and `envs` added to its environment.
+pub fn spawn_with_env(args: &[&str], envs: &[(&str, &str)]) -> Child {
     Command::new(BIN)
         .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use blackstart::template::shell_quote;
 use blackstart::topology::{
     Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshLogin, SshSettings,
 };
@@ -452,32 +453,35 @@ impl Lab {
     /// it runs on after `delay_s` (a service that answers TCP checks, at the cost of one
     /// `echo`). Needs [`Lab::start_port_keeper`]. Powering the host off does not close it.
     pub fn port_service_command(&self, port: u16, delay_s: f64) -> String {
-        format!(
-            "echo \"$LAB_ADDRESS {port} {delay_s}\" >> {}",
-            shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
-        )
+        self.port_keeper_command(port, &delay_s.to_string())
     }
 
     /// Shell command closing what [`Lab::port_service_command`] opened on `port`.
     pub fn port_stop_command(&self, port: u16) -> String {
+        self.port_keeper_command(port, "stop")
+    }
+
+    /// Shell command handing the port keeper the line `<host address> <port> <word>`.
+    fn port_keeper_command(&self, port: u16, word: &str) -> String {
         format!(
-            "echo \"$LAB_ADDRESS {port} stop\" >> {}",
+            "echo \"$LAB_ADDRESS {port} {word}\" >> {}",
             shell_quote(&self.dir.join("run/ports.fifo").to_string_lossy())
         )
     }
 
     /// Lines `<unix time> <address> <port>` logged by the port keeper as each port opens.
     pub fn port_opens(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("run/ports.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.log_lines("ports.log")
     }
 
     /// Lines `<unix time> <address> <port>` written by each service when it starts.
     pub fn service_starts(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("run/starts.log"))
+        self.log_lines("starts.log")
+    }
+
+    /// The lines of `<lab>/run/<file>`; none while it does not exist.
+    fn log_lines(&self, file: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("run").join(file))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -548,19 +552,25 @@ impl Lab {
 
     /// Writes [`Lab::topology_yaml`] to `<lab>/topology.yaml` and returns the path.
     pub fn write_topology(&self, secret: LabSecret, subsystems: &str) -> PathBuf {
+        self.write_topology_text(&self.topology_yaml(secret, subsystems))
+    }
+
+    /// Writes `yaml` (a [`Lab::topology_yaml`] edited by the caller) to
+    /// `<lab>/topology.yaml` and returns the path.
+    pub fn write_topology_text(&self, yaml: &str) -> PathBuf {
         let path = self.dir.join("topology.yaml");
-        std::fs::write(&path, self.topology_yaml(secret, subsystems)).unwrap();
+        std::fs::write(&path, yaml).unwrap();
         path
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for bmc in &mut self.bmcs {
-            let _ = bmc.kill();
-        }
+        // Every kill first, then the waits: the processes exit side by side.
         for child in self.bmcs.iter_mut().chain(&mut self.keeper) {
             let _ = child.kill();
+        }
+        for child in self.bmcs.iter_mut().chain(&mut self.keeper) {
             let _ = child.wait();
         }
         if self.hosts.len() <= BLOCK_HOSTS {
@@ -670,9 +680,4 @@ fn unique_hex() -> String {
         .as_nanos();
     let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
     format!("{:012x}", mixed & 0xffff_ffff_ffff)
-}
-
-/// `text` in single quotes for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }

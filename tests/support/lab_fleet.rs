@@ -12,6 +12,7 @@ use blackstart::plan::Plan;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
 
+use super::cli::{read_journal, run_in, text};
 use super::lab::{Lab, LabSecret};
 
 /// Hosts in the fleet.
@@ -61,26 +62,98 @@ fn subsystems(lab: &Lab) -> String {
     yaml
 }
 
-/// Writes the fleet's topology into the lab's directory: short BMC limits and boots, a
-/// 500 ms health interval, three attempts per start.
+/// How a bench's lab topology departs from [`Lab::topology_yaml`]'s policy and defaults.
+/// Durations are YAML durations (`500ms`, `3s`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    /// `policy.parallelism`.
+    pub parallelism: usize,
+    /// `policy.power_on`: this many per second.
+    pub power_ons_per_s: usize,
+    /// `policy.bmc_timeout`.
+    pub bmc_timeout: &'static str,
+    /// `policy.bmc_attempts`.
+    pub bmc_attempts: u32,
+    /// Every host's `boot`.
+    pub boot: &'static str,
+    /// Every host's SSH `connect_timeout`.
+    pub connect_timeout: &'static str,
+    /// Subsystem default: the health check's `interval` (timeout 1s, one success).
+    pub health_interval: &'static str,
+    /// Subsystem default: `retry` (3 attempts) `backoff`.
+    pub backoff: &'static str,
+    /// Subsystem default: `retry` `max_backoff`.
+    pub max_backoff: &'static str,
+    /// Subsystem default: `start_timeout`.
+    pub start_timeout: &'static str,
+    /// Subsystem default: `ready_timeout`.
+    pub ready_timeout: &'static str,
+}
+
+/// The fleet's timings: short BMC limits and boots, a 500 ms health interval, three attempts
+/// per start; the lab's parallelism, power-on rate and SSH connect timeout.
+pub const FLEET_TIMINGS: Timings = Timings {
+    parallelism: 16,
+    power_ons_per_s: 50,
+    bmc_timeout: "3s",
+    bmc_attempts: 1,
+    boot: "2s",
+    connect_timeout: "3s",
+    health_interval: "500ms",
+    backoff: "500ms",
+    max_backoff: "2s",
+    start_timeout: "10s",
+    ready_timeout: "15s",
+};
+
+/// Writes the fleet's topology into the lab's directory, with [`FLEET_TIMINGS`].
 pub fn write_topology(lab: &Lab) -> PathBuf {
-    let mut yaml = lab.topology_yaml(LabSecret::File, &subsystems(lab));
-    yaml = yaml.replacen(
-        "policy:\n",
-        "policy:\n  bmc_timeout: 3s\n  bmc_attempts: 1\n",
-        1,
+    write_topology_with(lab, &subsystems(lab), &FLEET_TIMINGS)
+}
+
+/// Writes the lab's topology with `subsystems` (see [`Lab::topology_yaml`]) and `timings`
+/// into the lab's directory; returns its path.
+pub fn write_topology_with(lab: &Lab, subsystems: &str, timings: &Timings) -> PathBuf {
+    let mut yaml = lab.topology_yaml(LabSecret::File, subsystems);
+    // Each edit must find its text: a change to the lab's YAML fails here, not as a bench
+    // silently run with the lab's defaults.
+    let mut replace = |from: &str, to: &str| {
+        assert!(yaml.contains(from), "lab topology lost {from:?}");
+        yaml = yaml.replacen(from, to, 1);
+    };
+    replace(
+        "  parallelism: 16\n",
+        &format!(
+            "  parallelism: {}\n  bmc_timeout: {}\n  bmc_attempts: {}\n",
+            timings.parallelism, timings.bmc_timeout, timings.bmc_attempts
+        ),
     );
-    yaml = yaml.replacen("    boot: 10s\n", "    boot: 2s\n", 1);
-    yaml = yaml.replacen(
+    replace(
+        "power_on: { count: 50, per: 1s }",
+        &format!(
+            "power_on: {{ count: {}, per: 1s }}",
+            timings.power_ons_per_s
+        ),
+    );
+    replace("    boot: 10s\n", &format!("    boot: {}\n", timings.boot));
+    replace(
+        "connect_timeout: 3s",
+        &format!("connect_timeout: {}", timings.connect_timeout),
+    );
+    replace(
         "hosts:\n",
-        "  subsystem:\n    health_policy: { interval: 500ms, timeout: 1s, successes: 1 }\n    \
-         retry: { attempts: 3, backoff: 500ms, max_backoff: 2s }\n    start_timeout: 10s\n    \
-         ready_timeout: 15s\nhosts:\n",
-        1,
+        &format!(
+            "  subsystem:\n    health_policy: {{ interval: {}, timeout: 1s, successes: 1 }}\n    \
+             retry: {{ attempts: 3, backoff: {}, max_backoff: {} }}\n    start_timeout: {}\n    \
+             ready_timeout: {}\nhosts:\n",
+            timings.health_interval,
+            timings.backoff,
+            timings.max_backoff,
+            timings.start_timeout,
+            timings.ready_timeout
+        ),
     );
-    let path = lab.dir.join("topology.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+    lab.write_topology_text(&yaml)
 }
 
 /// Milliseconds of the run's first action (the origin of makespans and bounds).
@@ -165,9 +238,22 @@ pub fn bound(topology: &Topology, records: &[Record], up: HostUp) -> Duration {
     Plan::build(&topology, &selection).unwrap().eta
 }
 
+/// One real cold start: every host of the fleet powered off, then `blackstart run FILE`
+/// into `<lab>/run-<run>`, which must exit 0. Returns the run directory and its figures.
+pub fn cold_start(lab: &Lab, file: &Path, topology: &Topology, run: usize) -> (PathBuf, Measured) {
+    for host in 0..HOSTS {
+        lab.power_off(host);
+    }
+    let dir = lab.dir.join(format!("run-{run}"));
+    let output = run_in(file, &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let measured = measure(topology, &dir);
+    (dir, measured)
+}
+
 /// The journal's makespan and both bounds, as one line and as JSON.
 pub fn measure(topology: &Topology, run_dir: &Path) -> Measured {
-    let records = blackstart::journal::read(run_dir).expect("journal readable");
+    let records = read_journal(run_dir);
     Measured {
         makespan: makespan(&records),
         bound_powered_on: bound(topology, &records, HostUp::PoweredOn),

@@ -8,21 +8,7 @@ use std::time::{Duration, Instant};
 /// with `prefix` or whose command line names `dir`: TERM, up to 3 s of waiting, then KILL.
 /// Zombies count as dead (PID 1 may reap them late).
 pub fn kill_matching(prefix: &str, dir: &Path) {
-    for signal in [libc::SIGTERM, libc::SIGKILL] {
-        let pids = matching_pids(prefix, dir);
-        if pids.is_empty() {
-            return;
-        }
-        for &pid in &pids {
-            // SAFETY: plain kill(2) on a pid found just now.
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
-        wait_until(Duration::from_secs(3), || {
-            pids.iter().all(|&pid| !alive(pid))
-        });
-    }
+    kill_in_rounds(|| matching_pids(prefix, dir));
 }
 
 /// `roots` and every process below them, from one read of the process table.
@@ -51,19 +37,26 @@ pub fn descendants(roots: &[i32]) -> Vec<i32> {
 
 /// TERM, up to 3 s of waiting, then KILL and up to 3 s more.
 pub fn kill_pids(pids: &[i32]) {
+    kill_in_rounds(|| pids.iter().copied().filter(|&pid| alive(pid)).collect());
+}
+
+/// TERM to the processes `live` finds, up to 3 s of waiting for them, then KILL to those it
+/// finds still alive and up to 3 s more. `live` is asked again each round, so processes
+/// started in between are caught too; done as soon as it finds none.
+fn kill_in_rounds(mut live: impl FnMut() -> Vec<i32>) {
     for signal in [libc::SIGTERM, libc::SIGKILL] {
-        let live: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
-        if live.is_empty() {
+        let pids = live();
+        if pids.is_empty() {
             return;
         }
-        for &pid in &live {
+        for &pid in &pids {
             // SAFETY: plain kill(2) on a pid found just now.
             unsafe {
                 libc::kill(pid, signal);
             }
         }
         wait_until(Duration::from_secs(3), || {
-            live.iter().all(|&pid| !alive(pid))
+            pids.iter().all(|&pid| !alive(pid))
         });
     }
 }
@@ -87,6 +80,13 @@ fn matching_pids(prefix: &str, dir: &Path) -> Vec<i32> {
         })
         .filter(|&pid| alive(pid))
         .collect()
+}
+
+/// The peak resident set (VmHWM) of process `pid` so far, in KiB; `None` once it is gone.
+pub fn peak_rss_kb(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A process exists and is not a zombie.
