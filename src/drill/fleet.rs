@@ -142,6 +142,25 @@ impl<'a> World<'a> {
         let step = target.step.map_or(0, |(step, _)| step);
         let latencies = self.config.latencies;
         match *action {
+            Action::Recheck { host, .. } => {
+                // Read like any power check; the answer goes back as the recheck's.
+                let (took, event) = self.perform(now, &Action::CheckPower { host }, target);
+                let Event::PowerChecked { result, .. } = event else {
+                    unreachable!("a power check ends in a power-checked event")
+                };
+                (took, Event::Rechecked { host, result })
+            }
+            Action::Adopt {
+                node,
+                attempt,
+                running_for_ms,
+            } => self.adopt(
+                now,
+                node,
+                attempt,
+                step,
+                Duration::from_millis(running_for_ms),
+            ),
             Action::CheckPower { host } => {
                 let key = host as u64;
                 if self.topology.hosts[host].bmc.is_none() {
@@ -217,7 +236,7 @@ impl<'a> World<'a> {
                     },
                 )
             }
-            Action::WaitSsh { host } => {
+            Action::WaitSsh { host, .. } => {
                 let limit = boot_timeout(&self.topology.hosts[host]);
                 let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
                 match answers {
@@ -391,6 +410,39 @@ impl<'a> World<'a> {
                 )
             }
         }
+    }
+
+    /// Watches a start launched `running_for` before `now` by a killed controller: the
+    /// service comes up when that start made it (the fleet kept running while nobody
+    /// watched), if that is within the ready timeout counted from the start.
+    fn adopt(
+        &mut self,
+        now: Duration,
+        node: usize,
+        attempt: u32,
+        step: usize,
+        running_for: Duration,
+    ) -> (Duration, Event) {
+        let subsystem = self.plan.steps[step].step.subsystem;
+        let limit = self.topology.subsystems[subsystem].ready_timeout;
+        let deadline = (now.saturating_sub(running_for) + limit).max(now);
+        let probe = self.config.latencies.probe.0;
+        let (took, result) = match self.healthy_at.get(node).copied().flatten() {
+            Some(at) if at <= deadline => (at.max(now) + probe - now, Ok(())),
+            _ => (
+                deadline - now,
+                Err(Reason::NotHealthyWithin {
+                    limit_ms: Reason::millis(limit),
+                    last: "not up (simulated)".into(),
+                }),
+            ),
+        };
+        let event = Event::Adopted {
+            node,
+            attempt,
+            result,
+        };
+        (took, event)
     }
 
     fn power_up(&mut self, host: HostId, at: Duration) {

@@ -38,10 +38,23 @@ pub enum Action {
         /// The host.
         host: HostId,
     },
-    /// Wait until the host answers SSH (after boot), up to its boot timeout.
+    /// Wait until the host answers SSH (after boot), up to its boot timeout, then run its
+    /// preparation steps.
     WaitSsh {
         /// The host.
         host: HostId,
+        /// Its preparation steps already ran since its last power-on (a resume finds it
+        /// up): they are not run again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        prepared: bool,
+    },
+    /// Read the power state of a host that was up and stopped answering: did it lose power
+    /// (then it is powered on again and waited for), or is it on and unreachable?
+    Recheck {
+        /// The host.
+        host: HostId,
+        /// What showed it gone.
+        why: Reason,
     },
     /// Check whether the node is already healthy, without changing anything.
     Probe {
@@ -60,6 +73,17 @@ pub enum Action {
         node: NodeId,
         /// 1 for the first attempt.
         attempt: u32,
+    },
+    /// Watch a start that an earlier (killed) process launched and never saw end: wait for
+    /// the node to be healthy until its ready timeout, counted from that start. Nothing is
+    /// started: the first start may still be coming up.
+    Adopt {
+        /// The node.
+        node: NodeId,
+        /// The attempt that was in flight.
+        attempt: u32,
+        /// How long ago that start was launched, milliseconds.
+        running_for_ms: u64,
     },
 }
 
@@ -124,6 +148,22 @@ pub enum Event {
         attempt: u32,
         /// Ok when healthy; otherwise why not (with the command's last output).
         result: Result<(), Reason>,
+    },
+    /// Result of [`Action::Adopt`]: the start in flight at the kill came up, or did not.
+    Adopted {
+        /// The node.
+        node: NodeId,
+        /// The attempt that was in flight.
+        attempt: u32,
+        /// Ok when healthy; otherwise why not.
+        result: Result<(), Reason>,
+    },
+    /// Result of [`Action::Recheck`].
+    Rechecked {
+        /// The host.
+        host: HostId,
+        /// The power state, or why it could not be read.
+        result: Result<PowerReport, Reason>,
     },
     /// A person repaired a failed node and asks for it to be tried again.
     Rearmed {
@@ -190,6 +230,34 @@ impl CommandOutput {
     }
 }
 
+impl Action {
+    /// The host a host action is about; `None` for node actions.
+    pub fn host(&self) -> Option<HostId> {
+        match self {
+            Action::CheckPower { host }
+            | Action::PowerOn { host }
+            | Action::PowerOff { host }
+            | Action::WaitSsh { host, .. }
+            | Action::Recheck { host, .. } => Some(*host),
+            Action::Probe { .. }
+            | Action::ReadValue { .. }
+            | Action::Start { .. }
+            | Action::Adopt { .. } => None,
+        }
+    }
+
+    /// The node a node action is about; `None` for host actions.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Action::Probe { node }
+            | Action::ReadValue { node }
+            | Action::Start { node, .. }
+            | Action::Adopt { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
+}
+
 impl Event {
     /// The host an event is about, for host events.
     pub fn host(&self) -> Option<HostId> {
@@ -197,6 +265,7 @@ impl Event {
             Event::PowerChecked { host, .. }
             | Event::PoweredOn { host, .. }
             | Event::PoweredOff { host, .. }
+            | Event::Rechecked { host, .. }
             | Event::SshReady { host, .. } => Some(*host),
             _ => None,
         }
@@ -206,6 +275,9 @@ impl Event {
     pub fn failure(&self) -> Option<&Reason> {
         match self {
             Event::PowerChecked {
+                result: Err(why), ..
+            }
+            | Event::Rechecked {
                 result: Err(why), ..
             }
             | Event::ValueRead {
@@ -222,6 +294,9 @@ impl Event {
             }
             | Event::StartFinished {
                 result: Err(why), ..
+            }
+            | Event::Adopted {
+                result: Err(why), ..
             } => Some(why),
             _ => None,
         }
@@ -232,6 +307,7 @@ impl Event {
         match self {
             Event::Probed { node, .. }
             | Event::StartFinished { node, .. }
+            | Event::Adopted { node, .. }
             | Event::Rearmed { node }
             | Event::ValueRead { node, .. } => Some(*node),
             _ => None,

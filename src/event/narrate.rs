@@ -9,14 +9,10 @@ use crate::units::count;
 
 /// `step on host` for node actions, the host name for host actions.
 pub fn label(topology: &Topology, plan: &Plan, nodes: &[Node], action: &Action) -> String {
-    match action {
-        Action::CheckPower { host }
-        | Action::PowerOn { host }
-        | Action::PowerOff { host }
-        | Action::WaitSsh { host } => topology.hosts[*host].name.clone(),
-        Action::Probe { node } | Action::Start { node, .. } | Action::ReadValue { node } => {
-            node_label(topology, plan, nodes, *node)
-        }
+    match (action.host(), action.node()) {
+        (Some(host), _) => topology.hosts[host].name.clone(),
+        (_, Some(node)) => node_label(topology, plan, nodes, node),
+        (None, None) => String::new(),
     }
 }
 
@@ -78,6 +74,33 @@ pub fn describe(event: &Event) -> String {
             result: Err(why),
             ..
         } => format!("attempt {attempt} FAILED: {why}"),
+        Event::Adopted {
+            attempt,
+            result: Ok(()),
+            ..
+        } => {
+            format!("healthy: attempt {attempt}, in flight before, came up without a second start")
+        }
+        Event::Adopted {
+            attempt,
+            result: Err(why),
+            ..
+        } => format!("attempt {attempt} (in flight before) FAILED: {why}"),
+        Event::Rechecked {
+            result: Ok(PowerReport::Off),
+            ..
+        } => "LOST POWER (BMC: off): powering it on again".into(),
+        Event::Rechecked {
+            result: Ok(PowerReport::On),
+            ..
+        } => "BMC: on; waiting for it to answer SSH again".into(),
+        Event::Rechecked {
+            result: Ok(PowerReport::NoBmc),
+            ..
+        } => "no BMC to ask; waiting for it to answer SSH again".into(),
+        Event::Rechecked {
+            result: Err(why), ..
+        } => format!("stopped answering, and BMC FAILED: {why}"),
         Event::Rearmed { .. } => "re-armed by an operator".into(),
         Event::ValueRead {
             result: Ok(value), ..

@@ -118,6 +118,12 @@ impl Reason {
         u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// True when the failure says the host itself is gone (SSH refused, reset or timed
+    /// out), not that the service failed: the host is asked about before a retry.
+    pub fn host_gone(&self) -> bool {
+        matches!(self, Reason::Unreachable { .. })
+    }
+
     /// The cause without what differs from host to host: failures with the same cause are
     /// shown as one line with a count (`BMC timeout after 5s: 212 hosts`).
     pub fn cause(&self) -> String {

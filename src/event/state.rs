@@ -104,6 +104,9 @@ pub struct Node {
     pub state: NodeState,
     /// Start attempts made.
     pub attempts: u32,
+    /// Attempts cut short because the host stopped answering (it lost power, crashed or
+    /// was cut off): not the service's fault, so not counted against its retry policy.
+    pub interrupted: u32,
     /// Its current probe comes before a retry, not before the first attempt.
     pub probe_before_retry: bool,
 }

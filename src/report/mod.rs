@@ -2,6 +2,7 @@
 //! built from the scheduler's state and the same events the journal records.
 
 pub mod html;
+pub mod interruptions;
 pub mod live;
 pub mod serve;
 pub mod status;

@@ -88,12 +88,16 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 .map(|bmc| power::command_line(bmc, action))
         };
         match (action, target.step.map(|(_, step)| step)) {
-            (Action::CheckPower { .. }, _) => power_line(PowerAction::Status),
+            (Action::CheckPower { .. } | Action::Recheck { .. }, _) => {
+                power_line(PowerAction::Status)
+            }
             (Action::PowerOn { .. }, _) => power_line(PowerAction::On),
             (Action::PowerOff { .. }, _) => power_line(PowerAction::Off),
-            (Action::Probe { .. }, Some(step)) => node_commands(&self.topology, step, target.host)
-                .check
-                .map(|c| c.to_string()),
+            (Action::Probe { .. } | Action::Adopt { .. }, Some(step)) => {
+                node_commands(&self.topology, step, target.host)
+                    .check
+                    .map(|c| c.to_string())
+            }
             (Action::Start { .. }, Some(step)) => {
                 node_commands(&self.topology, step, target.host).start
             }
@@ -109,20 +113,17 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             output: None,
         };
         match action {
-            Action::CheckPower { host: id } => {
-                let result = match host.bmc {
-                    None => Ok(PowerReport::NoBmc),
-                    Some(_) => self
-                        .power
-                        .power(host, PowerAction::Status)
-                        .await
-                        .map(|state| match state {
-                            PowerState::On => PowerReport::On,
-                            PowerState::Off => PowerReport::Off,
-                        })
-                        .map_err(TransportError::bmc_reason),
-                };
-                plain(Event::PowerChecked { host: id, result })
+            Action::CheckPower { host: id } => plain(Event::PowerChecked {
+                host: id,
+                result: self.read_power(host).await,
+            }),
+            Action::Recheck { host: id, .. } => {
+                // Sessions kept from before it went away are dead.
+                self.remote.forget(host);
+                plain(Event::Rechecked {
+                    host: id,
+                    result: self.read_power(host).await,
+                })
             }
             Action::PowerOn { host: id } => plain(Event::PoweredOn {
                 host: id,
@@ -132,8 +133,9 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 host: id,
                 result: self.switch(host, PowerAction::Off, PowerState::Off).await,
             }),
-            Action::WaitSsh { host: id } => {
+            Action::WaitSsh { host: id, prepared } => {
                 let (result, output) = match self.wait_ssh(host).await {
+                    Ok(()) if prepared => (Ok(()), None),
                     Ok(()) => self.prepare_host(host, id).await,
                     Err(why) => (Err(why), None),
                 };
@@ -215,7 +217,68 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                     output,
                 }
             }
+            Action::Adopt {
+                node,
+                attempt,
+                running_for_ms,
+            } => {
+                let (_, step) = target.step.expect("node actions carry their step");
+                let running_for = Duration::from_millis(running_for_ms);
+                plain(Event::Adopted {
+                    node,
+                    attempt,
+                    result: self.watch(host, step, target.host, running_for).await,
+                })
+            }
         }
+    }
+
+    /// The host's power state through its BMC (a host without one is assumed on).
+    async fn read_power(&self, host: &Host) -> Result<PowerReport, Reason> {
+        match host.bmc {
+            None => Ok(PowerReport::NoBmc),
+            Some(_) => self
+                .power
+                .power(host, PowerAction::Status)
+                .await
+                .map(|state| match state {
+                    PowerState::On => PowerReport::On,
+                    PowerState::Off => PowerReport::Off,
+                })
+                .map_err(TransportError::bmc_reason),
+        }
+    }
+
+    /// Watches a start launched `running_for` ago by someone else (a killed process, or
+    /// this one before its host stopped answering) until the node is healthy or its ready
+    /// timeout, counted from that start, passes. Nothing is run but checks.
+    async fn watch(
+        &self,
+        host: &Host,
+        step: Step,
+        host_id: HostId,
+        running_for: Duration,
+    ) -> Result<(), Reason> {
+        let subsystem = &self.topology.subsystems[step.subsystem];
+        let commands = node_commands(&self.topology, step, host_id);
+        let Some(check) = commands.check.as_ref() else {
+            return Err(Reason::Other {
+                detail: "no health check: cannot tell whether the start in flight finished".into(),
+            });
+        };
+        let now = Instant::now();
+        let began = now.checked_sub(running_for).unwrap_or(now);
+        wait_healthy(
+            self.remote.as_ref(),
+            self.probe.as_ref(),
+            host,
+            subsystem,
+            check,
+            commands.progress.as_deref(),
+            began,
+            began + step.expected(&self.topology),
+        )
+        .await
     }
 
     /// Switches the host on or off; Ok when the BMC then reports `wanted`.
@@ -348,6 +411,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             subsystem,
             check,
             commands.progress.as_deref(),
+            Instant::now(),
             began + expect,
         )
         .await;

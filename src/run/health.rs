@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use super::transport::{Probe, Remote};
+use super::transport::{Probe, Remote, TransportError};
 use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
 use crate::topology::{HealthPolicy, Host, Subsystem};
@@ -127,6 +127,13 @@ impl Pace {
 /// the node is not healthy the probes follow a [`Pace`] around `expected` (when the start
 /// should be done) capped at the policy's interval; between successes in a row the full
 /// interval passes, as "N checks in a row" promises.
+///
+/// `started` is when the start began: now for a fresh start, in the past for a start
+/// adopted after a kill, whose ready timeout has been running since. While the node is not
+/// healthy, the host itself is asked every [`alive_every`] whether it is still there: a
+/// host that lost power ends the wait at once with [`Reason::Unreachable`] instead of
+/// polling a dead port for the whole ready timeout.
+#[allow(clippy::too_many_arguments)]
 pub async fn wait_healthy<R: Remote, Q: Probe>(
     remote: &R,
     probe: &Q,
@@ -134,10 +141,11 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
     subsystem: &Subsystem,
     check: &RenderedCheck,
     progress_command: Option<&str>,
+    started: Instant,
     expected: Instant,
 ) -> Result<(), Reason> {
     let policy = subsystem.health_policy;
-    let started = Instant::now();
+    let mut next_alive_check = Instant::now() + alive_every(host);
     let pace = Pace::new(started, expected, PROBE_PAUSE_MIN, policy.interval);
     let mut deadline = started + subsystem.ready_timeout;
     let mut in_a_row = 0;
@@ -161,6 +169,10 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
             Err(why) => {
                 in_a_row = 0;
                 last_failure = why;
+                if Instant::now() >= next_alive_check {
+                    next_alive_check = Instant::now() + alive_every(host);
+                    host_still_there(remote, host, subsystem, &last_failure).await?;
+                }
             }
         }
         let now = Instant::now();
@@ -190,6 +202,39 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
             pace.pause(now)
         };
         sleep(pause.min(deadline.saturating_duration_since(now))).await;
+    }
+}
+
+/// How often a host is asked whether it is still there while its service does not answer:
+/// a TCP connect each second when it is reached directly, a login every five seconds
+/// through jump hosts (each one a session on the bastion that serves the whole fleet).
+pub fn alive_every(host: &Host) -> Duration {
+    if host.ssh.jumps.is_empty() {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    }
+}
+
+/// Ok when the host still answers; the reason the attempt ends when it does not.
+async fn host_still_there<R: Remote>(
+    remote: &R,
+    host: &Host,
+    subsystem: &Subsystem,
+    last_failure: &str,
+) -> Result<(), Reason> {
+    match remote.alive(host, host.ssh.login.connect_timeout).await {
+        Ok(()) => Ok(()),
+        Err(err @ (TransportError::Unreachable { .. } | TransportError::Timeout { .. })) => {
+            Err(Reason::Unreachable {
+                detail: format!(
+                    "{err} (stopped answering while {} came up; its check: {last_failure})",
+                    subsystem.name
+                ),
+            })
+        }
+        // Anything else (a refused key, a config problem) is for the start to report.
+        Err(_) => Ok(()),
     }
 }
 

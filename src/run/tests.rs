@@ -56,11 +56,14 @@ fn setup() -> (Arc<Topology>, Arc<Plan>) {
 
 async fn run_once(fleet: &Arc<FakeFleet>, dir: &Path, resume: bool) -> bool {
     let (topology, plan) = setup();
-    let events = journal::events(&journal::read(dir).unwrap());
+    let records = journal::read(dir).unwrap();
+    let events = journal::events(&records);
     let offset = events.last().map(|(at, _)| *at).unwrap_or_default();
     let mut scheduler = replay(&topology, &plan, 7, &events);
     if resume {
-        scheduler.prepare_resume();
+        let starts =
+            journal::unfinished(&records).starts_by_wall_clock(std::time::SystemTime::now());
+        scheduler.prepare_resume(offset, &starts);
     }
     let executor = Executor::new(
         topology.clone(),

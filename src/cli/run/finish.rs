@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use blackstart::event::Event;
+use blackstart::journal::Unfinished;
 use blackstart::journal::{self, Entry};
 use blackstart::playbook::DrillSpec;
 use blackstart::rehearsal::{self, Baseline};
+use blackstart::report::interruptions::{interruption_lines, next_steps};
 use blackstart::report::{summary, verdict, Verdict};
 use blackstart::run::driver::Ended;
-use blackstart::template::shell_quote;
+use blackstart::run::scheduler::Scheduler;
+use blackstart::units::count;
 
 use crate::cli::prepare::Prepared;
 use crate::cli::Outcome;
@@ -36,11 +39,12 @@ pub fn finish(
             ended.tally.ended
         )
     );
-    if ended.interrupted || !ended.succeeded {
-        println!(
-            "  resume with: blackstart run --resume {}",
-            shell_quote(&run_dir.display().to_string())
-        );
+    for line in interruption_lines(topology, plan, &ended.final_state) {
+        println!("  {line}");
+    }
+    let finished = !ended.interrupted;
+    for line in next_steps(plan, &ended.final_state, run_dir, finished) {
+        println!("  {line}");
     }
     if let Some((spec, baseline)) = drill {
         // The cold start begins when the last host is off.
@@ -81,4 +85,74 @@ pub fn finish(
         Verdict::Recovered | Verdict::Degraded => Outcome::Success,
         Verdict::Failed | Verdict::Unfinished => Outcome::Failed,
     })
+}
+
+/// What a resume takes over from the process before it, said before anything is done:
+/// starts in flight are watched, not issued again; unanswered power-ons are read again;
+/// failed nodes stay failed until re-armed.
+pub fn print_resume(prepared: &Prepared, scheduler: &Scheduler, left: &Unfinished) {
+    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let adopted = scheduler.adoptions();
+    if !adopted.is_empty() {
+        let names: Vec<String> = adopted
+            .iter()
+            .map(|adoption| {
+                let node = &scheduler.nodes()[adoption.node];
+                format!(
+                    "{} on {} (launched {} ago)",
+                    plan.steps[node.step].id,
+                    topology.hosts[node.host].name,
+                    blackstart::plan::human(adoption.running_for)
+                )
+            })
+            .collect();
+        println!(
+            "RESUME  {} in flight when the last process stopped: watched until healthy or their ready timeouts, not started again: {}",
+            count(adopted.len(), "start was", "starts were"),
+            names.join(", ")
+        );
+    }
+    let hosts = |ids: &[usize]| {
+        ids.iter()
+            .map(|h| topology.hosts[*h].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !left.power_ons.is_empty() {
+        println!(
+            "RESUME  {} sent and never answered ({}): power read first, never switched blindly",
+            count(left.power_ons.len(), "power-on was", "power-ons were"),
+            hosts(&left.power_ons)
+        );
+    }
+    if !left.preparations.is_empty() {
+        println!(
+            "RESUME  preparation steps were under way on {} ({}): they run again",
+            count(left.preparations.len(), "host", "hosts"),
+            hosts(&left.preparations)
+        );
+    }
+    let failed: Vec<String> = scheduler
+        .nodes()
+        .iter()
+        .filter(|node| {
+            matches!(
+                node.state,
+                blackstart::event::state::NodeState::Failed { .. }
+            )
+        })
+        .map(|node| {
+            format!(
+                "{} on {}",
+                plan.steps[node.step].id, topology.hosts[node.host].name
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        println!(
+            "RESUME  {} failed before and stay failed until re-armed with `blackstart retry DIR STEP`: {}",
+            count(failed.len(), "node", "nodes"),
+            failed.join(", ")
+        );
+    }
 }

@@ -80,7 +80,7 @@ pub fn real_executor(
 /// `blackstart run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let resumed = args.resume.is_some();
-    let (prepared, run_dir, replayed) = match &args.resume {
+    let (prepared, run_dir, records) = match &args.resume {
         Some(dir) => {
             let info = journal::read_info(dir)
                 .with_context(|| format!("{} is not a run directory", dir.display()))?;
@@ -103,7 +103,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 return Ok(outcome);
             }
             let records = journal::read(dir)?;
-            (prepared, dir.clone(), journal::events(&records))
+            (prepared, dir.clone(), records)
         }
         None => {
             let Some(file) = &args.file else {
@@ -138,13 +138,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             (prepared, dir, Vec::new())
         }
     };
+    let replayed = journal::events(&records);
     let offset = replayed.last().map_or(Duration::ZERO, |(at, _)| *at);
     let mut journal = Journal::open(&run_dir, offset)?;
     eprintln!("run directory: {}", run_dir.display());
     let _status_page = super::pictures::serve_run(&args.serve, &prepared, &run_dir)?;
     let mut scheduler = scheduler_for(&prepared, &replayed);
     if resumed {
-        scheduler.prepare_resume();
+        let left = journal::unfinished(&records);
+        let starts = left.starts_by_wall_clock(std::time::SystemTime::now());
+        scheduler.prepare_resume(offset, &starts);
+        finish::print_resume(&prepared, &scheduler, &left);
     }
     if prepared.procedures.stop_on_failure {
         scheduler.stop_on_failure();

@@ -298,14 +298,9 @@ fn mark_healthy(healthy: &mut [bool], readiness: &mut Readiness, tier: u8, node:
 
 /// Host actions are keyed by host (0), node actions by node (1).
 fn action_key(action: &Action) -> (u8, usize) {
-    match action {
-        Action::CheckPower { host }
-        | Action::PowerOn { host }
-        | Action::PowerOff { host }
-        | Action::WaitSsh { host } => (0, *host),
-        Action::Probe { node } | Action::ReadValue { node } | Action::Start { node, .. } => {
-            (1, *node)
-        }
+    match (action.host(), action.node()) {
+        (Some(host), _) => (0, host),
+        (_, node) => (1, node.unwrap_or_default()),
     }
 }
 

@@ -246,16 +246,13 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
 
 /// The host and step an action is about.
 pub fn target_of(plan: &Plan, nodes: &[Node], action: &Action) -> Target {
-    match action {
-        Action::CheckPower { host }
-        | Action::PowerOn { host }
-        | Action::PowerOff { host }
-        | Action::WaitSsh { host } => Target {
-            host: *host,
+    match action.node() {
+        None => Target {
+            host: action.host().expect("an action is about a host or a node"),
             step: None,
         },
-        Action::Probe { node } | Action::Start { node, .. } | Action::ReadValue { node } => {
-            let node = &nodes[*node];
+        Some(node) => {
+            let node = &nodes[node];
             Target {
                 host: node.host,
                 step: Some((node.step, plan.steps[node.step].step)),

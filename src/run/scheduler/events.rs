@@ -36,7 +36,11 @@ impl Scheduler {
             Event::PoweredOn { host, result } => {
                 self.host_done();
                 match result {
-                    Ok(()) => self.booting(*host),
+                    Ok(()) => {
+                        // A fresh boot: its preparation steps must run again.
+                        self.prepared[*host] = false;
+                        self.booting(*host);
+                    }
                     Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
@@ -45,6 +49,8 @@ impl Scheduler {
                 match result {
                     Ok(()) => {
                         self.hosts[*host] = HostState::Up;
+                        self.prepared[*host] = true;
+                        self.host_back(now, *host);
                         // By index, not over a copy: releasing a probe adds no node.
                         for index in 0..self.host_nodes[*host].len() {
                             self.release_probe(self.host_nodes[*host][index]);
@@ -84,35 +90,16 @@ impl Scheduler {
                 node,
                 attempt,
                 result,
+            } => self.start_ended(now, *node, *attempt, result),
+            Event::Adopted {
+                node,
+                attempt,
+                result,
             } => {
-                let node = *node;
-                let step = self.nodes[node].step;
-                self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
-                self.starting[step] = self.starting[step].saturating_sub(1);
-                while let Some(priority) = self.capped[step].pop() {
-                    if matches!(self.nodes[priority.2 .0].state, NodeState::Queued) {
-                        self.ready.push(priority);
-                        break;
-                    }
-                }
-                self.nodes[node].attempts = self.nodes[node].attempts.max(*attempt);
-                match result {
-                    Ok(()) => self.node_healthy(node, false),
-                    Err(reason) => {
-                        let retry = self.steps[step].retry;
-                        let attempts = self.nodes[node].attempts;
-                        if attempts < retry.attempts {
-                            let base = retry.backoff_before(attempts + 1);
-                            let jitter = 0.5 + 0.5 * self.rng.random::<f64>();
-                            let until = now + base.mul_f64(jitter);
-                            self.nodes[node].state = NodeState::Backoff { until };
-                            self.backoff.push(Reverse((until, node)));
-                        } else {
-                            self.node_failed(node, reason.clone());
-                        }
-                    }
-                }
+                self.adoption_ended(now, *node, result);
+                self.start_ended(now, *node, *attempt, result);
             }
+            Event::Rechecked { host, result } => self.rechecked(now, *host, result),
             Event::PoweredOff { host, result } => self.powered_off(*host, result),
             Event::Rearmed { node } => self.rearm(*node),
             Event::ValueRead { node, result } => {
@@ -132,6 +119,51 @@ impl Scheduler {
             Event::Held { step, reason } => {
                 self.held[*step] = Some(reason.clone());
                 self.refresh(*step);
+            }
+        }
+    }
+
+    /// A start attempt (or an adopted one) ended: the step's slot frees, and the node is
+    /// healthy, backs off before its next attempt, waits for its host, or gives up.
+    fn start_ended(
+        &mut self,
+        now: Duration,
+        node: NodeId,
+        attempt: u32,
+        result: &Result<(), Reason>,
+    ) {
+        let step = self.nodes[node].step;
+        self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
+        self.starting[step] = self.starting[step].saturating_sub(1);
+        while let Some(priority) = self.capped[step].pop() {
+            if matches!(self.nodes[priority.2 .0].state, NodeState::Queued) {
+                self.ready.push(priority);
+                break;
+            }
+        }
+        self.nodes[node].attempts = self.nodes[node].attempts.max(attempt);
+        if self.nodes[node].state.is_settled() {
+            // Its host failed while the attempt ran: nothing more to decide.
+            return;
+        }
+        match result {
+            Ok(()) => self.node_healthy(node, false),
+            Err(reason) if reason.host_gone() => {
+                self.attempt_cut_by_host(now, node, attempt, reason)
+            }
+            Err(reason) => {
+                let retry = self.steps[step].retry;
+                let node_state = &self.nodes[node];
+                let counted = node_state.attempts.saturating_sub(node_state.interrupted);
+                if counted < retry.attempts {
+                    let base = retry.backoff_before(counted + 1);
+                    let jitter = 0.5 + 0.5 * self.rng.random::<f64>();
+                    let until = now + base.mul_f64(jitter);
+                    self.nodes[node].state = NodeState::Backoff { until };
+                    self.backoff.push(Reverse((until, node)));
+                } else {
+                    self.node_failed(node, reason.clone());
+                }
             }
         }
     }
@@ -173,6 +205,9 @@ impl Scheduler {
         if !matches!(self.nodes[node].state, NodeState::Pending)
             || !matches!(self.hosts[self.nodes[node].host], HostState::Up)
         {
+            return;
+        }
+        if self.release_adoption(node) {
             return;
         }
         let Node { step, host, .. } = self.nodes[node];
@@ -263,6 +298,7 @@ impl Scheduler {
         let Some(step) = self.settle(node, NodeState::Failed { reason }) else {
             return;
         };
+        self.adopting.remove(&node);
         self.failed[step] += 1;
         if self.stop_on_failure {
             self.stopping = true;
@@ -294,6 +330,7 @@ impl Scheduler {
         let host = self.nodes[node].host;
         self.failed[step] -= 1;
         self.nodes[node].attempts = 0;
+        self.nodes[node].interrupted = 0;
         self.nodes[node].state = NodeState::Pending;
         match self.hosts[host] {
             HostState::Failed { .. } => {

@@ -7,10 +7,16 @@
 //! chain of work (the critical path).
 
 mod events;
+mod host_loss;
 mod power_off;
+mod resume;
 mod status;
+#[cfg(test)]
+mod tests;
 
+pub use host_loss::{HostLoss, MAX_HOST_LOSSES};
 pub use power_off::PowerOffProgress;
+pub use resume::{AdoptedAfter, Adoption, InFlightStart};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -77,7 +83,19 @@ pub struct Scheduler {
     checks_in_flight: usize,
     check_window: usize,
     to_wait_ssh: VecDeque<HostId>,
+    /// Hosts that stopped answering, to be asked about through their BMCs.
+    to_recheck: VecDeque<(HostId, Reason)>,
+    /// Per host: its preparation steps ran since its last power-on.
+    prepared: Vec<bool>,
+    host_losses: Vec<HostLoss>,
     to_probe: VecDeque<NodeId>,
+    /// Nodes whose adopted start is to be watched (their hosts answer).
+    to_adopt: VecDeque<NodeId>,
+    /// Adopted starts not watched to their end yet: node to its index in `adoptions`.
+    adopting: HashMap<NodeId, usize>,
+    adoptions: Vec<Adoption>,
+    /// Per node: when its last start was handed out.
+    started_at: Vec<Duration>,
     ready: BinaryHeap<Rank>,
     /// Per step: queued nodes set aside while the step is at its `max_parallel`; one moves
     /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
@@ -221,7 +239,14 @@ impl Scheduler {
             checks_in_flight: 0,
             check_window: usize::MAX,
             to_wait_ssh: VecDeque::new(),
+            to_recheck: VecDeque::new(),
+            prepared: vec![false; host_count],
+            host_losses: Vec::new(),
             to_probe: VecDeque::new(),
+            to_adopt: VecDeque::new(),
+            adopting: HashMap::new(),
+            adoptions: Vec::new(),
+            started_at: Vec::new(),
             ready: BinaryHeap::new(),
             capped: vec![BinaryHeap::new(); step_count],
             waiting: vec![Vec::new(); step_count],
@@ -277,10 +302,12 @@ impl Scheduler {
             spare,
             state: NodeState::Pending,
             attempts: 0,
+            interrupted: 0,
             probe_before_retry: false,
         });
         self.host_nodes[host].push(id);
         self.step_nodes[step].push(id);
+        self.started_at.push(Duration::ZERO);
         let info = &self.steps[step];
         let (tier, rank) = self.host_priority[host];
         self.host_priority[host] = (tier.min(info.tier), rank.max(info.rank));
@@ -356,6 +383,8 @@ impl Scheduler {
         idle && (self.stopping
             || (self.to_check.is_empty()
                 && self.to_wait_ssh.is_empty()
+                && self.to_recheck.is_empty()
+                && self.to_adopt.is_empty()
                 && self.to_probe.is_empty()
                 && self.to_read.is_empty()
                 && self.ready.is_empty()
@@ -409,9 +438,11 @@ impl Scheduler {
             self.host_work_in_flight += 1;
             actions.push(Action::CheckPower { host });
         }
+        self.rechecks_due(actions);
         while let Some(host) = self.to_wait_ssh.pop_front() {
             self.host_work_in_flight += 1;
-            actions.push(Action::WaitSsh { host });
+            let prepared = self.prepared[host];
+            actions.push(Action::WaitSsh { host, prepared });
         }
         self.power_on_due(now, actions);
         while let Some(Reverse((until, node))) = self.backoff.peek().copied() {
@@ -424,14 +455,18 @@ impl Scheduler {
                 // timeout, or that a network cut only hid, must not be started a second time.
                 self.nodes[node].state = NodeState::Pending;
                 self.nodes[node].probe_before_retry = true;
-                self.to_probe.push_back(node);
+                self.release_probe(node);
             }
         }
+        // Adopted starts first: their ready timeouts have been running since the kill.
+        self.adoptions_due(now, actions);
         while self.node_work_in_flight < self.parallelism {
             let Some(node) = self.to_probe.pop_front() else {
                 break;
             };
-            if matches!(self.nodes[node].state, NodeState::Pending) {
+            // A host that stopped answering since: the node waits for it to come back.
+            let host_up = matches!(self.hosts[self.nodes[node].host], HostState::Up);
+            if host_up && matches!(self.nodes[node].state, NodeState::Pending) {
                 self.nodes[node].state = NodeState::Probing;
                 self.node_work_in_flight += 1;
                 actions.push(Action::Probe { node });
@@ -454,6 +489,11 @@ impl Scheduler {
             if !matches!(self.nodes[node].state, NodeState::Queued) {
                 continue;
             }
+            if !matches!(self.hosts[self.nodes[node].host], HostState::Up) {
+                // Its host stopped answering after the node was queued: it waits for it.
+                self.nodes[node].state = NodeState::Pending;
+                continue;
+            }
             let step = self.nodes[node].step;
             let info = &self.steps[step];
             let quorum_covered = self.healthy[step] + self.starting[step] >= info.required_healthy;
@@ -469,6 +509,7 @@ impl Scheduler {
             }
             let attempt = self.nodes[node].attempts + 1;
             self.nodes[node].state = NodeState::Starting { attempt };
+            self.started_at[node] = now;
             self.starting[step] += 1;
             self.node_work_in_flight += 1;
             actions.push(Action::Start { node, attempt });

@@ -1,12 +1,9 @@
 //! Step statuses: readiness by quorum, failure when the quorum can no longer hold,
-//! blocking by a failed dependency, and the reset that resume starts from.
-
-use std::collections::BinaryHeap;
+//! blocking by a failed dependency.
 
 use super::Scheduler;
 use crate::event::state::{HostState, NodeState, StepFailure, StepStatus};
 use crate::plan::StepId;
-use crate::run::ordering::MemberOrder;
 
 impl Scheduler {
     pub(super) fn deps_ready(&self, step: StepId) -> bool {
@@ -86,54 +83,6 @@ impl Scheduler {
                 required: self.steps[step].required_healthy,
             },
         })
-    }
-
-    /// After replaying a journal: forget everything that was in flight or merely believed,
-    /// and check it again. Hosts are re-checked, every node that has not failed is probed
-    /// again (a node healthy before the interruption is found healthy and never restarted),
-    /// attempts and failures are kept.
-    pub fn prepare_resume(&mut self) {
-        self.node_work_in_flight = 0;
-        self.host_work_in_flight = 0;
-        self.resume_power_off();
-        self.to_check.clear();
-        self.to_wait_ssh.clear();
-        self.to_probe.clear();
-        self.to_read.clear();
-        self.order.iter_mut().flatten().for_each(MemberOrder::reset);
-        self.ready.clear();
-        self.capped.iter_mut().for_each(BinaryHeap::clear);
-        self.waiting.iter_mut().for_each(Vec::clear);
-        self.backoff.clear();
-        self.domain_wakeups.clear();
-        self.domain_queue.iter_mut().for_each(BinaryHeap::clear);
-        self.domain_scheduled
-            .iter_mut()
-            .for_each(|scheduled| *scheduled = false);
-        self.starting.iter_mut().for_each(|count| *count = 0);
-        self.healthy.iter_mut().for_each(|count| *count = 0);
-        for node in &mut self.nodes {
-            node.probe_before_retry = false;
-            if !matches!(node.state, NodeState::Failed { .. }) {
-                node.state = NodeState::Pending;
-            }
-        }
-        for host in 0..self.hosts.len() {
-            let live = self.host_nodes[host]
-                .iter()
-                .any(|node| matches!(self.nodes[*node].state, NodeState::Pending));
-            if live {
-                self.hosts[host] = HostState::CheckingPower;
-                self.to_check.push_back(host);
-            }
-        }
-        self.awaiting_people = 0;
-        self.status
-            .iter_mut()
-            .for_each(|status| *status = StepStatus::Waiting);
-        for step in 0..self.steps.len() {
-            self.refresh(step);
-        }
     }
 
     /// Recomputes `step`'s status and, when it changes, its dependents' in turn.

@@ -181,6 +181,17 @@ pub trait Remote: Send + Sync + 'static {
         }
     }
 
+    /// Ok while the host is there at all, cheaply: asked of a host that was up while its
+    /// service does not answer, to tell a slow service from a host that lost power. The
+    /// default is [`Remote::reachable`].
+    fn alive(
+        &self,
+        host: &Host,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        self.reachable(host, timeout)
+    }
+
     /// Drops whatever the transport keeps for `host` between calls (idle sessions): the host
     /// was just powered on or off, so they are dead or soon will be. The default keeps
     /// nothing.

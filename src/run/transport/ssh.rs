@@ -164,6 +164,21 @@ impl Remote for SshRemote {
         .await
     }
 
+    /// A TCP connect to the host's SSH port when it is reached directly (a SYN, no
+    /// handshake: cheap enough to ask of every slow start); through jump hosts, a login.
+    async fn alive(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
+        if !host.ssh.jumps.is_empty() {
+            return self.reachable(host, timeout).await;
+        }
+        let port = host.ssh.login.port;
+        super::probe::tcp(&host.address, port, timeout)
+            .await
+            .map_err(|detail| TransportError::Unreachable {
+                host: host.name.clone(),
+                detail,
+            })
+    }
+
     /// Closes the host's idle sessions: after a power action they are dead or soon will be.
     fn forget(&self, host: &Host) {
         self.idle.forget(&PoolKey::of(host));

@@ -15,6 +15,10 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod in_flight;
+
+pub use in_flight::{unfinished, Unfinished, UnfinishedStart};
+
 use crate::event::state::StepStatus;
 use crate::event::{Action, CommandOutput, Event};
 
