@@ -43,7 +43,7 @@ fn node_map(scheduler: &Scheduler) -> Vec<(StepId, HostId)> {
 /// Draws the report of `dir` from its journal as it is now.
 fn render_dir(prepared: &Prepared, dir: &Path, live: bool) -> anyhow::Result<String> {
     let records = journal::read(dir)?;
-    let scheduler = scheduler_for(prepared, &journal::events(&records));
+    let scheduler = scheduler_for(prepared, &records);
     let source = format!(
         "{} {}",
         if live { "live run" } else { "run" },

@@ -3,15 +3,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use blackstart::event::Event;
 use blackstart::journal::{self, RunInfo};
 use blackstart::plan::{plan_digest, Plan};
 use blackstart::playbook::Procedures;
 use blackstart::rehearsal;
-use blackstart::run::driver;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
@@ -62,9 +59,9 @@ pub fn prepare(
     }))
 }
 
-/// The scheduler of a prepared run with the journaled events replayed: a real drill
-/// powers its hosts off first, and its replay must know that to read its events.
-pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Scheduler {
+/// The scheduler of a prepared run with its journal replayed: a real drill powers its
+/// hosts off first, and its replay must know that to read its events.
+pub fn scheduler_for(prepared: &Prepared, records: &[journal::Record]) -> Scheduler {
     let (topology, plan) = (&prepared.topology, &prepared.plan);
     let mut scheduler = Scheduler::new(topology, plan, prepared.info.seed);
     if prepared.procedures.drill.is_some() {
@@ -73,7 +70,7 @@ pub fn scheduler_for(prepared: &Prepared, events: &[(Duration, Event)]) -> Sched
     // Power checks in the order the plan needs the hosts: no more at once than the BMC
     // transport runs, or they reach its queue in any order.
     scheduler.limit_power_checks(bmc_call_cap(topology));
-    driver::replay_onto(scheduler, events)
+    journal::replay(scheduler, records)
 }
 
 /// BMC calls in flight at once, over the whole fleet.
@@ -92,6 +89,6 @@ pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
         Err(outcome) => return Ok(Err(outcome)),
     };
     let records = journal::read(dir)?;
-    let scheduler = scheduler_for(&prepared, &journal::events(&records));
+    let scheduler = scheduler_for(&prepared, &records);
     Ok(Ok((prepared, scheduler, records)))
 }

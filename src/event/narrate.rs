@@ -339,14 +339,21 @@ pub fn in_flight(state: &NodeState) -> bool {
 
 /// A step's status for `status`: like [`status_text`], with what is in flight for an
 /// active step, and, when no process works on the run any more, that it stopped there.
+/// A step with nodes re-armed after the run stopped reads as re-armed, waiting for
+/// `run --resume`.
 pub fn step_text(
     plan: &Plan,
     status: &StepStatus,
     failure: Option<&StepFailure>,
     in_flight: usize,
+    rearmed: usize,
     stopped: bool,
 ) -> String {
     match status {
+        StepStatus::Active | StepStatus::Waiting if stopped && rearmed > 0 => format!(
+            "RE-ARMED ({} to try again; continue with: blackstart run --resume)",
+            count(rearmed, "node", "nodes")
+        ),
         StepStatus::Active if stopped => {
             "unfinished (the run stopped while it was in progress)".into()
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Entry, Record};
 use crate::event::{Action, Event, NodeId};
-use crate::run::scheduler::InFlightStart;
+use crate::run::scheduler::{InFlightStart, Scheduler};
 use crate::topology::HostId;
 
 /// A start journaled and never seen to end, by any process of the run.
@@ -123,6 +123,33 @@ pub fn unfinished(records: &[Record]) -> Unfinished {
         }
     }
     unfinished
+}
+
+/// Hands a run's journaled events to `scheduler` as they happened, with each resume's
+/// reset where a resumed process began (and its adoptions, timed as that process timed
+/// them): the state every later reader (`status`, the report, the next resume) starts from.
+pub fn replay(mut scheduler: Scheduler, records: &[Record]) -> Scheduler {
+    for (index, record) in records.iter().enumerate() {
+        let t = Duration::from_millis(record.t_ms);
+        match &record.entry {
+            Entry::RunStarted { resumed: true, .. } if index > 0 => {
+                let starts = unfinished(&records[..index]).starts_by_run_clock(t);
+                scheduler.prepare_resume(t, &starts);
+            }
+            Entry::Action {
+                action:
+                    Action::Adopt {
+                        node,
+                        running_for_ms,
+                        ..
+                    },
+                ..
+            } => scheduler.adoption_timed(*node, t, Duration::from_millis(*running_for_ms)),
+            Entry::Event { event, .. } => scheduler.handle(t, event),
+            _ => {}
+        }
+    }
+    scheduler
 }
 
 impl Unfinished {

@@ -17,7 +17,7 @@ use thiserror::Error;
 
 mod in_flight;
 
-pub use in_flight::{unfinished, Unfinished, UnfinishedStart};
+pub use in_flight::{replay, unfinished, Unfinished, UnfinishedStart};
 
 use crate::event::state::StepStatus;
 use crate::event::{Action, CommandOutput, Event};

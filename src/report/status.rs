@@ -2,6 +2,8 @@
 //! JSON. Failures are grouped by cause; the full list is one flag away.
 
 use std::fmt::Write;
+
+use super::interruptions::{interruption_lines, next_steps};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -206,6 +208,7 @@ pub fn run_status(
                     status,
                     scheduler.step_failure(id).as_ref(),
                     in_flight,
+                    scheduler.rearmed_waiting(id),
                     stopped,
                 ),
                 healthy: scheduler.healthy_count(id),
@@ -319,6 +322,16 @@ pub fn render_status(
     }
     for line in failure_lines(topology, plan, scheduler.nodes(), all_failed) {
         let _ = writeln!(out, "  {line}");
+    }
+    for line in interruption_lines(topology, plan, scheduler) {
+        let _ = writeln!(out, "  {line}");
+    }
+    if status.run != RunState::Live {
+        let finished =
+            matches!(&status.run, RunState::Finished { outcome } if outcome != "interrupted");
+        for line in next_steps(plan, scheduler, std::path::Path::new(run_dir), finished) {
+            let _ = writeln!(out, "  next: {line}");
+        }
     }
     if !all_failed
         && status

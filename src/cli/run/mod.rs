@@ -143,7 +143,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let mut journal = Journal::open(&run_dir, offset)?;
     eprintln!("run directory: {}", run_dir.display());
     let _status_page = super::pictures::serve_run(&args.serve, &prepared, &run_dir)?;
-    let mut scheduler = scheduler_for(&prepared, &replayed);
+    let mut scheduler = scheduler_for(&prepared, &records);
     if resumed {
         let left = journal::unfinished(&records);
         let starts = left.starts_by_wall_clock(std::time::SystemTime::now());

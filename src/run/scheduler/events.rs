@@ -332,6 +332,7 @@ impl Scheduler {
         self.nodes[node].attempts = 0;
         self.nodes[node].interrupted = 0;
         self.nodes[node].state = NodeState::Pending;
+        self.rearmed.push(node);
         match self.hosts[host] {
             HostState::Failed { .. } => {
                 self.hosts[host] = HostState::CheckingPower;

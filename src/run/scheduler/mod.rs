@@ -96,6 +96,8 @@ pub struct Scheduler {
     adoptions: Vec<Adoption>,
     /// Per node: when its last start was handed out.
     started_at: Vec<Duration>,
+    /// Nodes re-armed by a person (some may have moved on since).
+    rearmed: Vec<NodeId>,
     ready: BinaryHeap<Rank>,
     /// Per step: queued nodes set aside while the step is at its `max_parallel`; one moves
     /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
@@ -247,6 +249,7 @@ impl Scheduler {
             adopting: HashMap::new(),
             adoptions: Vec::new(),
             started_at: Vec::new(),
+            rearmed: Vec::new(),
             ready: BinaryHeap::new(),
             capped: vec![BinaryHeap::new(); step_count],
             waiting: vec![Vec::new(); step_count],
@@ -330,6 +333,18 @@ impl Scheduler {
     /// Every host's state, by host id.
     pub fn hosts(&self) -> &[HostState] {
         &self.hosts
+    }
+
+    /// Nodes of `step` re-armed by a person and not tried again yet (a stopped run's
+    /// `retry`, waiting for `run --resume`).
+    pub fn rearmed_waiting(&self, step: StepId) -> usize {
+        self.rearmed
+            .iter()
+            .filter(|node| {
+                self.nodes[**node].step == step
+                    && matches!(self.nodes[**node].state, NodeState::Pending)
+            })
+            .count()
     }
 
     /// Every step's status, by step id.

@@ -179,6 +179,16 @@ impl Scheduler {
         }
     }
 
+    /// A replay read the watch of `node`'s adopted start, handed out at `at` for a start
+    /// then running for `running_for`: the adoption takes the times the live process had
+    /// (the run's clock stood still while no process ran, so the replay's own are short).
+    pub fn adoption_timed(&mut self, node: NodeId, at: Duration, running_for: Duration) {
+        if let Some(&index) = self.adopting.get(&node) {
+            let adoption = &mut self.adoptions[index];
+            adoption.running_for = running_for.saturating_sub(at.saturating_sub(adoption.since));
+        }
+    }
+
     /// Notes how an adopted start's watch ended.
     pub(super) fn adoption_ended(
         &mut self,
