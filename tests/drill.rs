@@ -589,3 +589,56 @@ fn a_run_factor_moves_whole_runs_together_and_widens_the_band_by_about_its_sprea
     assert!(p90 / base > 1.2, "p90 {p90} vs {base}");
     assert!((p50 / base - 1.0).abs() < 0.08, "p50 {p50} vs {base}");
 }
+
+/// `simulate --kill-at`: the controller SIGKILLed at moments all through a cold start and
+/// resumed a minute later. The resume adopts what was in flight, so an exact drill issues
+/// exactly the starts an uninterrupted one does (one per node), and drills with failing and
+/// flapping starts never start a service twice.
+#[test]
+fn a_killed_and_resumed_drill_adopts_what_was_in_flight_and_starts_nothing_twice() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let exact = Drill::new(&topology, &plan, DrillConfig::exact());
+    let plain = exact.run(5);
+    assert!(plain.succeeded);
+    let kill = |at_s: u64| blackstart::drill::ControllerKill {
+        at: Duration::from_secs(at_s),
+        down_for: Duration::from_secs(60),
+    };
+    let mut adopted = 0;
+    for at_s in (15..plain.makespan.as_secs()).step_by(20) {
+        let killed = Drill::new(&topology, &plan, DrillConfig::exact())
+            .kill_controller(kill(at_s))
+            .run(5);
+        let interruption = killed.interruption.expect("killed before the run settled");
+        assert_eq!(interruption.killed_at, Duration::from_secs(at_s));
+        assert!(killed.succeeded, "killed at {at_s}s: {:?}", killed.failures);
+        assert_eq!(
+            killed.starts, plain.starts,
+            "killed at {at_s}s: one start per node, as without the kill"
+        );
+        assert_eq!(killed.double_starts, 0, "killed at {at_s}s");
+        assert!(killed.makespan >= plain.makespan, "killed at {at_s}s");
+        adopted += interruption.adopted;
+    }
+    assert!(adopted > 0, "some kills landed on starts in flight");
+
+    let faulty = DrillConfig {
+        faults: FaultRates {
+            start_failure: 0.1,
+            flapping: 0.1,
+            ..FaultRates::NONE
+        },
+        // No spread: no start outlasts its ready timeout, the one case where a retry rightly
+        // starts a service still coming up (the drill counts those too).
+        spread: 0.0,
+        ..DrillConfig::default()
+    };
+    for seed in 0..20 {
+        let at_s = 60 + seed * 23 % 400;
+        let outcome = Drill::new(&topology, &plan, faulty)
+            .kill_controller(kill(at_s))
+            .run(seed);
+        assert_eq!(outcome.double_starts, 0, "seed {seed}, killed at {at_s}s");
+    }
+}

@@ -261,7 +261,7 @@ fn random_kills_of_a_cold_start_never_start_a_service_twice() {
     let topology = write_topology(&lab, &format!("subsystems:\n{subsystems}"), "cold.yaml");
     let starts_log = lab.dir.join("run/starts.log");
     let mut moments = Moments(0x5eed_b1ac_5747);
-    for trial in 0..6 {
+    for trial in 0..10 {
         for host in 0..lab.hosts.len() {
             lab.power_off(host);
         }

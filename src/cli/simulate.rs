@@ -2,11 +2,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use blackstart::drill::{
     monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
-    render_text, render_timeline, total_runs, Drill, DrillConfig, FaultRates, FleetStart, Injected,
-    Model,
+    render_text, render_timeline, total_runs, ControllerKill, Drill, DrillConfig, FaultRates,
+    FleetStart, Injected, Model,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
@@ -15,6 +16,7 @@ use blackstart::report::html::{render_run, render_study, RunPage, Study};
 use super::load::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
 use blackstart::scope::Scope;
+use blackstart::topology::Topology;
 
 /// Output formats of `simulate`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -84,6 +86,15 @@ pub struct SimulateArgs {
     /// within 10% of the cost or within the mean makespan's own standard error.
     #[arg(long, value_name = "N", default_value_t = blackstart::drill::COST_RUNS)]
     pub cost_runs: usize,
+    /// SIGKILL the simulated controller this far into the run, then resume it as `run
+    /// --resume` would: rehearses a dying laptop. The summary says which starts in flight
+    /// the resume adopted, and counts any service started twice.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub kill_at: Option<Duration>,
+    /// With --kill-at: how long the controller stays dead before the resume (the fleet
+    /// carries on meanwhile).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "kill_at")]
+    pub down_for: Duration,
     /// Start from a warm fleet (all on and healthy) instead of a total outage.
     #[arg(long)]
     pub warm: bool,
@@ -210,7 +221,13 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let drill = Drill::new(&topology, &plan, config).inject(injected);
+    let mut drill = Drill::new(&topology, &plan, config).inject(injected);
+    if let Some(at) = args.kill_at {
+        drill = drill.kill_controller(ControllerKill {
+            at,
+            down_for: args.down_for,
+        });
+    }
     let mut stdout = std::io::stdout().lock();
     if args.runs > 1 {
         if args.timeline.is_some() {
@@ -288,6 +305,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
                 &outcome.ready_at,
                 outcome.makespan,
             ));
+            text.push_str(&interruptions(&topology, &plan, &outcome));
             text.push('\n');
             text.push_str(&render_text(&drill, &outcome));
             text
@@ -345,4 +363,24 @@ pub enum PriorityArg {
     Tier,
     /// Longest remaining chain first.
     CriticalPath,
+}
+
+/// Interruption lines shown at once: a kill of the reference adopts hundreds of starts.
+const INTERRUPTIONS_SHOWN: usize = 12;
+
+/// What a simulated kill did, as the real resume's summary says it (adopted starts).
+fn interruptions(topology: &Topology, plan: &Plan, outcome: &blackstart::drill::Outcome) -> String {
+    let lines =
+        blackstart::report::interruptions::interruption_lines(topology, plan, &outcome.final_state);
+    let mut text = String::new();
+    for line in lines.iter().take(INTERRUPTIONS_SHOWN) {
+        text.push_str(&format!("  {line}\n"));
+    }
+    if lines.len() > INTERRUPTIONS_SHOWN {
+        text.push_str(&format!(
+            "  ... and {} more (all in --timeline)\n",
+            lines.len() - INTERRUPTIONS_SHOWN
+        ));
+    }
+    text
 }

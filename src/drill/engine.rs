@@ -9,10 +9,11 @@ use super::fleet::FaultTally;
 use super::simulated::SimulatedFleet;
 use super::{DrillConfig, Injected};
 use crate::event::state::{NodeState, StepStatus};
+use crate::event::Action;
 use crate::event::Reason;
-use crate::journal::{Record, Timeline};
+use crate::journal::{self, Entry, Record, Sink, Timeline};
 use crate::plan::{Plan, StepId};
-use crate::run::driver::{drive, run_now};
+use crate::run::driver::{drive, run_now, Fleet};
 use crate::run::scheduler::Scheduler;
 use crate::topology::{HostId, Topology};
 
@@ -29,6 +30,8 @@ pub struct Drill<'a> {
     tiers: Vec<u8>,
     /// Faults placed on purpose.
     injected: Vec<Injected>,
+    /// The controller killed mid-run and resumed, in every run.
+    kill: Option<ControllerKill>,
     /// The scheduler every run starts from, built once: building it (thousands of nodes,
     /// a map of power domains) was a tenth of a run, copying it is less than half that.
     scheduler: Scheduler,
@@ -48,6 +51,7 @@ impl<'a> Drill<'a> {
             config,
             tiers,
             injected: Vec::new(),
+            kill: None,
             scheduler: Scheduler::new(topology, plan, 0),
         }
     }
@@ -58,6 +62,12 @@ impl<'a> Drill<'a> {
         self
     }
 
+    /// The same drill with the controller SIGKILLed and resumed in every run.
+    pub fn kill_controller(mut self, kill: ControllerKill) -> Drill<'a> {
+        self.kill = Some(kill);
+        self
+    }
+
     /// The same drill with another configuration.
     pub fn with_config(&self, config: DrillConfig) -> Drill<'a> {
         Drill {
@@ -65,6 +75,7 @@ impl<'a> Drill<'a> {
             tiers: self.tiers.clone(),
             injected: self.injected.clone(),
             scheduler: self.scheduler.clone(),
+            kill: self.kill,
             ..*self
         }
     }
@@ -92,21 +103,72 @@ impl<'a> Drill<'a> {
     fn run_from(&self, scheduler: Scheduler, seed: u64) -> Outcome {
         let mut fleet =
             SimulatedFleet::new(self.topology, self.plan, self.config, &self.injected, seed);
+        // A resume is rebuilt from the killed run's records, as a real one is from its
+        // journal: a killed drill keeps them whether or not they were asked for.
         let mut timeline = Timeline {
             records: Vec::new(),
-            enabled: self.config.timeline,
+            enabled: self.config.timeline || self.kill.is_some(),
         };
-        let ended = run_now(drive(
+        let fresh = self.kill.map(|kill| {
+            fleet.kill_controller_at(kill.at);
+            scheduler.clone()
+        });
+        let ended = self.drive(&mut fleet, &mut timeline, scheduler);
+        let (ended, interruption) = match (self.kill, fresh) {
+            (Some(kill), Some(fresh)) if ended.killed => {
+                let killed_at = fleet.now();
+                let resumed_at = killed_at + kill.down_for;
+                fleet.new_controller_at(resumed_at);
+                timeline.append(
+                    resumed_at,
+                    Entry::RunStarted {
+                        format: journal::FORMAT,
+                        plan_digest: String::new(),
+                        topology: self.topology.name.clone(),
+                        resumed: true,
+                        pid: 0,
+                    },
+                );
+                let replayed = journal::replay(fresh, &timeline.records);
+                let mut resumed = self.drive(&mut fleet, &mut timeline, replayed);
+                let adopted = count_adoptions(&timeline.records);
+                resumed.tally = resumed.tally.after(&ended.tally);
+                let interruption = ControllerKilled {
+                    killed_at,
+                    resumed_at,
+                    adopted,
+                };
+                (resumed, Some(interruption))
+            }
+            _ => (ended, None),
+        };
+        if !self.config.timeline {
+            timeline.records = Vec::new();
+        }
+        let double_starts = fleet.double_starts();
+        let mut outcome = self.outcome(seed, ended, fleet.faults(), timeline.records);
+        outcome.interruption = interruption;
+        outcome.double_starts = double_starts;
+        outcome
+    }
+
+    /// The driver's loop over the simulated fleet, until it settles or the controller dies.
+    fn drive(
+        &self,
+        fleet: &mut SimulatedFleet,
+        timeline: &mut Timeline,
+        scheduler: Scheduler,
+    ) -> crate::run::driver::Ended {
+        run_now(drive(
             self.topology,
             self.plan,
-            &mut fleet,
-            &mut timeline,
+            fleet,
+            timeline,
             &mut (),
             scheduler,
             None,
         ))
-        .expect("a timeline in memory cannot fail to sync");
-        self.outcome(seed, ended, fleet.faults(), timeline.records)
+        .expect("a timeline in memory cannot fail to sync")
     }
 
     fn outcome(
@@ -175,8 +237,48 @@ impl<'a> Drill<'a> {
             timeline,
             nodes: nodes.iter().map(|node| (node.step, node.host)).collect(),
             final_state: scheduler,
+            interruption: None,
+            double_starts: 0,
         }
     }
+}
+
+/// Adopt actions in a timeline: starts a resume watched instead of issuing again.
+fn count_adoptions(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|record| {
+            matches!(
+                record.entry,
+                Entry::Action {
+                    action: Action::Adopt { .. },
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+/// A simulated SIGKILL of the controller and its resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerKill {
+    /// When the controller dies (since the run began).
+    pub at: Duration,
+    /// How long until someone types `run --resume` (the fleet carries on meanwhile).
+    pub down_for: Duration,
+}
+
+/// What a simulated kill did to one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ControllerKilled {
+    /// When the controller died (the run had settled earlier when this is missing).
+    #[serde(with = "crate::topology::secs")]
+    pub killed_at: Duration,
+    /// When the resume began.
+    #[serde(with = "crate::topology::secs")]
+    pub resumed_at: Duration,
+    /// Starts in flight at the kill that the resume adopted instead of issuing again.
+    pub adopted: usize,
 }
 
 /// One simulated recovery of `plan` with `seed`.
@@ -244,6 +346,11 @@ pub struct Outcome {
     pub nodes: Vec<(StepId, HostId)>,
     /// The scheduler as the run left it: what the real run's summary is rendered from.
     pub final_state: Scheduler,
+    /// The controller was killed and resumed (`simulate --kill-at`).
+    pub interruption: Option<ControllerKilled>,
+    /// Starts launched on a service already up or still coming up from an earlier start
+    /// (0 is the promise: a resume never starts twice what the killed run started).
+    pub double_starts: usize,
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub(crate) struct World<'a> {
     /// `latencies.run_spread` asks for one.
     call_factors: Option<[f64; 2]>,
     pub(crate) tally: FaultTally,
+    /// Starts launched on a service that an earlier start had already brought up, or was
+    /// still bringing up: what a resume must never do to what the killed run started.
+    pub(crate) double_starts: usize,
 }
 
 impl<'a> World<'a> {
@@ -128,6 +131,7 @@ impl<'a> World<'a> {
                 .copied()
                 .collect(),
             tally: FaultTally::default(),
+            double_starts: 0,
         }
     }
 
@@ -317,6 +321,9 @@ impl<'a> World<'a> {
             }
             Action::Start { node, attempt } => {
                 let host = target.host;
+                if self.healthy_at.get(node).copied().flatten().is_some() {
+                    self.double_starts += 1;
+                }
                 let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
                 // The step's own factor in this run (its nodes start at the same moment, under
                 // the same load), then each node's own draw around it.

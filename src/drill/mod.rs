@@ -27,7 +27,7 @@ use serde::Serialize;
 
 pub use calibrate::{calibrate, Calibration};
 pub use costs::{FaultCost, COST_RUNS};
-pub use engine::{simulate, Drill, NodeFailure, Outcome};
+pub use engine::{simulate, ControllerKill, ControllerKilled, Drill, NodeFailure, Outcome};
 pub use model::{host_class, Model, ModelFaults, ModelLatencies};
 pub use monte_carlo::{
     monte_carlo, monte_carlo_with_costs, total_runs, MonteCarlo, Percentiles, TierStats,

@@ -109,6 +109,9 @@ pub struct MonteCarlo {
     pub mean_starts: f64,
     /// Mean retries per run.
     pub mean_retries: f64,
+    /// Starts launched on a service already up or coming up, over all runs (a resume after
+    /// `--kill-at` must keep this at 0).
+    pub double_starts: usize,
     /// Per tier (as in `tiers`), per run: when the tier was up. For distributions (the
     /// HTML study); left out of the JSON, which stays a summary.
     #[serde(skip)]
@@ -141,6 +144,7 @@ pub(super) struct Summary {
     pub(super) faults: FaultTally,
     starts: usize,
     retries: usize,
+    double_starts: usize,
 }
 
 fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
@@ -159,6 +163,7 @@ fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
         faults: outcome.faults,
         starts: outcome.starts,
         retries: outcome.retries,
+        double_starts: outcome.double_starts,
     }
 }
 
@@ -263,6 +268,7 @@ pub fn monte_carlo_with_costs(
         fault_costs,
         mean_starts: all.iter().map(|run| run.starts).sum::<usize>() as f64 / runs.max(1) as f64,
         mean_retries: all.iter().map(|run| run.retries).sum::<usize>() as f64 / runs.max(1) as f64,
+        double_starts: all.iter().map(|run| run.double_starts).sum(),
         tier_samples: (0..tier_list.len())
             .map(|index| all.iter().map(|run| run.tiers[index]).collect())
             .collect(),

@@ -69,7 +69,9 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
             "power_ons": outcome.power_ons,
             "already_healthy": outcome.already_healthy,
             "spares_used": outcome.spares_used,
+            "double_starts": outcome.double_starts,
         },
+        "controller_killed": outcome.interruption,
         "faults": outcome.faults,
         "steps": steps,
     });
@@ -189,6 +191,16 @@ pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
         outcome.already_healthy,
         outcome.spares_used
     );
+    if let Some(killed) = &outcome.interruption {
+        let _ = writeln!(
+            out,
+            "Controller killed at +{}, resumed at +{}: {} starts in flight adopted, {} services started twice",
+            human(killed.killed_at),
+            human(killed.resumed_at),
+            killed.adopted,
+            outcome.double_starts
+        );
+    }
     let _ = writeln!(
         out,
         "Faults struck: {} failed starts, {} flapping, {} slow SSH, {} dead disks, {} dead BMCs",
@@ -350,8 +362,8 @@ pub fn render_monte_carlo_text(drill: &Drill, result: &MonteCarlo) -> String {
     }
     let _ = writeln!(
         out,
-        "\nPer run: {:.0} start attempts, {:.1} retries on average",
-        result.mean_starts, result.mean_retries
+        "\nPer run: {:.0} start attempts, {:.1} retries on average; {} started twice in all runs",
+        result.mean_starts, result.mean_retries, result.double_starts
     );
     out
 }

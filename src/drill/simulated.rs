@@ -58,6 +58,8 @@ pub(crate) struct SimulatedFleet<'a> {
     free: Vec<usize>,
     seq: u64,
     idle: u32,
+    /// When the controller dies (a simulated SIGKILL), if it does.
+    kill_at: Option<Duration>,
 }
 
 impl<'a> SimulatedFleet<'a> {
@@ -78,12 +80,34 @@ impl<'a> SimulatedFleet<'a> {
             free: Vec::new(),
             seq: 0,
             idle: 0,
+            kill_at: None,
         }
+    }
+
+    /// The controller dies at `at`: from then on nothing reaches it ([`Next::Killed`]).
+    pub(crate) fn kill_controller_at(&mut self, at: Duration) {
+        self.kill_at = Some(at);
+    }
+
+    /// A new controller takes over at `at`. What the dead one waited for never reaches the
+    /// new one, but the hosts carried on: every start and power-on it launched still
+    /// happens in the world, where probes and adoptions find it.
+    pub(crate) fn new_controller_at(&mut self, at: Duration) {
+        self.queue.clear();
+        self.events.clear();
+        self.free.clear();
+        self.now = self.now.max(at);
+        self.idle = 0;
     }
 
     /// The faults that struck.
     pub(crate) fn faults(&self) -> FaultTally {
         self.world.tally
+    }
+
+    /// Starts launched on a service already up or still coming up from an earlier start.
+    pub(crate) fn double_starts(&self) -> usize {
+        self.world.double_starts
     }
 
     fn schedule(&mut self, at: Duration, event: Event) {
@@ -136,6 +160,11 @@ impl Fleet for SimulatedFleet<'_> {
                 None => return Next::Never,
             },
         };
+        if let Some(kill) = self.kill_at.filter(|kill| next >= *kill) {
+            self.now = self.now.max(kill);
+            self.kill_at = None;
+            return Next::Killed;
+        }
         if next <= self.now && next_event.is_none_or(|at| at > self.now) {
             // A wake-up that is already due yet produced nothing: guard against a spin.
             self.idle += 1;

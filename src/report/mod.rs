@@ -58,8 +58,25 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
 impl Reporter for Progress {
     fn action(&mut self, at: Duration, action: &Action) {
-        if let Action::Start { node, .. } = action {
-            self.started.insert(*node, at);
+        match action {
+            Action::Start { node, .. } => {
+                self.started.insert(*node, at);
+            }
+            // The adopted start was launched by the killed process, before this one began.
+            Action::Adopt {
+                node,
+                running_for_ms,
+                ..
+            } => {
+                let launched = at.saturating_sub(Duration::from_millis(*running_for_ms));
+                self.started.insert(*node, launched);
+            }
+            Action::Recheck { host, why } => {
+                let name = self.topology.hosts[*host].name.clone();
+                let text = format!("{name} stopped answering ({why}): asking its BMC");
+                Progress::line(self, at, &text);
+            }
+            _ => {}
         }
     }
 

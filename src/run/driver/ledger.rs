@@ -36,6 +36,27 @@ pub struct Tally {
     pub ended: Duration,
 }
 
+impl Tally {
+    /// The counts of a resumed run joined to those of the run it resumed (`earlier`):
+    /// first times from whichever came first, counts added.
+    pub fn after(mut self, earlier: &Tally) -> Tally {
+        let first = |later: &mut Vec<Option<Duration>>, earlier: &[Option<Duration>]| {
+            for (later, earlier) in later.iter_mut().zip(earlier) {
+                *later = earlier.or(*later);
+            }
+        };
+        first(&mut self.ready_at, &earlier.ready_at);
+        first(&mut self.first_start, &earlier.first_start);
+        self.starts += earlier.starts;
+        self.retries += earlier.retries;
+        self.power_ons += earlier.power_ons;
+        self.already_healthy += earlier.already_healthy;
+        self.settled_at = self.settled_at.max(earlier.settled_at);
+        self.began = earlier.began;
+        self
+    }
+}
+
 pub(super) struct Ledger<'a, S, R> {
     topology: &'a Topology,
     plan: &'a Plan,

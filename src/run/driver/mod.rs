@@ -51,6 +51,9 @@ pub enum Next {
     Stop,
     /// Nothing can ever happen again (a simulated fleet with nothing pending).
     Never,
+    /// The controller died (a drill's simulated SIGKILL): the loop ends at once and writes
+    /// nothing more, as a killed process would.
+    Killed,
 }
 
 /// Carries out actions: real transports, or a simulated fleet.
@@ -103,6 +106,8 @@ pub struct Ended {
     pub interrupted: bool,
     /// Nothing could happen any more although work remained (a bug guard).
     pub stuck: bool,
+    /// The controller was killed (a drill's simulated kill): no run-finished record.
+    pub killed: bool,
     /// Where every node and step ended.
     pub final_state: Scheduler,
     /// What the loop counted: ready times, starts, retries.
@@ -147,6 +152,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
     ledger.changes(&mut scheduler, fleet, fleet.now());
     let mut interrupted = false;
     let mut stuck = false;
+    let mut killed = false;
     // Lists reused from turn to turn: a drill's loop turns tens of thousands of times.
     let mut actions = Vec::new();
     let mut launch = Vec::new();
@@ -216,10 +222,14 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
                 stuck = true;
                 break;
             }
+            Next::Killed => {
+                killed = true;
+                break;
+            }
         }
         ledger.changes(&mut scheduler, fleet, fleet.now());
     }
-    let succeeded = !stuck && scheduler.succeeded();
+    let succeeded = !stuck && !killed && scheduler.succeeded();
     let outcome = if succeeded {
         "succeeded"
     } else if interrupted {
@@ -227,18 +237,21 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
     } else {
         "failed"
     };
-    ledger.sink.append(
-        fleet.now(),
-        Entry::RunFinished {
-            outcome: outcome.into(),
-        },
-    );
+    if !killed {
+        ledger.sink.append(
+            fleet.now(),
+            Entry::RunFinished {
+                outcome: outcome.into(),
+            },
+        );
+    }
     ledger.sink.sync()?;
     let tally = ledger.finish(fleet.now());
     Ok(Ended {
         succeeded,
         interrupted,
         stuck,
+        killed,
         final_state: scheduler,
         tally,
     })
