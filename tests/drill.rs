@@ -642,3 +642,55 @@ fn a_killed_and_resumed_drill_adopts_what_was_in_flight_and_starts_nothing_twice
         assert_eq!(outcome.double_starts, 0, "seed {seed}, killed at {at_s}s");
     }
 }
+
+/// The ETA `plan` quotes is the run `simulate --no-faults --spread 0` shows, step by step:
+/// both through the command line, on the reference (fleet-wide caps binding) and on a small
+/// fleet whose parallelism is squeezed to 2.
+#[test]
+fn the_plan_quotes_the_capped_schedule_that_a_fault_free_drill_runs() {
+    let squeezed = std::env::temp_dir().join(format!("bs-squeezed-{}.yaml", std::process::id()));
+    std::fs::write(
+        &squeezed,
+        FLEET.replace("parallelism: 64", "parallelism: 2"),
+    )
+    .unwrap();
+    for file in [None, Some(squeezed.to_str().unwrap())] {
+        let with = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(file);
+            let output = blackstart(&all);
+            assert!(output.status.success(), "{args:?}: {output:?}");
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+        };
+        let plan = with(&["plan", "--format", "json"]);
+        let drill = with(&[
+            "simulate",
+            "--no-faults",
+            "--spread",
+            "0",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(plan["eta_s"], drill["makespan"], "{file:?}");
+        assert!(
+            plan["eta_s"].as_f64() > plan["bound_eta_s"].as_f64(),
+            "{file:?}: the caps cost time, and the bound stays visible"
+        );
+        let drilled: std::collections::HashMap<&str, &serde_json::Value> = drill["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|step| (step["step"].as_str().unwrap(), &step["ready_at"]))
+            .collect();
+        for step in plan["steps"].as_array().unwrap() {
+            let id = step["id"].as_str().unwrap();
+            assert_eq!(&step["ready_s"], drilled[id], "{file:?}: {id}");
+        }
+        let costs = plan["cap_costs"].as_array().unwrap();
+        assert!(
+            costs.iter().any(|cost| cost["adds_s"].as_f64() > Some(0.0)),
+            "{file:?}: the binding cap is named with its cost: {costs:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&squeezed);
+}

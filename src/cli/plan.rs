@@ -54,7 +54,8 @@ pub fn plan(
     };
     let selection = scope.select(topology)?;
     let plan = match Plan::build(topology, &selection) {
-        Ok(plan) => plan,
+        // The ETA people quote is the capped schedule's, not the uncapped bound.
+        Ok(plan) => blackstart::drill::scheduled(topology, plan),
         Err(cycles) => {
             // Validation rejects cycles already; this guards scopes of hand-built topologies.
             for cycle in cycles {

@@ -180,7 +180,8 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     };
     let selection = scope.select(&topology)?;
     let plan = match Plan::build(&topology, &selection) {
-        Ok(plan) => plan,
+        // Compared with the ETA `plan` quotes: the capped, fault-free schedule.
+        Ok(plan) => blackstart::drill::scheduled(&topology, plan),
         Err(cycles) => {
             for cycle in cycles {
                 eprintln!("error: dependency cycle: {}", cycle_text(&topology, &cycle));

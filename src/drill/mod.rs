@@ -19,6 +19,7 @@ mod model;
 mod monte_carlo;
 mod random;
 mod render;
+mod schedule;
 mod simulated;
 
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub use random::run_seed;
 pub use render::{
     render_json, render_monte_carlo_json, render_monte_carlo_text, render_text, render_timeline,
 };
+pub use schedule::{schedule, schedule_config, scheduled, SCHEDULE_SEED};
 
 use crate::topology::{HostId, SubsystemId, Topology};
 

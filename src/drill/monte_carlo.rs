@@ -260,7 +260,7 @@ pub fn monte_carlo_with_costs(
         runs,
         cost_runs,
         seed,
-        plan_eta: drill.plan.eta,
+        plan_eta: drill.plan.quoted_eta(),
         makespan: Percentiles::of(all.iter().map(|run| run.succeeded.then_some(run.makespan))),
         stall_probability: stalls,
         tiers,

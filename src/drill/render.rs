@@ -36,7 +36,8 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
                     _ => None,
                 },
                 "ready_at": outcome.ready_at[id].map(secs),
-                "plan_ready_at": secs(step.ready_at),
+                "plan_ready_at": secs(plan.quoted_ready_at(id)),
+                "bound_ready_at": secs(step.ready_at),
             })
         })
         .collect();
@@ -47,7 +48,7 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
         "parallelism": topology.policy.parallelism,
         "succeeded": outcome.succeeded,
         "makespan": secs(outcome.makespan),
-        "plan_eta": secs(plan.eta),
+        "plan_eta": secs(plan.quoted_eta()),
         "settled_at": secs(outcome.settled_at),
         "tiers": outcome.tiers.iter().map(|(tier, up)| json!({
             "tier": format!("S{tier}"),
@@ -146,7 +147,7 @@ pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
             out,
             "Recovered in {}{}",
             human(outcome.makespan),
-            percent_over(outcome.makespan, plan.eta)
+            percent_over(outcome.makespan, plan.quoted_eta())
         );
     } else {
         let ready = outcome
@@ -159,7 +160,7 @@ pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
             "NOT RECOVERED: {ready} of {} steps ready when the run settled at {} (plan ETA {})",
             plan.steps.len(),
             human(outcome.settled_at),
-            human(plan.eta)
+            human(plan.quoted_eta())
         );
     }
     let _ = writeln!(out);

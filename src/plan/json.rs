@@ -14,9 +14,14 @@ pub struct PlanDocument {
     pub format: u32,
     /// Topology name.
     pub topology: String,
-    /// Expected time to full recovery, seconds.
+    /// Expected time to full recovery, seconds: under the fleet-wide caps when the
+    /// schedule was computed (as `plan` does), else the uncapped bound.
     pub eta_s: f64,
-    /// Step identifiers along the critical path.
+    /// The uncapped lower bound, seconds (no fleet-wide caps, no failures).
+    pub bound_eta_s: f64,
+    /// What each fleet-wide cap adds to the ETA on its own.
+    pub cap_costs: Vec<CapCostDocument>,
+    /// Step identifiers along the critical path (of the capped schedule when computed).
     pub critical_path: Vec<String>,
     /// Subsystems covered.
     pub subsystem_count: usize,
@@ -32,6 +37,15 @@ pub struct PlanDocument {
     pub steps: Vec<StepDocument>,
     /// One entry per node.
     pub nodes: Vec<NodeDocument>,
+}
+
+/// What one cap costs.
+#[derive(Debug, Serialize)]
+pub struct CapCostDocument {
+    /// The cap, in words (`parallelism 256`).
+    pub cap: String,
+    /// Seconds it adds to the ETA.
+    pub adds_s: f64,
 }
 
 /// One step in the JSON plan.
@@ -61,8 +75,10 @@ pub struct StepDocument {
     pub earliest_start_s: f64,
     /// Expected duration, seconds.
     pub duration_s: f64,
-    /// Expected ready time, seconds from start.
+    /// Expected ready time, seconds from start (under the caps when computed).
     pub ready_s: f64,
+    /// Ready time of the uncapped bound, seconds from start.
+    pub bound_ready_s: f64,
     /// On the critical path.
     pub critical: bool,
 }
@@ -102,7 +118,8 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
     let steps = plan
         .steps
         .iter()
-        .map(|step| StepDocument {
+        .enumerate()
+        .map(|(index, step)| StepDocument {
             id: step.id.clone(),
             subsystem: topology.subsystems[step.step.subsystem].name.clone(),
             mode: step.step.mode,
@@ -119,7 +136,8 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
             wants: ids(&step.wants),
             earliest_start_s: step.earliest_start.as_secs_f64(),
             duration_s: step.duration.as_secs_f64(),
-            ready_s: step.ready_at.as_secs_f64(),
+            ready_s: plan.quoted_ready_at(index).as_secs_f64(),
+            bound_ready_s: step.ready_at.as_secs_f64(),
             critical: step.critical,
         })
         .collect();
@@ -147,8 +165,18 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
     let document = PlanDocument {
         format: 1,
         topology: topology.name.clone(),
-        eta_s: plan.eta.as_secs_f64(),
-        critical_path: ids(&plan.critical_path),
+        eta_s: plan.quoted_eta().as_secs_f64(),
+        bound_eta_s: plan.eta.as_secs_f64(),
+        cap_costs: plan
+            .scheduled
+            .iter()
+            .flat_map(|s| &s.cap_costs)
+            .map(|(cap, adds)| CapCostDocument {
+                cap: cap.clone(),
+                adds_s: adds.as_secs_f64(),
+            })
+            .collect(),
+        critical_path: ids(plan.quoted_critical_path()),
         subsystem_count: plan.subsystem_count(),
         host_count: plan.host_count(),
         node_count: plan.node_count(),

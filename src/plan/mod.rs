@@ -59,7 +59,7 @@ pub struct PlanStep {
     pub ready_at: Duration,
     /// When every one of its hosts is expected healthy (at or after `ready_at`).
     pub all_healthy_at: Duration,
-    /// Whether it lies on the critical path.
+    /// Whether it lies on the critical path (of the capped schedule, once computed).
     pub critical: bool,
 }
 
@@ -80,6 +80,25 @@ pub struct Plan {
     pub assumed_up: Vec<SubsystemId>,
     /// Number of waves.
     pub wave_count: usize,
+    /// The schedule under the fleet-wide caps, when it was computed
+    /// (`drill::schedule`): what `plan` quotes as the ETA.
+    pub scheduled: Option<Scheduled>,
+}
+
+/// The fault-free schedule under every cap (parallelism, power-on rate per domain, BMC
+/// calls, rolling starts): the scheduler over a simulated fleet whose every time is its
+/// expected value — the run `simulate --no-faults --spread 0` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    /// Per step: when it is ready under the caps.
+    pub ready_at: Vec<Duration>,
+    /// When the last step is ready.
+    pub eta: Duration,
+    /// The chain of steps that decided it, first to last.
+    pub critical_path: Vec<StepId>,
+    /// What each cap adds to the ETA on its own (the ETA with only that cap lifted,
+    /// subtracted from the ETA), as (the cap in words, what it adds).
+    pub cap_costs: Vec<(String, Duration)>,
 }
 
 impl Plan {
@@ -166,7 +185,27 @@ impl Plan {
             steps,
             critical_path,
             assumed_up: selection.assumed_up.clone(),
+            scheduled: None,
         })
+    }
+
+    /// The ETA people quote: the capped schedule's when computed, else the uncapped bound.
+    pub fn quoted_eta(&self) -> Duration {
+        self.scheduled.as_ref().map_or(self.eta, |s| s.eta)
+    }
+
+    /// When step `id` is expected ready: under the caps when computed, else the bound.
+    pub fn quoted_ready_at(&self, id: StepId) -> Duration {
+        self.scheduled
+            .as_ref()
+            .map_or(self.steps[id].ready_at, |s| s.ready_at[id])
+    }
+
+    /// The critical path people are shown: the capped schedule's when computed.
+    pub fn quoted_critical_path(&self) -> &[StepId] {
+        self.scheduled
+            .as_ref()
+            .map_or(&self.critical_path, |s| &s.critical_path)
     }
 
     /// Number of (step, host) nodes.

@@ -66,16 +66,7 @@ pub fn render_summary(topology: &Topology, plan: &Plan, options: &TextOptions) -
     line(&mut out, "people", &people(topology, plan, paint));
     line(&mut out, "ETA", &eta(plan));
     line(&mut out, "  ready", &by_tier(topology, plan));
-    line(
-        &mut out,
-        "",
-        &format!(
-            "not modelled: parallelism {}, power-on {} per {} per domain (`simulate` has them)",
-            topology.policy.parallelism,
-            topology.policy.power_on_per_window,
-            human(topology.policy.power_on_window),
-        ),
-    );
+    line(&mut out, "", &caps_line(topology, plan));
     let common = common_policy(topology, plan);
     if !common.is_empty() {
         line(
@@ -265,19 +256,47 @@ fn people(topology: &Topology, plan: &Plan, paint: Paint) -> String {
 }
 
 fn eta(plan: &Plan) -> String {
-    format!(
-        "{} with no failures, each step ready at its quorum; every host healthy by {}",
-        human(plan.eta),
-        human(plan.all_healthy_eta)
-    )
+    match &plan.scheduled {
+        Some(scheduled) => format!(
+            "{} with no failures, under the fleet-wide caps (the run `simulate --no-faults \
+             --spread 0` shows); {} without them",
+            human(scheduled.eta),
+            human(plan.eta)
+        ),
+        None => format!(
+            "{} with no failures, each step ready at its quorum; every host healthy by {}",
+            human(plan.eta),
+            human(plan.all_healthy_eta)
+        ),
+    }
+}
+
+/// What each cap adds (`parallelism 256 adds 24m`), or that the caps are left out.
+fn caps_line(topology: &Topology, plan: &Plan) -> String {
+    match &plan.scheduled {
+        Some(scheduled) => {
+            let costs: Vec<String> = scheduled
+                .cap_costs
+                .iter()
+                .map(|(cap, adds)| format!("{cap} adds {}", human(*adds)))
+                .collect();
+            format!("caps on their own: {}", costs.join(", "))
+        }
+        None => format!(
+            "not modelled: parallelism {}, power-on {} per {} per domain (`simulate` has them)",
+            topology.policy.parallelism,
+            topology.policy.power_on_per_window,
+            human(topology.policy.power_on_window),
+        ),
+    }
 }
 
 fn by_tier(topology: &Topology, plan: &Plan) -> String {
     let mut tiers: BTreeMap<u8, std::time::Duration> = BTreeMap::new();
-    for step in &plan.steps {
+    for (id, step) in plan.steps.iter().enumerate() {
         let tier = topology.subsystems[step.step.subsystem].tier.0;
         let at = tiers.entry(tier).or_default();
-        *at = (*at).max(step.ready_at);
+        *at = (*at).max(plan.quoted_ready_at(id));
     }
     tiers
         .iter()
@@ -324,14 +343,30 @@ pub(super) fn common_policy(topology: &Topology, plan: &Plan) -> Vec<String> {
 }
 
 pub(super) fn critical_path_text(plan: &Plan) -> String {
-    plan.critical_path
+    let Some(scheduled) = &plan.scheduled else {
+        return plan
+            .critical_path
+            .iter()
+            .map(|id| {
+                let step = &plan.steps[*id];
+                format!(
+                    "{} ({})",
+                    step.id,
+                    human(step.ready_at.saturating_sub(step.earliest_start))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" -> ");
+    };
+    // Under the caps a step's time is not its own: show when each became ready.
+    scheduled
+        .critical_path
         .iter()
         .map(|id| {
-            let step = &plan.steps[*id];
             format!(
-                "{} ({})",
-                step.id,
-                human(step.ready_at.saturating_sub(step.earliest_start))
+                "{} (+{})",
+                plan.steps[*id].id,
+                human(scheduled.ready_at[*id])
             )
         })
         .collect::<Vec<_>>()
