@@ -83,6 +83,43 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
         "no action of any kind after a failed preflight"
     );
     assert!(!lab.is_on(1) && !lab.is_on(2), "nothing was powered on");
+    assert!(
+        matches!(records[0].entry, Entry::RunStarted { .. }),
+        "the journal begins with the start record, before the preflight: {:?}",
+        records[0].entry
+    );
+    assert!(
+        matches!(&records.last().unwrap().entry, Entry::RunFinished { outcome } if outcome.contains("preflight")),
+        "and ends with the failed preflight"
+    );
+    // A journal of another format is refused by name, even with preflight records first
+    // (as older releases wrote them).
+    let journal_file = run_dir.join("journal.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&journal_file)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let (start, rest): (Vec<&String>, Vec<&String>) = lines
+        .iter()
+        .partition(|line| line.contains("\"run_started\""));
+    let old_start = start[0].replace(
+        &format!("\"format\":{}", blackstart::journal::FORMAT),
+        "\"format\":1",
+    );
+    assert_ne!(&old_start, start[0], "the start record names its format");
+    let reordered: Vec<String> = rest
+        .iter()
+        .take(2)
+        .map(|line| line.to_string())
+        .chain([old_start])
+        .chain(rest.iter().skip(2).map(|line| line.to_string()))
+        .collect();
+    std::fs::write(&journal_file, reordered.join("\n") + "\n").unwrap();
+    let status = blackstart(&["status", run_dir.to_str().unwrap()]);
+    let said = text(&status);
+    assert_eq!(status.status.code(), Some(2), "{said}");
+    assert!(said.contains("journal format 1"), "{said}");
 
     // A real backup lets the same playbook through.
     std::fs::write(&backup, "tables\n").unwrap();

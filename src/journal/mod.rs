@@ -311,23 +311,11 @@ pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
         .lines()
         .collect::<Result<_, _>>()
         .map_err(io(&path))?;
+    check_format(&path, &lines)?;
     let mut records = Vec::with_capacity(lines.len());
-    let mut format_checked = false;
     for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
-        }
-        if !format_checked {
-            // Checked before anything is parsed as this release's types: an older journal
-            // is named as such, not reported as corrupt.
-            format_checked = true;
-            let found = serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .filter(|value| value["kind"] == "run_started")
-                .map(|value| value["format"].as_u64().map_or(1, |f| f as u32));
-            if let Some(found) = found.filter(|found| *found != FORMAT) {
-                return Err(JournalError::Format { path, found });
-            }
         }
         match serde_json::from_str(line) {
             Ok(record) => records.push(record),
@@ -386,6 +374,26 @@ pub fn digest(parts: &[&[u8]]) -> String {
         }
     }
     format!("{hash:016x}")
+}
+
+/// Refuses a journal of another format, named as such rather than reported as corrupt:
+/// checked on its first run-start record (the first line of every journal this release
+/// writes; older ones may hold preflight records before it) before anything is parsed as
+/// this release's types.
+fn check_format(path: &Path, lines: &[String]) -> Result<(), JournalError> {
+    let found = lines
+        .iter()
+        .filter(|line| line.contains("run_started"))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|value| value["kind"] == "run_started")
+        .map(|value| value["format"].as_u64().map_or(1, |f| f as u32));
+    match found.filter(|found| *found != FORMAT) {
+        Some(found) => Err(JournalError::Format {
+            path: path.to_path_buf(),
+            found,
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let replayed = journal::events(&records);
     let offset = replayed.last().map_or(Duration::ZERO, |(at, _)| *at);
     let mut journal = Journal::open(&run_dir, offset)?;
+    // The start record comes first, before preflight and a drill's baseline: every reader
+    // checks the journal's format on it, and a failed preflight ends a run that began.
+    journal.append(
+        offset,
+        Entry::RunStarted {
+            format: journal::FORMAT,
+            plan_digest: prepared.info.plan_digest.clone(),
+            topology: prepared.topology.name.clone(),
+            resumed,
+            pid: std::process::id(),
+        },
+    );
+    journal.sync()?;
     eprintln!("run directory: {}", run_dir.display());
     let _status_page = super::pictures::serve_run(&args.serve, &prepared, &run_dir)?;
     let mut scheduler = scheduler_for(&prepared, &records);
@@ -207,13 +220,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             Some(baseline)
         }
     };
-    let opening = Entry::RunStarted {
-        format: journal::FORMAT,
-        plan_digest: prepared.info.plan_digest.clone(),
-        topology: topology.name.clone(),
-        resumed,
-        pid: std::process::id(),
-    };
     let ended = runtime.block_on(async {
         let mut fleet = RealFleet::new(executor, run_dir.clone(), offset);
         let mut progress = Progress::new(
@@ -229,7 +235,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             &mut journal,
             &mut progress,
             scheduler,
-            Some(opening),
+            None,
         )
         .await
     })?;
