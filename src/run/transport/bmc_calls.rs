@@ -111,6 +111,7 @@ impl BmcCalls {
                         host: host.name.clone(),
                         what: what.to_string(),
                         after: self.timeout,
+                        reaching: false,
                     }),
                 }
             };

@@ -51,6 +51,9 @@ pub enum TransportError {
         what: String,
         /// The limit.
         after: Duration,
+        /// The time ran out while reaching the host (TCP connect, SSH handshake or login,
+        /// a jump host's tunnel), not while a command ran on it.
+        reaching: bool,
     },
     /// The host or its BMC could not be reached.
     #[error("{host} unreachable: {detail}")]
@@ -120,11 +123,9 @@ impl TransportError {
     /// As the reason of a failed SSH connection or of `command` (`start command`, ...).
     pub fn ssh_reason(self, command: &str) -> Reason {
         match self {
-            TransportError::Timeout { ref what, .. } if what.starts_with("SSH connect") => {
-                Reason::Unreachable {
-                    detail: self.to_string(),
-                }
-            }
+            TransportError::Timeout { reaching: true, .. } => Reason::Unreachable {
+                detail: self.to_string(),
+            },
             TransportError::Timeout { after, .. } => Reason::CommandTimeout {
                 command: command.to_string(),
                 limit_ms: Reason::millis(after),
@@ -227,4 +228,41 @@ pub(super) fn configured_bmc(host: &Host) -> Result<&Bmc, TransportError> {
         host: host.name.clone(),
         detail: "no BMC configured".into(),
     })
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    fn timeout(what: &str, reaching: bool) -> TransportError {
+        TransportError::Timeout {
+            host: "web1".into(),
+            what: what.into(),
+            after: Duration::from_secs(10),
+            reaching,
+        }
+    }
+
+    /// A dead bastion or a stalled handshake is the host out of reach, whatever the words
+    /// of the stage; a command that outlives its limit is the command's timeout.
+    #[test]
+    fn a_timeout_reaching_the_host_is_unreachable_not_a_command_timeout() {
+        for what in [
+            "jump host bastion: SSH handshake",
+            "SSH handshake",
+            "SSH connect to 10.0.0.1:22",
+        ] {
+            assert!(
+                matches!(
+                    timeout(what, true).ssh_reason("start command"),
+                    Reason::Unreachable { .. }
+                ),
+                "{what}"
+            );
+        }
+        assert!(matches!(
+            timeout("SSH connect to x", false).ssh_reason("start command"),
+            Reason::CommandTimeout { .. }
+        ));
+    }
 }

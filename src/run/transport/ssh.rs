@@ -81,6 +81,7 @@ impl SshRemote {
                 host: host.name.clone(),
                 what: what.to_string(),
                 after: timeout,
+                reaching: false,
             }),
         }
     }

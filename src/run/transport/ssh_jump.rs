@@ -78,7 +78,7 @@ fn tunnel(
     let channel = session
         .channel_direct_tcpip(next.address, next.login.port, None)
         .map_err(|e| {
-            ssh_error(through, "opening a tunnel", e, limit, || {
+            ssh_error(through, "opening a tunnel", true, e, limit, || {
                 TransportError::Unreachable {
                     host: through.host.name.clone(),
                     detail: format!(

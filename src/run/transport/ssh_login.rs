@@ -84,6 +84,7 @@ pub(super) fn connect_tcp(end: &Endpoint, deadline: Instant) -> Result<TcpStream
         host: host.clone(),
         what: format!("{}SSH connect to {at}", prefix),
         after: end.login.connect_timeout,
+        reaching: true,
     };
     let mut last = format!("{prefix}{address} resolves to no address");
     for addr in addrs {
@@ -122,7 +123,7 @@ pub(super) fn login<S: AsRawFd + 'static>(
     session.set_tcp_stream(stream);
     session.set_timeout(millis(remaining(connect_deadline)));
     session.handshake().map_err(|e| {
-        ssh_error(end, "SSH handshake", e, connect_limit, || {
+        ssh_error(end, "SSH handshake", true, e, connect_limit, || {
             TransportError::Unreachable {
                 host: end.host.name.clone(),
                 detail: format!("{}SSH handshake failed", end.prefix()),
@@ -220,10 +221,12 @@ pub(super) fn is_would_block(e: &ssh2::Error) -> bool {
 }
 
 /// Maps a libssh2 error: its timeout becomes [`TransportError::Timeout`], anything else what
-/// `otherwise` builds, with libssh2's message appended.
+/// `otherwise` builds, with libssh2's message appended. `reaching`: the stage is part of
+/// reaching the host (handshake, login, tunnel), not of running a command on it.
 pub(super) fn ssh_error(
     end: &Endpoint,
     stage: &str,
+    reaching: bool,
     e: ssh2::Error,
     after: Duration,
     otherwise: impl FnOnce() -> TransportError,
@@ -233,6 +236,7 @@ pub(super) fn ssh_error(
             host: end.host.name.clone(),
             what: format!("{}{stage}", end.prefix()),
             after,
+            reaching,
         };
     }
     match otherwise() {

@@ -99,7 +99,7 @@ impl<'h> Connection<'h> {
     /// The error for libssh2's `e` at `stage` of a call limited to `limit`.
     fn fail(&self, stage: &str, e: ssh2::Error, limit: Duration) -> TransportError {
         let end = Endpoint::host(self.host);
-        ssh_error(&end, stage, e, limit, || {
+        ssh_error(&end, stage, false, e, limit, || {
             end.other(&format!("{stage} failed"))
         })
     }
@@ -118,6 +118,7 @@ impl<'h> Connection<'h> {
             host: host.name.clone(),
             what: what.to_string(),
             after: limit,
+            reaching: false,
         };
         let fail = |stage: &str, e: ssh2::Error| self.fail(stage, e, limit);
         quick_ack(self.link.fd);
