@@ -259,6 +259,31 @@ fn a_dead_bmc_and_a_service_that_never_comes_up_block_only_their_subtrees() {
         !shown.contains(&lab.password),
         "BMC password leaked into output"
     );
+    // `status` says the run cannot finish, and on what, instead of a remaining ETA.
+    let dir = run_dir.to_str().unwrap();
+    let status = text(&blackstart(&["status", dir]));
+    assert!(
+        status.contains("cannot finish: waits for failed dns"),
+        "{status}"
+    );
+    assert!(!status.contains("remaining ETA"), "{status}");
+    let json = blackstart(&["status", dir, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(json["remaining_eta_ms"].is_null(), "{json}");
+    let waits: HashMap<&str, &str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| Some((step["id"].as_str()?, step["waits_on"].as_str()?)))
+        .collect();
+    assert_eq!(waits.get("db"), Some(&"dns"), "{waits:?}");
+    let held: Vec<&str> = json["cannot_finish"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["step"].as_str().unwrap())
+        .collect();
+    assert!(held.contains(&"dns") && held.contains(&"queue"), "{held:?}");
 }
 
 #[test]

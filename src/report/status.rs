@@ -96,6 +96,17 @@ pub struct StepView {
     pub healthy: usize,
     /// Planned hosts.
     pub hosts: usize,
+    /// A blocked step: the failed step it waits for.
+    pub waits_on: Option<String>,
+}
+
+/// A failed step that holds others back: the run cannot finish until it is repaired.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldingView {
+    /// The failed step.
+    pub step: String,
+    /// Steps blocked behind it.
+    pub blocks: usize,
 }
 
 /// Failures that share a cause.
@@ -156,8 +167,11 @@ pub struct RunStatus {
     pub failed: Vec<FailedNode>,
     /// Ready steps short of hosts: nodes failed within quorum.
     pub degraded: Option<String>,
-    /// Remaining time by the plan, from what is healthy, milliseconds.
-    pub remaining_eta_ms: u64,
+    /// Remaining time by the plan, from what is healthy, milliseconds; none when the run
+    /// cannot finish (steps blocked behind failed ones: see `cannot_finish`).
+    pub remaining_eta_ms: Option<u64>,
+    /// Failed steps that hold others back, most blocked first.
+    pub cannot_finish: Vec<HoldingView>,
     /// A real drill's power-off.
     pub power_off: Option<PowerOffView>,
 }
@@ -213,6 +227,10 @@ pub fn run_status(
                 ),
                 healthy: scheduler.healthy_count(id),
                 hosts: step.hosts.len(),
+                waits_on: match status {
+                    StepStatus::Blocked { on } => Some(plan.steps[*on].id.clone()),
+                    _ => None,
+                },
             }
         })
         .collect();
@@ -243,6 +261,7 @@ pub fn run_status(
             _ => None,
         })
         .collect();
+    let cannot_finish = holding(plan, scheduler);
     RunStatus {
         topology: topology.name.clone(),
         run,
@@ -253,13 +272,37 @@ pub fn run_status(
         causes,
         failed,
         degraded: narrate::degraded_text(plan, &degraded(plan, scheduler)),
-        remaining_eta_ms: crate::event::Reason::millis(remaining_eta(plan, scheduler)),
+        remaining_eta_ms: cannot_finish
+            .is_empty()
+            .then(|| crate::event::Reason::millis(remaining_eta(plan, scheduler))),
+        cannot_finish,
         power_off: scheduler.power_off_progress().map(|p| PowerOffView {
             off: p.off,
             refused: p.refused,
             total: p.total,
         }),
     }
+}
+
+/// Failed steps with steps blocked behind them, most blocked first.
+fn holding(plan: &Plan, scheduler: &Scheduler) -> Vec<HoldingView> {
+    let mut blocks = vec![0usize; plan.steps.len()];
+    for status in scheduler.statuses() {
+        if let StepStatus::Blocked { on } = status {
+            blocks[*on] += 1;
+        }
+    }
+    let mut holding: Vec<HoldingView> = blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(id, count)| HoldingView {
+            step: plan.steps[id].id.clone(),
+            blocks: *count,
+        })
+        .collect();
+    holding.sort_by(|a, b| b.blocks.cmp(&a.blocks).then_with(|| a.step.cmp(&b.step)));
+    holding
 }
 
 /// By the plan, how long until every unfinished step is ready, counted from the latest
@@ -344,11 +387,31 @@ pub fn render_status(
             "  every failed node: blackstart status {run_dir} --failed"
         );
     }
-    if status.run == RunState::Live || status.verdict == Verdict::Unfinished {
+    if !status.cannot_finish.is_empty() {
+        let held: Vec<String> = status
+            .cannot_finish
+            .iter()
+            .map(|h| {
+                format!(
+                    "failed {} ({} blocked)",
+                    h.step,
+                    crate::units::count(h.blocks, "step", "steps")
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "cannot finish: waits for {}; repair, then `blackstart retry {run_dir} STEP`",
+            held.join(", ")
+        );
+    } else if let (true, Some(eta)) = (
+        status.run == RunState::Live || status.verdict == Verdict::Unfinished,
+        status.remaining_eta_ms,
+    ) {
         let _ = writeln!(
             out,
             "remaining ETA (plan, from what is healthy): {}",
-            human(Duration::from_millis(status.remaining_eta_ms))
+            human(Duration::from_millis(eta))
         );
     }
     out
