@@ -488,11 +488,16 @@ fn the_timeline_file_has_one_json_object_per_line() {
     let mut last = 0.0;
     for line in text.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        let at = value["at"].as_f64().unwrap();
+        let at = value["at_s"].as_f64().unwrap();
         assert!(at >= last, "timeline in time order");
         last = at;
     }
     assert!(text.contains("\"step_status\":\"ready\""));
+    // The journal reader loads it as it loads a run's journal, format checked.
+    std::fs::rename(&path, dir.path().join(blackstart::journal::JOURNAL_FILE)).unwrap();
+    let records = blackstart::journal::read(dir.path()).expect("a timeline is a journal");
+    assert_eq!(records.len(), text.lines().count());
+    assert!(matches!(records[0].entry, Entry::RunStarted { .. }));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::engine::{Drill, Outcome};
 use super::monte_carlo::{MonteCarlo, Percentiles};
 use super::FaultKind;
 use crate::event::state::StepStatus;
-use crate::journal::Entry;
+use crate::journal::{Entry, Record};
 use crate::plan::human;
 
 fn secs(duration: Duration) -> f64 {
@@ -81,19 +81,32 @@ pub fn render_json(drill: &Drill, outcome: &Outcome) -> String {
     text
 }
 
-/// The timeline as JSON lines: the records a real run would journal, one per line, with
-/// the virtual time in seconds (`at`) and, for step changes, `step_status`.
+/// The timeline as JSON lines in the journal's own format, so `journal::read` loads it: a
+/// start record first (this release's journal format, a drill's pid 0), then the records a
+/// real run would journal on the virtual clock (`t_ms`), each with the time in seconds
+/// (`at_s`) and, for step changes, `step_status`, for people reading it with `jq`.
 pub fn render_timeline(
-    _drill: &Drill,
+    drill: &Drill,
     outcome: &Outcome,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
-    for record in &outcome.timeline {
-        let mut line = serde_json::to_value(&record.entry).map_err(std::io::Error::other)?;
+    let opening = Record {
+        at: None,
+        t_ms: 0,
+        entry: Entry::RunStarted {
+            format: crate::journal::FORMAT,
+            plan_digest: String::new(),
+            topology: drill.topology.name.clone(),
+            resumed: false,
+            pid: 0,
+        },
+    };
+    for record in std::iter::once(&opening).chain(&outcome.timeline) {
+        let mut line = serde_json::to_value(record).map_err(std::io::Error::other)?;
         if let Entry::StepStatus { status, .. } = &record.entry {
             line["step_status"] = json!(status.name());
         }
-        line["at"] = json!(Duration::from_millis(record.t_ms).as_secs_f64());
+        line["at_s"] = json!(Duration::from_millis(record.t_ms).as_secs_f64());
         writeln!(out, "{line}")?;
     }
     Ok(())
