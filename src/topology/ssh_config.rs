@@ -1,16 +1,24 @@
 //! The OpenSSH client configuration (`~/.ssh/config`, ssh_config(5)): parsing and the
 //! resolution of one host to its settings. Both are pure; reading the file is the caller's.
 //!
-//! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation), `HostName` (with
-//! `%h`), `User`, `Port`, `IdentityFile` (the first one), `ProxyJump` (hops or `none`),
-//! `ConnectTimeout`, `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). As in
+//! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation, matched
+//! case-sensitively as ssh matches them), `HostName` (with `%h`), `User`, `Port`,
+//! `IdentityFile` (the first one), `ProxyJump` (hops or `none`), `ConnectTimeout`,
+//! `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). File names keep their
+//! `%` tokens here; [`tokens::expand`] replaces them once the connection is known. An
+//! unquoted `#` starts a comment anywhere on a line. As in
 //! ssh, the first value obtained for a keyword wins, blocks in file order. Other keywords are
 //! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
 //! the loader can warn).
 
+pub mod tokens;
+mod values;
+
 use std::time::Duration;
 
 use super::names::glob_match;
+pub use values::parse_proxy_jump;
+use values::{check_value, parse_port, parse_strict, parse_timeout, split_keyword, words};
 
 /// A parsed configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,7 +110,7 @@ pub struct HostConfig {
     pub user: Option<String>,
     /// Port.
     pub port: Option<u16>,
-    /// Private key file, `~` not expanded.
+    /// Private key file, `~` and `%` tokens not expanded.
     pub identity_file: Option<String>,
     /// Jump hosts.
     pub proxy_jump: Option<ProxyJump>,
@@ -110,7 +118,7 @@ pub struct HostConfig {
     pub connect_timeout: Option<Duration>,
     /// Strict host-key checking (`accept-new` counts as strict: no trust on first use).
     pub strict_host_key_checking: Option<bool>,
-    /// known_hosts file, `~` not expanded.
+    /// known_hosts file, `~` and `%` tokens not expanded.
     pub user_known_hosts_file: Option<String>,
 }
 
@@ -143,11 +151,11 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                     .map(|word| match word.strip_prefix('!') {
                         Some(glob) => Pattern {
                             negated: true,
-                            glob: glob.to_ascii_lowercase(),
+                            glob: glob.to_string(),
                         },
                         None => Pattern {
                             negated: false,
-                            glob: word.to_ascii_lowercase(),
+                            glob: word.clone(),
                         },
                     })
                     .collect();
@@ -185,128 +193,6 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
     Ok(config)
 }
 
-/// `Keyword value`, `Keyword=value` or `Keyword = value`.
-fn split_keyword(line: &str) -> (&str, &str) {
-    let end = line
-        .find(|c: char| c.is_whitespace() || c == '=')
-        .unwrap_or(line.len());
-    let (keyword, rest) = line.split_at(end);
-    let rest = rest.trim_start();
-    let rest = rest.strip_prefix('=').unwrap_or(rest);
-    (keyword, rest.trim())
-}
-
-/// Whitespace-separated words; double quotes group words with spaces.
-fn words(text: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        let mut word = String::new();
-        if c == '"' {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') => break,
-                    Some(c) => word.push(c),
-                    None => return Err("unterminated quote".into()),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-        }
-        out.push(word);
-    }
-    Ok(out)
-}
-
-fn check_value(key: Keyword, value: &str) -> Result<(), String> {
-    match key {
-        Keyword::Port => parse_port(value).map(|_| ()),
-        Keyword::ConnectTimeout => parse_timeout(value).map(|_| ()),
-        Keyword::StrictHostKeyChecking => parse_strict(value).map(|_| ()),
-        Keyword::ProxyJump => parse_proxy_jump(value).map(|_| ()),
-        _ => Ok(()),
-    }
-}
-
-fn parse_port(value: &str) -> Result<u16, String> {
-    match value.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(format!("{value:?} is not a port (1 to 65535)")),
-    }
-}
-
-fn parse_timeout(value: &str) -> Result<Duration, String> {
-    value
-        .parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{value:?} is not a number of seconds"))
-}
-
-fn parse_strict(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "ask" | "accept-new" => Ok(true),
-        "no" | "off" => Ok(false),
-        _ => Err(format!("{value:?} is not yes, no, ask, accept-new or off")),
-    }
-}
-
-/// `none`, or comma-separated `[user@]host[:port]` hops (`ssh://` URIs too).
-pub fn parse_proxy_jump(value: &str) -> Result<ProxyJump, String> {
-    if value.eq_ignore_ascii_case("none") {
-        return Ok(ProxyJump::None);
-    }
-    let mut hops = Vec::new();
-    for hop in value.split(',') {
-        let hop = hop.trim();
-        let spec = hop.strip_prefix("ssh://").unwrap_or(hop);
-        let (user, rest) = match spec.rsplit_once('@') {
-            Some((user, rest)) => (Some(user.to_string()), rest),
-            None => (None, spec),
-        };
-        let (host, port) = split_port(rest)?;
-        if host.is_empty() || user.as_deref() == Some("") {
-            return Err(format!("jump host {hop:?} is not [user@]host[:port]"));
-        }
-        hops.push(JumpSpec {
-            user,
-            host: host.to_string(),
-            port,
-        });
-    }
-    Ok(ProxyJump::Hops(hops))
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
-    if let Some(inner) = text.strip_prefix('[') {
-        let (host, after) = inner
-            .split_once(']')
-            .ok_or_else(|| format!("{text:?}: `[` without `]`"))?;
-        return match after.strip_prefix(':') {
-            Some(port) => Ok((host, Some(parse_port(port)?))),
-            None if after.is_empty() => Ok((host, None)),
-            None => Err(format!("{text:?}: unexpected {after:?} after `]`")),
-        };
-    }
-    match text.rsplit_once(':') {
-        // More than one colon: a bare IPv6 address without a port.
-        Some((host, _)) if host.contains(':') => Ok((text, None)),
-        Some((host, port)) => Ok((host, Some(parse_port(port)?))),
-        None => Ok((text, None)),
-    }
-}
-
 impl Block {
     /// A block applies when one of its patterns matches and none of its negated ones does.
     fn matches(&self, host: &str) -> bool {
@@ -330,12 +216,12 @@ impl Block {
 }
 
 impl SshConfig {
-    /// The settings for `host` (the name as one would type it after `ssh`): the first value
-    /// obtained for each keyword, blocks in file order.
+    /// The settings for `host` (the name as one would type it after `ssh`, matched against
+    /// the patterns case-sensitively): the first value obtained for each keyword, blocks in
+    /// file order.
     pub fn resolve(&self, host: &str) -> HostConfig {
-        let lowered = host.to_ascii_lowercase();
         let mut out = HostConfig::default();
-        for block in self.blocks.iter().filter(|b| b.matches(&lowered)) {
+        for block in self.blocks.iter().filter(|b| b.matches(host)) {
             for (key, value, _) in &block.settings {
                 // Values were checked by `parse`; a failed conversion cannot happen here.
                 match key {

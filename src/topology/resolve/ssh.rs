@@ -13,7 +13,7 @@ use crate::topology::diagnostic::Collector;
 use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
 use crate::topology::raw::RawSsh;
-use crate::topology::ssh_config::{self, HostConfig, ProxyJump, SshConfig};
+use crate::topology::ssh_config::{self, tokens, HostConfig, ProxyJump, SshConfig};
 
 /// Environment variable naming the configuration file used when the topology names none
 /// (`none` for no file). The repository's `.cargo/config.toml` sets it to `none` so that a
@@ -131,22 +131,30 @@ pub(super) fn resolve_ssh(
     let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
     let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
     let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
+    let user = pick(|s| s.user.as_ref())
+        .cloned()
+        .or_else(|| found.user.clone())
+        .unwrap_or_else(|| defaults::SSH_USER.into());
+    let port = own
+        .port
+        .or(inherited.port)
+        .or(found.port)
+        .unwrap_or(defaults::SSH_PORT);
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
+    let context = tokens::Context {
+        host: found.host_name.as_deref().unwrap_or(alias),
+        original: alias,
+        port,
+        remote_user: &user,
+        local_user: &local_user,
+        home: &home,
+        uid: tokens::local_uid(),
+    };
     let login = SshLogin {
-        user: pick(|s| s.user.as_ref())
-            .cloned()
-            .or_else(|| found.user.clone())
-            .unwrap_or_else(|| defaults::SSH_USER.into()),
-        port: own
-            .port
-            .or(inherited.port)
-            .or(found.port)
-            .unwrap_or(defaults::SSH_PORT),
-        key: written_key.or_else(|| found.identity_file.as_deref().map(from_config)),
+        key: written_key.or_else(|| config_file(found.identity_file.as_deref(), &context)),
         known_hosts: written_known.unwrap_or_else(|| {
-            found
-                .user_known_hosts_file
-                .as_deref()
-                .map_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir), from_config)
+            config_file(found.user_known_hosts_file.as_deref(), &context)
+                .unwrap_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir))
         }),
         strict_host_key_checking: own
             .strict_host_key_checking
@@ -159,6 +167,8 @@ pub(super) fn resolve_ssh(
             .map(|t| t.0)
             .or(found.connect_timeout)
             .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
+        user,
+        port,
     };
     let mut settings = SshSettings {
         login,
@@ -210,37 +220,45 @@ pub(super) fn resolve_ssh(
 /// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own
 /// settings (one fleet usually shares one key and one known_hosts); port 22 by default.
 fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshLogin) -> JumpHost {
+    let user = spec
+        .user
+        .clone()
+        .or_else(|| found.user.clone())
+        .unwrap_or_else(|| host.user.clone());
+    let port = spec.port.or(found.port).unwrap_or(defaults::SSH_PORT);
+    let address = found.host_name.clone().unwrap_or_else(|| spec.host.clone());
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
+    let context = tokens::Context {
+        host: &address,
+        original: &spec.host,
+        port,
+        remote_user: &user,
+        local_user: &local_user,
+        home: &home,
+        uid: tokens::local_uid(),
+    };
     let login = SshLogin {
-        user: spec
-            .user
-            .clone()
-            .or_else(|| found.user.clone())
-            .unwrap_or_else(|| host.user.clone()),
-        port: spec.port.or(found.port).unwrap_or(defaults::SSH_PORT),
-        key: found
-            .identity_file
-            .as_deref()
-            .map(from_config)
-            .or_else(|| host.key.clone()),
-        known_hosts: found
-            .user_known_hosts_file
-            .as_deref()
-            .map_or_else(|| host.known_hosts.clone(), from_config),
+        key: config_file(found.identity_file.as_deref(), &context).or_else(|| host.key.clone()),
+        known_hosts: config_file(found.user_known_hosts_file.as_deref(), &context)
+            .unwrap_or_else(|| host.known_hosts.clone()),
         strict_host_key_checking: found
             .strict_host_key_checking
             .unwrap_or(host.strict_host_key_checking),
         connect_timeout: found.connect_timeout.unwrap_or(host.connect_timeout),
+        user,
+        port,
     };
     JumpHost {
         name: spec.host.clone(),
-        address: found.host_name.clone().unwrap_or_else(|| spec.host.clone()),
+        address,
         login,
     }
 }
 
-/// A path from the configuration file: `~` expanded, otherwise as written (as ssh does).
-fn from_config(path: &str) -> PathBuf {
-    absolute(path, Path::new(""))
+/// A path from the configuration file: `~` and `%` tokens expanded as ssh expands them,
+/// otherwise as written (a relative path stays relative, as for ssh).
+fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf> {
+    path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
 #[cfg(test)]

@@ -78,11 +78,45 @@ fn a_negated_pattern_alone_matches_nothing() {
 }
 
 #[test]
-fn patterns_and_keywords_ignore_case_and_hostname_expands_percent_h() {
-    let c = config("HOST DB*\n hostname %h.dc1.example\n USER=dba\n");
+fn keywords_ignore_case_and_hostname_expands_percent_h() {
+    let c = config("HOST db*\n hostname %h.dc1.example\n USER=dba\n");
     let db = c.resolve("db1");
     assert_eq!(db.host_name.as_deref(), Some("db1.dc1.example"));
     assert_eq!(db.user.as_deref(), Some("dba"));
+}
+
+#[test]
+fn host_patterns_match_case_sensitively_as_openssh_does() {
+    let c = config("Host DB*\n User upper\nHost db*\n User lower\n");
+    assert_eq!(c.resolve("DB1").user.as_deref(), Some("upper"));
+    assert_eq!(c.resolve("db1").user.as_deref(), Some("lower"));
+    assert_eq!(c.resolve("Db1").user, None);
+}
+
+#[test]
+fn a_comment_at_the_end_of_a_line_is_no_pattern_and_no_value() {
+    let c = config("Host web # prod\n User ops # the operators\nHost *\n User other\n");
+    assert_eq!(c.resolve("web").user.as_deref(), Some("ops"));
+    for host in ["#", "prod"] {
+        assert_eq!(c.resolve(host).user.as_deref(), Some("other"), "{host}");
+    }
+    let quoted = config("Host a\n IdentityFile \"/keys/#1\"\n");
+    assert_eq!(
+        quoted.resolve("a").identity_file.as_deref(),
+        Some("/keys/#1")
+    );
+}
+
+#[test]
+fn file_name_tokens_are_kept_for_later_and_unknown_ones_refused_at_their_line() {
+    let c = config("Host *\n IdentityFile ~/.ssh/%h_%r\n");
+    assert_eq!(
+        c.resolve("db1").identity_file.as_deref(),
+        Some("~/.ssh/%h_%r")
+    );
+    let err = parse("Host a\n UserKnownHostsFile ~/.ssh/kh-%C\n").unwrap_err();
+    assert_eq!(err.line, 2);
+    assert!(err.message.contains("%C"), "{}", err.message);
 }
 
 #[test]

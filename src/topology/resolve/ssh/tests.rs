@@ -117,3 +117,22 @@ fn an_invalid_proxy_jump_in_the_topology_is_an_error_with_a_hint() {
     assert!(text.contains("invalid proxy_jump"), "{text}");
     assert!(text.contains("user@host:port"), "{text}");
 }
+
+#[test]
+fn identity_file_tokens_are_expanded_as_ssh_expands_them() {
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let config = "Host db1\n HostName 10.0.2.11\nHost *\n User dba\n Port 2200\n \
+                  IdentityFile /keys/%h/%n_%r_%p_%u%%\n UserKnownHostsFile %d/kh-%n\n";
+    let t = load_with(&yaml, config).unwrap();
+    let local = crate::topology::ssh_config::tokens::local_user();
+    let home = crate::topology::ssh_config::tokens::local_home();
+    let login = &t.hosts[0].ssh.login;
+    let key = format!("/keys/10.0.2.11/db1_dba_2200_{local}%");
+    assert_eq!(login.key.as_deref(), Some(Path::new(&key)));
+    assert_eq!(login.known_hosts, Path::new(&format!("{home}/kh-db1")));
+    let key = format!("/keys/db2/db2_dba_2200_{local}%");
+    assert_eq!(t.hosts[1].ssh.login.key.as_deref(), Some(Path::new(&key)));
+}
