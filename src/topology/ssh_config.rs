@@ -7,7 +7,10 @@
 //! `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). File names keep their
 //! `%` tokens here; [`tokens::expand`] replaces them once the connection is known. An
 //! unquoted `#` starts a comment anywhere on a line. As in
-//! ssh, the first value obtained for a keyword wins, blocks in file order. Other keywords are
+//! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
+//! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
+//! read so that a host routed by it is refused rather than dialled directly, and
+//! `CertificateFile` so that it is warned of. Other keywords are
 //! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
 //! the loader can warn).
 
@@ -27,6 +30,10 @@ pub struct SshConfig {
     /// Lines that ask for something this reader does not do (`Match`, `Include`), with their
     /// 1-based line numbers.
     pub unsupported: Vec<(usize, String)>,
+    /// `CertificateFile` lines (1-based), which the built-in client cannot honour.
+    pub certificate_files: Vec<usize>,
+    /// The file, as messages show it (set by whoever read it; empty otherwise).
+    pub file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +61,7 @@ enum Keyword {
     ConnectTimeout,
     StrictHostKeyChecking,
     UserKnownHostsFile,
+    ProxyCommand,
 }
 
 impl Keyword {
@@ -67,6 +75,7 @@ impl Keyword {
             "connecttimeout" => Keyword::ConnectTimeout,
             "stricthostkeychecking" => Keyword::StrictHostKeyChecking,
             "userknownhostsfile" => Keyword::UserKnownHostsFile,
+            "proxycommand" => Keyword::ProxyCommand,
             _ => return None,
         })
     }
@@ -120,6 +129,9 @@ pub struct HostConfig {
     pub strict_host_key_checking: Option<bool>,
     /// known_hosts file, `~` and `%` tokens not expanded.
     pub user_known_hosts_file: Option<String>,
+    /// A `ProxyCommand` other than `none` obtained before any `ProxyJump`: the command and
+    /// its 1-based line. The built-in client does not run it.
+    pub proxy_command: Option<(String, usize)>,
 }
 
 /// Parses a configuration file's text.
@@ -131,6 +143,8 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
             settings: Vec::new(),
         }],
         unsupported: Vec::new(),
+        certificate_files: Vec::new(),
+        file: String::new(),
     };
     for (index, raw_line) in text.lines().enumerate() {
         let line = index + 1;
@@ -174,6 +188,7 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 });
             }
             "include" => config.unsupported.push((line, "Include".into())),
+            "certificatefile" => config.certificate_files.push(line),
             _ => {
                 let Some(key) = Keyword::from_word(keyword) else {
                     continue;
@@ -181,12 +196,17 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 let Some(value) = args.first() else {
                     return Err(fail(format!("`{keyword}` without a value")));
                 };
-                check_value(key, value).map_err(|why| fail(format!("{keyword}: {why}")))?;
+                // A command is the rest of the line, as ssh runs it.
+                let value = match key {
+                    Keyword::ProxyCommand => rest.to_string(),
+                    _ => value.clone(),
+                };
+                check_value(key, &value).map_err(|why| fail(format!("{keyword}: {why}")))?;
                 let block = config
                     .blocks
                     .last_mut()
                     .expect("the first block always exists");
-                block.settings.push((key, value.clone(), line));
+                block.settings.push((key, value, line));
             }
         }
     }
@@ -222,7 +242,7 @@ impl SshConfig {
     pub fn resolve(&self, host: &str) -> HostConfig {
         let mut out = HostConfig::default();
         for block in self.blocks.iter().filter(|b| b.matches(host)) {
-            for (key, value, _) in &block.settings {
+            for (key, value, line) in &block.settings {
                 // Values were checked by `parse`; a failed conversion cannot happen here.
                 match key {
                     Keyword::HostName => {
@@ -231,7 +251,19 @@ impl SshConfig {
                     Keyword::User => set(&mut out.user, || Some(value.clone())),
                     Keyword::Port => set(&mut out.port, || parse_port(value).ok()),
                     Keyword::IdentityFile => set(&mut out.identity_file, || Some(value.clone())),
-                    Keyword::ProxyJump => set(&mut out.proxy_jump, || parse_proxy_jump(value).ok()),
+                    Keyword::ProxyJump if out.proxy_command.is_none() => {
+                        set(&mut out.proxy_jump, || parse_proxy_jump(value).ok())
+                    }
+                    Keyword::ProxyCommand
+                        if out.proxy_jump.is_none() && out.proxy_command.is_none() =>
+                    {
+                        if value.eq_ignore_ascii_case("none") {
+                            out.proxy_jump = Some(ProxyJump::None);
+                        } else {
+                            set(&mut out.proxy_command, || Some((value.clone(), *line)));
+                        }
+                    }
+                    Keyword::ProxyJump | Keyword::ProxyCommand => {}
                     Keyword::ConnectTimeout => {
                         set(&mut out.connect_timeout, || parse_timeout(value).ok())
                     }

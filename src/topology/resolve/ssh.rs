@@ -93,7 +93,21 @@ fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Opti
         }
     };
     match ssh_config::parse(&text) {
-        Ok(config) => {
+        Ok(mut config) => {
+            config.file = shown.to_string();
+            for line in &config.certificate_files {
+                out.warning(
+                    &place,
+                    format!(
+                        "{shown}:{line}: `CertificateFile` is not used by blackstart's built-in \
+                         SSH client (libssh2 offers no user certificates); only the key is offered"
+                    ),
+                )
+                .hint(
+                    "hosts that accept only certificates cannot be logged into until \
+                     `ssh: { client: openssh }`; give them a key the hosts accept",
+                );
+            }
             for (line, what) in &config.unsupported {
                 out.warning(
                     &place,
@@ -126,7 +140,8 @@ pub(super) fn resolve_ssh(
     config: Option<&SshConfig>,
     (path, base_dir): (&str, &Path),
     mut out: Option<&mut Collector>,
-) -> (SshSettings, Option<String>) {
+) -> (SshSettings, Option<String>, Vec<CommandRoute>) {
+    let mut commands = Vec::new();
     let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
     let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
     let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
@@ -190,10 +205,15 @@ pub(super) fn resolve_ssh(
                 None
             }
         },
-        None => found
-            .proxy_jump
-            .clone()
-            .map(|jump| (jump, format!("{path}.ssh.config"))),
+        None => {
+            if let Some((command, line)) = &found.proxy_command {
+                commands.push(CommandRoute::new(alias, command, *line));
+            }
+            found
+                .proxy_jump
+                .clone()
+                .map(|jump| (jump, format!("{path}.ssh.config")))
+        }
     };
     if let Some((ProxyJump::Hops(hops), at)) = jump {
         if let Some(out) = out.as_deref_mut().filter(|_| hops.len() > MAX_JUMPS) {
@@ -207,6 +227,9 @@ pub(super) fn resolve_ssh(
         }
         for spec in hops.iter().take(MAX_JUMPS) {
             let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
+            if let Some((command, line)) = &hop.proxy_command {
+                commands.push(CommandRoute::new(&spec.host, command, *line));
+            }
             let hop = jump_host(spec, &hop, &settings.login);
             if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
                 out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
@@ -214,7 +237,52 @@ pub(super) fn resolve_ssh(
             settings.jumps.push(hop);
         }
     }
-    (settings, found.host_name)
+    (settings, found.host_name, commands)
+}
+
+/// A host, or a jump host on its way, that the configuration routes through a
+/// `ProxyCommand`: the built-in client would dial it directly, so it is refused.
+pub(super) struct CommandRoute {
+    host: String,
+    command: String,
+    line: usize,
+}
+
+impl CommandRoute {
+    fn new(host: &str, command: &str, line: usize) -> CommandRoute {
+        CommandRoute {
+            host: host.to_string(),
+            command: command.to_string(),
+            line,
+        }
+    }
+}
+
+/// Refuses each `ProxyCommand` line of `routes` not refused yet for this host entry (`seen`
+/// holds the lines already named), naming the file, the line and the host.
+pub(super) fn refuse_proxy_commands(
+    routes: &[CommandRoute],
+    config: Option<&SshConfig>,
+    path: &str,
+    seen: &mut std::collections::BTreeSet<usize>,
+    out: &mut Collector,
+) {
+    let file = config.map_or("the SSH config", |c| c.file.as_str());
+    for route in routes.iter().filter(|r| seen.insert(r.line)) {
+        out.error(
+            format!("{path}.ssh"),
+            format!(
+                "{file}:{}: {} is reached through `ProxyCommand {}`, which blackstart's built-in \
+                 SSH client does not run (it would dial {} directly)",
+                route.line, route.host, route.command, route.host
+            ),
+        )
+        .hint(
+            "write the bastion as `ProxyJump` in that file, or as `ssh.proxy_jump` in the \
+             topology (`proxy_jump: none` if the host is reachable directly); running \
+             ProxyCommand needs `ssh: { client: openssh }`, which is not available yet",
+        );
+    }
 }
 
 /// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own

@@ -199,3 +199,34 @@ fn a_pathological_glob_still_answers() {
     assert!(!glob_match(glob.as_bytes(), text.as_bytes()));
     assert!(glob_match(b"*a*", text.as_bytes()));
 }
+
+#[test]
+fn proxy_command_and_proxy_jump_compete_and_the_first_obtained_wins() {
+    let c = config(
+        "Host a\n ProxyCommand ssh -W %h:%p gw\nHost b\n ProxyJump j1\nHost c\n ProxyCommand none\n\
+         Host *\n ProxyJump later\n ProxyCommand nc -X 5 %h %p\n",
+    );
+    let a = c.resolve("a");
+    assert_eq!(a.proxy_command, Some(("ssh -W %h:%p gw".to_string(), 2)));
+    assert_eq!(a.proxy_jump, None, "a later ProxyJump is not taken");
+    let b = c.resolve("b");
+    assert_eq!(
+        b.proxy_jump,
+        Some(ProxyJump::Hops(vec![hop(None, "j1", None)]))
+    );
+    assert_eq!(b.proxy_command, None, "a later ProxyCommand is not taken");
+    let direct = c.resolve("c");
+    assert_eq!(direct.proxy_jump, Some(ProxyJump::None));
+    assert_eq!(direct.proxy_command, None);
+    assert_eq!(
+        c.resolve("d").proxy_jump,
+        Some(ProxyJump::Hops(vec![hop(None, "later", None)]))
+    );
+}
+
+#[test]
+fn certificate_file_lines_are_named() {
+    let c = config("Host a\n CertificateFile ~/.ssh/id_ed25519-cert.pub\n User u\n");
+    assert_eq!(c.certificate_files, vec![2]);
+    assert_eq!(c.resolve("a").user.as_deref(), Some("u"));
+}
