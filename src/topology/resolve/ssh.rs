@@ -286,16 +286,17 @@ pub(super) fn refuse_proxy_commands(
 }
 
 /// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own
-/// settings (one fleet usually shares one key and one known_hosts); port 22 by default.
+/// settings (one fleet usually shares one key and one known_hosts); port 22 by default. Its
+/// user defaults to the local user, as ssh's does, never to the destination's.
 fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshLogin) -> JumpHost {
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
     let user = spec
         .user
         .clone()
         .or_else(|| found.user.clone())
-        .unwrap_or_else(|| host.user.clone());
+        .unwrap_or_else(|| local_user.clone());
     let port = spec.port.or(found.port).unwrap_or(defaults::SSH_PORT);
     let address = found.host_name.clone().unwrap_or_else(|| spec.host.clone());
-    let (local_user, home) = (tokens::local_user(), tokens::local_home());
     let context = tokens::Context {
         host: &address,
         original: &spec.host,

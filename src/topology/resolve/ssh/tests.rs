@@ -196,3 +196,28 @@ fn certificate_file_is_warned_of_with_its_file_and_line() {
         "{text}"
     );
 }
+
+#[test]
+fn a_jump_host_without_a_user_logs_in_as_the_local_user_as_ssh_does() {
+    let config = "Host db*\n  User dba\n  ProxyJump gw,ops@gw2\n";
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let t = load_with(&yaml, config).unwrap();
+    let local = crate::topology::ssh_config::tokens::local_user();
+    let jumps = &t.hosts[0].ssh.jumps;
+    assert_eq!(t.hosts[0].ssh.login.user, "dba");
+    assert_eq!(jumps[0].login.user, local, "not the destination's user");
+    assert_eq!(jumps[1].login.user, "ops");
+    // A user written in the topology is the destination's, not the jump host's.
+    let yaml = topology(
+        "      config: none\n      user: admin\n      proxy_jump: gw\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let t = load_with(&yaml, "").unwrap();
+    assert_eq!(
+        t.hosts[0].ssh_route(),
+        format!("admin@db1:22 via {local}@gw:22")
+    );
+}
