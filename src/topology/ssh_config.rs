@@ -1,16 +1,27 @@
 //! The OpenSSH client configuration (`~/.ssh/config`, ssh_config(5)): parsing and the
 //! resolution of one host to its settings. Both are pure; reading the file is the caller's.
 //!
-//! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation), `HostName` (with
-//! `%h`), `User`, `Port`, `IdentityFile` (the first one), `ProxyJump` (hops or `none`),
-//! `ConnectTimeout`, `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). As in
-//! ssh, the first value obtained for a keyword wins, blocks in file order. Other keywords are
+//! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation, matched
+//! case-sensitively as ssh matches them), `HostName` (with `%h`), `User`, `Port`,
+//! `IdentityFile` (the first one), `ProxyJump` (hops or `none`), `ConnectTimeout`,
+//! `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). File names keep their
+//! `%` tokens here; [`tokens::expand`] replaces them once the connection is known. An
+//! unquoted `#` starts a comment anywhere on a line. As in
+//! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
+//! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
+//! read so that a host routed by it is refused rather than dialled directly, and
+//! `CertificateFile` so that it is warned of. Other keywords are
 //! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
 //! the loader can warn).
+
+pub mod tokens;
+mod values;
 
 use std::time::Duration;
 
 use super::names::glob_match;
+pub use values::parse_proxy_jump;
+use values::{check_value, parse_port, parse_strict, parse_timeout, split_keyword, words};
 
 /// A parsed configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +30,10 @@ pub struct SshConfig {
     /// Lines that ask for something this reader does not do (`Match`, `Include`), with their
     /// 1-based line numbers.
     pub unsupported: Vec<(usize, String)>,
+    /// `CertificateFile` lines (1-based), which the built-in client cannot honour.
+    pub certificate_files: Vec<usize>,
+    /// The file, as messages show it (set by whoever read it; empty otherwise).
+    pub file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +61,7 @@ enum Keyword {
     ConnectTimeout,
     StrictHostKeyChecking,
     UserKnownHostsFile,
+    ProxyCommand,
 }
 
 impl Keyword {
@@ -59,6 +75,7 @@ impl Keyword {
             "connecttimeout" => Keyword::ConnectTimeout,
             "stricthostkeychecking" => Keyword::StrictHostKeyChecking,
             "userknownhostsfile" => Keyword::UserKnownHostsFile,
+            "proxycommand" => Keyword::ProxyCommand,
             _ => return None,
         })
     }
@@ -102,7 +119,7 @@ pub struct HostConfig {
     pub user: Option<String>,
     /// Port.
     pub port: Option<u16>,
-    /// Private key file, `~` not expanded.
+    /// Private key file, `~` and `%` tokens not expanded.
     pub identity_file: Option<String>,
     /// Jump hosts.
     pub proxy_jump: Option<ProxyJump>,
@@ -110,8 +127,11 @@ pub struct HostConfig {
     pub connect_timeout: Option<Duration>,
     /// Strict host-key checking (`accept-new` counts as strict: no trust on first use).
     pub strict_host_key_checking: Option<bool>,
-    /// known_hosts file, `~` not expanded.
+    /// known_hosts file, `~` and `%` tokens not expanded.
     pub user_known_hosts_file: Option<String>,
+    /// A `ProxyCommand` other than `none` obtained before any `ProxyJump`: the command and
+    /// its 1-based line. The built-in client does not run it.
+    pub proxy_command: Option<(String, usize)>,
 }
 
 /// Parses a configuration file's text.
@@ -123,6 +143,8 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
             settings: Vec::new(),
         }],
         unsupported: Vec::new(),
+        certificate_files: Vec::new(),
+        file: String::new(),
     };
     for (index, raw_line) in text.lines().enumerate() {
         let line = index + 1;
@@ -143,11 +165,11 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                     .map(|word| match word.strip_prefix('!') {
                         Some(glob) => Pattern {
                             negated: true,
-                            glob: glob.to_ascii_lowercase(),
+                            glob: glob.to_string(),
                         },
                         None => Pattern {
                             negated: false,
-                            glob: word.to_ascii_lowercase(),
+                            glob: word.clone(),
                         },
                     })
                     .collect();
@@ -166,6 +188,7 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 });
             }
             "include" => config.unsupported.push((line, "Include".into())),
+            "certificatefile" => config.certificate_files.push(line),
             _ => {
                 let Some(key) = Keyword::from_word(keyword) else {
                     continue;
@@ -173,138 +196,21 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 let Some(value) = args.first() else {
                     return Err(fail(format!("`{keyword}` without a value")));
                 };
-                check_value(key, value).map_err(|why| fail(format!("{keyword}: {why}")))?;
+                // A command is the rest of the line, as ssh runs it.
+                let value = match key {
+                    Keyword::ProxyCommand => rest.to_string(),
+                    _ => value.clone(),
+                };
+                check_value(key, &value).map_err(|why| fail(format!("{keyword}: {why}")))?;
                 let block = config
                     .blocks
                     .last_mut()
                     .expect("the first block always exists");
-                block.settings.push((key, value.clone(), line));
+                block.settings.push((key, value, line));
             }
         }
     }
     Ok(config)
-}
-
-/// `Keyword value`, `Keyword=value` or `Keyword = value`.
-fn split_keyword(line: &str) -> (&str, &str) {
-    let end = line
-        .find(|c: char| c.is_whitespace() || c == '=')
-        .unwrap_or(line.len());
-    let (keyword, rest) = line.split_at(end);
-    let rest = rest.trim_start();
-    let rest = rest.strip_prefix('=').unwrap_or(rest);
-    (keyword, rest.trim())
-}
-
-/// Whitespace-separated words; double quotes group words with spaces.
-fn words(text: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        let mut word = String::new();
-        if c == '"' {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') => break,
-                    Some(c) => word.push(c),
-                    None => return Err("unterminated quote".into()),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-        }
-        out.push(word);
-    }
-    Ok(out)
-}
-
-fn check_value(key: Keyword, value: &str) -> Result<(), String> {
-    match key {
-        Keyword::Port => parse_port(value).map(|_| ()),
-        Keyword::ConnectTimeout => parse_timeout(value).map(|_| ()),
-        Keyword::StrictHostKeyChecking => parse_strict(value).map(|_| ()),
-        Keyword::ProxyJump => parse_proxy_jump(value).map(|_| ()),
-        _ => Ok(()),
-    }
-}
-
-fn parse_port(value: &str) -> Result<u16, String> {
-    match value.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(format!("{value:?} is not a port (1 to 65535)")),
-    }
-}
-
-fn parse_timeout(value: &str) -> Result<Duration, String> {
-    value
-        .parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{value:?} is not a number of seconds"))
-}
-
-fn parse_strict(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "ask" | "accept-new" => Ok(true),
-        "no" | "off" => Ok(false),
-        _ => Err(format!("{value:?} is not yes, no, ask, accept-new or off")),
-    }
-}
-
-/// `none`, or comma-separated `[user@]host[:port]` hops (`ssh://` URIs too).
-pub fn parse_proxy_jump(value: &str) -> Result<ProxyJump, String> {
-    if value.eq_ignore_ascii_case("none") {
-        return Ok(ProxyJump::None);
-    }
-    let mut hops = Vec::new();
-    for hop in value.split(',') {
-        let hop = hop.trim();
-        let spec = hop.strip_prefix("ssh://").unwrap_or(hop);
-        let (user, rest) = match spec.rsplit_once('@') {
-            Some((user, rest)) => (Some(user.to_string()), rest),
-            None => (None, spec),
-        };
-        let (host, port) = split_port(rest)?;
-        if host.is_empty() || user.as_deref() == Some("") {
-            return Err(format!("jump host {hop:?} is not [user@]host[:port]"));
-        }
-        hops.push(JumpSpec {
-            user,
-            host: host.to_string(),
-            port,
-        });
-    }
-    Ok(ProxyJump::Hops(hops))
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
-    if let Some(inner) = text.strip_prefix('[') {
-        let (host, after) = inner
-            .split_once(']')
-            .ok_or_else(|| format!("{text:?}: `[` without `]`"))?;
-        return match after.strip_prefix(':') {
-            Some(port) => Ok((host, Some(parse_port(port)?))),
-            None if after.is_empty() => Ok((host, None)),
-            None => Err(format!("{text:?}: unexpected {after:?} after `]`")),
-        };
-    }
-    match text.rsplit_once(':') {
-        // More than one colon: a bare IPv6 address without a port.
-        Some((host, _)) if host.contains(':') => Ok((text, None)),
-        Some((host, port)) => Ok((host, Some(parse_port(port)?))),
-        None => Ok((text, None)),
-    }
 }
 
 impl Block {
@@ -330,13 +236,13 @@ impl Block {
 }
 
 impl SshConfig {
-    /// The settings for `host` (the name as one would type it after `ssh`): the first value
-    /// obtained for each keyword, blocks in file order.
+    /// The settings for `host` (the name as one would type it after `ssh`, matched against
+    /// the patterns case-sensitively): the first value obtained for each keyword, blocks in
+    /// file order.
     pub fn resolve(&self, host: &str) -> HostConfig {
-        let lowered = host.to_ascii_lowercase();
         let mut out = HostConfig::default();
-        for block in self.blocks.iter().filter(|b| b.matches(&lowered)) {
-            for (key, value, _) in &block.settings {
+        for block in self.blocks.iter().filter(|b| b.matches(host)) {
+            for (key, value, line) in &block.settings {
                 // Values were checked by `parse`; a failed conversion cannot happen here.
                 match key {
                     Keyword::HostName => {
@@ -345,7 +251,19 @@ impl SshConfig {
                     Keyword::User => set(&mut out.user, || Some(value.clone())),
                     Keyword::Port => set(&mut out.port, || parse_port(value).ok()),
                     Keyword::IdentityFile => set(&mut out.identity_file, || Some(value.clone())),
-                    Keyword::ProxyJump => set(&mut out.proxy_jump, || parse_proxy_jump(value).ok()),
+                    Keyword::ProxyJump if out.proxy_command.is_none() => {
+                        set(&mut out.proxy_jump, || parse_proxy_jump(value).ok())
+                    }
+                    Keyword::ProxyCommand
+                        if out.proxy_jump.is_none() && out.proxy_command.is_none() =>
+                    {
+                        if value.eq_ignore_ascii_case("none") {
+                            out.proxy_jump = Some(ProxyJump::None);
+                        } else {
+                            set(&mut out.proxy_command, || Some((value.clone(), *line)));
+                        }
+                    }
+                    Keyword::ProxyJump | Keyword::ProxyCommand => {}
                     Keyword::ConnectTimeout => {
                         set(&mut out.connect_timeout, || parse_timeout(value).ok())
                     }

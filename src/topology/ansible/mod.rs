@@ -104,33 +104,40 @@ pub struct InventoryHost {
 }
 
 impl InventoryHost {
-    /// `ansible_host`: the address to connect to, when set.
+    /// `ansible_host` (else the legacy `ansible_ssh_host`): the address to connect to.
     pub fn address(&self) -> Option<String> {
-        self.text_var("ansible_host")
+        scalar_text(self.connection_var("host")?.1)
     }
 
-    /// `ansible_user`: the SSH login, when set.
+    /// `ansible_user` (else the legacy `ansible_ssh_user`): the SSH login, when set.
     pub fn user(&self) -> Option<String> {
-        self.text_var("ansible_user")
+        scalar_text(self.connection_var("user")?.1)
     }
 
-    /// `ansible_port` (or the `host:PORT` of its line): the SSH port, when set; an error
-    /// says why a value set is no port.
+    /// `ansible_port` (else the legacy `ansible_ssh_port`; or the `host:PORT` of its line):
+    /// the SSH port, when set; an error says why a value set is no port.
     pub fn port(&self) -> Result<Option<u16>, String> {
-        let Some(value) = self.vars.get("ansible_port") else {
+        let Some((name, value)) = self.connection_var("port") else {
             return Ok(None);
         };
         let text = match value {
             Value::Number(number) => number.to_string(),
             Value::String(text) => text.trim().to_string(),
-            other => return Err(format!("ansible_port {other} is not a port number")),
+            other => return Err(format!("{name} {other} is not a port number")),
         };
         match text.parse::<u16>() {
             Ok(port) if port > 0 => Ok(Some(port)),
-            _ => Err(format!(
-                "ansible_port {text:?} is not a port between 1 and 65535"
-            )),
+            _ => Err(format!("{name} {text:?} is not a port between 1 and 65535")),
         }
+    }
+
+    /// The connection variable `ansible_WHAT`, else its legacy spelling `ansible_ssh_WHAT`
+    /// (still honoured by ansible-core); the modern one wins when both are set. With the
+    /// name it was found under.
+    fn connection_var(&self, what: &str) -> Option<(String, &Value)> {
+        [format!("ansible_{what}"), format!("ansible_ssh_{what}")]
+            .into_iter()
+            .find_map(|name| self.vars.get(&name).map(|value| (name, value)))
     }
 
     /// A scalar variable as text (numbers and booleans written as Ansible prints them).

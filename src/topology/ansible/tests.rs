@@ -211,3 +211,21 @@ fn hostile_nesting_and_sizes_are_refused_not_expanded() {
     let problem = first_error(parse(&many, Some(Format::Ini)));
     assert!(problem.message.contains("more than"), "{problem:?}");
 }
+
+#[test]
+fn legacy_ansible_ssh_variables_are_honoured_and_the_modern_ones_win() {
+    let inventory = ini(
+        "[web]\nold ansible_ssh_host=10.0.0.7 ansible_ssh_port=2207 ansible_ssh_user=legacy\n\
+         both ansible_ssh_host=10.0.0.8 ansible_host=10.0.0.9 ansible_ssh_user=legacy\n\
+         bad ansible_ssh_port=ssh\n[new]\nboth\n[new:vars]\nansible_user=modern\n",
+    );
+    let old = host(&inventory, "old");
+    assert_eq!(old.address().as_deref(), Some("10.0.0.7"));
+    assert_eq!(old.port(), Ok(Some(2207)));
+    assert_eq!(old.user().as_deref(), Some("legacy"));
+    let both = host(&inventory, "both");
+    assert_eq!(both.address().as_deref(), Some("10.0.0.9"));
+    assert_eq!(both.user().as_deref(), Some("modern"));
+    let why = host(&inventory, "bad").port().unwrap_err();
+    assert!(why.contains("ansible_ssh_port"), "{why}");
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::bmc_protocol::{resolve_protocol, Sources};
-use super::ssh::{resolve_ssh, SshConfigs};
+use super::ssh::{refuse_proxy_commands, resolve_ssh, SshConfigs};
 use super::{absolute, duration};
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
@@ -111,6 +111,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
         let ssh_config = ssh_configs.for_entry(&entry.ssh, &defaults.ssh, &path, base_dir, out);
         let mut labels = defaults.labels.clone();
         labels.extend(entry.labels.clone());
+        let mut refused = std::collections::BTreeSet::new();
         for (position, name) in names.iter().enumerate() {
             if let Some(previous) = first_seen.get(name) {
                 out.error(
@@ -125,13 +126,15 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 .as_ref()
                 .and_then(|list| list.get(position).cloned());
             let alias = written.clone().unwrap_or_else(|| name.clone());
-            let (ssh, host_name) = resolve_ssh(
+            let (ssh, host_name, commands) = resolve_ssh(
                 (&entry.ssh, &defaults.ssh),
                 &alias,
                 ssh_config.as_deref(),
                 (&path, base_dir),
                 (position == 0).then_some(&mut *out),
             );
+            let config = ssh_config.as_deref();
+            refuse_proxy_commands(&commands, config, &path, &mut refused, out);
             // The configuration's HostName only names what the topology leaves open.
             let address = match (written, host_name) {
                 (Some(address), _) => address,

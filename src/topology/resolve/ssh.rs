@@ -13,7 +13,7 @@ use crate::topology::diagnostic::Collector;
 use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
 use crate::topology::raw::RawSsh;
-use crate::topology::ssh_config::{self, HostConfig, ProxyJump, SshConfig};
+use crate::topology::ssh_config::{self, tokens, HostConfig, ProxyJump, SshConfig};
 
 /// Environment variable naming the configuration file used when the topology names none
 /// (`none` for no file). The repository's `.cargo/config.toml` sets it to `none` so that a
@@ -93,7 +93,21 @@ fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Opti
         }
     };
     match ssh_config::parse(&text) {
-        Ok(config) => {
+        Ok(mut config) => {
+            config.file = shown.to_string();
+            for line in &config.certificate_files {
+                out.warning(
+                    &place,
+                    format!(
+                        "{shown}:{line}: `CertificateFile` is not used by blackstart's built-in \
+                         SSH client (libssh2 offers no user certificates); only the key is offered"
+                    ),
+                )
+                .hint(
+                    "hosts that accept only certificates cannot be logged into until \
+                     `ssh: { client: openssh }`; give them a key the hosts accept",
+                );
+            }
             for (line, what) in &config.unsupported {
                 out.warning(
                     &place,
@@ -126,27 +140,36 @@ pub(super) fn resolve_ssh(
     config: Option<&SshConfig>,
     (path, base_dir): (&str, &Path),
     mut out: Option<&mut Collector>,
-) -> (SshSettings, Option<String>) {
+) -> (SshSettings, Option<String>, Vec<CommandRoute>) {
+    let mut commands = Vec::new();
     let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
     let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
     let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
     let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
+    let user = pick(|s| s.user.as_ref())
+        .cloned()
+        .or_else(|| found.user.clone())
+        .unwrap_or_else(|| defaults::SSH_USER.into());
+    let port = own
+        .port
+        .or(inherited.port)
+        .or(found.port)
+        .unwrap_or(defaults::SSH_PORT);
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
+    let context = tokens::Context {
+        host: found.host_name.as_deref().unwrap_or(alias),
+        original: alias,
+        port,
+        remote_user: &user,
+        local_user: &local_user,
+        home: &home,
+        uid: tokens::local_uid(),
+    };
     let login = SshLogin {
-        user: pick(|s| s.user.as_ref())
-            .cloned()
-            .or_else(|| found.user.clone())
-            .unwrap_or_else(|| defaults::SSH_USER.into()),
-        port: own
-            .port
-            .or(inherited.port)
-            .or(found.port)
-            .unwrap_or(defaults::SSH_PORT),
-        key: written_key.or_else(|| found.identity_file.as_deref().map(from_config)),
+        key: written_key.or_else(|| config_file(found.identity_file.as_deref(), &context)),
         known_hosts: written_known.unwrap_or_else(|| {
-            found
-                .user_known_hosts_file
-                .as_deref()
-                .map_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir), from_config)
+            config_file(found.user_known_hosts_file.as_deref(), &context)
+                .unwrap_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir))
         }),
         strict_host_key_checking: own
             .strict_host_key_checking
@@ -159,6 +182,8 @@ pub(super) fn resolve_ssh(
             .map(|t| t.0)
             .or(found.connect_timeout)
             .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
+        user,
+        port,
     };
     let mut settings = SshSettings {
         login,
@@ -180,10 +205,15 @@ pub(super) fn resolve_ssh(
                 None
             }
         },
-        None => found
-            .proxy_jump
-            .clone()
-            .map(|jump| (jump, format!("{path}.ssh.config"))),
+        None => {
+            if let Some((command, line)) = &found.proxy_command {
+                commands.push(CommandRoute::new(alias, command, *line));
+            }
+            found
+                .proxy_jump
+                .clone()
+                .map(|jump| (jump, format!("{path}.ssh.config")))
+        }
     };
     if let Some((ProxyJump::Hops(hops), at)) = jump {
         if let Some(out) = out.as_deref_mut().filter(|_| hops.len() > MAX_JUMPS) {
@@ -197,6 +227,9 @@ pub(super) fn resolve_ssh(
         }
         for spec in hops.iter().take(MAX_JUMPS) {
             let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
+            if let Some((command, line)) = &hop.proxy_command {
+                commands.push(CommandRoute::new(&spec.host, command, *line));
+            }
             let hop = jump_host(spec, &hop, &settings.login);
             if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
                 out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
@@ -204,43 +237,97 @@ pub(super) fn resolve_ssh(
             settings.jumps.push(hop);
         }
     }
-    (settings, found.host_name)
+    (settings, found.host_name, commands)
+}
+
+/// A host, or a jump host on its way, that the configuration routes through a
+/// `ProxyCommand`: the built-in client would dial it directly, so it is refused.
+pub(super) struct CommandRoute {
+    host: String,
+    command: String,
+    line: usize,
+}
+
+impl CommandRoute {
+    fn new(host: &str, command: &str, line: usize) -> CommandRoute {
+        CommandRoute {
+            host: host.to_string(),
+            command: command.to_string(),
+            line,
+        }
+    }
+}
+
+/// Refuses each `ProxyCommand` line of `routes` not refused yet for this host entry (`seen`
+/// holds the lines already named), naming the file, the line and the host.
+pub(super) fn refuse_proxy_commands(
+    routes: &[CommandRoute],
+    config: Option<&SshConfig>,
+    path: &str,
+    seen: &mut std::collections::BTreeSet<usize>,
+    out: &mut Collector,
+) {
+    let file = config.map_or("the SSH config", |c| c.file.as_str());
+    for route in routes.iter().filter(|r| seen.insert(r.line)) {
+        out.error(
+            format!("{path}.ssh"),
+            format!(
+                "{file}:{}: {} is reached through `ProxyCommand {}`, which blackstart's built-in \
+                 SSH client does not run (it would dial {} directly)",
+                route.line, route.host, route.command, route.host
+            ),
+        )
+        .hint(
+            "write the bastion as `ProxyJump` in that file, or as `ssh.proxy_jump` in the \
+             topology (`proxy_jump: none` if the host is reachable directly); running \
+             ProxyCommand needs `ssh: { client: openssh }`, which is not available yet",
+        );
+    }
 }
 
 /// A hop: what its `ProxyJump` spec writes, then its own `Host` block, then the host's own
-/// settings (one fleet usually shares one key and one known_hosts); port 22 by default.
+/// settings (one fleet usually shares one key and one known_hosts); port 22 by default. Its
+/// user defaults to the local user, as ssh's does, never to the destination's.
 fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshLogin) -> JumpHost {
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
+    let user = spec
+        .user
+        .clone()
+        .or_else(|| found.user.clone())
+        .unwrap_or_else(|| local_user.clone());
+    let port = spec.port.or(found.port).unwrap_or(defaults::SSH_PORT);
+    let address = found.host_name.clone().unwrap_or_else(|| spec.host.clone());
+    let context = tokens::Context {
+        host: &address,
+        original: &spec.host,
+        port,
+        remote_user: &user,
+        local_user: &local_user,
+        home: &home,
+        uid: tokens::local_uid(),
+    };
     let login = SshLogin {
-        user: spec
-            .user
-            .clone()
-            .or_else(|| found.user.clone())
-            .unwrap_or_else(|| host.user.clone()),
-        port: spec.port.or(found.port).unwrap_or(defaults::SSH_PORT),
-        key: found
-            .identity_file
-            .as_deref()
-            .map(from_config)
-            .or_else(|| host.key.clone()),
-        known_hosts: found
-            .user_known_hosts_file
-            .as_deref()
-            .map_or_else(|| host.known_hosts.clone(), from_config),
+        key: config_file(found.identity_file.as_deref(), &context).or_else(|| host.key.clone()),
+        known_hosts: config_file(found.user_known_hosts_file.as_deref(), &context)
+            .unwrap_or_else(|| host.known_hosts.clone()),
         strict_host_key_checking: found
             .strict_host_key_checking
             .unwrap_or(host.strict_host_key_checking),
         connect_timeout: found.connect_timeout.unwrap_or(host.connect_timeout),
+        user,
+        port,
     };
     JumpHost {
         name: spec.host.clone(),
-        address: found.host_name.clone().unwrap_or_else(|| spec.host.clone()),
+        address,
         login,
     }
 }
 
-/// A path from the configuration file: `~` expanded, otherwise as written (as ssh does).
-fn from_config(path: &str) -> PathBuf {
-    absolute(path, Path::new(""))
+/// A path from the configuration file: `~` and `%` tokens expanded as ssh expands them,
+/// otherwise as written (a relative path stays relative, as for ssh).
+fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf> {
+    path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
 #[cfg(test)]

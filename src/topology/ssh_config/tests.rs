@@ -78,11 +78,45 @@ fn a_negated_pattern_alone_matches_nothing() {
 }
 
 #[test]
-fn patterns_and_keywords_ignore_case_and_hostname_expands_percent_h() {
-    let c = config("HOST DB*\n hostname %h.dc1.example\n USER=dba\n");
+fn keywords_ignore_case_and_hostname_expands_percent_h() {
+    let c = config("HOST db*\n hostname %h.dc1.example\n USER=dba\n");
     let db = c.resolve("db1");
     assert_eq!(db.host_name.as_deref(), Some("db1.dc1.example"));
     assert_eq!(db.user.as_deref(), Some("dba"));
+}
+
+#[test]
+fn host_patterns_match_case_sensitively_as_openssh_does() {
+    let c = config("Host DB*\n User upper\nHost db*\n User lower\n");
+    assert_eq!(c.resolve("DB1").user.as_deref(), Some("upper"));
+    assert_eq!(c.resolve("db1").user.as_deref(), Some("lower"));
+    assert_eq!(c.resolve("Db1").user, None);
+}
+
+#[test]
+fn a_comment_at_the_end_of_a_line_is_no_pattern_and_no_value() {
+    let c = config("Host web # prod\n User ops # the operators\nHost *\n User other\n");
+    assert_eq!(c.resolve("web").user.as_deref(), Some("ops"));
+    for host in ["#", "prod"] {
+        assert_eq!(c.resolve(host).user.as_deref(), Some("other"), "{host}");
+    }
+    let quoted = config("Host a\n IdentityFile \"/keys/#1\"\n");
+    assert_eq!(
+        quoted.resolve("a").identity_file.as_deref(),
+        Some("/keys/#1")
+    );
+}
+
+#[test]
+fn file_name_tokens_are_kept_for_later_and_unknown_ones_refused_at_their_line() {
+    let c = config("Host *\n IdentityFile ~/.ssh/%h_%r\n");
+    assert_eq!(
+        c.resolve("db1").identity_file.as_deref(),
+        Some("~/.ssh/%h_%r")
+    );
+    let err = parse("Host a\n UserKnownHostsFile ~/.ssh/kh-%C\n").unwrap_err();
+    assert_eq!(err.line, 2);
+    assert!(err.message.contains("%C"), "{}", err.message);
 }
 
 #[test]
@@ -164,4 +198,35 @@ fn a_pathological_glob_still_answers() {
     let glob_match = |glob: &[u8], text: &[u8]| glob_match(glob, text, b'*', b'?');
     assert!(!glob_match(glob.as_bytes(), text.as_bytes()));
     assert!(glob_match(b"*a*", text.as_bytes()));
+}
+
+#[test]
+fn proxy_command_and_proxy_jump_compete_and_the_first_obtained_wins() {
+    let c = config(
+        "Host a\n ProxyCommand ssh -W %h:%p gw\nHost b\n ProxyJump j1\nHost c\n ProxyCommand none\n\
+         Host *\n ProxyJump later\n ProxyCommand nc -X 5 %h %p\n",
+    );
+    let a = c.resolve("a");
+    assert_eq!(a.proxy_command, Some(("ssh -W %h:%p gw".to_string(), 2)));
+    assert_eq!(a.proxy_jump, None, "a later ProxyJump is not taken");
+    let b = c.resolve("b");
+    assert_eq!(
+        b.proxy_jump,
+        Some(ProxyJump::Hops(vec![hop(None, "j1", None)]))
+    );
+    assert_eq!(b.proxy_command, None, "a later ProxyCommand is not taken");
+    let direct = c.resolve("c");
+    assert_eq!(direct.proxy_jump, Some(ProxyJump::None));
+    assert_eq!(direct.proxy_command, None);
+    assert_eq!(
+        c.resolve("d").proxy_jump,
+        Some(ProxyJump::Hops(vec![hop(None, "later", None)]))
+    );
+}
+
+#[test]
+fn certificate_file_lines_are_named() {
+    let c = config("Host a\n CertificateFile ~/.ssh/id_ed25519-cert.pub\n User u\n");
+    assert_eq!(c.certificate_files, vec![2]);
+    assert_eq!(c.resolve("a").user.as_deref(), Some("u"));
 }

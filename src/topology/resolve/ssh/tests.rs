@@ -117,3 +117,107 @@ fn an_invalid_proxy_jump_in_the_topology_is_an_error_with_a_hint() {
     assert!(text.contains("invalid proxy_jump"), "{text}");
     assert!(text.contains("user@host:port"), "{text}");
 }
+
+#[test]
+fn identity_file_tokens_are_expanded_as_ssh_expands_them() {
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let config = "Host db1\n HostName 10.0.2.11\nHost *\n User dba\n Port 2200\n \
+                  IdentityFile /keys/%h/%n_%r_%p_%u%%\n UserKnownHostsFile %d/kh-%n\n";
+    let t = load_with(&yaml, config).unwrap();
+    let local = crate::topology::ssh_config::tokens::local_user();
+    let home = crate::topology::ssh_config::tokens::local_home();
+    let login = &t.hosts[0].ssh.login;
+    let key = format!("/keys/10.0.2.11/db1_dba_2200_{local}%");
+    assert_eq!(login.key.as_deref(), Some(Path::new(&key)));
+    assert_eq!(login.known_hosts, Path::new(&format!("{home}/kh-db1")));
+    let key = format!("/keys/db2/db2_dba_2200_{local}%");
+    assert_eq!(t.hosts[1].ssh.login.key.as_deref(), Some(Path::new(&key)));
+}
+
+#[test]
+fn a_proxy_command_route_is_refused_naming_the_line_the_host_and_what_to_do() {
+    let yaml = topology("      config: ssh_config\n", "  - name: \"db[1:2]\"\n");
+    let config = "Host db2\n  ProxyCommand ssh -W %h:%p gw\nHost *\n  ProxyJump gw\n";
+    let text = load_with(&yaml, config).unwrap_err().to_string();
+    assert!(text.contains("ssh_config:2:"), "{text}");
+    assert!(
+        text.contains("db2 is reached through `ProxyCommand ssh -W %h:%p gw`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ProxyJump") && text.contains("client: openssh"),
+        "{text}"
+    );
+    // A jump host routed by a ProxyCommand is refused too.
+    let config = "Host gw\n  ProxyCommand nc -X 5 %h %p\nHost db*\n  ProxyJump gw\n";
+    let text = load_with(&yaml, config).unwrap_err().to_string();
+    assert!(
+        text.contains("gw is reached through `ProxyCommand"),
+        "{text}"
+    );
+}
+
+#[test]
+fn proxy_command_none_or_a_route_written_in_the_topology_is_dialled_as_said() {
+    let config = "Host db1\n  ProxyCommand none\nHost db*\n  ProxyCommand ssh -W %h:%p gw\n";
+    let yaml = topology(
+        "      config: ssh_config\n      proxy_jump: ops@gw\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let t = load_with(&yaml, config).unwrap();
+    assert_eq!(t.hosts[1].ssh_route(), "root@db2:22 via ops@gw:22");
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n    ssh: { proxy_jump: none }\n",
+    );
+    let t = load_with(&yaml, config).unwrap();
+    assert_eq!(t.hosts[0].ssh_route(), "root@db1:22");
+}
+
+#[test]
+fn certificate_file_is_warned_of_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ssh_config"),
+        "Host *\n  CertificateFile ~/c.pub\n",
+    )
+    .unwrap();
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let loaded = load_str_alone(&yaml, &dir.path().join("t.yaml")).unwrap();
+    let text = loaded.warnings.to_string();
+    assert!(
+        text.contains("ssh_config:2: `CertificateFile` is not used"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_jump_host_without_a_user_logs_in_as_the_local_user_as_ssh_does() {
+    let config = "Host db*\n  User dba\n  ProxyJump gw,ops@gw2\n";
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let t = load_with(&yaml, config).unwrap();
+    let local = crate::topology::ssh_config::tokens::local_user();
+    let jumps = &t.hosts[0].ssh.jumps;
+    assert_eq!(t.hosts[0].ssh.login.user, "dba");
+    assert_eq!(jumps[0].login.user, local, "not the destination's user");
+    assert_eq!(jumps[1].login.user, "ops");
+    // A user written in the topology is the destination's, not the jump host's.
+    let yaml = topology(
+        "      config: none\n      user: admin\n      proxy_jump: gw\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let t = load_with(&yaml, "").unwrap();
+    assert_eq!(
+        t.hosts[0].ssh_route(),
+        format!("admin@db1:22 via {local}@gw:22")
+    );
+}
