@@ -699,3 +699,62 @@ fn the_plan_quotes_the_capped_schedule_that_a_fault_free_drill_runs() {
     }
     let _ = std::fs::remove_file(&squeezed);
 }
+
+/// One recovery time for one timeline: what `simulate` prints is what the journal's records
+/// say (`journal::recovered_at`, read by `status`, the report and the summary), with faults,
+/// and across a controller kill whose resume journals the ready steps again.
+#[test]
+fn simulate_and_the_records_agree_on_when_the_run_recovered() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let config = DrillConfig {
+        timeline: true,
+        faults: FaultRates {
+            start_failure: 0.1,
+            flapping: 0.1,
+            ..FaultRates::NONE
+        },
+        ..DrillConfig::default()
+    };
+    for seed in 0..10 {
+        let mut drill = Drill::new(&topology, &plan, config);
+        if seed % 2 == 1 {
+            drill = drill.kill_controller(blackstart::drill::ControllerKill {
+                at: Duration::from_secs(100 + 30 * seed),
+                down_for: Duration::from_secs(45),
+            });
+        }
+        let outcome = drill.run(seed);
+        let recovered = blackstart::journal::recovered_at(&outcome.timeline, plan.steps.len());
+        if !outcome.succeeded {
+            // monitoring's start may outlast its ready timeout (expect = ready timeout).
+            assert_eq!(recovered, None, "seed {seed}: never recovered");
+            continue;
+        }
+        // The journal keeps milliseconds.
+        assert_eq!(
+            recovered.map(|at| at.as_millis()),
+            Some(outcome.makespan.as_millis()),
+            "seed {seed}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("drill.html");
+    let output = blackstart(&[
+        "simulate",
+        "topologies/minimal.yaml",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    let recovered = said
+        .lines()
+        .find_map(|line| line.strip_prefix("Recovered in "))
+        .and_then(|rest| rest.split(" (").next())
+        .expect("simulate says when it recovered");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(&format!("recovered in {recovered}")),
+        "the report quotes {recovered}"
+    );
+}

@@ -376,6 +376,23 @@ pub fn digest(parts: &[&[u8]]) -> String {
     format!("{hash:016x}")
 }
 
+/// When the run recovered: the time the last step first became ready, once all `steps`
+/// have (none before). The one definition `simulate`, `status`, the report and the summary
+/// quote; a resume re-journals the steps already ready, so each step counts from its first.
+pub fn recovered_at(records: &[Record], steps: usize) -> Option<Duration> {
+    let mut first: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for record in records {
+        if let Entry::StepStatus { step, status } = &record.entry {
+            if status.name() == "ready" {
+                first.entry(step.as_str()).or_insert(record.t_ms);
+            }
+        }
+    }
+    (steps > 0 && first.len() >= steps)
+        .then(|| first.values().max().map(|ms| Duration::from_millis(*ms)))
+        .flatten()
+}
+
 /// Refuses a journal of another format, named as such rather than reported as corrupt:
 /// checked on its first run-start record (the first line of every journal this release
 /// writes; older ones may hold preflight records before it) before anything is parsed as

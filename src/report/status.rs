@@ -155,6 +155,9 @@ pub struct RunStatus {
     pub run: RunState,
     /// Time recorded in the journal, milliseconds.
     pub elapsed_ms: u64,
+    /// When the last step first became ready, once all have, milliseconds: what
+    /// `simulate` and the summary call the recovery time.
+    pub recovered_ms: Option<u64>,
     /// The verdict the exit code follows.
     pub verdict: Verdict,
     /// Counts of steps and nodes.
@@ -266,6 +269,8 @@ pub fn run_status(
         topology: topology.name.clone(),
         run,
         elapsed_ms: records.last().map_or(0, |r| r.t_ms),
+        recovered_ms: crate::journal::recovered_at(records, plan.steps.len())
+            .map(crate::event::Reason::millis),
         verdict: verdict(plan, scheduler),
         counts: Counts::of(scheduler),
         steps,
@@ -336,12 +341,19 @@ pub fn render_status(
     all_failed: bool,
 ) -> String {
     let mut out = String::new();
+    let elapsed = human(Duration::from_millis(status.elapsed_ms));
+    let time = match status.recovered_ms {
+        Some(ms) => format!(
+            "recovered in {} (last record +{elapsed})",
+            human(Duration::from_millis(ms))
+        ),
+        None => format!("elapsed {elapsed}"),
+    };
     let _ = writeln!(
         out,
-        "RUN {run_dir}  topology {}  {}  elapsed {}",
+        "RUN {run_dir}  topology {}  {}  {time}",
         status.topology,
         narrate::run_state_text(&status.run, run_dir),
-        human(Duration::from_millis(status.elapsed_ms))
     );
     if let Some(p) = &status.power_off {
         let _ = writeln!(

@@ -91,14 +91,17 @@ pub fn render_run(page: &RunPage) -> String {
         body,
         "<header><h1>{}</h1><p class=\"source\">{}</p>\
          <p class=\"stats\" id=\"stats\"><b>{ready}/{}</b> steps ready · <b>{healthy}/{}</b> \
-         nodes healthy · <b>{}</b> elapsed (plan ETA {}) · <span class=\"state\">{}</span> · \
+         nodes healthy · <b>{}</b> (plan ETA {}) · <span class=\"state\">{}</span> · \
          {} records</p></header>",
         escape(&topology.name),
         escape(page.source),
         plan.steps.len(),
         page.nodes.len(),
-        ms(model.end_ms),
-        human(plan.eta),
+        match crate::journal::recovered_at(page.records, plan.steps.len()) {
+            Some(at) => format!("recovered in {}", human(at)),
+            None => format!("{} elapsed", ms(model.end_ms)),
+        },
+        human(plan.quoted_eta()),
         escape(&state),
         model.records,
     );
