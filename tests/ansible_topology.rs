@@ -260,3 +260,25 @@ fn users_and_addresses_from_group_vars_host_vars_and_legacy_variables_reach_the_
     // group_vars/all wins, as ansible-core takes the first of ansible_user, ansible_ssh_user.
     assert_eq!(route("db1"), "deploy@10.0.0.11:2201");
 }
+
+#[test]
+fn import_ansible_reads_group_vars_and_names_a_broken_vars_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("group_vars")).unwrap();
+    let inventory = write(dir.path(), "hosts.ini", "[k8s]\nnode1\n");
+    write(dir.path(), "group_vars/all.yml", "ansible_user: ubuntu\n");
+    let output = import(&[inventory.to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    let skeleton = String::from_utf8_lossy(&output.stdout);
+    assert!(skeleton.contains("user: \"ubuntu\""), "{skeleton}");
+    let broken = write(
+        dir.path(),
+        "group_vars/k8s.yml",
+        "ansible_port: 22\n  bad: [\n",
+    );
+    let output = import(&[inventory.to_str().unwrap()]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let place = format!("{}:2", broken.display());
+    assert!(stderr.contains(&place), "{stderr}");
+}
