@@ -216,3 +216,69 @@ fn import_ansible_refuses_a_malformed_inventory_with_its_line() {
     assert!(text.contains("bad.ini:3"), "{text}");
     assert!(text.contains("unknown type"), "{text}");
 }
+
+#[test]
+fn users_and_addresses_from_group_vars_host_vars_and_legacy_variables_reach_the_topology() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("group_vars/web")).unwrap();
+    std::fs::create_dir_all(dir.path().join("host_vars")).unwrap();
+    write(
+        dir.path(),
+        "inventory.ini",
+        "[web]\nweb[1:2]\n[db]\ndb1 ansible_ssh_host=10.0.0.11 ansible_ssh_port=2201 ansible_ssh_user=dba\n",
+    );
+    write(dir.path(), "group_vars/all.yml", "ansible_user: deploy\n");
+    write(dir.path(), "group_vars/web/ssh.yml", "ansible_port: 2222\n");
+    write(
+        dir.path(),
+        "host_vars/web2.yaml",
+        "ansible_host: 10.0.0.22\n",
+    );
+    let file = write(
+        dir.path(),
+        "t.yaml",
+        &topology("", "  - { name: all, hosts: [cfg, \"web[1:2]\", db1] }\n"),
+    );
+    let loaded = load_file(&file).unwrap_or_else(|d| panic!("{d}"));
+    assert!(
+        !loaded.warnings.to_string().contains("not read"),
+        "{}",
+        loaded.warnings
+    );
+    let route = |name: &str| {
+        let host = loaded
+            .topology
+            .hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap();
+        host.ssh_route()
+    };
+    assert_eq!(route("web1"), "deploy@web1:2222");
+    assert_eq!(route("web2"), "deploy@10.0.0.22:2222");
+    // The legacy names give db1 its address and port; for the user the modern name set in
+    // group_vars/all wins, as ansible-core takes the first of ansible_user, ansible_ssh_user.
+    assert_eq!(route("db1"), "deploy@10.0.0.11:2201");
+}
+
+#[test]
+fn import_ansible_reads_group_vars_and_names_a_broken_vars_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("group_vars")).unwrap();
+    let inventory = write(dir.path(), "hosts.ini", "[k8s]\nnode1\n");
+    write(dir.path(), "group_vars/all.yml", "ansible_user: ubuntu\n");
+    let output = import(&[inventory.to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    let skeleton = String::from_utf8_lossy(&output.stdout);
+    assert!(skeleton.contains("user: \"ubuntu\""), "{skeleton}");
+    let broken = write(
+        dir.path(),
+        "group_vars/k8s.yml",
+        "ansible_port: 22\n  bad: [\n",
+    );
+    let output = import(&[inventory.to_str().unwrap()]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let place = format!("{}:2", broken.display());
+    assert!(stderr.contains(&place), "{stderr}");
+}

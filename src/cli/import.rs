@@ -27,8 +27,9 @@ pub fn ansible(inventory: &Path, format: ImportFormat) -> anyhow::Result<Outcome
                     Level::Warning => "warning",
                 };
                 eprintln!(
-                    "{label}: {}\n  --> {path}:{}",
-                    problem.message, problem.line
+                    "{label}: {}\n  --> {}",
+                    problem.message,
+                    problem.place(&path)
                 );
                 if let Some(hint) = &problem.hint {
                     eprintln!("  = hint: {hint}");
@@ -42,12 +43,8 @@ pub fn ansible(inventory: &Path, format: ImportFormat) -> anyhow::Result<Outcome
         }
     };
     for problem in &read.warnings {
-        eprintln!(
-            "warning: {}\n  --> {}:{}",
-            problem.message,
-            inventory.display(),
-            problem.line
-        );
+        let place = problem.place(&inventory.display().to_string());
+        eprintln!("warning: {}\n  --> {place}", problem.message);
     }
     match format {
         ImportFormat::Json => println!("{}", serde_json::to_string_pretty(&read)?),

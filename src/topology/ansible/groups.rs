@@ -1,8 +1,11 @@
 //! What both parsers build: groups, hosts, memberships and variables as declared, then, once
 //! the file is read, the group graph checked for loops and each host's variables merged.
 
+mod order;
+
 use std::collections::{BTreeMap, HashMap};
 
+use super::vars_files::VarsFiles;
 use super::{
     Format, Group, Inventory, InventoryHost, Level, Problem, Value, MAX_GROUPS, MAX_HOSTS,
     MAX_MEMBERSHIPS,
@@ -37,6 +40,8 @@ pub(super) struct Builder {
     hosts: Vec<HostDecl>,
     host_index: HashMap<String, usize>,
     problems: Vec<Problem>,
+    /// Variables from `group_vars/` and `host_vars/`, merged over the inventory's own.
+    files: VarsFiles,
     /// Set once a cap is hit: the rest of the file is not read.
     pub(super) stopped: bool,
 }
@@ -49,6 +54,7 @@ impl Builder {
             hosts: Vec::new(),
             host_index: HashMap::new(),
             problems: Vec::new(),
+            files: VarsFiles::default(),
             stopped: false,
         };
         builder.group("all", 0);
@@ -77,6 +83,20 @@ impl Builder {
             has_parent: false,
         });
         Some(self.groups.len() - 1)
+    }
+
+    /// The names of the groups and of the hosts declared, in order.
+    pub(super) fn names(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.groups.iter().map(|g| g.name.clone()).collect(),
+            self.hosts.iter().map(|h| h.name.clone()).collect(),
+        )
+    }
+
+    /// Adds the variables of `group_vars/` and `host_vars/`, and what reading them found.
+    pub(super) fn add_files(&mut self, files: VarsFiles, problems: Vec<Problem>) {
+        self.files = files;
+        self.problems.extend(problems);
     }
 
     /// True when `name` is a declared group.
@@ -168,6 +188,7 @@ impl Builder {
             line,
             message: message.into(),
             hint: Some(hint.to_string()),
+            file: None,
         });
     }
 
@@ -177,6 +198,7 @@ impl Builder {
             line,
             message: message.into(),
             hint: None,
+            file: None,
         });
     }
 
@@ -294,15 +316,7 @@ impl Builder {
                 });
                 sorted
             };
-            let mut vars = BTreeMap::new();
-            for group in groups_by_precedence {
-                for (key, value) in &self.groups[group].vars {
-                    vars.insert(key.clone(), value.clone());
-                }
-            }
-            for (key, value) in &host.vars {
-                vars.insert(key.clone(), value.clone());
-            }
+            let vars = self.merged_vars(host, &groups_by_precedence);
             let mut names: Vec<String> = groups
                 .iter()
                 .filter(|g| **g != ALL)
@@ -317,6 +331,25 @@ impl Builder {
             });
         }
         Ok(out)
+    }
+
+    /// A host's variables in ansible-core's order (`all` sorts first): every group's own
+    /// variables, then every group's `group_vars/` files, then the host's own, then its
+    /// `host_vars/` files; a later value replaces an earlier one.
+    fn merged_vars(&self, host: &HostDecl, groups: &[usize]) -> BTreeMap<String, Value> {
+        let names = groups.iter().map(|g| self.groups[*g].name.as_str());
+        let layers = groups
+            .iter()
+            .map(|g| Some(&self.groups[*g].vars))
+            .chain(names.map(|name| self.files.groups.get(name)))
+            .chain([Some(&host.vars), self.files.hosts.get(&host.name)]);
+        let mut vars = BTreeMap::new();
+        for layer in layers.flatten() {
+            for (key, value) in layer {
+                vars.insert(key.clone(), value.clone());
+            }
+        }
+        vars
     }
 
     fn groups_out(&self) -> Vec<Group> {
@@ -346,6 +379,7 @@ impl Builder {
             line: 1,
             message: format!("hosts and groups nest into more than {MAX_MEMBERSHIPS} memberships"),
             hint: Some("split the inventory, or check `children` for a mistake".into()),
+            file: None,
         }
     }
 
@@ -355,61 +389,7 @@ impl Builder {
             .drain(..)
             .filter(|p| p.level == Level::Error)
             .collect();
-        errors.sort_by_key(|p| p.line);
+        errors.sort_by_key(|p| (p.file.clone(), p.line));
         errors
-    }
-
-    /// Groups with every parent before its children, or the first loop found, named whole:
-    /// `a -> b -> a`, at the line that closes it.
-    fn topological_order(&self) -> Result<Vec<usize>, Problem> {
-        // Iterative depth-first search (no recursion on hostile nesting): 0 new, 1 on the
-        // path, 2 done.
-        let mut state = vec![0u8; self.groups.len()];
-        let mut order = Vec::with_capacity(self.groups.len());
-        for root in 0..self.groups.len() {
-            if state[root] != 0 {
-                continue;
-            }
-            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-            state[root] = 1;
-            while let Some(&mut (id, ref mut next)) = stack.last_mut() {
-                if let Some(&(child, line)) = self.groups[id].children.get(*next) {
-                    *next += 1;
-                    match state[child] {
-                        0 => {
-                            state[child] = 1;
-                            stack.push((child, 0));
-                        }
-                        1 => {
-                            let start = stack.iter().position(|(g, _)| *g == child).unwrap_or(0);
-                            let mut path: Vec<&str> = stack[start..]
-                                .iter()
-                                .map(|(g, _)| self.groups[*g].name.as_str())
-                                .collect();
-                            path.push(&self.groups[child].name);
-                            return Err(Problem {
-                                level: Level::Error,
-                                line,
-                                message: format!(
-                                    "groups nest in a loop: {}",
-                                    path.join(" -> ")
-                                ),
-                                hint: Some(
-                                    "a group cannot be its own child, directly or through others; remove one `children` entry of the loop".into(),
-                                ),
-                            });
-                        }
-                        _ => {}
-                    }
-                } else {
-                    state[id] = 2;
-                    order.push(id);
-                    stack.pop();
-                }
-            }
-        }
-        // Post-order puts children first; parents first is wanted.
-        order.reverse();
-        Ok(order)
     }
 }

@@ -1,14 +1,17 @@
 //! Ansible inventories, INI and YAML, read the way `ansible-inventory --list` reads them:
 //! host ranges expanded, `:children` nested (loops refused), group variables merged under
 //! host variables with Ansible's precedence (deeper groups over their parents, `all`
-//! lowest; groups of one depth by `ansible_group_priority`, then by name).
+//! lowest; groups of one depth by `ansible_group_priority`, then by name), and, for an
+//! inventory file, the `group_vars/` and `host_vars/` beside it over those.
 //!
-//! Pure: text in, [`Inventory`] or located [`Problem`]s out. Turning inventory hosts into
+//! [`parse`] is pure: text in, [`Inventory`] or located [`Problem`]s out; [`load`] reads
+//! the files. Turning inventory hosts into
 //! topology hosts is `topology/resolve/inventory.rs`'s job.
 
 mod groups;
 mod ini;
 pub mod skeleton;
+mod vars_files;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -73,6 +76,20 @@ pub struct Problem {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The file, when it is not the inventory itself (a `group_vars/` file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Problem {
+    /// `file:line`, the file being `inventory` unless the problem names its own.
+    pub fn place(&self, inventory: &str) -> String {
+        format!(
+            "{}:{}",
+            self.file.as_deref().unwrap_or(inventory),
+            self.line
+        )
+    }
 }
 
 /// A group as declared: its own hosts, children and variables.
@@ -172,6 +189,12 @@ pub struct Inventory {
 /// Parses an inventory's text. Without a `format`, YAML is tried first and INI second, as
 /// Ansible does for a file without an extension. Every error is returned, in line order.
 pub fn parse(text: &str, format: Option<Format>) -> Result<Inventory, Vec<Problem>> {
+    let (builder, format) = read(text, format);
+    builder.finish(format)
+}
+
+/// The declarations of `text`, and the format it was read as.
+fn read(text: &str, format: Option<Format>) -> (Builder, Format) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         Some(format) => format,
@@ -183,7 +206,7 @@ pub fn parse(text: &str, format: Option<Format>) -> Result<Inventory, Vec<Proble
         Format::Ini => ini::read(text, &mut builder),
         Format::Yaml => yaml::read(text, &mut builder),
     }
-    builder.finish(format)
+    (builder, format)
 }
 
 /// Why an inventory file could not be used.
@@ -207,17 +230,25 @@ pub enum LoadError {
     },
 }
 
-/// Reads and parses an inventory file, its format chosen by [`Format::of_path`]. Only a
-/// regular file of bounded size is read, as for topologies.
+/// Reads and parses an inventory file, its format chosen by [`Format::of_path`], with the
+/// `group_vars/` and `host_vars/` beside it. Only regular files of bounded size are read,
+/// as for topologies.
 pub fn load(path: &Path) -> Result<Inventory, LoadError> {
     let text = super::read_source(path).map_err(|source| LoadError::Unreadable {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&text, Format::of_path(path)).map_err(|problems| LoadError::Invalid {
-        path: path.display().to_string(),
-        problems,
-    })
+    let (mut builder, format) = read(&text, Format::of_path(path));
+    let (groups, hosts) = builder.names();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let (files, problems) = vars_files::read(dir, &groups, &hosts);
+    builder.add_files(files, problems);
+    builder
+        .finish(format)
+        .map_err(|problems| LoadError::Invalid {
+            path: path.display().to_string(),
+            problems,
+        })
 }
 
 #[cfg(test)]

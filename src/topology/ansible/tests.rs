@@ -229,3 +229,85 @@ fn legacy_ansible_ssh_variables_are_honoured_and_the_modern_ones_win() {
     let why = host(&inventory, "bad").port().unwrap_err();
     assert!(why.contains("ansible_ssh_port"), "{why}");
 }
+
+/// Writes `files` (path, text) under a scratch directory and loads its `inventory.ini`.
+fn load_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Inventory, LoadError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let loaded = load(&dir.path().join("inventory.ini"));
+    (dir, loaded)
+}
+
+#[test]
+fn group_vars_and_host_vars_beside_the_inventory_merge_in_ansible_core_order() {
+    let (_dir, loaded) = load_tree(&[
+        (
+            "inventory.ini",
+            "[web]\nw1\nw2 ansible_port=2202\nw3 ansible_user=inline\n[dc:children]\nweb\n\
+             [dc:vars]\nansible_port=2200\n[web:vars]\nblackstart_rack=inline\n",
+        ),
+        (
+            "group_vars/all.yml",
+            "ansible_user: deploy\nblackstart_rack: from-all\n",
+        ),
+        ("group_vars/dc/10-net.yaml", "ansible_host: dc-host\n"),
+        ("group_vars/dc/20-more", "ansible_host: dc-host-2\n"),
+        ("group_vars/dc/.hidden.yml", "ansible_host: hidden\n"),
+        ("group_vars/web", "---\n"),
+        ("host_vars/w2.yml", "ansible_port: 2299\n"),
+        ("host_vars/w3.json", "{\"ansible_user\": \"from-file\"}\n"),
+        ("host_vars/nobody.yml", "ansible_user: [unused\n"),
+    ]);
+    let inventory = loaded.unwrap();
+    let w1 = host(&inventory, "w1");
+    assert_eq!(w1.user().as_deref(), Some("deploy"), "group_vars/all.yml");
+    assert_eq!(
+        w1.address().as_deref(),
+        Some("dc-host-2"),
+        "a directory's files in name order"
+    );
+    assert_eq!(w1.port(), Ok(Some(2200)));
+    // ansible-core's default order: every group's inventory vars, then group_vars/all, then
+    // the other groups' files; so group_vars/all.yml wins over `[web:vars]`.
+    assert_eq!(w1.text_var("blackstart_rack").as_deref(), Some("from-all"));
+    assert_eq!(
+        host(&inventory, "w2").port(),
+        Ok(Some(2299)),
+        "host_vars over the line"
+    );
+    let w3 = host(&inventory, "w3");
+    assert_eq!(
+        w3.user().as_deref(),
+        Some("from-file"),
+        "host_vars over the line"
+    );
+}
+
+#[test]
+fn a_broken_vars_file_is_an_error_at_its_line_and_a_vaulted_one_is_warned_of() {
+    let (_dir, loaded) = load_tree(&[
+        ("inventory.ini", "[web]\nw1\n"),
+        (
+            "group_vars/web.yml",
+            "ansible_user: ok\nansible_port: [2200\n",
+        ),
+    ]);
+    let Err(LoadError::Invalid { path, problems }) = loaded else {
+        panic!("{loaded:?}");
+    };
+    let place = problems[0].place(&path);
+    assert!(place.ends_with("group_vars/web.yml:3"), "{place}");
+    assert!(problems[0].message.contains("invalid YAML"), "{problems:?}");
+    let (_dir, loaded) = load_tree(&[
+        ("inventory.ini", "[web]\nw1\n"),
+        ("group_vars/all.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162\n"),
+    ]);
+    let inventory = loaded.unwrap();
+    let warning = &inventory.warnings[0];
+    assert!(warning.message.contains("vault-encrypted"), "{warning:?}");
+    assert!(warning.place("x").ends_with("group_vars/all.yml:1"));
+}

@@ -223,7 +223,7 @@ impl Reader<'_> {
 }
 
 /// A mapping key as text: YAML allows numbers and booleans as keys.
-fn key_text(key: &Yaml) -> String {
+pub(super) fn key_text(key: &Yaml) -> String {
     match key {
         Yaml::String(text) => text.clone(),
         Yaml::Number(number) => number.to_string(),
@@ -237,7 +237,7 @@ fn key_text(key: &Yaml) -> String {
 }
 
 /// A YAML value as a variable's value; what JSON cannot hold (non-text keys) becomes text.
-fn json(value: &Yaml) -> Value {
+pub(super) fn json(value: &Yaml) -> Value {
     match value {
         Yaml::Tagged(tagged) => json(&tagged.value),
         Yaml::Mapping(mapping) => Value::Object(

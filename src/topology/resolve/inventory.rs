@@ -51,7 +51,7 @@ pub(super) fn hosts_from(raw: &RawTopology, base_dir: &Path, out: &mut Collector
             Ok(inventory) => inventory,
             Err(LoadError::Invalid { path, problems }) => {
                 for problem in problems {
-                    let message = format!("{path}:{}: {}", problem.line, problem.message);
+                    let message = format!("{}: {}", problem.place(&path), problem.message);
                     let diagnostic = match problem.level {
                         Level::Error => out.error(&at, message),
                         Level::Warning => out.warning(&at, message),
@@ -72,21 +72,8 @@ pub(super) fn hosts_from(raw: &RawTopology, base_dir: &Path, out: &mut Collector
         for problem in &inventory.warnings {
             out.warning(
                 &at,
-                format!("{shown}:{}: {}", problem.line, problem.message),
+                format!("{}: {}", problem.place(&shown), problem.message),
             );
-        }
-        let dir = file.parent().unwrap_or(Path::new("."));
-        for vars_dir in ["group_vars", "host_vars"] {
-            if dir.join(vars_dir).is_dir() {
-                out.warning(
-                    &at,
-                    format!(
-                        "{}: `{vars_dir}/` beside the inventory is not read",
-                        dir.join(vars_dir).display()
-                    ),
-                )
-                .hint("set ansible_host, ansible_port and ansible_user in the inventory itself");
-            }
         }
         let mut reader = Reader {
             raw,

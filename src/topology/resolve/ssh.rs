@@ -133,7 +133,8 @@ fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Opti
 /// The SSH settings of one host, and the address to dial when the configuration gives a
 /// `HostName` (only used when the topology sets no `address`). `alias` is what one would
 /// type after `ssh`: the topology's address, or the host's name. Problems are reported when
-/// `out` is given (once per host entry, not once per host of a range).
+/// `out` is given (once per host entry, not once per host of a range); the routes through a
+/// `ProxyCommand` are returned for the caller to refuse (once per line, whichever host).
 pub(super) fn resolve_ssh(
     (own, inherited): (&RawSsh, &RawSsh),
     alias: &str,
@@ -143,48 +144,7 @@ pub(super) fn resolve_ssh(
 ) -> (SshSettings, Option<String>, Vec<CommandRoute>) {
     let mut commands = Vec::new();
     let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
-    let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
-    let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
-    let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
-    let user = pick(|s| s.user.as_ref())
-        .cloned()
-        .or_else(|| found.user.clone())
-        .unwrap_or_else(|| defaults::SSH_USER.into());
-    let port = own
-        .port
-        .or(inherited.port)
-        .or(found.port)
-        .unwrap_or(defaults::SSH_PORT);
-    let (local_user, home) = (tokens::local_user(), tokens::local_home());
-    let context = tokens::Context {
-        host: found.host_name.as_deref().unwrap_or(alias),
-        original: alias,
-        port,
-        remote_user: &user,
-        local_user: &local_user,
-        home: &home,
-        uid: tokens::local_uid(),
-    };
-    let login = SshLogin {
-        key: written_key.or_else(|| config_file(found.identity_file.as_deref(), &context)),
-        known_hosts: written_known.unwrap_or_else(|| {
-            config_file(found.user_known_hosts_file.as_deref(), &context)
-                .unwrap_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir))
-        }),
-        strict_host_key_checking: own
-            .strict_host_key_checking
-            .or(inherited.strict_host_key_checking)
-            .or(found.strict_host_key_checking)
-            .unwrap_or(true),
-        connect_timeout: own
-            .connect_timeout
-            .or(inherited.connect_timeout)
-            .map(|t| t.0)
-            .or(found.connect_timeout)
-            .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
-        user,
-        port,
-    };
+    let login = host_login((own, inherited), alias, &found, base_dir);
     let mut settings = SshSettings {
         login,
         jumps: Vec::new(),
@@ -282,6 +242,58 @@ pub(super) fn refuse_proxy_commands(
              topology (`proxy_jump: none` if the host is reachable directly); running \
              ProxyCommand needs `ssh: { client: openssh }`, which is not available yet",
         );
+    }
+}
+
+/// The host's own login: the topology's fields, then the configuration's (file names with
+/// their tokens expanded), then the built-in defaults.
+fn host_login(
+    (own, inherited): (&RawSsh, &RawSsh),
+    alias: &str,
+    found: &HostConfig,
+    base_dir: &Path,
+) -> SshLogin {
+    let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
+    let written_key = pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir));
+    let written_known = pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir));
+    let user = pick(|s| s.user.as_ref())
+        .cloned()
+        .or_else(|| found.user.clone())
+        .unwrap_or_else(|| defaults::SSH_USER.into());
+    let port = own
+        .port
+        .or(inherited.port)
+        .or(found.port)
+        .unwrap_or(defaults::SSH_PORT);
+    let (local_user, home) = (tokens::local_user(), tokens::local_home());
+    let context = tokens::Context {
+        host: found.host_name.as_deref().unwrap_or(alias),
+        original: alias,
+        port,
+        remote_user: &user,
+        local_user: &local_user,
+        home: &home,
+        uid: tokens::local_uid(),
+    };
+    SshLogin {
+        key: written_key.or_else(|| config_file(found.identity_file.as_deref(), &context)),
+        known_hosts: written_known.unwrap_or_else(|| {
+            config_file(found.user_known_hosts_file.as_deref(), &context)
+                .unwrap_or_else(|| absolute(defaults::KNOWN_HOSTS, base_dir))
+        }),
+        strict_host_key_checking: own
+            .strict_host_key_checking
+            .or(inherited.strict_host_key_checking)
+            .or(found.strict_host_key_checking)
+            .unwrap_or(true),
+        connect_timeout: own
+            .connect_timeout
+            .or(inherited.connect_timeout)
+            .map(|t| t.0)
+            .or(found.connect_timeout)
+            .unwrap_or(defaults::SSH_CONNECT_TIMEOUT),
+        user,
+        port,
     }
 }
 
