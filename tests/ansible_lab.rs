@@ -126,7 +126,11 @@ fn seen_by_blackstart(hosts: &[InventoryHost]) -> BTreeMap<String, Seen> {
 }
 
 fn assert_reads_like_ansible(name: &str, expected_hosts: usize) {
-    let file = fixture(name);
+    assert_file_reads_like_ansible(&fixture(name), name, expected_hosts);
+}
+
+fn assert_file_reads_like_ansible(file: &Path, name: &str, expected_hosts: usize) {
+    let file = file.to_path_buf();
     let theirs = seen_by_ansible(&ansible_list(&file));
     let ours = seen_by_blackstart(&ansible::load(&file).expect("blackstart reads it").hosts);
     assert_eq!(
@@ -153,6 +157,36 @@ fn a_yaml_inventory_with_groups_named_twice_and_priorities_reads_as_ansible_read
 #[test]
 fn an_inventory_without_extension_is_read_as_ini_as_ansible_does() {
     assert_reads_like_ansible("bare", 4);
+}
+
+/// `group_vars/` and `host_vars/` beside the inventory, as files and as a directory: the
+/// user, port and address Ansible merges from them are the ones blackstart reads.
+#[test]
+fn group_vars_and_host_vars_beside_the_inventory_merge_as_ansible_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "hosts.ini",
+        "[web]\nweb1 ansible_host=10.0.0.1\nweb2\n[db]\ndb1 ansible_port=2200\n[prod:children]\nweb\ndb\n",
+    );
+    write(
+        "group_vars/all.yml",
+        "ansible_user: deploy\nansible_port: 22\n",
+    );
+    write("group_vars/prod.yaml", "ansible_port: 2022\n");
+    write("group_vars/web/connection.yml", "ansible_port: 2222\n");
+    write("group_vars/web/other.yml", "unrelated: 1\n");
+    write(
+        "host_vars/web2.yml",
+        "ansible_user: webadmin\nansible_host: 10.0.0.2\n",
+    );
+    write("host_vars/db1", "ansible_host: 10.0.1.1\n");
+    assert_file_reads_like_ansible(&root.join("hosts.ini"), "hosts.ini with vars", 3);
 }
 
 #[test]
