@@ -29,7 +29,9 @@ pub struct ApprovalArgs {
 /// ahead and says so with the digest: cron jobs and the lab tests have no one to ask, and the
 /// digest is also written to the run directory for anyone checking afterwards.
 pub fn approve(prepared: &Prepared, approval: &ApprovalArgs) -> Result<(), Outcome> {
-    let (topology, plan) = (&prepared.topology, &prepared.plan);
+    let topology = &prepared.topology;
+    // The same ETA `plan` quoted when it was reviewed: the capped schedule.
+    let plan = &blackstart::drill::scheduled(topology, (*prepared.plan).clone());
     let digest = &prepared.info.plan_digest;
     let options = review_options(topology, &prepared.procedures, plan, digest.clone());
     print!("{}", render_summary(topology, plan, &options));
