@@ -4,6 +4,7 @@
 //! The data path: [`topology`] (format, validation) → [`graph`] (steps, cycles) → [`load`]
 //! (a topology checked by both) → [`plan`] (waves, earliest starts, critical path, ETA) → run → journal → report.
 
+pub mod digest;
 pub mod drill;
 pub mod event;
 pub mod graph;

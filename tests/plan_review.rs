@@ -5,6 +5,7 @@ mod support;
 
 use serde_json::Value;
 use support::cli::{blackstart, text};
+use support::snapshot::assert_snapshot;
 
 fn plan_json(args: &[&str]) -> Value {
     let mut all = vec!["plan", "--format", "json"];
@@ -64,29 +65,6 @@ fn tier_keeps_its_subsystems_and_what_they_need() {
     let bad = blackstart(&["plan", "--tier", "S0"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("write S1..S9"), "{}", text(&bad));
-}
-
-/// Compares `actual` with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it. (Same
-/// rule as the text-plan snapshot in validate_cli.rs.)
-fn snapshot(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|value| value == "1") || !path.exists() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap();
-    let differs = expected
-        .lines()
-        .zip(actual.lines())
-        .position(|(want, got)| want != got);
-    assert!(
-        expected == actual,
-        "{} differs from the output at line {} (review, then rerun with UPDATE_SNAPSHOTS=1)",
-        path.display(),
-        differs.map_or(0, |line| line + 1)
-    );
 }
 
 fn reference_plan(args: &[&str]) -> String {
@@ -161,7 +139,7 @@ fn the_reference_plan_summary_counts_hosts_spares_people_and_tiers() {
             "missing {expected:?} in:\n{summary}"
         );
     }
-    snapshot("social-network-plan-summary.txt", summary);
+    assert_snapshot("social-network-plan-summary.txt", summary);
 }
 
 #[test]
@@ -241,4 +219,28 @@ fn run_refuses_a_plan_whose_digest_is_not_the_reviewed_one_before_any_action() {
         !run_dir.exists(),
         "nothing was done, not even the run directory"
     );
+}
+
+/// Deleting a snapshot must fail the suite, not quietly write a new one and pass.
+#[test]
+fn a_missing_snapshot_fails_unless_blessed() {
+    if support::snapshot::blessing() {
+        return; // Blessing would write the file this test needs to be absent.
+    }
+    let missing = std::panic::catch_unwind(|| {
+        assert_snapshot("never-written-by-any-test.txt", "output\n");
+    });
+    assert!(missing.is_err(), "a missing snapshot passed");
+    let never_written = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/never-written-by-any-test.txt");
+    assert!(!never_written.exists(), "a missing snapshot was written");
+}
+
+/// A difference is shown as the lines around it, the snapshot's with `-`, the output's with `+`.
+#[test]
+fn a_differing_snapshot_shows_the_lines_that_differ() {
+    let diff = support::snapshot::first_difference("a\nb\nc\n", "a\nB\nc\n");
+    assert_eq!(diff, "@@ line 2 @@\n a\n-b\n-c\n+B\n+c\n");
+    let endings = support::snapshot::first_difference("a\n", "a");
+    assert!(endings.contains("final newline"), "{endings}");
 }

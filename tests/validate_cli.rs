@@ -2,11 +2,14 @@
 //! every shipped topology validates, every broken one is refused with its place in the file
 //! (exit 2, no panic), and the plans keep their promises (order, scope, critical path).
 
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::snapshot::assert_snapshot;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
 
@@ -648,34 +651,7 @@ fn minimal_text_plan_shows_waves_hosts_commands_critical_path_and_eta() {
     ] {
         assert!(text.contains(fragment), "missing {fragment:?} in:\n{text}");
     }
-    snapshot("minimal-plan.txt", &text);
-}
-
-/// Compares `actual` with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn snapshot(name: &str, actual: &str) {
-    let path = root().join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|value| value == "1") || !path.exists() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap();
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(want, got)| want != got)
-            .map_or_else(
-                || expected.lines().count().min(actual.lines().count()) + 1,
-                |l| l + 1,
-            );
-        panic!(
-            "{} differs from the output at line {line} (review, then rerun with UPDATE_SNAPSHOTS=1):\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            expected.lines().nth(line - 1).unwrap_or("<end>"),
-            actual.lines().nth(line - 1).unwrap_or("<end>")
-        );
-    }
+    assert_snapshot("minimal-plan.txt", &text);
 }
 
 #[test]

@@ -363,19 +363,6 @@ pub fn events(records: &[Record]) -> Vec<(Duration, Event)> {
         .collect()
 }
 
-/// A stable 64-bit FNV-1a digest, for recognising the same topology and scope on resume.
-/// Not a security measure.
-pub fn digest(parts: &[&[u8]]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.iter().chain(&[0xff]) {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
-}
-
 /// When the run recovered: the time the last step first became ready, once all `steps`
 /// have (none before). The one definition `simulate`, `status`, the report and the summary
 /// quote; a resume re-journals the steps already ready, so each step counts from its first.

@@ -5,7 +5,7 @@
 use super::actions::node_commands;
 use super::power::{command_line as power_command_line, PowerAction};
 use super::Plan;
-use crate::journal;
+use crate::digest::digest;
 use crate::scope::Scope;
 use crate::topology::Topology;
 
@@ -44,7 +44,7 @@ pub fn plan_digest<'a>(
         parts.push(source.as_bytes());
     }
     parts.extend([scope_text.as_bytes(), rendered.as_bytes()]);
-    journal::digest(&parts)
+    digest(&parts)
 }
 
 #[cfg(test)]

@@ -12,3 +12,4 @@ pub mod lab_scripts;
 pub mod netns;
 pub mod procs;
 pub mod redfish;
+pub mod snapshot;
