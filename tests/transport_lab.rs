@@ -41,6 +41,19 @@ async fn wait_ssh(remote: &SshRemote, host: &blackstart::topology::Host) -> Dura
     panic!("{}: SSH did not answer", host.name);
 }
 
+/// Polls `done` until it holds or `limit` passes (without blocking the runtime); whether it
+/// held.
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_exec_returns_output_and_exit_code() {
     let lab = Lab::start_with("sx", (77, 10), 1, &[0]);
@@ -253,16 +266,18 @@ async fn ipmi_power_switches_the_hosts_sshd() {
         .expect("exec after power on");
     assert_eq!(out.stdout, "up\n");
 
-    // Off kills the sshd and its sessions.
+    // Off kills the sshd and its sessions. The session leaves a mark once it runs, and the
+    // power goes off only then: a session that never started cannot pass for a cut one.
+    let mark = lab.dir.join("session-running");
     let session = {
         let (remote, host) = (remote.clone(), host.clone());
-        tokio::spawn(async move {
-            remote
-                .exec(&host, "sleep 30", Duration::from_secs(20))
-                .await
-        })
+        let command = format!("touch {}; sleep 30", mark.display());
+        tokio::spawn(async move { remote.exec(&host, &command, Duration::from_secs(20)).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        wait_for(T, || mark.exists()).await,
+        "the session did not start within {T:?}"
+    );
     let start = Instant::now();
     assert_eq!(
         power.power(&host, PowerAction::Off).await.unwrap(),
@@ -274,11 +289,16 @@ async fn ipmi_power_switches_the_hosts_sshd() {
         PowerState::Off
     );
     assert!(!lab.is_on(0));
-    let cut = session.await.unwrap();
-    assert!(
-        cut.is_err() || cut.as_ref().unwrap().exit_code != Some(0),
-        "{cut:?}"
-    );
+    // Cut when the power went: it ends long before its 30 s sleep or its 20 s limit, and
+    // neither with success nor as a timeout.
+    let cut = tokio::time::timeout(T, session)
+        .await
+        .expect("the session outlived its host's power")
+        .unwrap();
+    match &cut {
+        Ok(out) => assert_ne!(out.exit_code, Some(0), "{cut:?}"),
+        Err(err) => assert!(!matches!(err, TransportError::Timeout { .. }), "{err:?}"),
+    }
     let err = remote
         .exec(&host, "true", Duration::from_secs(2))
         .await
