@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use blackstart::event::{Action, Event, PowerReport};
 use blackstart::journal::{Entry, Record};
 use support::cli::{
-    read_journal, ready_times, spawn, spawn_run, text, wait_bounded, wait_for_journal, RUN_LIMIT,
+    actions, read_journal, ready_times, spawn, spawn_run, starts, text, wait_bounded,
+    wait_for_journal, RUN_LIMIT,
 };
 use support::lab::{Lab, LabSecret, BMC_USER};
 
@@ -68,40 +69,29 @@ fn spawn_resume(run_dir: &Path) -> Child {
 }
 
 fn has_start(records: &[Record], step: &str) -> bool {
-    records.iter().any(|r| {
-        matches!(&r.entry, Entry::Action { action: Action::Start { .. }, label, .. }
-            if label.starts_with(&format!("{step} on ")))
-    })
+    starts(records)
+        .iter()
+        .any(|(label, _)| label.starts_with(&format!("{step} on ")))
 }
 
 fn count_adopts(records: &[Record]) -> usize {
-    records
+    actions(records)
         .iter()
-        .filter(|r| {
-            matches!(
-                &r.entry,
-                Entry::Action {
-                    action: Action::Adopt { .. },
-                    ..
-                }
-            )
-        })
+        .filter(|action| matches!(action, Action::Adopt { .. }))
         .count()
 }
 
-fn adopted_ok(records: &[Record]) -> usize {
+/// Journaled events that `wanted` picks.
+fn count_events(records: &[Record], wanted: impl Fn(&Event) -> bool) -> usize {
     records
         .iter()
-        .filter(|r| {
-            matches!(
-                &r.entry,
-                Entry::Event {
-                    event: Event::Adopted { result: Ok(()), .. },
-                    ..
-                }
-            )
-        })
+        .filter(|r| matches!(&r.entry, Entry::Event { event, .. } if wanted(event)))
         .count()
+}
+
+/// Waits (bounded) until the service on `service` (`address:port`) has logged its start.
+fn wait_for_service_start(lab: &Lab, service: &str) -> bool {
+    support::lab::wait_until(RUN_LIMIT, || starts_by_service(lab).contains_key(service))
 }
 
 /// The incident of the issue: a service that needs 3 s to listen, the controller killed while
@@ -134,7 +124,7 @@ fn a_start_in_flight_at_a_kill_is_adopted_never_started_twice() {
         let child = spawn_run(&topology, &run_dir);
         let at_service = trial % 2 == 1;
         let reached = if at_service {
-            support::lab::wait_until(RUN_LIMIT, || starts_by_service(&lab).contains_key(&service))
+            wait_for_service_start(&lab, &service)
         } else {
             wait_for_journal(&run_dir, RUN_LIMIT, |records| has_start(records, "slow"))
         };
@@ -166,7 +156,10 @@ fn a_start_in_flight_at_a_kill_is_adopted_never_started_twice() {
             "trial {trial}: the resume adopted the start in flight"
         );
         if at_service {
-            assert_eq!(adopted_ok(&after[before..]), 1, "trial {trial}: {shown}");
+            let adopted = count_events(&after[before..], |event| {
+                matches!(event, Event::Adopted { result: Ok(()), .. })
+            });
+            assert_eq!(adopted, 1, "trial {trial}: {shown}");
             assert!(shown.contains("ADOPTED"), "trial {trial}: {shown}");
             assert!(
                 shown.contains("not started again"),
@@ -194,10 +187,7 @@ fn two_kills_in_a_row_still_start_once() {
     let run_dir = lab.dir.join("run-twice");
     let service = format!("{}:{port}", lab.hosts[0].address);
     let child = spawn_run(&topology, &run_dir);
-    assert!(support::lab::wait_until(RUN_LIMIT, || starts_by_service(
-        &lab
-    )
-    .contains_key(&service)));
+    assert!(wait_for_service_start(&lab, &service));
     kill(child);
     let first_resume = spawn_resume(&run_dir);
     assert!(
@@ -317,10 +307,7 @@ fn a_host_that_loses_power_mid_start_is_powered_on_and_started_again() {
     let run_dir = lab.dir.join("run-power");
     let service = format!("{}:{port}", lab.hosts[0].address);
     let child = spawn_run(&topology, &run_dir);
-    assert!(support::lab::wait_until(RUN_LIMIT, || starts_by_service(
-        &lab
-    )
-    .contains_key(&service)));
+    assert!(wait_for_service_start(&lab, &service));
     let began = Instant::now();
     let off = std::process::Command::new("timeout")
         .args(["20", "ipmitool", "-I", "lanplus", "-C", "3", "-H"])
@@ -353,18 +340,15 @@ fn a_host_that_loses_power_mid_start_is_powered_on_and_started_again() {
         "powered on at the start and again after the loss"
     );
     let journal = read_journal(&run_dir);
-    let rechecked_off = journal.iter().any(|r| {
+    let rechecked_off = count_events(&journal, |event| {
         matches!(
-            &r.entry,
-            Entry::Event {
-                event: Event::Rechecked {
-                    result: Ok(PowerReport::Off),
-                    ..
-                },
+            event,
+            Event::Rechecked {
+                result: Ok(PowerReport::Off),
                 ..
             }
         )
-    });
+    }) > 0;
     assert!(rechecked_off, "the BMC was asked and said off");
     assert!(shown.contains("POWER LOST"), "{shown}");
 }
