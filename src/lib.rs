@@ -10,6 +10,7 @@ pub mod event;
 pub mod graph;
 pub mod journal;
 pub mod load;
+pub mod night;
 pub mod plan;
 pub mod playbook;
 pub mod rehearsal;

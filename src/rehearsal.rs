@@ -87,7 +87,7 @@ pub async fn baseline<P: Power, R: Remote, Q: Probe>(
                         },
                     )
                     .await;
-                if matches!(outcome.event, Event::Probed { healthy: true, .. }) {
+                if outcome.event.found_healthy() {
                     result.healthy.push(label(topology, plan, step_id, host));
                 }
             }

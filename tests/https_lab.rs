@@ -104,13 +104,15 @@ async fn an_https_check_trusts_its_ca_file_refuses_an_unknown_issuer_and_says_so
     let err = probe
         .check(&host, &check(trusting(&ca), Some("absent")), limit)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("lacks \"absent\""), "{err}");
 
     let err = probe
         .check(&host, &check(trusting(&other_ca), None), limit)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("TLS") && err.contains(other_ca.to_str().unwrap()),
         "a certificate from another CA is refused, naming the CA file trusted: {err}"
@@ -118,7 +120,8 @@ async fn an_https_check_trusts_its_ca_file_refuses_an_unknown_issuer_and_says_so
     let err = probe
         .check(&host, &check(TlsTrust::default(), None), limit)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("TLS") && err.contains("system"),
         "the system's CAs do not know the lab CA: {err}"

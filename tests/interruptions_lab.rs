@@ -11,7 +11,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use blackstart::event::{Action, Event, PowerReport};
-use blackstart::journal::{Entry, Record};
+use blackstart::journal::{Entry, Record, RunOutcome};
 use support::cli::{
     actions, read_journal, ready_times, spawn, spawn_run, starts, text, wait_bounded,
     wait_for_journal, RUN_LIMIT,
@@ -351,4 +351,85 @@ fn a_host_that_loses_power_mid_start_is_powered_on_and_started_again() {
     }) > 0;
     assert!(rechecked_off, "the BMC was asked and said off");
     assert!(shown.contains("POWER LOST"), "{shown}");
+}
+
+/// Ctrl-C and a refused request are journal records, not only lines on one terminal: the
+/// journal says a person stopped the run (and the run then says interrupted), and that a
+/// `retry` naming nothing that failed was refused and changed nothing.
+#[test]
+fn a_ctrl_c_and_a_refused_request_are_records_in_the_journal() {
+    let lab = Lab::start("ic", (87, 18), 1);
+    lab.power_on(0);
+    let topology = write_topology(
+        &lab,
+        &format!(
+            "subsystems:\n{}{}",
+            subsystem(&lab, "slow", &[0], 7300, 4.0, "    ready_timeout: 10s\n"),
+            subsystem(&lab, "after", &[0], 7301, 0.1, "    requires: [slow]\n")
+        ),
+        "topology.yaml",
+    );
+    let run_dir = lab.dir.join("run/stopped");
+    let child = spawn_run(&topology, &run_dir);
+    assert!(
+        wait_for_journal(&run_dir, RUN_LIMIT, |records| has_start(records, "slow")),
+        "the start was journaled"
+    );
+    let stopped_at = Instant::now();
+    // SAFETY: a plain signal to a child this test spawned and still owns.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(30),
+        "the stop waited for the start in flight only"
+    );
+    let records = read_journal(&run_dir);
+    let kinds: Vec<&Entry> = records
+        .iter()
+        .map(|r| &r.entry)
+        .filter(|e| {
+            matches!(
+                e,
+                Entry::StopRequested | Entry::RunFinished { .. } | Entry::RunStarted { .. }
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            kinds[..],
+            [
+                Entry::RunStarted { .. },
+                Entry::StopRequested,
+                Entry::RunFinished {
+                    outcome: RunOutcome::Interrupted
+                }
+            ]
+        ),
+        "{kinds:?}"
+    );
+    // Nothing failed: a retry of `slow` names nothing to re-arm and is refused, on the
+    // terminal (exit 2) and in the journal.
+    let before = records.len();
+    let retry = spawn(&["retry", run_dir.to_str().unwrap(), "slow"]);
+    let retry = wait_bounded(retry, RUN_LIMIT);
+    assert_eq!(retry.status.code(), Some(2), "{}", text(&retry));
+    let records = read_journal(&run_dir);
+    assert_eq!(
+        records.len(),
+        before + 1,
+        "one record, nothing else changed"
+    );
+    assert!(
+        matches!(&records[before].entry, Entry::RequestRefused { request, why }
+            if request == "retry slow" && why.contains("no failed node")),
+        "{:?}",
+        records[before].entry
+    );
+    // `status` reads the new records without tripping on them.
+    let status = wait_bounded(spawn(&["status", run_dir.to_str().unwrap()]), RUN_LIMIT);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert!(text(&status).contains("interrupted"), "{}", text(&status));
 }

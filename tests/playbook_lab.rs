@@ -6,10 +6,10 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use blackstart::event::{Action, Event};
-use blackstart::journal::Entry;
+use blackstart::journal::{Entry, RunOutcome};
 use support::cli::{
-    actions, blackstart, read_journal, ready_times, run_in, spawn_run, starts, status_times, text,
-    wait_bounded, wait_for_journal, RUN_LIMIT,
+    actions, blackstart, read_journal, ready_times, run_in, spawn, spawn_run, starts, status_times,
+    text, wait_bounded, wait_for_journal, RUN_LIMIT,
 };
 use support::lab::{Lab, LabSecret};
 
@@ -67,7 +67,7 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
     let checks: Vec<(String, bool)> = records
         .iter()
         .filter_map(|r| match &r.entry {
-            Entry::Preflight { name, ok, .. } => Some((name.clone(), *ok)),
+            Entry::Preflight { check, result, .. } => Some((check.clone(), result.is_ok())),
             _ => None,
         })
         .collect();
@@ -89,7 +89,12 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
         records[0].entry
     );
     assert!(
-        matches!(&records.last().unwrap().entry, Entry::RunFinished { outcome } if outcome.contains("preflight")),
+        matches!(
+            &records.last().unwrap().entry,
+            Entry::RunFinished {
+                outcome: RunOutcome::PreflightFailed
+            }
+        ),
         "and ends with the failed preflight"
     );
     // A journal of another format is refused by name, even with preflight records first
@@ -120,6 +125,55 @@ fn a_failing_preflight_stops_the_run_before_any_power_or_start_action() {
     let said = text(&status);
     assert_eq!(status.status.code(), Some(2), "{said}");
     assert!(said.contains("journal format 1"), "{said}");
+
+    // A check that only blocks `svc` holds it once: the hold is journaled when the check
+    // fails, and a resume replays it without writing it again.
+    let blocking = write(
+        &lab.dir.join("blocking.yaml"),
+        &format!(
+            "playbook: backups-block\ntopology: {}\npreflight:\n  - name: backup-is-real\n    on: {{ hosts: [pa1] }}\n    file: {{ path: {}, max_age: 1d, min_size: 1 }}\n    on_failure: block\n    blocks: [svc]\n",
+            topology.display(),
+            backup.display()
+        ),
+    );
+    let run_dir = lab.dir.join("run-blocked");
+    let output = run_in(&blocking, &run_dir);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let holds = |records: &[blackstart::journal::Record]| {
+        records
+            .iter()
+            .filter(|r| {
+                matches!(
+                    &r.entry,
+                    Entry::Event {
+                        event: Event::Held { .. },
+                        step: Some(step),
+                        ..
+                    } if step == "svc"
+                )
+            })
+            .count()
+    };
+    assert_eq!(holds(&read_journal(&run_dir)), 1, "held once");
+    let resumed = wait_bounded(
+        spawn(&["run", "--resume", run_dir.to_str().unwrap()]),
+        RUN_LIMIT,
+    );
+    assert_eq!(resumed.status.code(), Some(1), "{}", text(&resumed));
+    let records = read_journal(&run_dir);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| matches!(r.entry, Entry::RunStarted { .. }))
+            .count(),
+        2,
+        "the resume ran"
+    );
+    assert_eq!(
+        holds(&records),
+        1,
+        "a resume does not journal the hold again"
+    );
 
     // A real backup lets the same playbook through.
     std::fs::write(&backup, "tables\n").unwrap();
@@ -240,9 +294,8 @@ fn a_replicated_store_starts_from_its_most_advanced_member() {
         .find_map(|r| match &r.entry {
             Entry::Event {
                 event: Event::StartFinished { result: Ok(()), .. },
-                label,
                 ..
-            } if label == "galera on pc2" => Some(r.t_ms),
+            } if r.entry.label() == "galera on pc2" => Some(r.t_ms),
             _ => None,
         })
         .expect("leader healthy");
@@ -514,7 +567,7 @@ fn a_drill_killed_during_power_off_resumes_without_switching_any_host_off_twice(
         .rposition(|r| matches!(r.entry, Entry::RunStarted { .. }))
         .unwrap();
     let about = |r: &blackstart::journal::Record, name: &str| match &r.entry {
-        Entry::Action { label, .. } | Entry::Event { label, .. } => label == name,
+        Entry::Action { .. } | Entry::Event { .. } => r.entry.label() == name,
         _ => false,
     };
     for host in 1..=6 {

@@ -192,7 +192,7 @@ fn cold_start_powers_on_over_ipmi_and_starts_in_dependency_order_then_a_rerun_st
             matches!(
                 &r.entry,
                 Entry::Event {
-                    event: Event::Probed { healthy: true, .. },
+                    event: Event::Probed { result: Ok(()), .. },
                     ..
                 }
             )
@@ -388,10 +388,9 @@ fn killed_mid_run_then_resumed_restarts_nothing_that_was_healthy() {
                 Entry::Event {
                     event:
                         Event::StartFinished { result: Ok(()), .. }
-                        | Event::Probed { healthy: true, .. },
-                    label,
+                        | Event::Probed { result: Ok(()), .. },
                     ..
-                } => Some(label.clone()),
+                } => Some(r.entry.label()),
                 _ => None,
             })
             .collect();
@@ -452,9 +451,9 @@ fn a_hanging_start_is_cut_and_retried_and_a_progressing_slow_start_is_left_alone
             .filter_map(|r| match &r.entry {
                 Entry::Event {
                     event: Event::StartFinished { result, .. },
-                    label,
+                    step: Some(id),
                     ..
-                } if step_of(label) == step => Some(result.clone().map_err(|why| why.to_string())),
+                } if id == step => Some(result.clone().map_err(|why| why.to_string())),
                 _ => None,
             })
             .collect()
@@ -628,11 +627,15 @@ fn a_service_that_becomes_healthy_just_after_its_ready_timeout_is_started_exactl
     let timed_out_then_found_healthy = records
         .iter()
         .filter_map(|r| match &r.entry {
-            Entry::Event { label, event, .. } if step_of(label) == "cache" => Some(event),
+            Entry::Event {
+                step: Some(id),
+                event,
+                ..
+            } if id == "cache" => Some(event),
             _ => None,
         })
         .skip_while(|event| !matches!(event, Event::StartFinished { result: Err(_), .. }))
-        .any(|event| matches!(event, Event::Probed { healthy: true, .. }));
+        .any(|event| matches!(event, Event::Probed { result: Ok(()), .. }));
     assert!(
         timed_out_then_found_healthy,
         "the journal shows the timed-out attempt, then a probe that found cache healthy"

@@ -492,12 +492,14 @@ async fn probes_against_the_lab_service() {
     let err = probe
         .check(&host, &http(204, None), short)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("answered 200, expected 204"), "{err}");
     let err = probe
         .check(&host, &http(200, Some("ready")), short)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("lacks \"ready\""), "{err}");
     // https is spoken now (tests/https_lab.rs): a plain-HTTP server fails the handshake.
     let https = RenderedCheck::Http(HttpCheck {
@@ -510,6 +512,7 @@ async fn probes_against_the_lab_service() {
         .check(&host, &https, short)
         .await
         .unwrap_err()
+        .to_string()
         .contains("TLS"));
 
     let cmd = |command: &str, exit_code: i32| RenderedCheck::Command {
@@ -527,7 +530,8 @@ async fn probes_against_the_lab_service() {
     let err = probe
         .check(&host, &cmd("echo bad >&2; exit 1", 0), short)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("exited 1, expected 0") && err.contains("bad"),
         "{err}"
@@ -549,7 +553,11 @@ async fn probes_against_the_lab_service() {
         std::net::TcpStream::connect((host.address.as_str(), port)).is_err()
     });
     assert!(gone, "service still listening after --stop");
-    let err = probe.check(&host, &tcp, short).await.unwrap_err();
+    let err = probe
+        .check(&host, &tcp, short)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&format!("{}:{port}", host.address)), "{err}");
     eprintln!("COST http probe: {http_cost:?}; service start over ssh: {started:?}");
 }

@@ -38,6 +38,18 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
         match requests::events_for(&prepared.topology, &prepared.plan, &scheduler, &request) {
             Ok(events) => events,
             Err(why) => {
+                // Refused requests are records too: the journal says what people asked for.
+                if let Ok(mut journal) = Journal::open(dir, Duration::ZERO) {
+                    let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
+                    journal.append(
+                        offset,
+                        journal::Entry::RequestRefused {
+                            request: request.to_string(),
+                            why: why.clone(),
+                        },
+                    );
+                    journal.sync()?;
+                }
                 eprintln!(
                     "error: {why}; `blackstart status {}` shows the run",
                     dir.display()
@@ -49,7 +61,7 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
         Ok(mut journal) => {
             let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
             for event in events {
-                let label = narrate::event_label(
+                let (step, host) = narrate::event_subject(
                     &prepared.topology,
                     &prepared.plan,
                     scheduler.nodes(),
@@ -58,7 +70,8 @@ fn request(dir: &Path, request: Request) -> anyhow::Result<Outcome> {
                 journal.append(
                     offset,
                     journal::Entry::Event {
-                        label,
+                        step,
+                        host,
                         event,
                         duration_ms: 0,
                         output: None,

@@ -7,27 +7,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use blackstart::journal::{self, RunInfo};
 use blackstart::plan::{plan_digest, Plan};
-use blackstart::playbook::Procedures;
-use blackstart::rehearsal;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::scope::Scope;
-use blackstart::topology::Topology;
 
 use super::load::load_any;
 use super::Outcome;
 
-/// A topology or playbook loaded and planned for a run.
-#[derive(Clone)]
-pub struct Prepared {
-    /// The topology, with the playbook's steps.
-    pub topology: Arc<Topology>,
-    /// The plan.
-    pub plan: Arc<Plan>,
-    /// What the run directory records.
-    pub info: RunInfo,
-    /// The playbook's procedures (empty for a bare topology).
-    pub procedures: Procedures,
-}
+pub use blackstart::night::{scheduler_for, Prepared};
 
 /// Loads `file` (topology or playbook) and plans it. `scope` of `None` keeps the
 /// playbook's own scope.
@@ -57,25 +43,6 @@ pub fn prepare(
         info,
         procedures: loaded.procedures,
     }))
-}
-
-/// The scheduler of a prepared run with its journal replayed: a real drill powers its
-/// hosts off first, and its replay must know that to read its events.
-pub fn scheduler_for(prepared: &Prepared, records: &[journal::Record]) -> Scheduler {
-    let (topology, plan) = (&prepared.topology, &prepared.plan);
-    let mut scheduler = Scheduler::new(topology, plan, prepared.info.seed);
-    if prepared.procedures.drill.is_some() {
-        scheduler.power_off_first(rehearsal::hosts_to_power_off(topology, plan));
-    }
-    // Power checks in the order the plan needs the hosts: no more at once than the BMC
-    // transport runs, or they reach its queue in any order.
-    scheduler.limit_power_checks(bmc_call_cap(topology));
-    journal::replay(scheduler, records)
-}
-
-/// BMC calls in flight at once, over the whole fleet.
-pub fn bmc_call_cap(topology: &Topology) -> usize {
-    (topology.policy.parallelism as usize).min(32)
 }
 
 /// A run directory read back: what ran, the replayed scheduler, the journal.

@@ -63,7 +63,8 @@ impl Calibration {
         for record in records {
             let Entry::Event {
                 event,
-                label,
+                step,
+                host,
                 duration_ms,
                 ..
             } = record.entry
@@ -82,7 +83,7 @@ impl Calibration {
                 Event::PoweredOn { result: Ok(()), .. } => self.power_on.push((self.runs, took)),
                 Event::SshReady { result, .. } => {
                     self.ssh_waited += 1;
-                    match (result, class(&label)) {
+                    match (result, host.as_deref().and_then(class)) {
                         (Ok(()), Some(class)) => {
                             self.ssh_ready.entry(class).or_default().push(took)
                         }
@@ -93,7 +94,7 @@ impl Calibration {
                 Event::Probed { .. } => self.probe.push(took),
                 Event::StartFinished { result, .. } => {
                     self.start_attempts += 1;
-                    let step = label.split(" on ").next().unwrap_or_default().to_string();
+                    let step = step.unwrap_or_default();
                     match result {
                         Ok(()) => self.starts.entry(step).or_default().push((self.runs, took)),
                         Err(_) => self.start_failures += 1,

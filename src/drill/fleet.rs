@@ -303,21 +303,18 @@ impl<'a> World<'a> {
                 }
                 // Only a timeline shows the probe's words: unrecorded runs skip the copy
                 // (one per probe, thousands per run).
-                let detail = if !self.config.timeline {
-                    String::new()
-                } else if healthy {
-                    "healthy".to_string()
+                let result = if healthy {
+                    Ok(())
                 } else {
-                    "not running".to_string()
+                    Err(Reason::CheckFailed {
+                        detail: if self.config.timeline {
+                            "not running".to_string()
+                        } else {
+                            String::new()
+                        },
+                    })
                 };
-                (
-                    delay,
-                    Event::Probed {
-                        node,
-                        healthy,
-                        detail,
-                    },
-                )
+                (delay, Event::Probed { node, result })
             }
             Action::Start { node, attempt } => {
                 let host = target.host;

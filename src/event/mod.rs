@@ -135,10 +135,9 @@ pub enum Event {
     Probed {
         /// The node.
         node: NodeId,
-        /// True when the node was already healthy.
-        healthy: bool,
-        /// What the probe saw.
-        detail: String,
+        /// Ok when the node was already healthy; otherwise what the probe saw
+        /// ([`Reason::NoHealthCheck`] when there is nothing to probe).
+        result: Result<(), Reason>,
     },
     /// Result of [`Action::Start`].
     StartFinished {
@@ -259,6 +258,11 @@ impl Action {
 }
 
 impl Event {
+    /// True for a probe that found its node already healthy.
+    pub fn found_healthy(&self) -> bool {
+        matches!(self, Event::Probed { result: Ok(()), .. })
+    }
+
     /// The host an event is about, for host events.
     pub fn host(&self) -> Option<HostId> {
         match self {

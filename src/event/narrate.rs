@@ -7,13 +7,31 @@ use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, Topology};
 use crate::units::count;
 
-/// `step on host` for node actions, the host name for host actions.
-pub fn label(topology: &Topology, plan: &Plan, nodes: &[Node], action: &Action) -> String {
+/// The step and host an action or event is about, as the journal names them: node work
+/// has both, host work the host, a person's acknowledgement or a hold the step.
+pub type Subject = (Option<String>, Option<String>);
+
+/// The step and host `action` is about.
+pub fn action_subject(
+    topology: &Topology,
+    plan: &Plan,
+    nodes: &[Node],
+    action: &Action,
+) -> Subject {
     match (action.host(), action.node()) {
-        (Some(host), _) => topology.hosts[host].name.clone(),
-        (_, Some(node)) => node_label(topology, plan, nodes, node),
-        (None, None) => String::new(),
+        (Some(host), _) => (None, Some(topology.hosts[host].name.clone())),
+        (_, Some(node)) => node_subject(topology, plan, nodes, node),
+        (None, None) => (None, None),
     }
+}
+
+/// The step and host of node `node`.
+pub fn node_subject(topology: &Topology, plan: &Plan, nodes: &[Node], node: NodeId) -> Subject {
+    let node = &nodes[node];
+    (
+        Some(plan.steps[node.step].id.clone()),
+        Some(topology.hosts[node.host].name.clone()),
+    )
 }
 
 /// `step on host`.
@@ -25,17 +43,19 @@ pub fn node_label(topology: &Topology, plan: &Plan, nodes: &[Node], node: NodeId
     )
 }
 
-/// `step on host` for node events, the host or step name for the others.
-pub fn event_label(topology: &Topology, plan: &Plan, nodes: &[Node], event: &Event) -> String {
+/// The step and host `event` is about.
+pub fn event_subject(topology: &Topology, plan: &Plan, nodes: &[Node], event: &Event) -> Subject {
     if let Some(host) = event.host() {
-        return topology.hosts[host].name.clone();
+        return (None, Some(topology.hosts[host].name.clone()));
     }
     if let Some(node) = event.node() {
-        return node_label(topology, plan, nodes, node);
+        return node_subject(topology, plan, nodes, node);
     }
     match event {
-        Event::Acknowledged { step, .. } | Event::Held { step, .. } => plan.steps[*step].id.clone(),
-        _ => String::new(),
+        Event::Acknowledged { step, .. } | Event::Held { step, .. } => {
+            (Some(plan.steps[*step].id.clone()), None)
+        }
+        _ => (None, None),
     }
 }
 
@@ -58,12 +78,10 @@ pub fn describe(event: &Event) -> String {
         Event::SshReady {
             result: Err(why), ..
         } => format!("SSH FAILED: {why}"),
-        Event::Probed { healthy: true, .. } => "already healthy: left alone".into(),
+        Event::Probed { result: Ok(()), .. } => "already healthy: left alone".into(),
         Event::Probed {
-            healthy: false,
-            detail,
-            ..
-        } => format!("not healthy yet ({detail})"),
+            result: Err(why), ..
+        } => format!("not healthy yet ({why})"),
         Event::StartFinished {
             attempt,
             result: Ok(()),

@@ -82,6 +82,14 @@ pub enum Reason {
         /// What the last health check saw.
         last: String,
     },
+    /// A health or preflight check ran and did not pass: the service answered otherwise,
+    /// or not at all.
+    CheckFailed {
+        /// What the check saw.
+        detail: String,
+    },
+    /// The step has no health check: whether it is healthy cannot be told, so it is started.
+    NoHealthCheck,
     /// A preflight check failed, so the step is held back.
     PreflightHeld {
         /// The check.
@@ -148,6 +156,8 @@ impl Reason {
             Reason::NotHealthyWithin { limit_ms, .. } => {
                 format!("not healthy within {}", ms(*limit_ms))
             }
+            Reason::CheckFailed { .. } => "check failed".into(),
+            Reason::NoHealthCheck => "no health check: cannot tell, will start".into(),
             Reason::PreflightHeld { check, .. } => format!("preflight {check:?} failed"),
             Reason::OrderingRefused { .. } => "ordering refused a first member".into(),
             Reason::BadValue { .. } => "ordering value unreadable".into(),
@@ -170,7 +180,8 @@ impl fmt::Display for Reason {
             Reason::NoAnswerAfterBoot { last, .. } => write!(f, "{}: {last}", self.cause()),
             Reason::Unreachable { detail } => write!(f, "SSH: {detail}"),
             Reason::ExitStatus { last_line, .. } => write!(f, "{}: {last_line}", self.cause()),
-            Reason::CommandTimeout { .. } => f.write_str(&self.cause()),
+            Reason::CommandTimeout { .. } | Reason::NoHealthCheck => f.write_str(&self.cause()),
+            Reason::CheckFailed { detail } => f.write_str(detail),
             Reason::NotHealthyWithin { last, .. } => write!(f, "{}: {last}", self.cause()),
             Reason::PreflightHeld {
                 check,

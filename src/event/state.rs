@@ -138,6 +138,31 @@ pub enum StepFailure {
     },
 }
 
+/// How a run (or this process's part of it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every step is ready.
+    Succeeded,
+    /// A step failed or stayed blocked.
+    Failed,
+    /// Stopped on request (Ctrl-C) before the end.
+    Interrupted,
+    /// A preflight check that stops the run failed: nothing was powered on or started.
+    PreflightFailed,
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+            RunOutcome::PreflightFailed => "preflight failed",
+        })
+    }
+}
+
 /// Whether a process still works on the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -146,8 +171,8 @@ pub enum RunState {
     Live,
     /// The run ended and wrote its outcome.
     Finished {
-        /// `succeeded`, `failed`, `interrupted`, `preflight failed`.
-        outcome: String,
+        /// How it ended.
+        outcome: RunOutcome,
     },
     /// No process holds the lock and the journal has no end: killed (or crashed).
     Killed,

@@ -193,7 +193,8 @@ mod tests {
             t_ms,
             entry: Entry::Action {
                 action,
-                label: String::new(),
+                step: None,
+                host: None,
                 command: None,
             },
         }
@@ -205,7 +206,8 @@ mod tests {
             t_ms,
             entry: Entry::Event {
                 event,
-                label: String::new(),
+                step: None,
+                host: None,
                 duration_ms: 0,
                 output: None,
             },

@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod in_flight;
+pub mod record;
 
+pub use crate::event::state::RunOutcome;
 pub use in_flight::{replay, unfinished, Unfinished, UnfinishedStart};
+pub use record::{DrillPhase, Entry, Record, FORMAT};
 
-use crate::event::state::StepStatus;
-use crate::event::{Action, CommandOutput, Event};
+use crate::event::Event;
 
 /// File names inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -42,97 +44,6 @@ pub struct RunInfo {
     pub scope: crate::scope::Scope,
     /// Seed of the retry jitter.
     pub seed: u64,
-}
-
-/// The journal format this release writes and reads. Format 1 (the first releases) kept
-/// reasons and statuses as text; format 2 types them.
-pub const FORMAT: u32 = 2;
-
-/// One journal line.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Record {
-    /// Wall-clock time, RFC 3339; none on a drill's virtual clock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// Milliseconds since the run (first start) began.
-    pub t_ms: u64,
-    /// What happened.
-    #[serde(flatten)]
-    pub entry: Entry,
-}
-
-/// What a journal line records.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Entry {
-    /// A run (or a resume) began.
-    RunStarted {
-        /// The journal format ([`FORMAT`]); journals without it are format 1.
-        #[serde(default = "format_one")]
-        format: u32,
-        /// Digest of topology and scope.
-        plan_digest: String,
-        /// Topology name.
-        topology: String,
-        /// True for `--resume`.
-        resumed: bool,
-        /// Process id of the orchestrator.
-        pid: u32,
-    },
-    /// The scheduler asked for an action.
-    Action {
-        /// The action.
-        action: Action,
-        /// `step on host`, for people.
-        label: String,
-        /// The command that will run, as rendered (no secrets).
-        command: Option<String>,
-    },
-    /// An action finished.
-    Event {
-        /// The event.
-        event: Event,
-        /// `step on host`, for people.
-        label: String,
-        /// How long the action took, milliseconds.
-        duration_ms: u64,
-        /// Exit code and output tails of the last command, when there was one.
-        output: Option<CommandOutput>,
-    },
-    /// A preflight check ran on a host.
-    Preflight {
-        /// The check's name.
-        name: String,
-        /// The host.
-        host: String,
-        /// Whether it passed.
-        ok: bool,
-        /// What was seen, or why it failed.
-        detail: String,
-    },
-    /// A phase of a real drill: its baseline, the power-off, the report.
-    Drill {
-        /// `baseline`, `power_off` or `report`.
-        phase: String,
-        /// What the phase found.
-        detail: serde_json::Value,
-    },
-    /// A step changed status.
-    StepStatus {
-        /// Step id.
-        step: String,
-        /// New status.
-        status: StepStatus,
-    },
-    /// The run stopped launching work (Ctrl-C) or ended.
-    RunFinished {
-        /// `succeeded`, `failed` or `interrupted`.
-        outcome: String,
-    },
-}
-
-fn format_one() -> u32 {
-    1
 }
 
 /// Why a journal could not be used.
@@ -412,7 +323,7 @@ mod tests {
             journal.append(
                 Duration::from_millis(5),
                 Entry::RunFinished {
-                    outcome: "failed".into(),
+                    outcome: RunOutcome::Failed,
                 },
             );
             journal.sync().unwrap();
@@ -449,7 +360,50 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("journal format 1"), "{err}");
-        assert!(err.to_string().contains("reads format 2"), "{err}");
+        assert!(err.to_string().contains("reads format 3"), "{err}");
+        // Format 2 (step and host only inside a label, outcomes as text) is refused too.
+        let second = older.replacen(
+            r#""kind":"run_started","#,
+            r#""kind":"run_started","format":2,"#,
+            1,
+        );
+        std::fs::write(dir.path().join(JOURNAL_FILE), second).unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, JournalError::Format { found: 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn actions_and_events_name_their_step_and_host_as_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut journal = Journal::open(dir.path(), Duration::ZERO).unwrap();
+            journal.append(
+                Duration::from_millis(7),
+                Entry::Event {
+                    event: Event::Probed {
+                        node: 3,
+                        result: Err(crate::event::Reason::NoHealthCheck),
+                    },
+                    step: Some("db".into()),
+                    host: Some("h1".into()),
+                    duration_ms: 2,
+                    output: None,
+                },
+            );
+            journal.append(Duration::from_millis(8), Entry::StopRequested);
+            journal.sync().unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["step"], "db");
+        assert_eq!(first["host"], "h1");
+        assert_eq!(first["event"]["result"]["Err"]["cause"], "no_health_check");
+        let records = read(dir.path()).unwrap();
+        assert_eq!(records[0].entry.label(), "db on h1");
+        assert_eq!(records[1].entry, Entry::StopRequested);
     }
 
     #[test]

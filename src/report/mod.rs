@@ -20,7 +20,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::event::narrate::{describe, SHOWN_ONE_BY_ONE};
-use crate::event::{Action, Event, NodeId};
+use crate::event::{Action, Event, NodeId, Reason};
 use crate::plan::{human, Plan, StepId};
 use crate::run::driver::Reporter;
 use crate::run::scheduler::Scheduler;
@@ -48,6 +48,7 @@ pub struct Progress {
     causes: HashMap<String, (usize, usize)>,
     next_grouped: Duration,
     stopping_since: Option<Duration>,
+    preflight_shown: bool,
 }
 
 /// Grouped failure lines are printed at most this often.
@@ -94,6 +95,23 @@ impl Reporter for Progress {
 
     fn line(&mut self, at: Duration, text: &str) {
         Progress::line(self, at, text);
+    }
+
+    /// One line per check and host, under a `PREFLIGHT` heading before the first.
+    fn preflight(&mut self, check: &str, host: &str, result: &Result<String, Reason>) {
+        if !std::mem::replace(&mut self.preflight_shown, true) {
+            println!("PREFLIGHT");
+        }
+        match result {
+            Ok(seen) => println!("  ok     {check} on {host}: {seen}"),
+            Err(why) => println!("  FAILED {check} on {host}: {why}"),
+        }
+    }
+
+    fn baseline(&mut self, healthy: usize, powered: usize, powering_off: usize) {
+        println!(
+            "DRILL  baseline: {healthy} nodes healthy on {powered} powered hosts; powering off {powering_off} hosts"
+        );
     }
 
     /// Shows the step's instructions and how to acknowledge it.
@@ -192,6 +210,7 @@ impl Progress {
             causes: HashMap::new(),
             next_grouped: Duration::ZERO,
             stopping_since: None,
+            preflight_shown: false,
         }
     }
 

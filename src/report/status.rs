@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::summary::{degraded, verdict, Verdict};
 use crate::event::narrate::{self, failure_lines, failures_by_cause, NAMED_IN_A_GROUP};
 use crate::event::state::{NodeState, StepStatus};
+use crate::journal::RunOutcome;
 use crate::journal::{Entry, Record};
 use crate::plan::{human, Plan};
 use crate::run::scheduler::Scheduler;
@@ -196,7 +197,7 @@ pub fn run_status(
         .iter()
         .rev()
         .find_map(|r| match &r.entry {
-            Entry::RunFinished { outcome } => Some(outcome.clone()),
+            Entry::RunFinished { outcome } => Some(*outcome),
             _ => None,
         });
     let run = match (live, finished) {
@@ -382,8 +383,7 @@ pub fn render_status(
         let _ = writeln!(out, "  {line}");
     }
     if status.run != RunState::Live {
-        let finished =
-            matches!(&status.run, RunState::Finished { outcome } if outcome != "interrupted");
+        let finished = matches!(&status.run, RunState::Finished { outcome } if *outcome != RunOutcome::Interrupted);
         for line in next_steps(plan, scheduler, std::path::Path::new(run_dir), finished) {
             let _ = writeln!(out, "  next: {line}");
         }

@@ -182,28 +182,14 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
                 let (_, step) = target.step.expect("node actions carry their step");
                 let commands = node_commands(&self.topology, step, target.host);
                 let subsystem = &self.topology.subsystems[step.subsystem];
-                let (healthy, detail) = match &commands.check {
-                    None => (
-                        false,
-                        "no health check: cannot tell, will start".to_string(),
-                    ),
-                    Some(check) => match healthy_now(
-                        self.probe.as_ref(),
-                        host,
-                        check,
-                        &subsystem.health_policy,
-                    )
-                    .await
-                    {
-                        Ok(()) => (true, "healthy".to_string()),
-                        Err(why) => (false, why),
-                    },
+                let result = match &commands.check {
+                    None => Err(Reason::NoHealthCheck),
+                    Some(check) => {
+                        healthy_now(self.probe.as_ref(), host, check, &subsystem.health_policy)
+                            .await
+                    }
                 };
-                plain(Event::Probed {
-                    node,
-                    healthy,
-                    detail,
-                })
+                plain(Event::Probed { node, result })
             }
             Action::Start { node, attempt } => {
                 let (_, step) = target.step.expect("node actions carry their step");

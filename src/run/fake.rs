@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
+use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
 use crate::topology::Host;
 
@@ -131,7 +132,7 @@ impl Probe for FakeFleet {
         host: &Host,
         check: &RenderedCheck,
         _timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Reason> {
         let state = self.state.lock().unwrap();
         let open = |endpoint: &str| {
             state.listening.contains(endpoint)
@@ -142,7 +143,9 @@ impl Probe for FakeFleet {
         };
         match check {
             RenderedCheck::Tcp { address, port } if open(&format!("{address}:{port}")) => Ok(()),
-            _ => Err(format!("{} not listening", host.name)),
+            _ => Err(Reason::CheckFailed {
+                detail: format!("{} not listening", host.name),
+            }),
         }
     }
 }

@@ -17,7 +17,7 @@ pub async fn healthy_now<Q: Probe>(
     host: &Host,
     check: &RenderedCheck,
     policy: &HealthPolicy,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     for round in 0..policy.successes {
         if round > 0 {
             sleep(policy.interval).await;
@@ -168,7 +168,7 @@ pub async fn wait_healthy<R: Remote, Q: Probe>(
             }
             Err(why) => {
                 in_a_row = 0;
-                last_failure = why;
+                last_failure = why.to_string();
                 if Instant::now() >= next_alive_check {
                     next_alive_check = Instant::now() + alive_every(host);
                     host_still_there(remote, host, subsystem, &last_failure).await?;

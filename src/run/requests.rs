@@ -33,6 +33,19 @@ pub enum Request {
     },
 }
 
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Retry { target, host: None } => write!(f, "retry {target}"),
+            Request::Retry {
+                target,
+                host: Some(host),
+            } => write!(f, "retry {target} --host {host}"),
+            Request::Ack { step, by } => write!(f, "ack {step} by {by}"),
+        }
+    }
+}
+
 /// Leaves `request` for the live run of `run_dir` (written aside, then renamed, so the run
 /// never reads half a request).
 pub fn submit(run_dir: &Path, request: &Request) -> std::io::Result<PathBuf> {

@@ -230,8 +230,8 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
         records
             .iter()
             .filter(|r| match &r.entry {
-                journal::Entry::Event { event, label, .. } => {
-                    label.starts_with("app") && wanted(event)
+                journal::Entry::Event { event, step, .. } => {
+                    step.as_deref().is_some_and(|s| s.starts_with("app")) && wanted(event)
                 }
                 _ => false,
             })
@@ -242,7 +242,7 @@ async fn a_service_healthy_just_after_its_ready_timeout_is_started_exactly_once(
         failed_attempts, 2,
         "each app node's first attempt timed out"
     );
-    let healthy_probes = app_events(|e| matches!(e, Event::Probed { healthy: true, .. }));
+    let healthy_probes = app_events(|e| e.found_healthy());
     assert_eq!(
         healthy_probes, 2,
         "the probe before each retry found it healthy"

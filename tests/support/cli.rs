@@ -124,9 +124,8 @@ pub fn starts(records: &[Record]) -> Vec<(String, u64)> {
         .filter_map(|r| match &r.entry {
             Entry::Action {
                 action: Action::Start { .. },
-                label,
                 ..
-            } => Some((label.clone(), r.t_ms)),
+            } => Some((r.entry.label(), r.t_ms)),
             _ => None,
         })
         .collect()

@@ -1,23 +1,15 @@
 //! What `run` checks before it acts: the machine's prerequisites (one line per missing
-//! cause, before anything is journaled) and a playbook's preflight checks.
+//! cause, before anything is journaled). A playbook's preflight checks run in the library
+//! ([`blackstart::night`]), journaled after the start record.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use blackstart::event::narrate::prerequisite_line;
-use blackstart::event::{Event, Reason};
-use blackstart::journal::{self, Entry, Journal, Sink};
-use blackstart::rehearsal;
-use blackstart::run::preflight::run_checks;
 use blackstart::run::prerequisites::{self};
-use blackstart::run::scheduler::Scheduler;
-use blackstart::run::transport::ssh::SshRemote;
 
-use crate::cli::prepare::Prepared;
 use crate::cli::review::{checklist, covered_hosts};
 use crate::cli::Outcome;
+use blackstart::night::Prepared;
 
 /// Checks the prerequisites; prints one line per missing cause and returns exit 2 when
 /// one is missing. With `reachability`, also sweeps the SSH ports (informational).
@@ -65,79 +57,4 @@ pub fn prerequisites(prepared: &Prepared, reachability: bool) -> Result<(), Outc
         "nothing was done: fix the above and run again (`blackstart plan FILE --prerequisites` lists every check)"
     );
     Err(Outcome::InvalidInput)
-}
-
-/// The baseline a drill recorded before it powered anything off.
-pub fn recorded_baseline(run_dir: &Path) -> anyhow::Result<rehearsal::Baseline> {
-    journal::read(run_dir)?
-        .into_iter()
-        .find_map(|record| match record.entry {
-            Entry::Drill { phase, detail } if phase == "baseline" => {
-                serde_json::from_value(detail).ok()
-            }
-            _ => None,
-        })
-        .with_context(|| {
-            format!(
-                "{}: the drill's baseline is not in the journal; start a new drill",
-                run_dir.display()
-            )
-        })
-}
-
-/// Runs the preflight checks, journals each result, holds the subtrees of failed `block`
-/// checks, and returns false when a `stop` check failed.
-pub async fn preflight(
-    prepared: &Prepared,
-    remote: Arc<SshRemote>,
-    journal: &mut Journal,
-    scheduler: &mut Scheduler,
-) -> anyhow::Result<bool> {
-    let (topology, plan) = (&prepared.topology, &prepared.plan);
-    let checks = &prepared.procedures.preflight;
-    let results = run_checks(remote, topology.clone(), checks).await;
-    let mut passed = true;
-    println!("PREFLIGHT");
-    for result in &results {
-        let check = &checks[result.check];
-        let host = &topology.hosts[result.host].name;
-        let (ok, detail) = match &result.result {
-            Ok(seen) => (true, seen.clone()),
-            Err(why) => (false, why.clone()),
-        };
-        println!(
-            "  {} {} on {host}: {detail}",
-            if ok { "ok    " } else { "FAILED" },
-            check.name
-        );
-        journal.append(
-            Duration::ZERO,
-            Entry::Preflight {
-                name: check.name.clone(),
-                host: host.clone(),
-                ok,
-                detail: detail.clone(),
-            },
-        );
-        if ok {
-            continue;
-        }
-        match &check.blocks {
-            None => passed = false,
-            Some(subsystems) => {
-                for (id, step) in plan.steps.iter().enumerate() {
-                    if subsystems.contains(&step.step.subsystem) {
-                        let reason = Reason::PreflightHeld {
-                            check: check.name.clone(),
-                            host: host.clone(),
-                            detail: detail.clone(),
-                        };
-                        scheduler.handle(Duration::ZERO, &Event::Held { step: id, reason });
-                    }
-                }
-            }
-        }
-    }
-    journal.sync()?;
-    Ok(passed)
 }

@@ -82,7 +82,7 @@ pub fn render_run(page: &RunPage) -> String {
         .map(|(points, _)| points.last().map_or(0, |p| p.1))
         .sum();
     let state = match (&model.finished, page.refresh_secs) {
-        (Some(outcome), _) => outcome.clone(),
+        (Some(outcome), _) => outcome.to_string(),
         (None, Some(_)) => "in progress".to_string(),
         (None, None) => "stopped before finishing (no run_finished record)".to_string(),
     };

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::event::state::StepStatus;
 use crate::event::{Action, Event};
+use crate::journal::RunOutcome;
 use crate::journal::{Entry, Record};
 use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, SubsystemKind, Topology};
@@ -56,7 +57,7 @@ pub struct Model {
     /// The last record's time: where the chart ends.
     pub end_ms: u64,
     /// The run's outcome, when it finished.
-    pub finished: Option<String>,
+    pub finished: Option<RunOutcome>,
     /// Failures grouped by [`crate::event::Reason::cause`], causes in order of first sight.
     pub failures: Vec<(String, Vec<Failure>)>,
     /// Healthy nodes per tier over time.
@@ -119,11 +120,9 @@ pub fn build(
                 open.insert(action_key(action), t);
             }
             Entry::Event {
-                event,
-                label,
-                duration_ms,
-                ..
+                event, duration_ms, ..
             } => {
+                let label = record.entry.label();
                 let from = open
                     .remove(&event_key(event))
                     .unwrap_or_else(|| t.saturating_sub(*duration_ms));
@@ -131,7 +130,7 @@ pub fn build(
                 if let Some(reason) = failure_reason(event) {
                     let failure = Failure {
                         at: t,
-                        label: label.clone(),
+                        label,
                         text: reason.to_string(),
                     };
                     let cause = reason.cause();
@@ -150,9 +149,9 @@ pub fn build(
                     Event::SshReady { host, result } => {
                         host_segments[*host].push(segment(or_failed(result.is_ok(), Kind::Boot)));
                     }
-                    Event::Probed { node, healthy, .. } if *node < nodes.len() => {
+                    Event::Probed { node, result } if *node < nodes.len() => {
                         node_segments[*node].push(segment(Kind::Probe));
-                        if *healthy {
+                        if result.is_ok() {
                             now_healthy(*node, t);
                         } else {
                             probed_at[*node] = Some(t);
@@ -198,7 +197,7 @@ pub fn build(
                     statuses[id] = status.clone();
                 }
             }
-            Entry::RunFinished { outcome } => finished = Some(outcome.clone()),
+            Entry::RunFinished { outcome } => finished = Some(*outcome),
             _ => {}
         }
     }

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::{Finished, Fleet, Reporter};
-use crate::event::narrate::event_label;
+use crate::event::narrate::{event_subject, Subject};
 use crate::event::state::{NodeState, StepStatus};
 use crate::event::Target;
 use crate::event::{Action, Event};
-use crate::journal::{Entry, Sink};
+use crate::journal::{record::subject, Entry, Sink};
 use crate::plan::Plan;
 use crate::run::scheduler::Scheduler;
 use crate::topology::Topology;
@@ -92,34 +92,14 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
         }
     }
 
-    /// Holds decided before the loop (failed preflight checks) are journaled like any event.
-    pub(super) fn holds(&mut self, scheduler: &Scheduler, at: Duration) {
-        for (step, hold) in scheduler.holds().iter().enumerate() {
-            if let Some(reason) = hold {
-                let event = Event::Held {
-                    step,
-                    reason: reason.clone(),
-                };
-                self.sink.append(
-                    at,
-                    Entry::Event {
-                        label: self.plan.steps[step].id.clone(),
-                        event,
-                        duration_ms: 0,
-                        output: None,
-                    },
-                );
-            }
-        }
-    }
-
-    /// Writes down an action about to be launched; `describe` gives its label and command.
+    /// Writes down an action about to be launched; `describe` gives its step, host and
+    /// command.
     pub(super) fn action(
         &mut self,
         at: Duration,
         action: &Action,
         target: Target,
-        describe: impl FnOnce() -> (String, Option<String>),
+        describe: impl FnOnce() -> (Subject, Option<String>),
     ) {
         match action {
             Action::Start { attempt, .. } => {
@@ -135,10 +115,11 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             _ => {}
         }
         self.sink.append_with(at, || {
-            let (label, command) = describe();
+            let ((step, host), command) = describe();
             Entry::Action {
                 action: action.clone(),
-                label,
+                step,
+                host,
                 command,
             }
         });
@@ -151,17 +132,19 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
             took,
             output,
         } = finished;
-        let label = if self.sink.keeps() || self.reporter.shows() {
-            event_label(self.topology, self.plan, scheduler.nodes(), &event)
+        let (step, host) = if self.sink.keeps() || self.reporter.shows() {
+            event_subject(self.topology, self.plan, scheduler.nodes(), &event)
         } else {
-            String::new()
+            (None, None)
         };
-        self.reporter.event(at, &label, &event);
+        if self.reporter.shows() {
+            let label = subject(step.as_deref(), host.as_deref());
+            self.reporter.event(at, &label, &event);
+        }
         scheduler.handle(at, &event);
         if let Event::Probed {
             node,
-            healthy: true,
-            ..
+            result: Ok(()),
         } = &event
         {
             if matches!(
@@ -173,7 +156,8 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
         }
         self.tally.settled_at = self.tally.settled_at.max(at);
         self.sink.append_with(at, || Entry::Event {
-            label,
+            step,
+            host,
             event,
             duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             output,

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use super::requests::{self, Request};
 use super::scheduler::Scheduler;
-use crate::event::narrate::label;
+use crate::event::narrate::action_subject;
 use crate::event::state::Node;
-use crate::event::{Action, CommandOutput, Event, Target};
-use crate::journal::{Entry, JournalError, Sink};
+use crate::event::{Action, CommandOutput, Event, Reason, Target};
+use crate::journal::{Entry, JournalError, RunOutcome, Sink};
 use crate::plan::{Plan, StepId};
 use crate::topology::Topology;
 
@@ -82,6 +82,11 @@ pub trait Reporter {
     fn stopping(&mut self, _at: Duration) {}
     /// A manual step or gate waits for a person.
     fn person_needed(&mut self, _at: Duration, _step: StepId) {}
+    /// A preflight check finished on a host (before the loop).
+    fn preflight(&mut self, _check: &str, _host: &str, _result: &Result<String, Reason>) {}
+    /// A drill's baseline was taken (before the loop): nodes healthy, hosts powered, hosts
+    /// about to be powered off.
+    fn baseline(&mut self, _healthy: usize, _powered: usize, _powering_off: usize) {}
     /// The loop went round: redraw whatever is drawn.
     fn tick(&mut self, _scheduler: &Scheduler, _at: Duration) {}
     /// When the reporter wants the loop to go round again without an event (a heartbeat).
@@ -148,7 +153,6 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
     if let Some(entry) = opening {
         ledger.sink.append(fleet.now(), entry);
     }
-    ledger.holds(&scheduler, fleet.now());
     ledger.changes(&mut scheduler, fleet, fleet.now());
     let mut interrupted = false;
     let mut stuck = false;
@@ -164,7 +168,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
             let target = target_of(plan, scheduler.nodes(), &action);
             ledger.action(at, &action, target, || {
                 (
-                    label(topology, plan, scheduler.nodes(), &action),
+                    action_subject(topology, plan, scheduler.nodes(), &action),
                     fleet.describe(&action, target),
                 )
             });
@@ -204,13 +208,25 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
                                 ledger.event(&mut scheduler, at, finished);
                             }
                         }
-                        Err(why) => ledger.reporter.line(at, &format!("request ignored: {why}")),
+                        Err(why) => {
+                            ledger
+                                .reporter
+                                .line(at, &format!("request ignored: {request}: {why}"));
+                            ledger.sink.append(
+                                at,
+                                Entry::RequestRefused {
+                                    request: request.to_string(),
+                                    why,
+                                },
+                            );
+                        }
                     }
                 }
             }
             Next::Wake => {}
             Next::Stop => {
                 interrupted = true;
+                ledger.sink.append(fleet.now(), Entry::StopRequested);
                 ledger.reporter.line(
                     fleet.now(),
                     "stop requested: no new work; waiting for running steps to finish or time out",
@@ -231,19 +247,16 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
     }
     let succeeded = !stuck && !killed && scheduler.succeeded();
     let outcome = if succeeded {
-        "succeeded"
+        RunOutcome::Succeeded
     } else if interrupted {
-        "interrupted"
+        RunOutcome::Interrupted
     } else {
-        "failed"
+        RunOutcome::Failed
     };
     if !killed {
-        ledger.sink.append(
-            fleet.now(),
-            Entry::RunFinished {
-                outcome: outcome.into(),
-            },
-        );
+        ledger
+            .sink
+            .append(fleet.now(), Entry::RunFinished { outcome });
     }
     ledger.sink.sync()?;
     let tally = ledger.finish(fleet.now());

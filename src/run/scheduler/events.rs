@@ -59,7 +59,8 @@ impl Scheduler {
                     Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
-            Event::Probed { node, healthy, .. } => {
+            Event::Probed { node, result } => {
+                let healthy = &result.is_ok();
                 self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
                 let node = *node;
                 if std::mem::take(&mut self.nodes[node].probe_before_retry) {

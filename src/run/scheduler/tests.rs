@@ -73,7 +73,8 @@ impl Bench {
                 at,
                 Entry::Action {
                     action: action.clone(),
-                    label: String::new(),
+                    step: None,
+                    host: None,
                     command: None,
                 },
             );
@@ -87,7 +88,8 @@ impl Bench {
             at,
             Entry::Event {
                 event,
-                label: String::new(),
+                step: None,
+                host: None,
                 duration_ms: 0,
                 output: None,
             },
@@ -121,8 +123,9 @@ impl Bench {
             at,
             Event::Probed {
                 node: 0,
-                healthy: false,
-                detail: "refused".into(),
+                result: Err(Reason::CheckFailed {
+                    detail: "refused".into(),
+                }),
             },
         );
         self.actions(at)
@@ -335,8 +338,9 @@ fn a_host_that_stops_answering_is_asked_about_powered_on_and_its_service_started
         secs(5.0),
         Event::Probed {
             node: 0,
-            healthy: false,
-            detail: "refused".into(),
+            result: Err(Reason::CheckFailed {
+                detail: "refused".into(),
+            }),
         },
     );
     assert_eq!(
@@ -468,8 +472,9 @@ fn a_host_that_keeps_stopping_is_given_up_with_the_reason() {
             secs(at),
             Event::Probed {
                 node: 0,
-                healthy: false,
-                detail: "refused".into(),
+                result: Err(Reason::CheckFailed {
+                    detail: "refused".into(),
+                }),
             },
         );
         assert!(matches!(run.actions(secs(at))[..], [Action::Start { .. }]));

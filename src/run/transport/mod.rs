@@ -207,7 +207,7 @@ pub trait Probe: Send + Sync + 'static {
         host: &Host,
         check: &RenderedCheck,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), Reason>> + Send;
 }
 
 /// Keeps the last `limit` bytes of `text`, cut at a character boundary.

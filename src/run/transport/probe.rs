@@ -9,6 +9,7 @@ use hyper::Method;
 use tokio::net::TcpStream;
 
 use super::{http, tail, Probe, Remote};
+use crate::event::Reason;
 use crate::plan::actions::RenderedCheck;
 use crate::topology::{Host, TlsTrust};
 
@@ -42,29 +43,37 @@ impl<R: Remote> Probe for DirectProbe<R> {
         host: &Host,
         check: &RenderedCheck,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Reason> {
+        let failed = |detail| Reason::CheckFailed { detail };
         match check {
-            RenderedCheck::Tcp { address, port } => tcp(address, *port, timeout).await,
+            RenderedCheck::Tcp { address, port } => {
+                tcp(address, *port, timeout).await.map_err(failed)
+            }
             RenderedCheck::Http(http) => {
                 let get = http_get(&http.url, http.status, http.body.as_deref(), &http.tls);
                 match tokio::time::timeout(timeout, get).await {
-                    Ok(result) => result,
-                    Err(_) => Err(format!("GET {}: no answer within {timeout:?}", http.url)),
+                    Ok(result) => result.map_err(failed),
+                    Err(_) => Err(failed(format!(
+                        "GET {}: no answer within {timeout:?}",
+                        http.url
+                    ))),
                 }
             }
             RenderedCheck::Command { command, exit_code } => {
+                // The transport's own failure keeps its type: a host gone is not a failed
+                // check.
                 let output = self
                     .remote
                     .exec(host, command, timeout)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| e.ssh_reason("health check"))?;
                 match output.exit_code {
                     Some(code) if code == *exit_code => Ok(()),
-                    got => Err(format!(
+                    got => Err(failed(format!(
                         "`{command}` exited {}, expected {exit_code}{}",
                         got.map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
                         quote(" stderr: ", &output.stderr)
-                    )),
+                    ))),
                 }
             }
         }
