@@ -182,7 +182,9 @@ fn a_dead_disk_that_breaks_min_healthy_blocks_exactly_its_subtree() {
         &outcome,
     );
     assert!(
-        text.contains("Stayed blocked: ") && text.contains("app (on database)"),
+        text.lines().any(|line| line.starts_with("BLOCKED ")
+            && line.contains("wait for failed database: ")
+            && line.contains("app")),
         "{text}"
     );
 }
@@ -458,7 +460,7 @@ fn simulate_json_is_byte_identical_for_a_seed_and_exit_codes_tell_the_outcome() 
     assert_eq!(broken.status.code(), Some(1));
     let text = String::from_utf8_lossy(&broken.stdout);
     assert!(
-        text.contains("NOT RECOVERED") && text.contains("Stayed blocked"),
+        text.contains("NOT RECOVERED") && text.contains("wait for failed"),
         "{text}"
     );
 

@@ -6,14 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use blackstart::journal;
-use blackstart::plan::StepId;
 use blackstart::report::html::{render_run, RunPage};
 use blackstart::report::serve::{self, Render, ServeOptions, Server};
-use blackstart::run::scheduler::Scheduler;
-use blackstart::topology::HostId;
+use blackstart::report::view::{FollowedRun, RunView};
 
-use super::prepare::{load_run, scheduler_for, Prepared};
+use super::prepare::{follow_run, scheduler_for, Prepared};
 use super::Outcome;
 
 /// Where the status page listens, and who may read it.
@@ -31,41 +28,31 @@ pub struct ServeArgs {
     pub allow_remote: bool,
 }
 
-/// The scheduler's node ids as (step, host): what the journal's node ids mean.
-fn node_map(scheduler: &Scheduler) -> Vec<(StepId, HostId)> {
-    scheduler
-        .nodes()
-        .iter()
-        .map(|node| (node.step, node.host))
-        .collect()
-}
-
-/// Draws the report of `dir` from its journal as it is now.
-fn render_dir(prepared: &Prepared, dir: &Path, live: bool) -> anyhow::Result<String> {
-    let records = journal::read(dir)?;
-    let scheduler = scheduler_for(prepared, &records);
+/// Draws the report of a run from its replayed view.
+fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> String {
     let source = format!(
         "{} {}",
         if live { "live run" } else { "run" },
         dir.display()
     );
-    Ok(render_run(&RunPage {
+    render_run(&RunPage {
         topology: &prepared.topology,
         plan: &prepared.plan,
-        nodes: &node_map(&scheduler),
-        records: &records,
+        nodes: &view.node_map(),
+        records: view.records(),
         source: &source,
         refresh_secs: live.then_some(5),
-    }))
+    })
 }
 
 /// `blackstart report RUN_DIR [-o FILE]`.
 pub fn report(dir: &Path, output: Option<PathBuf>) -> anyhow::Result<Outcome> {
-    let prepared = match load_run(dir)? {
-        Ok((prepared, _, _)) => prepared,
+    let (prepared, mut followed) = match follow_run(dir)? {
+        Ok(followed) => followed,
         Err(outcome) => return Ok(outcome),
     };
-    let page = render_dir(&prepared, dir, false)?;
+    followed.refresh()?;
+    let page = render_view(&prepared, dir, followed.view(), false);
     write_page(&page, output.unwrap_or_else(|| dir.join("report.html")))
 }
 
@@ -85,22 +72,21 @@ pub fn write_page(page: &str, path: PathBuf) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// A renderer for the status page of `dir`, which draws again only when the journal grew.
+/// A renderer for the status page of `dir`: each redraw applies only the records appended
+/// since the last one, and draws again only when there were any.
 fn live_render(prepared: Prepared, dir: PathBuf) -> Render {
-    let cache: Mutex<Option<(u64, String)>> = Mutex::new(None);
+    let followed = FollowedRun::new(&dir, scheduler_for(&prepared, &[]), &prepared.plan);
+    let state: Mutex<(FollowedRun, Option<String>)> = Mutex::new((followed, None));
     Arc::new(move || {
-        let size = std::fs::metadata(dir.join(journal::JOURNAL_FILE)).map_or(0, |m| m.len());
-        let mut cache = cache
+        let mut state = state
             .lock()
-            .map_err(|_| "status page cache poisoned".to_string())?;
-        if let Some((cached_size, page)) = cache.as_ref() {
-            if *cached_size == size {
-                return Ok(page.clone());
-            }
+            .map_err(|_| "status page state poisoned".to_string())?;
+        let (followed, page) = &mut *state;
+        let grew = followed.refresh().map_err(|err| err.to_string())?;
+        if grew || page.is_none() {
+            *page = Some(render_view(&prepared, &dir, followed.view(), true));
         }
-        let page = render_dir(&prepared, &dir, true).map_err(|err| format!("{err:#}"))?;
-        *cache = Some((size, page.clone()));
-        Ok(page)
+        Ok(page.clone().unwrap_or_default())
     })
 }
 
@@ -130,8 +116,8 @@ pub fn serve_dir(dir: &Path, addr: SocketAddr, args: ServeArgs) -> anyhow::Resul
         eprintln!("error: {why}");
         return Ok(Outcome::InvalidInput);
     }
-    let prepared = match load_run(dir)? {
-        Ok((prepared, _, _)) => prepared,
+    let prepared = match follow_run(dir)? {
+        Ok((prepared, _)) => prepared,
         Err(outcome) => return Ok(outcome),
     };
     let args = ServeArgs {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use blackstart::journal::{self, RunInfo};
 use blackstart::plan::{plan_digest, Plan};
+use blackstart::report::view::FollowedRun;
 use blackstart::run::scheduler::Scheduler;
 use blackstart::scope::Scope;
 
@@ -58,4 +59,17 @@ pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
     let records = journal::read(dir)?;
     let scheduler = scheduler_for(&prepared, &records);
     Ok(Ok((prepared, scheduler, records)))
+}
+
+/// A run directory to follow: what ran, and a view that applies its journal as it grows
+/// (nothing applied yet: the first refresh reads it all).
+pub fn follow_run(dir: &Path) -> anyhow::Result<Result<(Prepared, FollowedRun), Outcome>> {
+    let info = journal::read_info(dir)
+        .with_context(|| format!("{} is not a run directory", dir.display()))?;
+    let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
+        Ok(prepared) => prepared,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
+    let followed = FollowedRun::new(dir, scheduler_for(&prepared, &[]), &prepared.plan);
+    Ok(Ok((prepared, followed)))
 }

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use blackstart::journal;
 use blackstart::report::status::{render_status, run_status};
+use blackstart::report::view::RunView;
 use blackstart::report::Verdict;
 
-use super::prepare::load_run;
+use super::prepare::{follow_run, Prepared};
 use super::Outcome;
 
 /// Output formats of `status`.
@@ -42,8 +43,13 @@ pub struct StatusArgs {
 
 /// `blackstart status RUN_DIR`.
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
+    let (prepared, mut followed) = match follow_run(&args.run_dir)? {
+        Ok(followed) => followed,
+        Err(outcome) => return Ok(outcome),
+    };
     let Some(every) = args.watch.map(Duration::from_secs) else {
-        return show(args, false).map(|(outcome, _)| outcome);
+        followed.refresh()?;
+        return show(args, &prepared, followed.view(), false).map(|(outcome, _)| outcome);
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let most = (24 * 3600 / every.as_secs()).max(1);
@@ -52,36 +58,47 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
             // Clear and home: the redraw replaces the previous one.
             print!("\x1b[2J\x1b[H");
         }
-        let (outcome, live) = show(args, true)?;
+        // Only what was appended since the last redraw is read and applied.
+        followed.refresh()?;
+        let (outcome, live) = show(args, &prepared, followed.view(), true)?;
         if !live {
             return Ok(outcome);
         }
         std::thread::sleep(every);
     }
-    show(args, false).map(|(outcome, _)| outcome)
+    followed.refresh()?;
+    show(args, &prepared, followed.view(), false).map(|(outcome, _)| outcome)
 }
 
 /// Prints the status once; returns the exit outcome and whether the run is live.
-fn show(args: &StatusArgs, watching: bool) -> anyhow::Result<(Outcome, bool)> {
+fn show(
+    args: &StatusArgs,
+    prepared: &Prepared,
+    view: &RunView,
+    watching: bool,
+) -> anyhow::Result<(Outcome, bool)> {
     let dir: &Path = &args.run_dir;
-    let (prepared, scheduler, records) = match load_run(dir)? {
-        Ok(loaded) => loaded,
-        Err(outcome) => return Ok((outcome, false)),
-    };
     let (topology, plan) = (&prepared.topology, &prepared.plan);
     let live = std::fs::OpenOptions::new()
         .write(true)
         .open(dir.join(journal::LOCK_FILE))
         .map(|file| file.try_lock().is_err())
         .unwrap_or(false);
-    let status = run_status(topology, plan, &scheduler, &records, live);
+    let status = run_status(topology, plan, view, live);
     match args.format {
         StatusFormat::Json => println!("{}", serde_json::to_string(&status)?),
         StatusFormat::Text => {
             let name = dir.display().to_string();
             print!(
                 "{}",
-                render_status(&status, topology, plan, &scheduler, &name, args.failed)
+                render_status(
+                    &status,
+                    topology,
+                    plan,
+                    view.scheduler(),
+                    &name,
+                    args.failed
+                )
             );
             if watching && live {
                 println!(

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::engine::{Drill, Outcome};
 use super::monte_carlo::{MonteCarlo, Percentiles};
 use super::FaultKind;
+use crate::event::narrate::held_back_lines;
 use crate::event::state::StepStatus;
 use crate::journal::{Entry, Record};
 use crate::plan::human;
@@ -184,7 +185,15 @@ pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
         let _ = writeln!(out, "  S{tier}  {shown:>12}  ({count} steps)");
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "Critical path (actual):");
+    let _ = writeln!(
+        out,
+        "{}",
+        if outcome.succeeded {
+            "Critical path (actual):"
+        } else {
+            "Critical path so far (the run did not recover):"
+        }
+    );
     for step in &outcome.critical_path {
         let ready = outcome.ready_at[*step].map_or_else(|| "never".to_string(), human);
         let _ = writeln!(
@@ -237,33 +246,9 @@ pub fn render_text(drill: &Drill, outcome: &Outcome) -> String {
             let _ = writeln!(out, "  ... and {} more", outcome.failures.len() - 20);
         }
     }
-    let failed: Vec<&str> = outcome
-        .statuses
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| **s == StepStatus::Failed)
-        .map(|(id, _)| plan.steps[id].id.as_str())
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            out,
-            "Failed steps (min_healthy out of reach): {}",
-            failed.join(", ")
-        );
-    }
-    let blocked: Vec<String> = outcome
-        .statuses
-        .iter()
-        .enumerate()
-        .filter_map(|(id, s)| match s {
-            StepStatus::Blocked { on } => {
-                Some(format!("{} (on {})", plan.steps[id].id, plan.steps[*on].id))
-            }
-            _ => None,
-        })
-        .collect();
-    if !blocked.is_empty() {
-        let _ = writeln!(out, "Stayed blocked: {}", blocked.join(", "));
+    // The same words as a real run's summary: each failed step, then what waits for it.
+    for line in held_back_lines(plan, &outcome.statuses, |_| None) {
+        let _ = writeln!(out, "{line}");
     }
     let pending: Vec<&str> = outcome
         .statuses

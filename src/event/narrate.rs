@@ -167,6 +167,50 @@ pub fn status_detail(
     }
 }
 
+/// Blocked steps named one by one behind a failed step before the rest are counted.
+pub const BLOCKED_NAMED: usize = 5;
+
+/// What holds a run back, for every summary (a real run's and a drill's): one line per
+/// failed step with why, each followed by the steps blocked behind it, counted and the first
+/// few named (`BLOCKED 116 steps wait for failed ldap: a, b, c, d, e and 111 more`).
+pub fn held_back_lines(
+    plan: &Plan,
+    statuses: &[StepStatus],
+    failure_of: impl Fn(StepId) -> Option<StepFailure>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (id, status) in statuses.iter().enumerate() {
+        if *status != StepStatus::Failed {
+            continue;
+        }
+        let failure = failure_of(id);
+        let detail = status_detail(plan, status, failure.as_ref())
+            .map(|detail| format!(" ({detail})"))
+            .unwrap_or_default();
+        lines.push(format!("FAILED  step {}{detail}", plan.steps[id].id));
+        let behind: Vec<&str> = statuses
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == StepStatus::Blocked { on: id })
+            .map(|(blocked, _)| plan.steps[blocked].id.as_str())
+            .collect();
+        if behind.is_empty() {
+            continue;
+        }
+        let named = behind[..behind.len().min(BLOCKED_NAMED)].join(", ");
+        let more = match behind.len().saturating_sub(BLOCKED_NAMED) {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
+        lines.push(format!(
+            "BLOCKED {} wait for failed {}: {named}{more}",
+            count(behind.len(), "step", "steps"),
+            plan.steps[id].id
+        ));
+    }
+    lines
+}
+
 /// A step's status in words: its word, then why in parentheses.
 pub fn status_text(plan: &Plan, status: &StepStatus, failure: Option<&StepFailure>) -> String {
     match status_detail(plan, status, failure) {

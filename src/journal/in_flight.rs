@@ -129,27 +129,34 @@ pub fn unfinished(records: &[Record]) -> Unfinished {
 /// reset where a resumed process began (and its adoptions, timed as that process timed
 /// them): the state every later reader (`status`, the report, the next resume) starts from.
 pub fn replay(mut scheduler: Scheduler, records: &[Record]) -> Scheduler {
-    for (index, record) in records.iter().enumerate() {
-        let t = Duration::from_millis(record.t_ms);
-        match &record.entry {
-            Entry::RunStarted { resumed: true, .. } if index > 0 => {
-                let starts = unfinished(&records[..index]).starts_by_run_clock(t);
-                scheduler.prepare_resume(t, &starts);
-            }
-            Entry::Action {
-                action:
-                    Action::Adopt {
-                        node,
-                        running_for_ms,
-                        ..
-                    },
-                ..
-            } => scheduler.adoption_timed(*node, t, Duration::from_millis(*running_for_ms)),
-            Entry::Event { event, .. } => scheduler.handle(t, event),
-            _ => {}
-        }
+    for index in 0..records.len() {
+        replay_record(&mut scheduler, records, index);
     }
     scheduler
+}
+
+/// Hands `records[index]` to `scheduler`, the records before it already handed: what a
+/// reader that follows a growing journal applies for each new line.
+pub fn replay_record(scheduler: &mut Scheduler, records: &[Record], index: usize) {
+    let record = &records[index];
+    let t = Duration::from_millis(record.t_ms);
+    match &record.entry {
+        Entry::RunStarted { resumed: true, .. } if index > 0 => {
+            let starts = unfinished(&records[..index]).starts_by_run_clock(t);
+            scheduler.prepare_resume(t, &starts);
+        }
+        Entry::Action {
+            action:
+                Action::Adopt {
+                    node,
+                    running_for_ms,
+                    ..
+                },
+            ..
+        } => scheduler.adoption_timed(*node, t, Duration::from_millis(*running_for_ms)),
+        Entry::Event { event, .. } => scheduler.handle(t, event),
+        _ => {}
+    }
 }
 
 impl Unfinished {

@@ -17,10 +17,12 @@ use thiserror::Error;
 
 mod in_flight;
 pub mod record;
+mod tail;
 
 pub use crate::event::state::RunOutcome;
-pub use in_flight::{replay, unfinished, Unfinished, UnfinishedStart};
+pub use in_flight::{replay, replay_record, unfinished, Unfinished, UnfinishedStart};
 pub use record::{DrillPhase, Entry, Record, FORMAT};
+pub use tail::Tail;
 
 use crate::event::Event;
 
@@ -278,17 +280,41 @@ pub fn events(records: &[Record]) -> Vec<(Duration, Event)> {
 /// have (none before). The one definition `simulate`, `status`, the report and the summary
 /// quote; a resume re-journals the steps already ready, so each step counts from its first.
 pub fn recovered_at(records: &[Record], steps: usize) -> Option<Duration> {
-    let mut first: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut first = FirstReady::default();
     for record in records {
+        first.observe(record);
+    }
+    first.recovered_at(steps)
+}
+
+/// When each step first became ready, as records arrive: the incremental form of
+/// [`recovered_at`].
+#[derive(Debug, Clone, Default)]
+pub struct FirstReady {
+    first: std::collections::HashMap<String, u64>,
+    latest: u64,
+}
+
+impl FirstReady {
+    /// Takes one record into account.
+    pub fn observe(&mut self, record: &Record) {
         if let Entry::StepStatus { step, status } = &record.entry {
-            if status.name() == "ready" {
-                first.entry(step.as_str()).or_insert(record.t_ms);
+            if status.name() == "ready" && !self.first.contains_key(step) {
+                self.first.insert(step.clone(), record.t_ms);
+                self.latest = self.latest.max(record.t_ms);
             }
         }
     }
-    (steps > 0 && first.len() >= steps)
-        .then(|| first.values().max().map(|ms| Duration::from_millis(*ms)))
-        .flatten()
+
+    /// When the step with id `step` first became ready.
+    pub fn of(&self, step: &str) -> Option<Duration> {
+        self.first.get(step).map(|ms| Duration::from_millis(*ms))
+    }
+
+    /// When the last of `steps` steps first became ready, once all have.
+    pub fn recovered_at(&self, steps: usize) -> Option<Duration> {
+        (steps > 0 && self.first.len() >= steps).then(|| Duration::from_millis(self.latest))
+    }
 }
 
 /// Refuses a journal of another format, named as such rather than reported as corrupt:
@@ -296,19 +322,22 @@ pub fn recovered_at(records: &[Record], steps: usize) -> Option<Duration> {
 /// writes; older ones may hold preflight records before it) before anything is parsed as
 /// this release's types.
 fn check_format(path: &Path, lines: &[String]) -> Result<(), JournalError> {
-    let found = lines
-        .iter()
-        .filter(|line| line.contains("run_started"))
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|value| value["kind"] == "run_started")
-        .map(|value| value["format"].as_u64().map_or(1, |f| f as u32));
-    match found.filter(|found| *found != FORMAT) {
-        Some(found) => Err(JournalError::Format {
+    match lines.iter().find_map(|line| start_format(line)) {
+        Some(found) if found != FORMAT => Err(JournalError::Format {
             path: path.to_path_buf(),
             found,
         }),
-        None => Ok(()),
+        _ => Ok(()),
     }
+}
+
+/// The format a run-start line names (1 when it names none); `None` for other lines.
+fn start_format(line: &str) -> Option<u32> {
+    if !line.contains("run_started") {
+        return None;
+    }
+    let value = serde_json::from_str::<serde_json::Value>(line).ok()?;
+    (value["kind"] == "run_started").then(|| value["format"].as_u64().map_or(1, |f| f as u32))
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::summary::{degraded, verdict, Verdict};
+use super::view::RunView;
 use crate::event::narrate::{self, failure_lines, failures_by_cause, NAMED_IN_A_GROUP};
 use crate::event::state::{NodeState, StepStatus};
 use crate::journal::RunOutcome;
-use crate::journal::{Entry, Record};
 use crate::plan::{human, Plan};
 use crate::run::scheduler::Scheduler;
 use crate::topology::Topology;
@@ -180,27 +180,10 @@ pub struct RunStatus {
     pub power_off: Option<PowerOffView>,
 }
 
-/// Reads the state of a run from its replayed scheduler and journal. `live`: a process
-/// holds the run's lock.
-pub fn run_status(
-    topology: &Topology,
-    plan: &Plan,
-    scheduler: &Scheduler,
-    records: &[Record],
-    live: bool,
-) -> RunStatus {
-    let since_start = records
-        .iter()
-        .rposition(|r| matches!(r.entry, Entry::RunStarted { .. }))
-        .unwrap_or(0);
-    let finished = records[since_start..]
-        .iter()
-        .rev()
-        .find_map(|r| match &r.entry {
-            Entry::RunFinished { outcome } => Some(*outcome),
-            _ => None,
-        });
-    let run = match (live, finished) {
+/// Reads the state of a run from its replayed view. `live`: a process holds the run's lock.
+pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) -> RunStatus {
+    let scheduler = view.scheduler();
+    let run = match (live, view.outcome()) {
         (true, _) => RunState::Live,
         (false, Some(outcome)) => RunState::Finished { outcome },
         (false, None) => RunState::Killed,
@@ -269,9 +252,8 @@ pub fn run_status(
     RunStatus {
         topology: topology.name.clone(),
         run,
-        elapsed_ms: records.last().map_or(0, |r| r.t_ms),
-        recovered_ms: crate::journal::recovered_at(records, plan.steps.len())
-            .map(crate::event::Reason::millis),
+        elapsed_ms: crate::event::Reason::millis(view.elapsed()),
+        recovered_ms: view.recovered_at().map(crate::event::Reason::millis),
         verdict: verdict(plan, scheduler),
         counts: Counts::of(scheduler),
         steps,

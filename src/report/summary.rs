@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::event::narrate::{degraded_text, failure_lines, status_detail, status_word};
+use crate::event::narrate::{degraded_text, failure_lines, held_back_lines};
 use crate::event::state::StepStatus;
 use crate::plan::{human, Plan, StepId};
 use crate::run::scheduler::Scheduler;
@@ -73,21 +73,8 @@ pub fn summary(
     for line in failure_lines(topology, plan, nodes, false) {
         let _ = writeln!(out, "  {line}");
     }
-    for (id, status) in statuses.iter().enumerate() {
-        if matches!(status, StepStatus::Failed | StepStatus::Blocked { .. }) {
-            let failure = scheduler.step_failure(id);
-            let _ = writeln!(
-                out,
-                "  {:<7} {} ({})",
-                status_word(status),
-                if *status == StepStatus::Failed {
-                    format!("step {}", plan.steps[id].id)
-                } else {
-                    plan.steps[id].id.clone()
-                },
-                status_detail(plan, status, failure.as_ref()).unwrap_or_default()
-            );
-        }
+    for line in held_back_lines(plan, statuses, |id| scheduler.step_failure(id)) {
+        let _ = writeln!(out, "  {line}");
     }
     out
 }

@@ -1,0 +1,123 @@
+//! One replayed view of a run, built from its records as they arrive: the scheduler state
+//! the records lead to, when each step first became ready, when the run recovered, how long
+//! it has been recorded and how its last process ended. `status`, `status --watch`, the
+//! report and the live page read this one view, so they quote the same numbers; a live
+//! reader applies only the records appended since its last redraw.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::event::state::RunOutcome;
+use crate::journal::{self, Entry, FirstReady, JournalError, Record, Tail};
+use crate::plan::{Plan, StepId};
+use crate::run::scheduler::Scheduler;
+use crate::topology::HostId;
+
+/// A run as its records tell it so far.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    scheduler: Scheduler,
+    records: Vec<Record>,
+    first_ready: FirstReady,
+    steps: usize,
+    outcome: Option<RunOutcome>,
+}
+
+impl RunView {
+    /// A view with no records yet over `scheduler` (fresh, set up as the run set it up: a
+    /// real drill's power-off first, the BMC cap).
+    pub fn new(scheduler: Scheduler, plan: &Plan) -> RunView {
+        RunView {
+            scheduler,
+            records: Vec::new(),
+            first_ready: FirstReady::default(),
+            steps: plan.steps.len(),
+            outcome: None,
+        }
+    }
+
+    /// Applies records appended after those already applied.
+    pub fn apply(&mut self, new: Vec<Record>) {
+        for record in new {
+            self.records.push(record);
+            let index = self.records.len() - 1;
+            journal::replay_record(&mut self.scheduler, &self.records, index);
+            let record = &self.records[index];
+            self.first_ready.observe(record);
+            match &record.entry {
+                Entry::RunStarted { .. } => self.outcome = None,
+                Entry::RunFinished { outcome } => self.outcome = Some(*outcome),
+                _ => {}
+            }
+        }
+    }
+
+    /// The scheduler the records lead to.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Every record applied, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The time the journal has recorded (its last record's).
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.records.last().map_or(0, |r| r.t_ms))
+    }
+
+    /// When the last step first became ready, once all have: the recovery time.
+    pub fn recovered_at(&self) -> Option<Duration> {
+        self.first_ready.recovered_at(self.steps)
+    }
+
+    /// When step `id` first became ready.
+    pub fn first_ready(&self, id: &str) -> Option<Duration> {
+        self.first_ready.of(id)
+    }
+
+    /// How the last process ended, if it wrote its end.
+    pub fn outcome(&self) -> Option<RunOutcome> {
+        self.outcome
+    }
+
+    /// The scheduler's node ids as (step, host): what the journal's node ids mean.
+    pub fn node_map(&self) -> Vec<(StepId, HostId)> {
+        self.scheduler
+            .nodes()
+            .iter()
+            .map(|node| (node.step, node.host))
+            .collect()
+    }
+}
+
+/// A [`RunView`] that follows a run directory's journal as it grows.
+#[derive(Debug)]
+pub struct FollowedRun {
+    view: RunView,
+    tail: Tail,
+}
+
+impl FollowedRun {
+    /// Follows the journal of `dir` over `scheduler` (fresh, set up for the run).
+    pub fn new(dir: &Path, scheduler: Scheduler, plan: &Plan) -> FollowedRun {
+        FollowedRun {
+            view: RunView::new(scheduler, plan),
+            tail: Tail::new(dir),
+        }
+    }
+
+    /// Applies what was appended since the last call; true when anything was.
+    pub fn refresh(&mut self) -> Result<bool, JournalError> {
+        let new = self.tail.read_new()?;
+        let grew = !new.is_empty();
+        self.view.apply(new);
+        Ok(grew)
+    }
+
+    /// The view as of the last refresh.
+    pub fn view(&self) -> &RunView {
+        &self.view
+    }
+}
