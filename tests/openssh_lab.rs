@@ -149,6 +149,30 @@ fn a_fleet_over_the_system_ssh_starts_once_and_checks_through_one_master_per_hos
         "every master closed at the end: {:?}",
         masters_left(&lab)
     );
+
+    // The figure of the issue: one login and `true` per host, each client, the hosts up.
+    let (over_openssh, openssh_time) = exec_time(&file);
+    assert_eq!(
+        over_openssh.status.code(),
+        Some(0),
+        "{}",
+        text(&over_openssh)
+    );
+    let builtin = lab.dir.join("builtin.yaml");
+    let yaml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("      client: openssh\n", "");
+    std::fs::write(&builtin, yaml).unwrap();
+    let (over_builtin, builtin_time) = exec_time(&builtin);
+    assert_eq!(
+        over_builtin.status.code(),
+        Some(0),
+        "{}",
+        text(&over_builtin)
+    );
+    eprintln!(
+        "figures: exec true on 3 hosts (login + command), built-in {builtin_time:?}, system ssh {openssh_time:?}"
+    );
 }
 
 /// Wall time of `blackstart exec FILE --all -- true` (one login per host, one command).
