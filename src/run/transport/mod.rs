@@ -12,6 +12,7 @@ mod ssh_jump;
 mod ssh_login;
 mod ssh_openssh;
 mod ssh_openssh_args;
+mod ssh_openssh_proc;
 mod ssh_openssh_route;
 mod ssh_pool;
 mod ssh_session;

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use super::absolute;
 use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
-use crate::topology::model::{JumpHost, OpensshClient, SshLogin, SshSettings};
+use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
 use crate::topology::raw::{RawSsh, RawSshClient};
 use crate::topology::ssh_config::{self, tokens, HostConfig, ProxyJump, SshConfig};
@@ -87,21 +87,6 @@ fn choice(own: &RawSsh, inherited: &RawSsh, path: &str, base_dir: &Path) -> Choi
             Ok(value) if !value.is_empty() => Choice::Implicit(absolute(&value, base_dir)),
             _ => Choice::Default(absolute("~/.ssh/config", base_dir)),
         },
-    }
-}
-
-/// The `-F` argument for the system `ssh`: the file the topology or [`CONFIG_ENV`] names
-/// (`none` for none), or nothing when `ssh` should read its own default files.
-fn openssh_config(
-    own: &RawSsh,
-    inherited: &RawSsh,
-    path: &str,
-    base_dir: &Path,
-) -> Option<PathBuf> {
-    match choice(own, inherited, path, base_dir) {
-        Choice::None => Some(PathBuf::from("none")),
-        Choice::Implicit(file) | Choice::Named(file, _) => Some(file),
-        Choice::Default(_) => None,
     }
 }
 
@@ -194,7 +179,7 @@ pub(super) fn resolve_ssh(
             .strict_host_key_checking
             .or(inherited.strict_host_key_checking)
             .unwrap_or(true);
-        openssh_client((own, inherited), alias, (path, base_dir))
+        openssh::client((own, inherited), alias, (path, base_dir))
     });
     let mut settings = SshSettings {
         login,
@@ -251,26 +236,6 @@ pub(super) fn resolve_ssh(
         }
     }
     (settings, found.host_name, commands)
-}
-
-/// What the system `ssh` is told about a host: the fields the topology writes, and the
-/// configuration file it names.
-fn openssh_client(
-    (own, inherited): (&RawSsh, &RawSsh),
-    alias: &str,
-    (path, base_dir): (&str, &Path),
-) -> OpensshClient {
-    let pick = |field: fn(&RawSsh) -> Option<&String>| field(own).or_else(|| field(inherited));
-    OpensshClient {
-        destination: alias.to_string(),
-        config: openssh_config(own, inherited, path, base_dir),
-        user: pick(|s| s.user.as_ref()).cloned(),
-        port: own.port.or(inherited.port),
-        key: pick(|s| s.key.as_ref()).map(|key| absolute(key, base_dir)),
-        known_hosts: pick(|s| s.known_hosts.as_ref()).map(|f| absolute(f, base_dir)),
-        proxy_jump: pick(|s| s.proxy_jump.as_ref()).cloned(),
-        resolved: None,
-    }
 }
 
 /// A host, or a jump host on its way, that the configuration routes through a
@@ -416,5 +381,6 @@ fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf>
     path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
+mod openssh;
 #[cfg(test)]
 mod tests;
