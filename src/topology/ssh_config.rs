@@ -10,9 +10,11 @@
 //! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
 //! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
 //! read so that a host routed by it is refused rather than dialled directly, and
-//! `CertificateFile` so that it is warned of. Other keywords are
-//! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
-//! the loader can warn).
+//! `CertificateFile` so that it is warned of. Other keywords are ignored. `Match` blocks with
+//! the criteria `all`, `host`, `originalhost`, `user` and `localuser` (negated with `!`,
+//! comma-separated pattern lists) apply as ssh evaluates them in one pass; a `Match` with any
+//! other criterion (`exec`, `final`, `canonical`, ...) is never applied, and `Include` is not
+//! followed (both are named so the loader can warn, and `client: openssh` follows them).
 
 pub mod tokens;
 mod values;
@@ -39,10 +41,37 @@ pub struct SshConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Block {
     /// `None` for the lines before the first `Host` (they apply to every host) and for a
-    /// `Match` block (applied to none).
+    /// `Match` block (its criteria decide).
     patterns: Option<Vec<Pattern>>,
+    /// A `Match` block's criteria, all of which must hold.
+    criteria: Option<Vec<Criterion>>,
+    /// False for a `Match` block with a criterion this reader does not evaluate.
     applies: bool,
     settings: Vec<(Keyword, String, usize)>,
+}
+
+/// One criterion of a `Match` line: `[!]kind patterns`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Criterion {
+    kind: Subject,
+    negated: bool,
+    /// The comma-separated pattern list (each may be `!`-negated).
+    patterns: Vec<Pattern>,
+}
+
+/// What a `Match` criterion looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// Always true.
+    All,
+    /// The host name so far: `HostName` when one was obtained, else what was typed.
+    Host,
+    /// What was typed after `ssh`.
+    OriginalHost,
+    /// The remote user so far (`User` when obtained, else the local user).
+    User,
+    /// The local user.
+    LocalUser,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +168,7 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
     let mut config = SshConfig {
         blocks: vec![Block {
             patterns: None,
+            criteria: None,
             applies: true,
             settings: Vec::new(),
         }],
@@ -175,15 +205,24 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                     .collect();
                 config.blocks.push(Block {
                     patterns: Some(patterns),
+                    criteria: None,
                     applies: true,
                     settings: Vec::new(),
                 });
             }
             "match" => {
-                config.unsupported.push((line, "Match".into()));
+                let (criteria, applies) = match match_criteria(&args) {
+                    Ok(criteria) => (criteria, true),
+                    Err(MatchProblem::Unsupported(what)) => {
+                        config.unsupported.push((line, format!("Match {what}")));
+                        (Vec::new(), false)
+                    }
+                    Err(MatchProblem::Invalid(why)) => return Err(fail(format!("Match: {why}"))),
+                };
                 config.blocks.push(Block {
                     patterns: None,
-                    applies: false,
+                    criteria: Some(criteria),
+                    applies,
                     settings: Vec::new(),
                 });
             }
@@ -213,25 +252,112 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
     Ok(config)
 }
 
+/// Why a `Match` line is not evaluated.
+enum MatchProblem {
+    /// A criterion this reader does not evaluate (`exec`, `final`, `canonical`, ...).
+    Unsupported(String),
+    /// A malformed line.
+    Invalid(String),
+}
+
+/// The criteria of a `Match` line's words.
+fn match_criteria(args: &[String]) -> Result<Vec<Criterion>, MatchProblem> {
+    if args.is_empty() {
+        return Err(MatchProblem::Invalid("no criterion".into()));
+    }
+    let mut criteria = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let (negated, name) = match word.strip_prefix('!') {
+            Some(name) => (true, name),
+            None => (false, word.as_str()),
+        };
+        let kind = match name.to_ascii_lowercase().as_str() {
+            "all" => {
+                criteria.push(Criterion {
+                    kind: Subject::All,
+                    negated,
+                    patterns: Vec::new(),
+                });
+                continue;
+            }
+            "host" => Subject::Host,
+            "originalhost" => Subject::OriginalHost,
+            "user" => Subject::User,
+            "localuser" => Subject::LocalUser,
+            other => return Err(MatchProblem::Unsupported(other.to_string())),
+        };
+        let list = words
+            .next()
+            .ok_or_else(|| MatchProblem::Invalid(format!("`{name}` without patterns")))?;
+        criteria.push(Criterion {
+            kind,
+            negated,
+            patterns: list.split(',').map(pattern).collect(),
+        });
+    }
+    Ok(criteria)
+}
+
+/// One pattern of a list, `!` marking a negated one.
+fn pattern(word: &str) -> Pattern {
+    match word.strip_prefix('!') {
+        Some(glob) => Pattern {
+            negated: true,
+            glob: glob.to_string(),
+        },
+        None => Pattern {
+            negated: false,
+            glob: word.to_string(),
+        },
+    }
+}
+
+/// One of `patterns` matches `text` and none of the negated ones does (ssh's pattern lists).
+fn list_matches(patterns: &[Pattern], text: &str) -> bool {
+    let mut positive = false;
+    for pattern in patterns {
+        if glob_match(pattern.glob.as_bytes(), text.as_bytes(), b'*', b'?') {
+            if pattern.negated {
+                return false;
+            }
+            positive = true;
+        }
+    }
+    positive
+}
+
+/// What `Match` criteria are evaluated against, as resolution stands at the block.
+struct MatchState<'a> {
+    original: &'a str,
+    host: &'a str,
+    user: &'a str,
+    local_user: &'a str,
+}
+
 impl Block {
-    /// A block applies when one of its patterns matches and none of its negated ones does.
-    fn matches(&self, host: &str) -> bool {
+    /// A `Host` block applies when one of its patterns matches and none of its negated ones
+    /// does; a `Match` block when every criterion holds.
+    fn matches(&self, state: &MatchState) -> bool {
         if !self.applies {
             return false;
         }
-        let Some(patterns) = &self.patterns else {
-            return true;
-        };
-        let mut positive = false;
-        for pattern in patterns {
-            if glob_match(pattern.glob.as_bytes(), host.as_bytes(), b'*', b'?') {
-                if pattern.negated {
-                    return false;
-                }
-                positive = true;
-            }
+        if let Some(criteria) = &self.criteria {
+            return criteria.iter().all(|c| {
+                let text = match c.kind {
+                    Subject::All => return !c.negated,
+                    Subject::Host => state.host,
+                    Subject::OriginalHost => state.original,
+                    Subject::User => state.user,
+                    Subject::LocalUser => state.local_user,
+                };
+                list_matches(&c.patterns, text) != c.negated
+            });
         }
-        positive
+        match &self.patterns {
+            None => true,
+            Some(patterns) => list_matches(patterns, state.original),
+        }
     }
 }
 
@@ -240,8 +366,24 @@ impl SshConfig {
     /// the patterns case-sensitively): the first value obtained for each keyword, blocks in
     /// file order.
     pub fn resolve(&self, host: &str) -> HostConfig {
+        self.resolve_as(host, &tokens::local_user())
+    }
+
+    /// [`SshConfig::resolve`] for the local user `local_user`. `Match host` sees the
+    /// `HostName` obtained so far, `Match user` the `User` obtained so far (else the local
+    /// user), as ssh evaluates them in one pass.
+    pub fn resolve_as(&self, host: &str, local_user: &str) -> HostConfig {
         let mut out = HostConfig::default();
-        for block in self.blocks.iter().filter(|b| b.matches(host)) {
+        for block in &self.blocks {
+            let state = MatchState {
+                original: host,
+                host: out.host_name.as_deref().unwrap_or(host),
+                user: out.user.as_deref().unwrap_or(local_user),
+                local_user,
+            };
+            if !block.matches(&state) {
+                continue;
+            }
             for (key, value, line) in &block.settings {
                 // Values were checked by `parse`; a failed conversion cannot happen here.
                 match key {
