@@ -16,12 +16,15 @@
 //! other criterion (`exec`, `final`, `canonical`, ...) is never applied, and `Include` is not
 //! followed (both are named so the loader can warn, and `client: openssh` follows them).
 
+mod matching;
 pub mod tokens;
 mod values;
 
 use std::time::Duration;
 
-use super::names::glob_match;
+use matching::{
+    list_matches, match_criteria, pattern, Criterion, MatchProblem, MatchState, Subject,
+};
 pub use values::parse_proxy_jump;
 use values::{check_value, parse_port, parse_strict, parse_timeout, split_keyword, words};
 
@@ -48,30 +51,6 @@ struct Block {
     /// False for a `Match` block with a criterion this reader does not evaluate.
     applies: bool,
     settings: Vec<(Keyword, String, usize)>,
-}
-
-/// One criterion of a `Match` line: `[!]kind patterns`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Criterion {
-    kind: Subject,
-    negated: bool,
-    /// The comma-separated pattern list (each may be `!`-negated).
-    patterns: Vec<Pattern>,
-}
-
-/// What a `Match` criterion looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Subject {
-    /// Always true.
-    All,
-    /// The host name so far: `HostName` when one was obtained, else what was typed.
-    Host,
-    /// What was typed after `ssh`.
-    OriginalHost,
-    /// The remote user so far (`User` when obtained, else the local user).
-    User,
-    /// The local user.
-    LocalUser,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,19 +169,7 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 if args.is_empty() {
                     return Err(fail("`Host` without a pattern".into()));
                 }
-                let patterns = args
-                    .iter()
-                    .map(|word| match word.strip_prefix('!') {
-                        Some(glob) => Pattern {
-                            negated: true,
-                            glob: glob.to_string(),
-                        },
-                        None => Pattern {
-                            negated: false,
-                            glob: word.clone(),
-                        },
-                    })
-                    .collect();
+                let patterns = args.iter().map(|word| pattern(word)).collect();
                 config.blocks.push(Block {
                     patterns: Some(patterns),
                     criteria: None,
@@ -250,89 +217,6 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
         }
     }
     Ok(config)
-}
-
-/// Why a `Match` line is not evaluated.
-enum MatchProblem {
-    /// A criterion this reader does not evaluate (`exec`, `final`, `canonical`, ...).
-    Unsupported(String),
-    /// A malformed line.
-    Invalid(String),
-}
-
-/// The criteria of a `Match` line's words.
-fn match_criteria(args: &[String]) -> Result<Vec<Criterion>, MatchProblem> {
-    if args.is_empty() {
-        return Err(MatchProblem::Invalid("no criterion".into()));
-    }
-    let mut criteria = Vec::new();
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        let (negated, name) = match word.strip_prefix('!') {
-            Some(name) => (true, name),
-            None => (false, word.as_str()),
-        };
-        let kind = match name.to_ascii_lowercase().as_str() {
-            "all" => {
-                criteria.push(Criterion {
-                    kind: Subject::All,
-                    negated,
-                    patterns: Vec::new(),
-                });
-                continue;
-            }
-            "host" => Subject::Host,
-            "originalhost" => Subject::OriginalHost,
-            "user" => Subject::User,
-            "localuser" => Subject::LocalUser,
-            other => return Err(MatchProblem::Unsupported(other.to_string())),
-        };
-        let list = words
-            .next()
-            .ok_or_else(|| MatchProblem::Invalid(format!("`{name}` without patterns")))?;
-        criteria.push(Criterion {
-            kind,
-            negated,
-            patterns: list.split(',').map(pattern).collect(),
-        });
-    }
-    Ok(criteria)
-}
-
-/// One pattern of a list, `!` marking a negated one.
-fn pattern(word: &str) -> Pattern {
-    match word.strip_prefix('!') {
-        Some(glob) => Pattern {
-            negated: true,
-            glob: glob.to_string(),
-        },
-        None => Pattern {
-            negated: false,
-            glob: word.to_string(),
-        },
-    }
-}
-
-/// One of `patterns` matches `text` and none of the negated ones does (ssh's pattern lists).
-fn list_matches(patterns: &[Pattern], text: &str) -> bool {
-    let mut positive = false;
-    for pattern in patterns {
-        if glob_match(pattern.glob.as_bytes(), text.as_bytes(), b'*', b'?') {
-            if pattern.negated {
-                return false;
-            }
-            positive = true;
-        }
-    }
-    positive
-}
-
-/// What `Match` criteria are evaluated against, as resolution stands at the block.
-struct MatchState<'a> {
-    original: &'a str,
-    host: &'a str,
-    user: &'a str,
-    local_user: &'a str,
 }
 
 impl Block {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::topology::names::glob_match;
 use std::time::Duration;
 
 fn config(text: &str) -> SshConfig {
