@@ -125,6 +125,9 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
             if let Some(key) = &client.key {
                 note(Check::SshKey, key_problem(machine, key, None), host);
             }
+            let cause = (!machine.program_found("ssh"))
+                .then(|| "`ssh: { client: openssh }` needs the system ssh on PATH".to_string());
+            note(Check::SshKey, cause, host);
             continue;
         }
         let cause = match &ssh.login.key {
