@@ -433,3 +433,104 @@ fn a_ctrl_c_and_a_refused_request_are_records_in_the_journal() {
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     assert!(text(&status).contains("interrupted"), "{}", text(&status));
 }
+
+/// [`write_topology`] with every host on the system ssh (`client: openssh`).
+fn write_openssh_topology(lab: &Lab, subsystems: &str, file: &str) -> PathBuf {
+    let path = write_topology(lab, subsystems, file);
+    let yaml = std::fs::read_to_string(&path).unwrap().replacen(
+        "      connect_timeout: 3s\n",
+        "      connect_timeout: 3s\n      client: openssh\n",
+        1,
+    );
+    assert!(yaml.contains("client: openssh"), "{yaml}");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// Over the system ssh, a controller killed while the start is in flight, then resumed: the
+/// resume adopts the start (its master is gone with the killed run; a new one is made), and
+/// the service starts once.
+#[test]
+fn over_the_system_ssh_a_kill_mid_start_and_resume_starts_once() {
+    let lab = Lab::start("io", (88, 20), 1);
+    lab.power_on(0);
+    let port = 7500;
+    let topology = write_openssh_topology(
+        &lab,
+        &format!(
+            "subsystems:\n{}",
+            subsystem(&lab, "slow", &[0], port, 3.0, "    ready_timeout: 10s\n")
+        ),
+        "topology.yaml",
+    );
+    let run_dir = lab.dir.join("run-openssh");
+    let service = format!("{}:{port}", lab.hosts[0].address);
+    let child = spawn_run(&topology, &run_dir);
+    assert!(wait_for_service_start(&lab, &service));
+    kill(child);
+    let before = read_journal(&run_dir).len();
+    let resumed = wait_bounded(spawn_resume(&run_dir), RUN_LIMIT);
+    let shown = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{shown}");
+    let after = read_journal(&run_dir);
+    assert!(ready_times(&after).contains_key("slow"), "{shown}");
+    assert_eq!(count_adopts(&after[before..]), 1, "{shown}");
+    assert_eq!(
+        starts_by_service(&lab).get(&service),
+        Some(&1),
+        "0 double starts over the system ssh: {shown}"
+    );
+}
+
+/// Over the system ssh, a host powered off under its start: the run notices, powers it on,
+/// makes a new master and starts the service once more — once per boot. Then the controller
+/// is killed and resumed on the finished run: nothing starts again.
+#[test]
+fn over_the_system_ssh_a_host_lost_mid_start_is_started_once_per_boot_and_a_resume_adds_none() {
+    let lab = Lab::start("ip", (88, 22), 1);
+    let port = 7600;
+    let topology = write_openssh_topology(
+        &lab,
+        &format!(
+            "subsystems:\n{}",
+            subsystem(
+                &lab,
+                "web",
+                &[0],
+                port,
+                3.0,
+                "    ready_timeout: 20s\n    retry: { attempts: 1 }\n"
+            )
+        ),
+        "topology.yaml",
+    );
+    let run_dir = lab.dir.join("run-openssh-power");
+    let service = format!("{}:{port}", lab.hosts[0].address);
+    let child = spawn_run(&topology, &run_dir);
+    assert!(wait_for_service_start(&lab, &service));
+    let off = std::process::Command::new("timeout")
+        .args(["20", "ipmitool", "-I", "lanplus", "-C", "3", "-H"])
+        .arg(&lab.hosts[0].bmc_address)
+        .args(["-U", BMC_USER, "-E", "chassis", "power", "off"])
+        .env("IPMI_PASSWORD", &lab.password)
+        .output()
+        .expect("ipmitool");
+    assert!(off.status.success(), "power off: {off:?}");
+    let finished = wait_bounded(child, RUN_LIMIT);
+    let shown = text(&finished);
+    assert_eq!(finished.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("POWER LOST"), "{shown}");
+    assert_eq!(
+        starts_by_service(&lab).get(&service),
+        Some(&2),
+        "one start per boot: {shown}"
+    );
+    let resumed = wait_bounded(spawn_resume(&run_dir), RUN_LIMIT);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+    assert_eq!(
+        starts_by_service(&lab).get(&service),
+        Some(&2),
+        "the resume of a finished run starts nothing: {}",
+        text(&resumed)
+    );
+}

@@ -25,11 +25,52 @@ pub fn validate(files: &[PathBuf]) -> Outcome {
                     topology.subsystems.len(),
                     topology.hosts.len()
                 );
+                if let Some(line) = clients_line(topology) {
+                    println!("{line}");
+                }
             }
             Err(failed) => outcome = failed,
         }
     }
     outcome
+}
+
+/// Which SSH client the hosts use, when any uses the system ssh: `SSH clients: 2 built-in,
+/// 1 system ssh (client: openssh): db1`.
+fn clients_line(topology: &blackstart::topology::Topology) -> Option<String> {
+    let openssh: Vec<&str> = topology
+        .hosts
+        .iter()
+        .filter(|h| h.ssh.openssh.is_some())
+        .map(|h| h.name.as_str())
+        .collect();
+    if openssh.is_empty() {
+        return None;
+    }
+    let shown = openssh
+        .iter()
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if openssh.len() > 10 { ", ..." } else { "" };
+    Some(format!(
+        "  SSH clients: {} built-in, {} system ssh (client: openssh): {shown}{more}",
+        topology.hosts.len() - openssh.len(),
+        openssh.len()
+    ))
+}
+
+/// The topology as shown by `plan`: every `client: openssh` host's route as `ssh -G`
+/// resolves it here (bounded), problems on stderr. The digest is of the topology itself.
+fn with_openssh_routes(
+    topology: &blackstart::topology::Topology,
+) -> blackstart::topology::Topology {
+    let mut shown = topology.clone();
+    for problem in blackstart::run::transport::resolve_openssh_routes(&mut shown.hosts) {
+        eprintln!("warning: {problem}; the plan shows the destination only");
+    }
+    shown
 }
 
 /// `blackstart plan`.
@@ -64,6 +105,7 @@ pub fn plan(
             return Ok(Outcome::InvalidInput);
         }
     };
+    let shown = with_openssh_routes(topology);
     let rendered = match format {
         PlanFormat::Text => {
             let options = TextOptions {
@@ -76,14 +118,14 @@ pub fn plan(
                 )
             };
             let mut text = playbook::render_text(topology, &loaded.procedures)
-                + &render_text(topology, &plan, &options);
+                + &render_text(&shown, &plan, &options);
             // What this machine holds is not part of the plan (nor of its snapshot): asked for.
             if prerequisites {
                 text += &checklist_text(topology, &plan, &loaded.procedures);
             }
             text
         }
-        PlanFormat::Json => render_json(topology, &plan),
+        PlanFormat::Json => render_json(&shown, &plan),
         PlanFormat::Dot => render_dot_with(topology, &plan, graph),
         PlanFormat::Mermaid => render_mermaid_with(topology, &plan, graph),
     };

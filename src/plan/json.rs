@@ -96,6 +96,11 @@ pub struct NodeDocument {
     pub host: String,
     /// Host address.
     pub address: String,
+    /// SSH client: `builtin` or `openssh` (the system ssh).
+    pub ssh_client: &'static str,
+    /// How the host is reached: `user@address:port via ...` (for the system ssh, as `ssh
+    /// -G` resolves it on the machine that planned).
+    pub ssh_route: String,
     /// Hard dependencies (step ids).
     pub depends_on: Vec<String>,
     /// Wave.
@@ -154,6 +159,8 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
                     mode: step.step.mode,
                     host: topology.hosts[*host].name.clone(),
                     address: topology.hosts[*host].address.clone(),
+                    ssh_client: topology.hosts[*host].ssh.client(),
+                    ssh_route: topology.hosts[*host].ssh_route(),
                     depends_on: ids(&step.requires),
                     wave: step.wave,
                     earliest_start_s: start.as_secs_f64(),

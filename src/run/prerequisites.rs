@@ -119,6 +119,17 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
             note(Check::PowerTool, cause, host);
         }
         let ssh = &h.ssh;
+        if let Some(client) = &ssh.openssh {
+            // The system ssh finds its own keys, agent, certificates and known hosts (via
+            // its configuration): only a key file the topology names is checked here.
+            if let Some(key) = &client.key {
+                note(Check::SshKey, key_problem(machine, key, None), host);
+            }
+            let cause = (!machine.program_found("ssh"))
+                .then(|| "`ssh: { client: openssh }` needs the system ssh on PATH".to_string());
+            note(Check::SshKey, cause, host);
+            continue;
+        }
         let cause = match &ssh.login.key {
             Some(key) => key_problem(machine, key, None),
             None => (!machine.variable_set("SSH_AUTH_SOCK"))

@@ -118,6 +118,7 @@ impl Host {
                     connect_timeout: Duration::from_secs(1),
                 },
                 jumps: Vec::new(),
+                openssh: None,
             },
             bmc: None,
             datacenter: None,
@@ -139,6 +140,84 @@ pub struct SshSettings {
     /// connection.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jumps: Vec<JumpHost>,
+    /// Set when the host is reached by the operator's own OpenSSH client (`ssh: { client:
+    /// openssh }`) instead of the built-in one: what to hand to `ssh`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openssh: Option<OpensshClient>,
+}
+
+impl SshSettings {
+    /// `openssh` or `builtin`: the client that reaches the host, as the topology writes it.
+    pub fn client(&self) -> &'static str {
+        if self.openssh.is_some() {
+            "openssh"
+        } else {
+            "builtin"
+        }
+    }
+}
+
+/// What the system `ssh` is told about one host. Only what the topology itself writes is
+/// passed as an option (it wins over the configuration file, as for the built-in client);
+/// everything else — `HostName`, `User`, `ProxyCommand`, `Match`, `Include`, certificates —
+/// is left to `ssh` and the operator's configuration. Host-key checking is the exception:
+/// strict unless the topology turns it off, whatever the file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpensshClient {
+    /// What is typed after `ssh`: the topology's address, or the host's name, so `Host`
+    /// blocks match as they would for the operator.
+    pub destination: String,
+    /// `-F` file: the one the topology (or `BLACKSTART_SSH_CONFIG`) names, `none` for none;
+    /// unset lets `ssh` read `~/.ssh/config` and `/etc/ssh/ssh_config` itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    /// User written in the topology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Port written in the topology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Key file written in the topology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// known_hosts file written in the topology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    /// `proxy_jump` written in the topology (`none` included), passed as `ProxyJump`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_jump: Option<String>,
+    /// The route as `ssh -G` resolves it on this machine; filled in by `plan` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<OpensshRoute>,
+}
+
+/// A route as the system ssh resolves it (`ssh -G`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpensshRoute {
+    /// Login user.
+    pub user: String,
+    /// Address dialled.
+    pub hostname: String,
+    /// Port.
+    pub port: u16,
+    /// `ProxyJump`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_jump: Option<String>,
+    /// `ProxyCommand`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_command: Option<String>,
+}
+
+impl OpensshRoute {
+    /// `user@hostname:port`, followed by ` via JUMPS` or ` via ProxyCommand `...``.
+    pub fn text(&self) -> String {
+        let via = match (&self.proxy_jump, &self.proxy_command) {
+            (Some(jump), _) => format!(" via {jump}"),
+            (None, Some(command)) => format!(" via ProxyCommand `{command}`"),
+            (None, None) => String::new(),
+        };
+        format!("{}@{}:{}{via}", self.user, self.hostname, self.port)
+    }
 }
 
 /// One jump host on the way to a host, with everything needed to log in to it. Its key is
@@ -183,6 +262,15 @@ impl Host {
     /// `user@address:port`, followed by ` via user@jump:port,...` when the host is reached
     /// through jump hosts: the route exactly as the run takes it.
     pub fn ssh_route(&self) -> String {
+        if let Some(client) = &self.ssh.openssh {
+            return match &client.resolved {
+                Some(route) => format!("{} (system ssh)", route.text()),
+                None => format!(
+                    "{} (system ssh, route as its config says)",
+                    client.destination
+                ),
+            };
+        }
         format!(
             "{}@{}:{}{}",
             self.ssh.login.user,
@@ -194,6 +282,13 @@ impl Host {
 
     /// ` via user@jump:port,...` when the host is reached through jump hosts, else nothing.
     pub fn jump_route(&self) -> String {
+        if let Some(client) = &self.ssh.openssh {
+            let via = client.resolved.as_ref().and_then(|route| {
+                let text = route.text();
+                text.find(" via ").map(|at| text[at..].to_string())
+            });
+            return format!("{} (system ssh)", via.unwrap_or_default());
+        }
         if self.ssh.jumps.is_empty() {
             return String::new();
         }

@@ -108,6 +108,20 @@ pub struct RawSsh {
     /// Jump hosts, as OpenSSH's `ProxyJump`: `[user@]host[:port]`, comma-separated, the first
     /// dialled directly; `none` for a direct connection. Wins over the configuration file.
     pub proxy_jump: Option<String>,
+    /// Which SSH client reaches the host. Default `builtin` (libssh2); `openssh` runs the
+    /// system `ssh` with the operator's configuration (ProxyCommand, Match, Include,
+    /// certificates, every key exchange OpenSSH knows), one ControlMaster per host.
+    pub client: Option<RawSshClient>,
+}
+
+/// An SSH client, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawSshClient {
+    /// blackstart's own client (libssh2).
+    Builtin,
+    /// The system `ssh` (OpenSSH).
+    Openssh,
 }
 
 /// A BMC reached with IPMI over LAN. The password is never written here.

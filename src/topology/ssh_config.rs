@@ -10,16 +10,21 @@
 //! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
 //! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
 //! read so that a host routed by it is refused rather than dialled directly, and
-//! `CertificateFile` so that it is warned of. Other keywords are
-//! ignored; a `Match` block is never applied and `Include` is not followed (both are named so
-//! the loader can warn).
+//! `CertificateFile` so that it is warned of. Other keywords are ignored. `Match` blocks with
+//! the criteria `all`, `host`, `originalhost`, `user` and `localuser` (negated with `!`,
+//! comma-separated pattern lists) apply as ssh evaluates them in one pass; a `Match` with any
+//! other criterion (`exec`, `final`, `canonical`, ...) is never applied, and `Include` is not
+//! followed (both are named so the loader can warn, and `client: openssh` follows them).
 
+mod matching;
 pub mod tokens;
 mod values;
 
 use std::time::Duration;
 
-use super::names::glob_match;
+use matching::{
+    list_matches, match_criteria, pattern, Criterion, MatchProblem, MatchState, Subject,
+};
 pub use values::parse_proxy_jump;
 use values::{check_value, parse_port, parse_strict, parse_timeout, split_keyword, words};
 
@@ -39,8 +44,11 @@ pub struct SshConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Block {
     /// `None` for the lines before the first `Host` (they apply to every host) and for a
-    /// `Match` block (applied to none).
+    /// `Match` block (its criteria decide).
     patterns: Option<Vec<Pattern>>,
+    /// A `Match` block's criteria, all of which must hold.
+    criteria: Option<Vec<Criterion>>,
+    /// False for a `Match` block with a criterion this reader does not evaluate.
     applies: bool,
     settings: Vec<(Keyword, String, usize)>,
 }
@@ -139,6 +147,7 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
     let mut config = SshConfig {
         blocks: vec![Block {
             patterns: None,
+            criteria: None,
             applies: true,
             settings: Vec::new(),
         }],
@@ -160,30 +169,27 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
                 if args.is_empty() {
                     return Err(fail("`Host` without a pattern".into()));
                 }
-                let patterns = args
-                    .iter()
-                    .map(|word| match word.strip_prefix('!') {
-                        Some(glob) => Pattern {
-                            negated: true,
-                            glob: glob.to_string(),
-                        },
-                        None => Pattern {
-                            negated: false,
-                            glob: word.clone(),
-                        },
-                    })
-                    .collect();
+                let patterns = args.iter().map(|word| pattern(word)).collect();
                 config.blocks.push(Block {
                     patterns: Some(patterns),
+                    criteria: None,
                     applies: true,
                     settings: Vec::new(),
                 });
             }
             "match" => {
-                config.unsupported.push((line, "Match".into()));
+                let (criteria, applies) = match match_criteria(&args) {
+                    Ok(criteria) => (criteria, true),
+                    Err(MatchProblem::Unsupported(what)) => {
+                        config.unsupported.push((line, format!("Match {what}")));
+                        (Vec::new(), false)
+                    }
+                    Err(MatchProblem::Invalid(why)) => return Err(fail(format!("Match: {why}"))),
+                };
                 config.blocks.push(Block {
                     patterns: None,
-                    applies: false,
+                    criteria: Some(criteria),
+                    applies,
                     settings: Vec::new(),
                 });
             }
@@ -214,24 +220,28 @@ pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
 }
 
 impl Block {
-    /// A block applies when one of its patterns matches and none of its negated ones does.
-    fn matches(&self, host: &str) -> bool {
+    /// A `Host` block applies when one of its patterns matches and none of its negated ones
+    /// does; a `Match` block when every criterion holds.
+    fn matches(&self, state: &MatchState) -> bool {
         if !self.applies {
             return false;
         }
-        let Some(patterns) = &self.patterns else {
-            return true;
-        };
-        let mut positive = false;
-        for pattern in patterns {
-            if glob_match(pattern.glob.as_bytes(), host.as_bytes(), b'*', b'?') {
-                if pattern.negated {
-                    return false;
-                }
-                positive = true;
-            }
+        if let Some(criteria) = &self.criteria {
+            return criteria.iter().all(|c| {
+                let text = match c.kind {
+                    Subject::All => return !c.negated,
+                    Subject::Host => state.host,
+                    Subject::OriginalHost => state.original,
+                    Subject::User => state.user,
+                    Subject::LocalUser => state.local_user,
+                };
+                list_matches(&c.patterns, text) != c.negated
+            });
         }
-        positive
+        match &self.patterns {
+            None => true,
+            Some(patterns) => list_matches(patterns, state.original),
+        }
     }
 }
 
@@ -240,8 +250,24 @@ impl SshConfig {
     /// the patterns case-sensitively): the first value obtained for each keyword, blocks in
     /// file order.
     pub fn resolve(&self, host: &str) -> HostConfig {
+        self.resolve_as(host, &tokens::local_user())
+    }
+
+    /// [`SshConfig::resolve`] for the local user `local_user`. `Match host` sees the
+    /// `HostName` obtained so far, `Match user` the `User` obtained so far (else the local
+    /// user), as ssh evaluates them in one pass.
+    pub fn resolve_as(&self, host: &str, local_user: &str) -> HostConfig {
         let mut out = HostConfig::default();
-        for block in self.blocks.iter().filter(|b| b.matches(host)) {
+        for block in &self.blocks {
+            let state = MatchState {
+                original: host,
+                host: out.host_name.as_deref().unwrap_or(host),
+                user: out.user.as_deref().unwrap_or(local_user),
+                local_user,
+            };
+            if !block.matches(&state) {
+                continue;
+            }
             for (key, value, line) in &block.settings {
                 // Values were checked by `parse`; a failed conversion cannot happen here.
                 match key {

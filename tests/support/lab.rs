@@ -299,6 +299,7 @@ impl Lab {
                     connect_timeout: Duration::from_secs(3),
                 },
                 jumps: Vec::new(),
+                openssh: None,
             },
             bmc: host.has_bmc.then(|| Bmc {
                 address: host.bmc_address.clone(),

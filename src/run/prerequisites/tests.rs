@@ -135,3 +135,30 @@ fn a_jump_host_missing_from_known_hosts_is_named_for_the_hosts_behind_it() {
         finding.cause
     );
 }
+
+/// A host on the system ssh: its known hosts and agent are ssh's business; a written key and
+/// the `ssh` program itself are checked.
+#[test]
+fn a_host_on_the_system_ssh_needs_ssh_on_path_and_its_written_key_only() {
+    let yaml = "name: o\nhosts:\n  - { name: o1, address: 10.9.9.1, ssh: { client: openssh, key: /keys/id } }\n\
+                subsystems:\n  - { name: a, hosts: [o1], start: \"true\" }\n";
+    let topology = load_str(yaml, Path::new("o.yaml")).unwrap().topology;
+    let hosts = all_hosts(&topology);
+    let machine = Fake {
+        files: ["/keys/id"].into(),
+        ..Fake::default()
+    };
+    let list = check(&topology, &hosts, &machine);
+    let causes: Vec<&str> = list.findings.iter().map(|f| f.cause.as_str()).collect();
+    assert_eq!(
+        causes,
+        ["`ssh: { client: openssh }` needs the system ssh on PATH"],
+        "no known_hosts or agent finding"
+    );
+    let machine = Fake {
+        files: ["/keys/id"].into(),
+        programs: ["ssh"].into(),
+        ..Fake::default()
+    };
+    assert!(check(&topology, &hosts, &machine).passed());
+}

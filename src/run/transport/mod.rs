@@ -10,9 +10,15 @@ pub mod redfish;
 pub mod ssh;
 mod ssh_jump;
 mod ssh_login;
+mod ssh_openssh;
+mod ssh_openssh_args;
+mod ssh_openssh_proc;
+mod ssh_openssh_route;
 mod ssh_pool;
 mod ssh_session;
 pub mod tls;
+
+pub use ssh_openssh_route::resolve_openssh_routes;
 
 use std::future::Future;
 use std::time::Duration;

@@ -17,10 +17,11 @@ use tokio::sync::Semaphore;
 
 use super::ssh_login::Endpoint;
 pub use super::ssh_login::KEEPALIVE_INTERVAL_SECS;
+use super::ssh_openssh::Openssh;
 use super::ssh_pool::{PoolKey, SessionPool};
 use super::ssh_session::Connection;
 use super::{tail, CommandOutput, Remote, TransportError};
-use crate::topology::Host;
+use crate::topology::{Host, OpensshClient};
 
 /// Extra time the async side waits for a blocking session beyond its own deadline, before
 /// giving up on it (the session itself is bounded by libssh2's timeout and our deadline).
@@ -36,6 +37,8 @@ pub struct SshRemote {
     boot_polls: Arc<Semaphore>,
     /// Logins kept between calls.
     idle: Arc<SessionPool>,
+    /// The ControlMasters of hosts reached by the system ssh (`client: openssh`).
+    openssh: Arc<Openssh>,
 }
 
 impl SshRemote {
@@ -46,7 +49,37 @@ impl SshRemote {
             sessions: Arc::new(Semaphore::new(max_sessions.max(1))),
             boot_polls: Arc::new(Semaphore::new((max_sessions / 4).max(4))),
             idle: Arc::new(SessionPool::new()),
+            openssh: Arc::new(Openssh::new()),
         }
+    }
+
+    /// Runs `command` on a host of `client: openssh` through the system ssh, holding a
+    /// session permit of `pool` like a built-in session.
+    async fn openssh_exec(
+        &self,
+        host: &Host,
+        client: &OpensshClient,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<CommandOutput, TransportError> {
+        let _permit = self.permit(&self.sessions, host).await?;
+        let what = format!("command `{}`", tail(command, 200));
+        let wrapped = remote_time_limit(command, timeout);
+        self.openssh
+            .exec(host, client, &wrapped, timeout, &what)
+            .await
+    }
+
+    /// A permit of `pool`.
+    async fn permit(
+        &self,
+        pool: &Arc<Semaphore>,
+        host: &Host,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, TransportError> {
+        pool.clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Endpoint::host(host).other("SSH session pool closed"))
     }
 
     /// Runs `job` on the blocking pool while holding a session permit, bounded in time.
@@ -62,11 +95,7 @@ impl SshRemote {
         T: Send + 'static,
         F: FnOnce(Instant) -> Result<T, TransportError> + Send + 'static,
     {
-        let permit = pool
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Endpoint::host(host).other("SSH session pool closed"))?;
+        let permit = self.permit(pool, host).await?;
         let deadline = Instant::now() + timeout;
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -88,7 +117,7 @@ impl SshRemote {
 }
 
 /// Wraps `command` so the host itself ends it at `timeout`, in the user's own shell.
-fn remote_time_limit(command: &str, timeout: Duration) -> String {
+pub(super) fn remote_time_limit(command: &str, timeout: Duration) -> String {
     let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
     format!(
         "timeout -k 5 {seconds} \"${{SHELL:-/bin/sh}}\" -c {}",
@@ -109,6 +138,9 @@ impl Remote for SshRemote {
         command: &str,
         timeout: Duration,
     ) -> Result<CommandOutput, TransportError> {
+        if let Some(client) = &host.ssh.openssh {
+            return self.openssh_exec(host, client, command, timeout).await;
+        }
         let host_c = host.clone();
         let command_c = remote_time_limit(command, timeout);
         let what = format!("command `{}`", tail(command, 200));
@@ -149,6 +181,10 @@ impl Remote for SshRemote {
     ///
     /// The login is kept for the host's next command.
     async fn reachable(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
+        if let Some(client) = &host.ssh.openssh {
+            let _permit = self.permit(&self.boot_polls, host).await?;
+            return self.openssh.reachable(host, client, timeout).await;
+        }
         let host_c = host.clone();
         let idle = self.idle.clone();
         self.run_blocking(
@@ -167,7 +203,15 @@ impl Remote for SshRemote {
 
     /// A TCP connect to the host's SSH port when it is reached directly (a SYN, no
     /// handshake: cheap enough to ask of every slow start); through jump hosts, a login.
+    /// With `client: openssh`, `true` through the host's master (its route is ssh's business).
     async fn alive(&self, host: &Host, timeout: Duration) -> Result<(), TransportError> {
+        if let Some(client) = &host.ssh.openssh {
+            let output = self.openssh_exec(host, client, "true", timeout).await?;
+            return match output.exit_code {
+                Some(0) => Ok(()),
+                code => Err(Endpoint::host(host).other(&format!("`true` exited with {code:?}"))),
+            };
+        }
         if !host.ssh.jumps.is_empty() {
             return self.reachable(host, timeout).await;
         }
@@ -182,6 +226,9 @@ impl Remote for SshRemote {
 
     /// Closes the host's idle sessions: after a power action they are dead or soon will be.
     fn forget(&self, host: &Host) {
+        if let Some(client) = &host.ssh.openssh {
+            self.openssh.forget(host, client);
+        }
         self.idle.forget(&PoolKey::of(host));
     }
 }

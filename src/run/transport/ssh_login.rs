@@ -123,6 +123,9 @@ pub(super) fn login<S: AsRawFd + 'static>(
     session.set_tcp_stream(stream);
     session.set_timeout(millis(remaining(connect_deadline)));
     session.handshake().map_err(|e| {
+        if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_KEX_FAILURE) {
+            return no_common_kex(end, &e);
+        }
         ssh_error(end, "SSH handshake", true, e, connect_limit, || {
             TransportError::Unreachable {
                 host: end.host.name.clone(),
@@ -212,7 +215,27 @@ pub(super) fn quick_ack(fd: RawFd) {
     }
 }
 
+/// The server and libssh2 share no key exchange, host key or cipher algorithm.
+const LIBSSH2_ERROR_KEX_FAILURE: i32 = -5;
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+
+/// A handshake that failed for want of a common algorithm: waiting will not fix it, and the
+/// operator's own OpenSSH likely knows the algorithm (post-quantum key exchange).
+fn no_common_kex(end: &Endpoint, e: &ssh2::Error) -> TransportError {
+    TransportError::Config {
+        host: end.host.name.clone(),
+        detail: format!(
+            "{}SSH handshake with {}:{} failed: {} — the server allows no key exchange or \
+             cipher that blackstart's built-in client (libssh2) knows (an sshd limited to \
+             sntrup761x25519-sha512 or mlkem768x25519-sha256 is one); use \
+             `ssh: {{ client: openssh }}` for this host so the system ssh reaches it",
+            end.prefix(),
+            end.address,
+            end.login.port,
+            e.message()
+        ),
+    }
+}
 const LIBSSH2_ERROR_EAGAIN: i32 = -37;
 
 /// libssh2 said "would block" (non-blocking mode).

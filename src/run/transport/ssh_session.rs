@@ -221,10 +221,11 @@ impl<'h> Connection<'h> {
 
 /// Keeps about the last `2 * OUTPUT_TAIL_BYTES` bytes of a stream while it is read.
 #[derive(Default)]
-struct Bounded(Vec<u8>);
+pub(super) struct Bounded(Vec<u8>);
 
 impl Bounded {
-    fn push(&mut self, bytes: &[u8]) {
+    /// Appends `bytes`, dropping the oldest past twice the kept tail.
+    pub(super) fn push(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
         if self.0.len() > 2 * OUTPUT_TAIL_BYTES {
             let cut = self.0.len() - OUTPUT_TAIL_BYTES;
@@ -232,7 +233,8 @@ impl Bounded {
         }
     }
 
-    fn finish(self) -> String {
+    /// The kept tail, as text.
+    pub(super) fn finish(self) -> String {
         tail(&String::from_utf8_lossy(&self.0), OUTPUT_TAIL_BYTES)
     }
 }

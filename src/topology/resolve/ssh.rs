@@ -12,7 +12,7 @@ use crate::topology::defaults;
 use crate::topology::diagnostic::Collector;
 use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
-use crate::topology::raw::RawSsh;
+use crate::topology::raw::{RawSsh, RawSshClient};
 use crate::topology::ssh_config::{self, tokens, HostConfig, ProxyJump, SshConfig};
 
 /// Environment variable naming the configuration file used when the topology names none
@@ -27,12 +27,17 @@ pub const MAX_JUMPS: usize = 8;
 #[derive(Default)]
 pub(super) struct SshConfigs {
     read: HashMap<PathBuf, Option<Rc<SshConfig>>>,
+    /// Files whose unfollowed directives were warned about (once per file).
+    warned: std::collections::HashSet<PathBuf>,
 }
 
 /// Which file a host entry uses, and where in the topology that was said.
 enum Choice {
     None,
+    /// Named by [`CONFIG_ENV`].
     Implicit(PathBuf),
+    /// `~/.ssh/config`, read only when it exists.
+    Default(PathBuf),
     Named(PathBuf, String),
 }
 
@@ -47,26 +52,41 @@ impl SshConfigs {
         base_dir: &Path,
         out: &mut Collector,
     ) -> Option<Rc<SshConfig>> {
-        let choice = match (&own.config, &inherited.config) {
-            (Some(value), _) => named(value, &format!("{path}.ssh.config"), base_dir),
-            (None, Some(value)) => named(value, "defaults.host.ssh.config", base_dir),
-            (None, None) => match std::env::var(CONFIG_ENV) {
-                Ok(value) if value == "none" => Choice::None,
-                Ok(value) if !value.is_empty() => Choice::Implicit(absolute(&value, base_dir)),
-                _ => Choice::Implicit(absolute("~/.ssh/config", base_dir)),
-            },
-        };
-        let (file, at) = match choice {
+        let (file, at) = match choice(own, inherited, path, base_dir) {
             Choice::None => return None,
-            Choice::Implicit(file) => (file, None),
+            Choice::Implicit(file) | Choice::Default(file) => (file, None),
             Choice::Named(file, at) => (file, Some(at)),
         };
-        if let Some(known) = self.read.get(&file) {
-            return known.clone();
+        let config = match self.read.get(&file) {
+            Some(known) => known.clone(),
+            None => {
+                let config = read(&file, at.as_deref(), path, out).map(Rc::new);
+                self.read.insert(file.clone(), config.clone());
+                config
+            }
+        };
+        // What the built-in client skips is OpenSSH's business with `client: openssh`.
+        let builtin = own.client.or(inherited.client) != Some(RawSshClient::Openssh);
+        if let Some(config) = config.as_deref().filter(|_| builtin) {
+            if self.warned.insert(file) {
+                warn_unfollowed(config, at.as_deref(), path, out);
+            }
         }
-        let config = read(&file, at.as_deref(), path, out).map(Rc::new);
-        self.read.insert(file, config.clone());
         config
+    }
+}
+
+/// The configuration file a host entry names: its own `ssh.config`, else `defaults.host.ssh
+/// .config`, else [`CONFIG_ENV`], else `~/.ssh/config`.
+fn choice(own: &RawSsh, inherited: &RawSsh, path: &str, base_dir: &Path) -> Choice {
+    match (&own.config, &inherited.config) {
+        (Some(value), _) => named(value, &format!("{path}.ssh.config"), base_dir),
+        (None, Some(value)) => named(value, "defaults.host.ssh.config", base_dir),
+        (None, None) => match std::env::var(CONFIG_ENV) {
+            Ok(value) if value == "none" => Choice::None,
+            Ok(value) if !value.is_empty() => Choice::Implicit(absolute(&value, base_dir)),
+            _ => Choice::Default(absolute("~/.ssh/config", base_dir)),
+        },
     }
 }
 
@@ -95,28 +115,6 @@ fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Opti
     match ssh_config::parse(&text) {
         Ok(mut config) => {
             config.file = shown.to_string();
-            for line in &config.certificate_files {
-                out.warning(
-                    &place,
-                    format!(
-                        "{shown}:{line}: `CertificateFile` is not used by blackstart's built-in \
-                         SSH client (libssh2 offers no user certificates); only the key is offered"
-                    ),
-                )
-                .hint(
-                    "hosts that accept only certificates cannot be logged into until \
-                     `ssh: { client: openssh }`; give them a key the hosts accept",
-                );
-            }
-            for (line, what) in &config.unsupported {
-                out.warning(
-                    &place,
-                    format!("{shown}:{line}: `{what}` is not followed by blackstart"),
-                )
-                .hint(
-                    "write the settings the fleet needs in plain `Host` blocks, or in the topology",
-                );
-            }
             Some(config)
         }
         Err(err) => {
@@ -127,6 +125,36 @@ fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Opti
             .hint("fix that line (ssh_config(5)), or write `config: none` to ignore the file");
             None
         }
+    }
+}
+
+/// Warns about what the built-in client reads but does not follow in `config` (certificates,
+/// `Include`, `Match`), at `at` (or the host entry `entry`).
+fn warn_unfollowed(config: &SshConfig, at: Option<&str>, entry: &str, out: &mut Collector) {
+    let place = at.map_or_else(|| format!("{entry}.ssh"), String::from);
+    let shown = &config.file;
+    for line in &config.certificate_files {
+        out.warning(
+            &place,
+            format!(
+                "{shown}:{line}: `CertificateFile` is not used by blackstart's built-in \
+                 SSH client (libssh2 offers no user certificates); only the key is offered"
+            ),
+        )
+        .hint(
+            "hosts that accept only certificates need `ssh: { client: openssh }` (the \
+             system ssh offers the certificate); or give them a key the hosts accept",
+        );
+    }
+    for (line, what) in &config.unsupported {
+        out.warning(
+            &place,
+            format!("{shown}:{line}: `{what}` is not followed by blackstart's built-in SSH client"),
+        )
+        .hint(
+            "write the settings the fleet needs in plain `Host` blocks or in the topology, \
+             or use `ssh: { client: openssh }` to let the system ssh follow them",
+        );
     }
 }
 
@@ -144,16 +172,26 @@ pub(super) fn resolve_ssh(
 ) -> (SshSettings, Option<String>, Vec<CommandRoute>) {
     let mut commands = Vec::new();
     let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
-    let login = host_login((own, inherited), alias, &found, base_dir);
+    let mut login = host_login((own, inherited), alias, &found, base_dir);
+    let openssh = (own.client.or(inherited.client) == Some(RawSshClient::Openssh)).then(|| {
+        // Strict unless the topology itself says otherwise: a file's `no` is not enough.
+        login.strict_host_key_checking = own
+            .strict_host_key_checking
+            .or(inherited.strict_host_key_checking)
+            .unwrap_or(true);
+        openssh::client((own, inherited), alias, (path, base_dir))
+    });
     let mut settings = SshSettings {
         login,
         jumps: Vec::new(),
+        openssh,
     };
     let written_jump = match (&own.proxy_jump, &inherited.proxy_jump) {
         (Some(value), _) => Some((value, format!("{path}.ssh.proxy_jump"))),
         (None, Some(value)) => Some((value, "defaults.host.ssh.proxy_jump".to_string())),
         (None, None) => None,
     };
+    let builtin = settings.openssh.is_none();
     let jump = match written_jump {
         Some((value, at)) => match ssh_config::parse_proxy_jump(value) {
             Ok(jump) => Some((jump, at)),
@@ -166,7 +204,7 @@ pub(super) fn resolve_ssh(
             }
         },
         None => {
-            if let Some((command, line)) = &found.proxy_command {
+            if let Some((command, line)) = found.proxy_command.as_ref().filter(|_| builtin) {
                 commands.push(CommandRoute::new(alias, command, *line));
             }
             found
@@ -187,7 +225,7 @@ pub(super) fn resolve_ssh(
         }
         for spec in hops.iter().take(MAX_JUMPS) {
             let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
-            if let Some((command, line)) = &hop.proxy_command {
+            if let Some((command, line)) = hop.proxy_command.as_ref().filter(|_| builtin) {
                 commands.push(CommandRoute::new(&spec.host, command, *line));
             }
             let hop = jump_host(spec, &hop, &settings.login);
@@ -233,14 +271,15 @@ pub(super) fn refuse_proxy_commands(
             format!("{path}.ssh"),
             format!(
                 "{file}:{}: {} is reached through `ProxyCommand {}`, which blackstart's built-in \
-                 SSH client does not run (it would dial {} directly)",
+                 SSH client does not run (it would dial {} directly); use `ssh: {{ client: \
+                 openssh }}`",
                 route.line, route.host, route.command, route.host
             ),
         )
         .hint(
-            "write the bastion as `ProxyJump` in that file, or as `ssh.proxy_jump` in the \
-             topology (`proxy_jump: none` if the host is reachable directly); running \
-             ProxyCommand needs `ssh: { client: openssh }`, which is not available yet",
+            "use `ssh: { client: openssh }` to have the system ssh run it; or write the \
+             bastion as `ProxyJump` in that file, or as `ssh.proxy_jump` in the topology \
+             (`proxy_jump: none` if the host is reachable directly)",
         );
     }
 }
@@ -342,5 +381,6 @@ fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf>
     path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
+mod openssh;
 #[cfg(test)]
 mod tests;

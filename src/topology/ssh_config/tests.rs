@@ -1,4 +1,6 @@
 use super::*;
+use crate::topology::names::glob_match;
+use std::time::Duration;
 
 fn config(text: &str) -> SshConfig {
     parse(text).expect("the configuration parses")
@@ -143,12 +145,40 @@ fn proxy_jump_none_is_obtained_and_stops_a_later_host_star() {
 }
 
 #[test]
-fn a_match_block_is_never_applied_and_include_is_named() {
-    let c = config("Include ~/.ssh/conf.d/*\nMatch host db1\n User wrong\nHost db1\n User right\n");
-    assert_eq!(c.resolve("db1").user.as_deref(), Some("right"));
+fn match_host_user_originalhost_localuser_and_all_apply_as_ssh_evaluates_them() {
+    let c = config(
+        "Include ~/.ssh/conf.d/*\nHost db*\n HostName %h.internal\n\
+         Match host db1.internal\n User fromhostname\nMatch originalhost db2 !localuser root\n \
+         User fromoriginal\nMatch user fromhostname\n Port 2201\nMatch !host *.internal\n \
+         Port 2299\nMatch all\n ConnectTimeout 7\nMatch exec \"test -e /x\"\n User never\n",
+    );
+    let db1 = c.resolve_as("db1", "alice");
+    assert_eq!(
+        db1.user.as_deref(),
+        Some("fromhostname"),
+        "host sees HostName so far"
+    );
+    assert_eq!(db1.port, Some(2201), "user sees the User obtained so far");
+    assert_eq!(db1.connect_timeout, Some(Duration::from_secs(7)));
+    let db2 = c.resolve_as("db2", "alice");
+    assert_eq!(db2.user.as_deref(), Some("fromoriginal"));
+    assert_eq!(
+        db2.port, None,
+        "no negated host match: db2.internal is internal"
+    );
+    assert_eq!(
+        c.resolve_as("db2", "root").user,
+        None,
+        "`!localuser root` excludes root; `exec` is never run"
+    );
+    assert_eq!(c.resolve_as("web", "alice").port, Some(2299));
     assert_eq!(
         c.unsupported,
-        vec![(1, "Include".to_string()), (2, "Match".to_string())]
+        vec![(1, "Include".to_string()), (14, "Match exec".to_string())]
+    );
+    assert!(
+        parse("Match host\n").is_err(),
+        "a criterion without patterns"
     );
 }
 

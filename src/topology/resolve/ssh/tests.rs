@@ -221,3 +221,64 @@ fn a_jump_host_without_a_user_logs_in_as_the_local_user_as_ssh_does() {
         format!("admin@db1:22 via {local}@gw:22")
     );
 }
+
+#[test]
+fn with_client_openssh_proxy_command_match_and_include_are_the_system_ssh_s_business() {
+    let config = "Match host db1\n  User matched\nInclude extra\nHost db*\n  \
+                  ProxyCommand ssh -W %h:%p gw\n  StrictHostKeyChecking no\n";
+    let yaml = topology(
+        "      config: ssh_config\n      client: openssh\n      user: ops\n",
+        "  - name: db1\n  - name: db2\n    address: 10.0.2.12\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ssh_config"), config).unwrap();
+    let loaded = load_str_alone(&yaml, &dir.path().join("t.yaml")).unwrap();
+    assert!(
+        loaded.warnings.to_string().is_empty(),
+        "nothing warned as skipped: {}",
+        loaded.warnings
+    );
+    let db2 = &loaded.topology.hosts[1];
+    let client = db2.ssh.openssh.as_ref().expect("the system ssh");
+    assert_eq!(
+        client.destination, "10.0.2.12",
+        "ssh resolves Host blocks itself"
+    );
+    assert_eq!(
+        client.config.as_deref(),
+        Some(dir.path().join("ssh_config").as_path())
+    );
+    assert_eq!(
+        client.user.as_deref(),
+        Some("ops"),
+        "written in the topology"
+    );
+    assert_eq!(client.port, None, "left to ssh");
+    assert!(
+        db2.ssh.login.strict_host_key_checking,
+        "strict unless the topology says otherwise, whatever the file says"
+    );
+    assert_eq!(db2.ssh.client(), "openssh");
+
+    // The same file with the built-in client: refused and warned, naming the way out.
+    let builtin = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let text = load_str_alone(&builtin, &dir.path().join("t.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("ssh_config:5:"), "{text}");
+    assert!(text.contains("use `ssh: { client: openssh }`"), "{text}");
+}
+
+#[test]
+fn an_unknown_client_is_refused_at_its_line() {
+    let yaml = topology("      client: putty\n", "  - name: db1\n");
+    let text = load_with(&yaml, CONFIG).unwrap_err().to_string();
+    assert!(text.contains("putty") && text.contains("openssh"), "{text}");
+    assert!(
+        text.contains("t.yaml:6:15"),
+        "the line of `client:`: {text}"
+    );
+}
