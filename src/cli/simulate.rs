@@ -304,7 +304,13 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
                 &plan,
                 &outcome.final_state,
                 &outcome.ready_at,
-                outcome.makespan,
+                outcome
+                    .ready_at
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|all| all.into_iter().max()),
+                outcome.settled_at,
             ));
             text.push_str(&interruptions(&topology, &plan, &outcome));
             text.push('\n');

@@ -32,24 +32,30 @@ pub fn tier_table(topology: &Topology, plan: &Plan, scheduler: &Scheduler) -> St
     out
 }
 
-/// The end-of-run summary.
+/// The end-of-run summary. `recovered`: when the last step first became ready, once all
+/// have ([`crate::journal::recovered_at`]); `elapsed`: the run's last record. The header
+/// quotes them as `status` does, so the same run reads the same on every screen.
 pub fn summary(
     topology: &Topology,
     plan: &Plan,
     scheduler: &Scheduler,
     ready_at: &[Option<Duration>],
+    recovered: Option<Duration>,
     elapsed: Duration,
 ) -> String {
     let mut out = String::new();
     let statuses = scheduler.statuses();
     let nodes = scheduler.nodes();
     let c = super::Counts::of(scheduler);
-    let _ = writeln!(
-        out,
-        "\nSUMMARY  {}  after {}",
-        topology.name,
-        human(elapsed)
-    );
+    let time = match recovered {
+        Some(at) => format!(
+            "recovered in {} (last record +{})",
+            human(at),
+            human(elapsed)
+        ),
+        None => format!("not recovered after {}", human(elapsed)),
+    };
+    let _ = writeln!(out, "\nSUMMARY  {}  {time}", topology.name);
     for line in c.lines() {
         let _ = writeln!(out, "  {line}");
     }

@@ -36,6 +36,7 @@ pub fn finish(
             plan,
             &ended.final_state,
             &ended.tally.ready_at,
+            journal::recovered_at(&journal::read(run_dir)?, plan.steps.len()),
             ended.tally.ended
         )
     );
