@@ -1,9 +1,11 @@
 //! Events, actions and statuses in words: the one place each becomes text, for progress
 //! lines, the journal's labels, the summary and `status`.
 
+use std::time::Duration;
+
 use super::state::{Node, NodeState, StepFailure, StepStatus};
 use super::{Action, Event, NodeId, PowerReport};
-use crate::plan::{Plan, StepId};
+use crate::plan::{human, Plan, StepId};
 use crate::topology::{HostId, Topology};
 use crate::units::count;
 
@@ -229,15 +231,38 @@ pub struct CauseGroup {
     pub nodes: Vec<NodeId>,
     /// Their distinct hosts, in the order first seen.
     pub hosts: Vec<HostId>,
+    /// The shortest and longest limit they were given, for failures that ran out of time.
+    pub limits: Option<(Duration, Duration)>,
+}
+
+impl CauseGroup {
+    /// The cause with its limits beside it: `not healthy in time (1m 15s–1m 40s limits)`.
+    pub fn cause_text(&self) -> String {
+        match self.limits {
+            Some((low, high)) if low == high => format!("{} ({} limit)", self.cause, human(low)),
+            Some((low, high)) => {
+                format!("{} ({}–{} limits)", self.cause, human(low), human(high))
+            }
+            None => self.cause.clone(),
+        }
+    }
 }
 
 /// Failed nodes grouped by cause: the largest group first, ties in order of first failure.
 pub fn failures_by_cause(nodes: &[Node]) -> Vec<CauseGroup> {
+    failures_by_cause_where(nodes, |_| true)
+}
+
+/// [`failures_by_cause`] of the nodes `keep` picks (one step's, for one).
+pub fn failures_by_cause_where(nodes: &[Node], keep: impl Fn(&Node) -> bool) -> Vec<CauseGroup> {
     let mut groups: Vec<CauseGroup> = Vec::new();
     for (id, node) in nodes.iter().enumerate() {
         let NodeState::Failed { reason } = &node.state else {
             continue;
         };
+        if !keep(node) {
+            continue;
+        }
         let cause = reason.cause();
         let at = match groups.iter().position(|g| g.cause == cause) {
             Some(at) => at,
@@ -246,11 +271,18 @@ pub fn failures_by_cause(nodes: &[Node]) -> Vec<CauseGroup> {
                     cause,
                     nodes: Vec::new(),
                     hosts: Vec::new(),
+                    limits: None,
                 });
                 groups.len() - 1
             }
         };
         let group = &mut groups[at];
+        if let Some(limit) = reason.limit() {
+            group.limits = Some(match group.limits {
+                Some((low, high)) => (low.min(limit), high.max(limit)),
+                None => (limit, limit),
+            });
+        }
         group.nodes.push(id);
         if !group.hosts.contains(&node.host) {
             group.hosts.push(node.host);
@@ -326,7 +358,12 @@ pub fn failure_lines(topology: &Topology, plan: &Plan, nodes: &[Node], all: bool
         } else {
             lines.push(format!(
                 "FAILED  {}",
-                cause_line(topology, &group.cause, &group.hosts, group.nodes.len())
+                cause_line(
+                    topology,
+                    &group.cause_text(),
+                    &group.hosts,
+                    group.nodes.len()
+                )
             ));
         }
     }

@@ -132,9 +132,32 @@ impl Reason {
         matches!(self, Reason::Unreachable { .. })
     }
 
-    /// The cause without what differs from host to host: failures with the same cause are
-    /// shown as one line with a count (`BMC timeout after 5s: 212 hosts`).
+    /// The cause without what differs from host to host, limits and counts included:
+    /// failures of one kind are shown as one line with a count, their limits as a range
+    /// beside it (`not healthy in time (1m 15s–1m 40s limits): 108 nodes`).
     pub fn cause(&self) -> String {
+        match self {
+            Reason::BmcTimeout { .. } => "BMC timeout".into(),
+            Reason::NoAnswerAfterBoot { .. } => "no SSH answer after power-on".into(),
+            Reason::CommandTimeout { command, .. } => format!("{command} timed out"),
+            Reason::NotHealthyWithin { .. } => "not healthy in time".into(),
+            other => other.limited_cause(),
+        }
+    }
+
+    /// The limit a timing-out failure was given, for the range beside its grouped line.
+    pub fn limit(&self) -> Option<Duration> {
+        match self {
+            Reason::BmcTimeout { limit_ms, .. }
+            | Reason::NoAnswerAfterBoot { limit_ms, .. }
+            | Reason::CommandTimeout { limit_ms, .. }
+            | Reason::NotHealthyWithin { limit_ms, .. } => Some(Duration::from_millis(*limit_ms)),
+            _ => None,
+        }
+    }
+
+    /// The cause with its limit, as one failure is told.
+    fn limited_cause(&self) -> String {
         match self {
             Reason::BmcTimeout { limit_ms, .. } => format!("BMC timeout after {}", ms(*limit_ms)),
             Reason::BmcError { .. } => "BMC refused or unreachable".into(),
@@ -169,7 +192,7 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::BmcTimeout { detail, .. } => write!(f, "{}: {detail}", self.cause()),
+            Reason::BmcTimeout { detail, .. } => write!(f, "{}: {detail}", self.limited_cause()),
             Reason::BmcError { detail } => write!(f, "BMC: {detail}"),
             Reason::PowerNotApplied { wanted } => {
                 write!(f, "BMC accepted power {wanted} but reports otherwise")
@@ -177,12 +200,16 @@ impl fmt::Display for Reason {
             Reason::Prerequisite { detail } => f.write_str(detail),
             Reason::HostKeyRefused { detail } => write!(f, "SSH host key refused: {detail}"),
             Reason::AuthFailed { detail } => write!(f, "SSH authentication failed: {detail}"),
-            Reason::NoAnswerAfterBoot { last, .. } => write!(f, "{}: {last}", self.cause()),
+            Reason::NoAnswerAfterBoot { last, .. } => write!(f, "{}: {last}", self.limited_cause()),
             Reason::Unreachable { detail } => write!(f, "SSH: {detail}"),
-            Reason::ExitStatus { last_line, .. } => write!(f, "{}: {last_line}", self.cause()),
-            Reason::CommandTimeout { .. } | Reason::NoHealthCheck => f.write_str(&self.cause()),
+            Reason::ExitStatus { last_line, .. } => {
+                write!(f, "{}: {last_line}", self.limited_cause())
+            }
+            Reason::CommandTimeout { .. } | Reason::NoHealthCheck => {
+                f.write_str(&self.limited_cause())
+            }
             Reason::CheckFailed { detail } => f.write_str(detail),
-            Reason::NotHealthyWithin { last, .. } => write!(f, "{}: {last}", self.cause()),
+            Reason::NotHealthyWithin { last, .. } => write!(f, "{}: {last}", self.limited_cause()),
             Reason::PreflightHeld {
                 check,
                 host,
@@ -209,8 +236,23 @@ mod tests {
             detail: "chassis power status at BMC 10.1.0.8".into(),
         };
         assert_eq!(a.cause(), b.cause());
-        assert_eq!(a.cause(), "BMC timeout after 5s");
+        assert_eq!(a.cause(), "BMC timeout");
         assert!(a.to_string().contains("10.1.0.7"));
+        assert!(
+            a.to_string().contains("after 5s"),
+            "one failure keeps its limit"
+        );
+        // Limits that differ do not split a kind into groups.
+        let slower = Reason::NotHealthyWithin {
+            limit_ms: 100_000,
+            last: "refused".into(),
+        };
+        let faster = Reason::NotHealthyWithin {
+            limit_ms: 75_000,
+            last: "refused".into(),
+        };
+        assert_eq!(slower.cause(), faster.cause());
+        assert_eq!(slower.limit(), Some(Duration::from_secs(100)));
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), a);
     }

@@ -7,6 +7,7 @@ pub mod live;
 pub mod serve;
 pub mod status;
 mod summary;
+pub mod triage;
 pub mod view;
 
 pub use status::{run_status, Counts, RunStatus};

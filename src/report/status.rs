@@ -225,7 +225,12 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
     let causes = failures_by_cause(nodes)
         .into_iter()
         .map(|group| CauseView {
-            text: narrate::cause_line(topology, &group.cause, &group.hosts, group.nodes.len()),
+            text: narrate::cause_line(
+                topology,
+                &group.cause_text(),
+                &group.hosts,
+                group.nodes.len(),
+            ),
             hosts: group.hosts.len(),
             nodes: group.nodes.len(),
             first_hosts: group
@@ -314,6 +319,9 @@ pub fn remaining_eta(plan: &Plan, scheduler: &Scheduler) -> Duration {
         .unwrap_or_default()
 }
 
+/// Plans with more steps than this show ready and blocked steps folded.
+pub const FOLD_ABOVE: usize = 30;
+
 /// The status as text; `all_failed` lists every failed node instead of grouping.
 pub fn render_status(
     status: &RunStatus,
@@ -345,12 +353,31 @@ pub fn render_status(
             p.off, p.total, p.refused
         );
     }
+    // What is wrong comes first, with what to type next.
+    for line in super::triage::banner(topology, plan, scheduler, run_dir) {
+        let _ = writeln!(out, "{line}");
+    }
+    // A large run reads in one screen: ready steps counted per tier, blocked steps under
+    // the failed step they wait for (in the banner), the rest one line each.
+    let fold = status.steps.len() > FOLD_ABOVE;
+    if fold {
+        out.push_str(&super::summary::tier_table(topology, plan, scheduler));
+    }
     for step in &status.steps {
+        if fold && matches!(step.status, "ready" | "blocked") {
+            continue;
+        }
         let _ = writeln!(
             out,
             "  [{}] {:<32} {:>5}/{:<5} healthy  {}",
             step.tier, step.id, step.healthy, step.hosts, step.text
         );
+    }
+    if fold {
+        let blocked = super::triage::blocked_lines(plan, scheduler);
+        for line in blocked {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     for line in status.counts.lines() {
         let _ = writeln!(out, "{line}");

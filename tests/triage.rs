@@ -1,0 +1,91 @@
+//! Triage at the reference's size: a drill of the 5,700-host reference in which 4 of 6 ldap
+//! nodes never start (116 steps blocked behind it), read back as a run directory. `status`
+//! leads with the failed step, its cause, what it blocks and the command to type; it and
+//! `status --failed` fit on one screen.
+
+use std::path::Path;
+use std::process::Command;
+
+use blackstart::journal::{self, RunInfo};
+use blackstart::scope::Scope;
+
+fn blackstart(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_blackstart"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A run directory holding a drill of the reference with ldap broken on four hosts.
+fn broken_ldap_run(dir: &Path) {
+    let reference = std::fs::canonicalize("topologies/social-network.yaml").unwrap();
+    let timeline = dir.join(journal::JOURNAL_FILE);
+    let mut args = vec!["simulate".to_string(), reference.display().to_string()];
+    for host in ["ldap01.dc1", "ldap02.dc1", "ldap03.dc1", "ldap01.dc2"] {
+        args.push("--inject".into());
+        args.push(format!("start-failure=ldap@{host}"));
+    }
+    args.push("--timeline".into());
+    args.push(timeline.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let drill = blackstart(&args);
+    assert_eq!(drill.status.code(), Some(1), "the drill does not recover");
+    journal::write_info(
+        dir,
+        &RunInfo {
+            topology: reference,
+            plan_digest: "drill".into(),
+            scope: Scope::default(),
+            seed: 1,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn status_of_a_run_with_a_failed_step_leads_with_it_and_fits_on_a_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    broken_ldap_run(dir.path());
+    let run_dir = dir.path().to_str().unwrap();
+    let status = blackstart(&["status", run_dir]);
+    assert_eq!(status.status.code(), Some(1), "a failed step exits 1");
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    let first: Vec<&str> = text.lines().take(5).collect();
+    let failed = first
+        .iter()
+        .find(|line| line.starts_with("FAILED  ldap:"))
+        .unwrap_or_else(|| panic!("the failed step within the first 5 lines:\n{text}"));
+    assert!(failed.contains("2 of 6 healthy, 3 needed"), "{failed}");
+    assert!(
+        failed.contains("start command exited 1 on 4 hosts"),
+        "{failed}"
+    );
+    assert!(failed.contains("blocks 116 steps"), "{failed}");
+    assert!(
+        first
+            .iter()
+            .any(|line| line.contains(&format!("blackstart retry {run_dir} ldap"))),
+        "the next command within the first 5 lines:\n{text}"
+    );
+    assert!(text.lines().count() <= 40, "one screen:\n{text}");
+    let blocked: Vec<&str> = text.lines().filter(|l| l.contains("BLOCKED")).collect();
+    assert_eq!(
+        blocked.len(),
+        1,
+        "blocked steps printed once, grouped: {blocked:?}"
+    );
+    assert!(
+        blocked[0].contains("116 steps wait for failed ldap"),
+        "{blocked:?}"
+    );
+
+    let all = blackstart(&["status", run_dir, "--failed"]);
+    let all = String::from_utf8_lossy(&all.stdout).into_owned();
+    assert!(all.lines().count() <= 40, "--failed on one screen:\n{all}");
+    for host in ["ldap01.dc1", "ldap02.dc1", "ldap03.dc1", "ldap01.dc2"] {
+        assert!(
+            all.contains(&format!("FAILED  ldap on {host}: start command exited 1")),
+            "every failed node named: {host}\n{all}"
+        );
+    }
+}
