@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::template::shell_quote;
-use crate::topology::{Bmc, BmcProtocol, IpmiSettings, RedfishOff, RedfishSettings, TlsTrust};
+use crate::topology::{
+    Bmc, BmcProtocol, IpmiClient, IpmiSettings, RedfishOff, RedfishSettings, TlsTrust,
+};
 
 /// The Redfish collection of ComputerSystems.
 pub const REDFISH_SYSTEMS: &str = "/redfish/v1/Systems";
@@ -63,6 +65,18 @@ pub fn ipmitool_args(bmc: &Bmc, ipmi: &IpmiSettings, action: PowerAction) -> Vec
 /// It holds no secret.
 pub fn command_line(bmc: &Bmc, action: PowerAction) -> String {
     match &bmc.protocol {
+        BmcProtocol::Ipmi(ipmi) if ipmi.client == IpmiClient::Native => {
+            let command = match action {
+                PowerAction::Status => "Get Chassis Status".to_string(),
+                action => format!("Chassis Control power {}", action.verb()),
+            };
+            format!(
+                "native IPMI lanplus {} as {}, cipher suite {}: {command}",
+                shell_quote(&bmc.address),
+                shell_quote(&bmc.user),
+                ipmi.cipher_suite
+            )
+        }
         BmcProtocol::Ipmi(ipmi) => {
             let args: Vec<String> = ipmitool_args(bmc, ipmi, action)
                 .iter()
@@ -148,11 +162,12 @@ mod tests {
 
     #[test]
     fn the_shown_line_is_the_run_argv_quoted() {
-        let bmc = Bmc {
+        let mut bmc = Bmc {
             address: "10.1.0.7".into(),
             user: "ops team".into(),
             password: SecretSource::Env("PW".into()),
             protocol: BmcProtocol::Ipmi(IpmiSettings {
+                client: IpmiClient::Ipmitool,
                 interface: "lanplus".into(),
                 cipher_suite: 3,
             }),
@@ -160,6 +175,19 @@ mod tests {
         assert_eq!(
             command_line(&bmc, PowerAction::On),
             "ipmitool -I lanplus -H 10.1.0.7 -U 'ops team' -E -C 3 chassis power on"
+        );
+        bmc.protocol = BmcProtocol::Ipmi(IpmiSettings {
+            client: IpmiClient::Native,
+            interface: "lanplus".into(),
+            cipher_suite: 17,
+        });
+        assert_eq!(
+            command_line(&bmc, PowerAction::On),
+            "native IPMI lanplus 10.1.0.7 as 'ops team', cipher suite 17: Chassis Control power on"
+        );
+        assert_eq!(
+            command_line(&bmc, PowerAction::Status),
+            "native IPMI lanplus 10.1.0.7 as 'ops team', cipher suite 17: Get Chassis Status"
         );
     }
 
