@@ -318,3 +318,111 @@ async fn lost_packets_are_resent_within_one_attempt() {
         "{seen:?}"
     );
 }
+
+/// A cold start of a small fleet through the CLI, the native client by default: every host
+/// switched on with one BMC call (no power read first), the journal naming the client, the
+/// password nowhere. Then the same fleet with suite 17, which ipmi_sim cannot speak: the
+/// run names the refusal and what the BMC offers, and switches nothing on.
+#[test]
+fn cold_start_over_native_ipmi_takes_one_bmc_call_per_host() {
+    use blackstart::event::{Action, Event};
+    use blackstart::journal::Entry;
+    use support::cli::{read_journal, run_in, text};
+    use support::lab::LabSecret;
+
+    let lab = Lab::start("nf", (81, 20), 4);
+    let hosts: Vec<String> = lab.hosts.iter().map(|h| format!("{:?}", h.name)).collect();
+    let subsystems = format!(
+        "subsystems:\n  - name: app\n    hosts: [{}]\n    start: {}\n    health: {{ tcp: 7201 }}\n    \
+         health_policy: {{ interval: 100ms, timeout: 1s, successes: 1 }}\n",
+        hosts.join(", "),
+        serde_json::to_string(&lab.service_command(7201, 0.1, "")).unwrap()
+    );
+    let yaml = lab
+        .topology_yaml(LabSecret::File, &subsystems)
+        .replacen(
+            "policy:\n",
+            "policy:\n  bmc_timeout: 3s\n  bmc_attempts: 1\n",
+            1,
+        )
+        .replacen("    boot: 10s\n", "    boot: 2s\n", 1);
+    let topology = lab.write_topology_text(&yaml);
+    let run_dir = lab.dir.join("run");
+    let output = run_in(&topology, &run_dir);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!((0..4).all(|i| lab.is_on(i)), "every host powered on");
+    let records = read_journal(&run_dir);
+    let bmc_calls = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Action {
+                    action: Action::CheckPower { .. } | Action::PowerOn { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(bmc_calls, 4, "one BMC call per host");
+    let journal = std::fs::read_to_string(run_dir.join(blackstart::journal::JOURNAL_FILE)).unwrap();
+    assert!(
+        journal.contains("native IPMI lanplus"),
+        "the journal names the client"
+    );
+    assert!(!journal.contains(&lab.password), "password in the journal");
+    assert!(!shown.contains(&lab.password), "password in the output");
+
+    // Suite 17: refused by name, nothing switched on.
+    let fresh = Lab::start("ng", (81, 22), 2);
+    let hosts: Vec<String> = fresh
+        .hosts
+        .iter()
+        .map(|h| format!("{:?}", h.name))
+        .collect();
+    let subsystems = subsystems.replace(
+        &format!(
+            "hosts: [{}]",
+            lab.hosts
+                .iter()
+                .map(|h| format!("{:?}", h.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        &format!("hosts: [{}]", hosts.join(", ")),
+    );
+    let yaml = fresh
+        .topology_yaml(LabSecret::File, &subsystems)
+        .replacen(
+            "policy:\n",
+            "policy:\n  bmc_timeout: 3s\n  bmc_attempts: 1\n",
+            1,
+        )
+        .replacen("    bmc:\n", "    bmc:\n      cipher_suite: 17\n", 1);
+    let topology = fresh.write_topology_text(&yaml);
+    let run_dir = fresh.dir.join("run");
+    let output = run_in(&topology, &run_dir);
+    let shown = text(&output);
+    assert_ne!(output.status.code(), Some(0), "{shown}");
+    assert!(!fresh.is_on(0) && !fresh.is_on(1), "nothing switched on");
+    let journal = std::fs::read_to_string(run_dir.join(blackstart::journal::JOURNAL_FILE)).unwrap();
+    assert!(journal.contains("refuses cipher suite 17"), "{journal}");
+    assert!(journal.contains("set `cipher_suite: 3`"), "{journal}");
+    let failed_on = read_journal(&run_dir)
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::PoweredOn { result: Err(_), .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        failed_on, 2,
+        "each host's power-on failed once, with the reason"
+    );
+}

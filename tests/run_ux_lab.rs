@@ -157,7 +157,7 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
             matches!(
                 r.entry,
                 blackstart::journal::Entry::Action {
-                    action: Action::CheckPower { .. },
+                    action: Action::CheckPower { .. } | Action::PowerOn { .. },
                     ..
                 }
             )

@@ -39,6 +39,19 @@ impl PowerAction {
     }
 }
 
+/// Whether a host's power is read before it is switched on, in a fresh run. IPMI's Chassis
+/// Control power up of a host already on does nothing, so the read is skipped: one BMC call
+/// per host instead of two (2,000 calls for 1,000 hosts held the last power-on back by
+/// seconds). Redfish BMCs often refuse `ResetType: On` for a system already on, so theirs
+/// is read. A resume, and a host re-armed after a failure, read every host's power: some
+/// are on and serving by then.
+pub fn reads_power_before_on(bmc: &Bmc) -> bool {
+    match bmc.protocol {
+        BmcProtocol::Ipmi(_) => false,
+        BmcProtocol::Redfish(_) => true,
+    }
+}
+
 /// The program and arguments of `action` on an IPMI BMC. The password travels in the
 /// environment (`-E`, `IPMI_PASSWORD`): never in argv, where `/proc/*/cmdline` shows it.
 pub fn ipmitool_args(bmc: &Bmc, ipmi: &IpmiSettings, action: PowerAction) -> Vec<String> {
