@@ -109,8 +109,12 @@ impl Session<'_> {
                 )));
             }
         }
+        let resend = match action {
+            PowerAction::Status => link::COMMAND,
+            _ => link::CONTROL,
+        };
         let response = self
-            .request(link::COMMAND, NETFN_CHASSIS, cmd, &data)
+            .request(resend, NETFN_CHASSIS, cmd, &data)
             .await
             .map_err(|e| unreachable(self.link, name, e))?;
         if response.completion != 0 {

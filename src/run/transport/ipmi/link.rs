@@ -30,6 +30,15 @@ pub const COMMAND: Resend = Resend {
     longest: Duration::from_secs(2),
 };
 
+/// Resends of Chassis Control: a BMC busy switching (ipmi_sim runs its chassis program
+/// before it answers) must not be sent the switch again before it could answer, since a BMC
+/// that does not recognise the duplicate would switch twice (a second cycle).
+pub const CONTROL: Resend = Resend {
+    sends: 4,
+    first: Duration::from_secs(1),
+    longest: Duration::from_secs(2),
+};
+
 /// Resends of what is only nice to have (Close Session, the list of cipher suites): a
 /// short try, so it never holds up the call.
 pub const COURTESY: Resend = Resend {
