@@ -21,6 +21,8 @@ pub(super) struct Session<'a> {
     /// Our last IPMI request sequence number (6 bits, 1 to 63): a resend keeps it, so the
     /// BMC can tell a duplicate.
     pub(super) rq_seq: u8,
+    /// Close Session was sent and answered (or tried): nothing left for `drop`.
+    pub(super) closed: bool,
 }
 
 impl Session<'_> {
@@ -137,6 +139,7 @@ impl Session<'_> {
 
     /// Close Session, briefly: a BMC that misses it times the session out by itself.
     pub(super) async fn close(mut self) {
+        self.closed = true;
         let sid = self.bmc_sid.to_le_bytes();
         match self
             .request(link::COURTESY, NETFN_APP, commands::CLOSE_SESSION, &sid)
@@ -148,5 +151,34 @@ impl Session<'_> {
             }
             Err(err) => tracing::debug!(bmc = %self.link.peer, "Close Session: {err}"),
         }
+    }
+}
+
+impl Drop for Session<'_> {
+    /// A call cut by its time limit (its future dropped) still tells the BMC, with one
+    /// unanswered Close Session: BMCs hold few sessions per user (ipmi_sim 10 by default),
+    /// and a leaked one lasts until the BMC times it out.
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.rq_seq = self.rq_seq % 63 + 1;
+        self.out_seq = self.out_seq.wrapping_add(1).max(1);
+        let message = packet::encode_request(
+            NETFN_APP,
+            commands::CLOSE_SESSION,
+            self.rq_seq,
+            &self.bmc_sid.to_le_bytes(),
+        );
+        let iv = random::<16>().unwrap_or([0x5A; 16]);
+        let packet = packet::encode_v20(
+            self.bmc_sid,
+            self.out_seq,
+            PayloadType::Ipmi,
+            &message,
+            Some(&self.keys),
+            iv,
+        );
+        self.link.send_now(&packet);
     }
 }

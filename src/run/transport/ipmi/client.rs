@@ -274,6 +274,7 @@ async fn open<'a>(
         out_seq: 0,
         in_seq: 0,
         rq_seq: 0,
+        closed: false,
     })
 }
 

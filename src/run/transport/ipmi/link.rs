@@ -117,6 +117,14 @@ impl Link {
         Ok(Link { socket, peer })
     }
 
+    /// Sends `packet` once without waiting (from a destructor); a full buffer or an error
+    /// is only logged.
+    pub fn send_now(&self, packet: &[u8]) {
+        if let Err(err) = self.socket.try_send(packet) {
+            tracing::debug!(bmc = %self.peer, "unanswered IPMI send failed: {err}");
+        }
+    }
+
     /// Sends `packet()` (called again for each resend, so a resend may carry a new session
     /// sequence number) until `accept` takes an answer: `None` skips a datagram (a late
     /// answer to an earlier request, a stray packet), `Some` ends the exchange.
