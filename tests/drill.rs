@@ -326,7 +326,7 @@ fn the_same_seed_gives_the_same_drill_line_for_line_and_seeds_differ() {
 }
 
 #[test]
-fn a_warm_fleet_is_probed_and_never_started_or_powered_on() {
+fn a_warm_fleet_is_probed_and_never_started() {
     let topology = load_file(Path::new("topologies/minimal.yaml"))
         .unwrap()
         .topology;
@@ -338,7 +338,9 @@ fn a_warm_fleet_is_probed_and_never_started_or_powered_on() {
     let outcome = simulate(&topology, &plan, config, 9);
     assert!(outcome.succeeded);
     assert_eq!(outcome.starts, 0);
-    assert_eq!(outcome.power_ons, 0);
+    // One BMC call per host, as on a cold night: IPMI hosts are switched on without a read
+    // first, which changes nothing on a host already on.
+    assert_eq!(outcome.power_ons, plan.host_count());
     // Bootstrap nodes are settled by their healthy normal twins, without a probe of their own.
     let bootstrap_nodes: usize = plan
         .steps

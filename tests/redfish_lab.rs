@@ -158,7 +158,10 @@ fn cold_start_of_a_mixed_ipmi_and_redfish_fleet_completes_and_the_password_stays
     let records = read_journal(&run_dir);
     assert_eq!(powered_on(&records), 3, "three hosts powered on");
     let journal = std::fs::read_to_string(run_dir.join(blackstart::journal::JOURNAL_FILE)).unwrap();
-    assert!(journal.contains("ipmitool"), "host 1 through ipmitool");
+    assert!(
+        journal.contains("native IPMI"),
+        "host 1 through the native IPMI client"
+    );
     assert!(
         journal.contains(&format!(
             "redfish POST https://{}/redfish/v1/Systems/{{only member}}/Actions/ComputerSystem.Reset",

@@ -131,7 +131,7 @@ fn the_plan_shows_each_bmcs_request_and_never_the_password() {
         "{text}"
     );
     assert!(
-        text.contains("2 hosts via `ipmitool -I lanplus -H 10.1.0.1"),
+        text.contains("2 hosts via `native IPMI lanplus 10.1.0.1"),
         "{text}"
     );
     assert!(!text.contains("pw-never-shown"), "{text}");

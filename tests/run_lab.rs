@@ -550,6 +550,11 @@ fn a_node_repaired_by_hand_and_retried_brings_its_subtree_up_in_the_same_run() {
 fn the_bmc_password_never_reaches_the_journal_the_logs_or_ps() {
     let lab = Lab::start("rh", (91, 24), 12);
     let topology = write_topology(&lab, LabSecret::Env, &HashMap::new());
+    // Through ipmitool, the client that runs a process per call: its argv is what ps shows.
+    let yaml = std::fs::read_to_string(&topology).unwrap();
+    let yaml = yaml.replacen("    bmc:\n", "    bmc:\n      client: ipmitool\n", 1);
+    assert!(yaml.contains("client: ipmitool"), "{yaml}");
+    std::fs::write(&topology, yaml).unwrap();
     let run_dir = lab.dir.join("run");
     let child = spawn_with_env(
         &[

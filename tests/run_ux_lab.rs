@@ -141,7 +141,11 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
         "{summary}"
     );
     let live = String::from_utf8_lossy(&output.stderr).to_string();
-    let one_by_one = live.lines().filter(|l| l.contains(": BMC FAILED")).count();
+    // IPMI hosts are switched on without a power read: the dead BMCs fail the power-on.
+    let one_by_one = live
+        .lines()
+        .filter(|l| l.contains(": BMC FAILED") || l.contains(": power on FAILED: BMC"))
+        .count();
     assert_eq!(
         one_by_one, 3,
         "live: three one by one, then counted: {live}"
@@ -157,7 +161,7 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
             matches!(
                 r.entry,
                 blackstart::journal::Entry::Action {
-                    action: Action::CheckPower { .. },
+                    action: Action::CheckPower { .. } | Action::PowerOn { .. },
                     ..
                 }
             )

@@ -126,7 +126,7 @@ fn neither_an_env_password_nor_an_inline_one_appears_in_any_output_or_file() {
     assert!(
         files.iter().any(
             |(path, contents)| path.ends_with(blackstart::journal::JOURNAL_FILE)
-                && contents.contains("ipmitool")
+                && contents.contains("native IPMI")
         ),
         "the journal was written and records the BMC commands"
     );

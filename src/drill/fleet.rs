@@ -179,18 +179,7 @@ impl<'a> World<'a> {
                     );
                 }
                 if self.faults[host].dead_bmc {
-                    self.tally.dead_bmc += 1;
-                    let result = Err(Reason::BmcTimeout {
-                        limit_ms: Reason::millis(self.topology.policy.bmc_timeout),
-                        detail: "chassis power status: the BMC does not answer (simulated)".into(),
-                    });
-                    let policy = &self.topology.policy;
-                    let gives_up = latencies.dead_bmc.unwrap_or_else(|| {
-                        crate::run::transport::ipmi::gives_up_after(
-                            policy.bmc_timeout,
-                            policy.bmc_attempts,
-                        )
-                    });
+                    let (gives_up, result) = self.dead_bmc("chassis power status");
                     return (gives_up, Event::PowerChecked { host, result });
                 }
                 let delay = self
@@ -211,6 +200,12 @@ impl<'a> World<'a> {
                 )
             }
             Action::PowerOn { host } => {
+                if self.faults[host].dead_bmc {
+                    // IPMI hosts are switched on without a read first: the dead BMC is
+                    // found by the power-on.
+                    let (gives_up, result) = self.dead_bmc("chassis power on");
+                    return (gives_up, Event::PoweredOn { host, result });
+                }
                 let delay =
                     self.draws
                         .between(latencies.power_on, Stream::PowerLatency, host as u64, 0);
@@ -447,6 +442,20 @@ impl<'a> World<'a> {
             result,
         };
         (took, event)
+    }
+
+    /// A call to a BMC that answers nobody: how long until the run gives up, and why.
+    fn dead_bmc<T>(&mut self, call: &str) -> (Duration, Result<T, Reason>) {
+        self.tally.dead_bmc += 1;
+        let policy = &self.topology.policy;
+        let result = Err(Reason::BmcTimeout {
+            limit_ms: Reason::millis(policy.bmc_timeout),
+            detail: format!("{call}: the BMC does not answer (simulated)"),
+        });
+        let gives_up = self.config.latencies.dead_bmc.unwrap_or_else(|| {
+            crate::run::transport::ipmi::gives_up_after(policy.bmc_timeout, policy.bmc_attempts)
+        });
+        (gives_up, result)
     }
 
     fn power_up(&mut self, host: HostId, at: Duration) {

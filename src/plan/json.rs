@@ -3,9 +3,10 @@
 use serde::Serialize;
 
 use super::actions::{node_commands, NodeCommands};
+use super::power::{command_line, reads_power_before_on, PowerAction};
 use super::Plan;
 use crate::graph::Mode;
-use crate::topology::Topology;
+use crate::topology::{Bmc, BmcProtocol, Topology};
 
 /// The top-level JSON plan.
 #[derive(Debug, Serialize)]
@@ -37,6 +38,31 @@ pub struct PlanDocument {
     pub steps: Vec<StepDocument>,
     /// One entry per node.
     pub nodes: Vec<NodeDocument>,
+    /// One entry per host of the plan: how its power is switched.
+    pub hosts: Vec<HostDocument>,
+}
+
+/// One host in the JSON plan.
+#[derive(Debug, Serialize)]
+pub struct HostDocument {
+    /// Host name.
+    pub name: String,
+    /// How its BMC switches it on; None without a BMC (powered on by hand).
+    pub power: Option<PowerDocument>,
+}
+
+/// How a host's power is switched on in a fresh run.
+#[derive(Debug, Serialize)]
+pub struct PowerDocument {
+    /// `ipmi` or `redfish`.
+    pub protocol: &'static str,
+    /// The IPMI client, `native` or `ipmitool`; None for Redfish.
+    pub client: Option<&'static str>,
+    /// The power read before the switch; None when it is skipped (IPMI: switching on a
+    /// host already on does nothing). A resume reads every host's power.
+    pub read_first: Option<String>,
+    /// The power-on command.
+    pub on: String,
 }
 
 /// What one cap costs.
@@ -113,6 +139,19 @@ pub struct NodeDocument {
     pub commands: NodeCommands,
 }
 
+fn power_document(bmc: &Bmc) -> PowerDocument {
+    let (protocol, client) = match &bmc.protocol {
+        BmcProtocol::Ipmi(ipmi) => ("ipmi", Some(ipmi.client.name())),
+        BmcProtocol::Redfish(_) => ("redfish", None),
+    };
+    PowerDocument {
+        protocol,
+        client,
+        read_first: reads_power_before_on(bmc).then(|| command_line(bmc, PowerAction::Status)),
+        on: command_line(bmc, PowerAction::On),
+    }
+}
+
 /// Renders the plan as pretty JSON.
 pub fn render_json(topology: &Topology, plan: &Plan) -> String {
     let ids = |list: &[usize]| {
@@ -169,6 +208,23 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
                 })
         })
         .collect();
+    let mut in_plan: Vec<usize> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.hosts.iter().copied())
+        .collect();
+    in_plan.sort_unstable();
+    in_plan.dedup();
+    let hosts = in_plan
+        .into_iter()
+        .map(|id| {
+            let host = &topology.hosts[id];
+            HostDocument {
+                name: host.name.clone(),
+                power: host.bmc.as_ref().map(power_document),
+            }
+        })
+        .collect();
     let document = PlanDocument {
         format: 1,
         topology: topology.name.clone(),
@@ -195,6 +251,7 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
             .collect(),
         steps,
         nodes,
+        hosts,
     };
     serde_json::to_string_pretty(&document).expect("plan documents always serialize")
 }

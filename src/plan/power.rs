@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::template::shell_quote;
-use crate::topology::{Bmc, BmcProtocol, IpmiSettings, RedfishOff, RedfishSettings, TlsTrust};
+use crate::topology::{
+    Bmc, BmcProtocol, IpmiClient, IpmiSettings, RedfishOff, RedfishSettings, TlsTrust,
+};
 
 /// The Redfish collection of ComputerSystems.
 pub const REDFISH_SYSTEMS: &str = "/redfish/v1/Systems";
@@ -37,6 +39,19 @@ impl PowerAction {
     }
 }
 
+/// Whether a host's power is read before it is switched on, in a fresh run. IPMI's Chassis
+/// Control power up of a host already on does nothing, so the read is skipped: one BMC call
+/// per host instead of two (2,000 calls for 1,000 hosts held the last power-on back by
+/// seconds). Redfish BMCs often refuse `ResetType: On` for a system already on, so theirs
+/// is read. A resume, and a host re-armed after a failure, read every host's power: some
+/// are on and serving by then.
+pub fn reads_power_before_on(bmc: &Bmc) -> bool {
+    match bmc.protocol {
+        BmcProtocol::Ipmi(_) => false,
+        BmcProtocol::Redfish(_) => true,
+    }
+}
+
 /// The program and arguments of `action` on an IPMI BMC. The password travels in the
 /// environment (`-E`, `IPMI_PASSWORD`): never in argv, where `/proc/*/cmdline` shows it.
 pub fn ipmitool_args(bmc: &Bmc, ipmi: &IpmiSettings, action: PowerAction) -> Vec<String> {
@@ -63,6 +78,18 @@ pub fn ipmitool_args(bmc: &Bmc, ipmi: &IpmiSettings, action: PowerAction) -> Vec
 /// It holds no secret.
 pub fn command_line(bmc: &Bmc, action: PowerAction) -> String {
     match &bmc.protocol {
+        BmcProtocol::Ipmi(ipmi) if ipmi.client == IpmiClient::Native => {
+            let command = match action {
+                PowerAction::Status => "Get Chassis Status".to_string(),
+                action => format!("Chassis Control power {}", action.verb()),
+            };
+            format!(
+                "native IPMI lanplus {} as {}, cipher suite {}: {command}",
+                shell_quote(&bmc.address),
+                shell_quote(&bmc.user),
+                ipmi.cipher_suite
+            )
+        }
         BmcProtocol::Ipmi(ipmi) => {
             let args: Vec<String> = ipmitool_args(bmc, ipmi, action)
                 .iter()
@@ -148,11 +175,12 @@ mod tests {
 
     #[test]
     fn the_shown_line_is_the_run_argv_quoted() {
-        let bmc = Bmc {
+        let mut bmc = Bmc {
             address: "10.1.0.7".into(),
             user: "ops team".into(),
             password: SecretSource::Env("PW".into()),
             protocol: BmcProtocol::Ipmi(IpmiSettings {
+                client: IpmiClient::Ipmitool,
                 interface: "lanplus".into(),
                 cipher_suite: 3,
             }),
@@ -160,6 +188,19 @@ mod tests {
         assert_eq!(
             command_line(&bmc, PowerAction::On),
             "ipmitool -I lanplus -H 10.1.0.7 -U 'ops team' -E -C 3 chassis power on"
+        );
+        bmc.protocol = BmcProtocol::Ipmi(IpmiSettings {
+            client: IpmiClient::Native,
+            interface: "lanplus".into(),
+            cipher_suite: 17,
+        });
+        assert_eq!(
+            command_line(&bmc, PowerAction::On),
+            "native IPMI lanplus 10.1.0.7 as 'ops team', cipher suite 17: Chassis Control power on"
+        );
+        assert_eq!(
+            command_line(&bmc, PowerAction::Status),
+            "native IPMI lanplus 10.1.0.7 as 'ops team', cipher suite 17: Get Chassis Status"
         );
     }
 

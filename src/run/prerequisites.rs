@@ -85,9 +85,17 @@ pub fn bmc_secret(bmc: &Bmc) -> Option<&SecretSource> {
     Some(&bmc.password)
 }
 
-/// The program that drives a BMC.
-pub fn power_tool(_bmc: &Bmc) -> &'static str {
-    "ipmitool"
+/// The program that drives a BMC: `ipmitool` for IPMI BMCs with `client: ipmitool`; none
+/// for the native IPMI client and Redfish, which run inside blackstart.
+pub fn power_tool(bmc: &Bmc) -> Option<&'static str> {
+    match &bmc.protocol {
+        crate::topology::BmcProtocol::Ipmi(ipmi)
+            if ipmi.client == crate::topology::IpmiClient::Ipmitool =>
+        {
+            Some("ipmitool")
+        }
+        _ => None,
+    }
 }
 
 /// Runs every local check for `hosts` of `topology`.
@@ -113,10 +121,11 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
                 };
                 note(Check::BmcPassword, cause, host);
             }
-            let tool = power_tool(bmc);
-            let cause = (!machine.program_found(tool))
-                .then(|| format!("power tool {tool} not found on PATH"));
-            note(Check::PowerTool, cause, host);
+            if let Some(tool) = power_tool(bmc) {
+                let cause = (!machine.program_found(tool))
+                    .then(|| format!("power tool {tool} not found on PATH"));
+                note(Check::PowerTool, cause, host);
+            }
         }
         let ssh = &h.ssh;
         if let Some(client) = &ssh.openssh {

@@ -258,6 +258,17 @@ fn power_checks_are_handed_out_within_their_window() {
     use std::time::Duration;
 
     let (topology, plan) = setup();
+    let mut topology = (*topology).clone();
+    // Power is read first only where the answer matters: Redfish BMCs (IPMI hosts are
+    // switched on without a read).
+    for host in &mut topology.hosts {
+        host.bmc.as_mut().unwrap().protocol =
+            crate::topology::BmcProtocol::Redfish(crate::topology::RedfishSettings {
+                system: None,
+                tls: crate::topology::TlsTrust::default(),
+                off: crate::topology::RedfishOff::ForceOff,
+            });
+    }
     let checks = |actions: &[Action]| -> Vec<usize> {
         actions
             .iter()

@@ -325,7 +325,7 @@ pub struct Bmc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "protocol", rename_all = "snake_case")]
 pub enum BmcProtocol {
-    /// IPMI over LAN, through `ipmitool`.
+    /// IPMI over LAN, natively or through `ipmitool`.
     Ipmi(IpmiSettings),
     /// DMTF Redfish over HTTPS.
     Redfish(RedfishSettings),
@@ -366,10 +366,33 @@ pub struct TlsTrust {
 /// Settings of IPMI over LAN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpmiSettings {
-    /// ipmitool interface (`lanplus`).
+    /// Which client speaks to the BMC.
+    pub client: IpmiClient,
+    /// ipmitool interface (`lanplus`); the native client speaks `lanplus` only.
     pub interface: String,
     /// IPMI cipher suite.
     pub cipher_suite: u8,
+}
+
+/// The program that speaks IPMI to a BMC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpmiClient {
+    /// blackstart's own RMCP+ client (cipher suites 3 and 17): no process per call, and the
+    /// password never leaves the process.
+    Native,
+    /// The `ipmitool` binary, one process per call, the password in its environment.
+    Ipmitool,
+}
+
+impl IpmiClient {
+    /// The name written in topologies and shown in plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            IpmiClient::Native => "native",
+            IpmiClient::Ipmitool => "ipmitool",
+        }
+    }
 }
 
 /// One subsystem.

@@ -145,6 +145,8 @@ pub struct RawBmc {
     pub cipher_suite: Option<u8>,
     /// How the BMC is spoken to. Default `ipmi`.
     pub protocol: Option<RawBmcProtocol>,
+    /// IPMI: the client, `native` (default) or `ipmitool`.
+    pub client: Option<RawIpmiClient>,
     /// Redfish: the ComputerSystem id (or a path starting with `/`). Default: the only member
     /// of `/redfish/v1/Systems`.
     pub system: Option<String>,
@@ -161,10 +163,20 @@ pub struct RawBmc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawBmcProtocol {
-    /// IPMI over LAN through ipmitool.
+    /// IPMI over LAN.
     Ipmi,
     /// DMTF Redfish over HTTPS.
     Redfish,
+}
+
+/// The IPMI client, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawIpmiClient {
+    /// blackstart's own RMCP+ client.
+    Native,
+    /// The `ipmitool` binary.
+    Ipmitool,
 }
 
 /// The Redfish `ResetType` used to switch off, as written.

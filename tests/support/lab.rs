@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use blackstart::template::shell_quote;
 use blackstart::topology::{
-    Bmc, BmcProtocol, Host, IpmiSettings, SecretSource, SshLogin, SshSettings,
+    Bmc, BmcProtocol, Host, IpmiClient, IpmiSettings, SecretSource, SshLogin, SshSettings,
 };
 
 use super::lab_scripts::{CHASSIS_CTL, LAB_SERVICE, PORT_KEEPER};
@@ -306,6 +306,7 @@ impl Lab {
                 user: BMC_USER.into(),
                 password: SecretSource::File(self.password_file.clone()),
                 protocol: BmcProtocol::Ipmi(IpmiSettings {
+                    client: IpmiClient::Ipmitool,
                     interface: "lanplus".into(),
                     cipher_suite: 3,
                 }),

@@ -13,3 +13,4 @@ pub mod netns;
 pub mod procs;
 pub mod redfish;
 pub mod snapshot;
+pub mod udp_stand_in;

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::{host_ranges, prose, wrap_into, Paint, TextOptions};
 use crate::graph::Mode;
 use crate::plan::actions::secret_origin;
-use crate::plan::power::{command_line as power_command_line, PowerAction};
+use crate::plan::power::{command_line as power_command_line, reads_power_before_on, PowerAction};
 use crate::plan::{human, Plan};
 use crate::topology::{HostId, Subsystem, SubsystemKind, Topology};
 use crate::units::{count, thousands};
@@ -134,8 +134,16 @@ fn power_lines(topology: &Topology, hosts: &[HostId]) -> Vec<String> {
         let mut shown = bmc.clone();
         shown.address = "BMC".into();
         // The secret's origin on a line of its own, so wrapping never splits it.
+        let read = if reads_power_before_on(bmc) {
+            format!(
+                "power read first with `{}`: only hosts found off are switched on",
+                power_command_line(&shown, PowerAction::Status)
+            )
+        } else {
+            "no power read first (harmless over IPMI; a resume reads power)".to_string()
+        };
         let shape = format!(
-            "`{}`\n{}",
+            "`{}`\n{}\n{read}",
             power_command_line(&shown, PowerAction::On),
             secret_origin(&bmc.password)
         );
@@ -169,9 +177,15 @@ fn power_lines(topology: &Topology, hosts: &[HostId]) -> Vec<String> {
         });
     }
     for (shape, n) in &shapes {
-        let (command, origin) = shape.split_once('\n').unwrap_or((shape, ""));
+        let mut parts = shape.splitn(3, '\n');
+        let (command, origin, read) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
         lines.push(format!("{} via {command}", count(*n, "host", "hosts")));
         lines.push(format!("({origin})"));
+        lines.push(read.to_string());
     }
     if !without_bmc.is_empty() {
         lines.push(format!(

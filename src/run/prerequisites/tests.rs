@@ -10,7 +10,7 @@ defaults:
   host:
     ssh: { key: /keys/id, known_hosts: /kh/fleet }
 hosts:
-  - { name: "h[1:5]", address: "10.9.9.[1:5]", rack: r1, bmc: { address: "10.8.8.[1:5]", password_env: CHECKS_BMC } }
+  - { name: "h[1:5]", address: "10.9.9.[1:5]", rack: r1, bmc: { address: "10.8.8.[1:5]", password_env: CHECKS_BMC, client: ipmitool } }
   - { name: nobmc, address: 10.9.9.9, ssh: { key: /keys/other, strict_host_key_checking: false } }
 subsystems:
   - { name: a, hosts: ["h[1:5]", nobmc], start: "true", health: { tcp: 1 } }
@@ -108,6 +108,28 @@ fn each_missing_thing_is_its_own_cause() {
         .cause
         .contains("not in known_hosts /kh/fleet"));
     assert!(!list.passed());
+}
+
+/// The native IPMI client runs inside blackstart: no `ipmitool` needed for its BMCs.
+#[test]
+fn the_native_ipmi_client_needs_no_ipmitool() {
+    let source = TOPOLOGY.replace(", client: ipmitool", "");
+    let topology = load_str(&source, Path::new("checks.yaml"))
+        .unwrap()
+        .topology;
+    let machine = Fake {
+        variables: ["CHECKS_BMC"].into(),
+        files: ["/keys/id", "/keys/other", "/kh/fleet"].into(),
+        known: ["10.9.9.1", "10.9.9.2", "10.9.9.3", "10.9.9.4", "10.9.9.5"].into(),
+        ..Fake::default()
+    };
+    let list = check(&topology, &all_hosts(&topology), &machine);
+    assert!(list.passed(), "{:?}", list.findings);
+    assert!(
+        list.checked.contains(&(Check::PowerTool, 0)),
+        "{:?}",
+        list.checked
+    );
 }
 
 #[test]

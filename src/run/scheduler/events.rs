@@ -23,13 +23,7 @@ impl Scheduler {
                 self.checks_in_flight = self.checks_in_flight.saturating_sub(1);
                 match result {
                     Ok(PowerReport::On | PowerReport::NoBmc) => self.booting(*host),
-                    Ok(PowerReport::Off) => {
-                        self.hosts[*host] = HostState::Off;
-                        let (tier, rank) = self.host_priority[*host];
-                        let domain = self.host_domain[*host];
-                        self.domain_queue[domain].push((rank, Reverse(tier), Reverse(*host)));
-                        self.schedule_domain(domain, now);
-                    }
+                    Ok(PowerReport::Off) => self.queue_power_on(*host, now),
                     Err(reason) => self.host_failed(*host, reason.clone()),
                 }
             }
@@ -337,6 +331,7 @@ impl Scheduler {
         match self.hosts[host] {
             HostState::Failed { .. } => {
                 self.hosts[host] = HostState::CheckingPower;
+                self.skip_read[host] = false;
                 self.to_check.push_back(host);
             }
             HostState::Up => self.release_probe(node),

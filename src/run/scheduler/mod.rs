@@ -79,6 +79,10 @@ pub struct Scheduler {
     domain_scheduled: Vec<bool>,
     limiter: PowerOnLimiter,
     to_check: VecDeque<HostId>,
+    /// Per host: its first power read is skipped and it is switched on at once. True for
+    /// hosts whose BMC switches on harmlessly when already on (IPMI), until a resume or a
+    /// re-arm, where the state is unknown again and a read decides.
+    skip_read: Vec<bool>,
     /// Power checks handed out and not answered yet, and how many may be.
     checks_in_flight: usize,
     check_window: usize,
@@ -238,6 +242,15 @@ impl Scheduler {
                 topology.policy.power_on_window,
             ),
             to_check: VecDeque::new(),
+            skip_read: topology
+                .hosts
+                .iter()
+                .map(|host| {
+                    host.bmc
+                        .as_ref()
+                        .is_some_and(|bmc| !crate::plan::power::reads_power_before_on(bmc))
+                })
+                .collect(),
             checks_in_flight: 0,
             check_window: usize::MAX,
             to_wait_ssh: VecDeque::new(),
@@ -449,6 +462,11 @@ impl Scheduler {
             let Some(host) = self.to_check.pop_front() else {
                 break;
             };
+            if std::mem::take(&mut self.skip_read[host]) {
+                // Off or on, the answer would not change what is sent: one call, not two.
+                self.queue_power_on(host, now);
+                continue;
+            }
             self.checks_in_flight += 1;
             self.host_work_in_flight += 1;
             actions.push(Action::CheckPower { host });
@@ -553,6 +571,15 @@ impl Scheduler {
                 self.schedule_domain(domain, slot);
             }
         }
+    }
+
+    /// Queues `host` for power-on in its domain, in priority order.
+    pub(super) fn queue_power_on(&mut self, host: HostId, now: Duration) {
+        self.hosts[host] = HostState::Off;
+        let (tier, rank) = self.host_priority[host];
+        let domain = self.host_domain[host];
+        self.domain_queue[domain].push((rank, Reverse(tier), Reverse(host)));
+        self.schedule_domain(domain, now);
     }
 
     fn schedule_domain(&mut self, domain: usize, at: Duration) {

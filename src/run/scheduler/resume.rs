@@ -61,6 +61,8 @@ impl Scheduler {
         self.host_work_in_flight = 0;
         self.resume_power_off();
         self.to_check.clear();
+        // After an interruption some hosts are on and serving: their state is read.
+        self.skip_read.iter_mut().for_each(|skip| *skip = false);
         self.to_recheck.clear();
         self.to_wait_ssh.clear();
         self.to_probe.clear();

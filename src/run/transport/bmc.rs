@@ -2,15 +2,16 @@
 //! chosen per host, here, and nowhere else.
 
 use super::bmc_calls::BmcCalls;
-use super::ipmi::IpmiPower;
+use super::ipmi::{IpmiPower, NativeIpmi};
 use super::redfish::RedfishPower;
 use super::{configured_bmc, Power, PowerAction, PowerState, TransportError};
-use crate::topology::{BmcProtocol, Host};
+use crate::topology::{BmcProtocol, Host, IpmiClient};
 
 /// [`Power`] for a whole fleet: each host's request goes to the transport of its BMC's
 /// protocol.
 #[derive(Debug, Clone)]
 pub struct BmcPower {
+    native: NativeIpmi,
     ipmi: IpmiPower,
     redfish: RedfishPower,
 }
@@ -20,12 +21,13 @@ impl BmcPower {
     /// time limit and retries.
     pub fn shared(calls: BmcCalls) -> Self {
         BmcPower {
+            native: NativeIpmi::with_calls(calls.clone()),
             ipmi: IpmiPower::with_calls(calls.clone()),
             redfish: RedfishPower::new(calls),
         }
     }
 
-    /// Uses another ipmitool binary (tests, wrappers).
+    /// Uses another ipmitool binary for BMCs with `client: ipmitool` (tests, wrappers).
     pub fn with_ipmitool(mut self, program: impl Into<std::path::PathBuf>) -> Self {
         self.ipmi = self.ipmi.with_program(program);
         self
@@ -36,7 +38,10 @@ impl Power for BmcPower {
     async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
         let bmc = configured_bmc(host)?;
         match &bmc.protocol {
-            BmcProtocol::Ipmi(ipmi) => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
+            BmcProtocol::Ipmi(ipmi) => match ipmi.client {
+                IpmiClient::Native => self.native.power_native(host, bmc, ipmi, action).await,
+                IpmiClient::Ipmitool => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
+            },
             BmcProtocol::Redfish(redfish) => {
                 self.redfish.power_redfish(host, bmc, redfish, action).await
             }

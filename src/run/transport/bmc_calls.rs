@@ -162,6 +162,7 @@ mod tests {
             user: "admin".into(),
             password: crate::topology::SecretSource::Env("BLACKSTART_TEST_BMC_PW".into()),
             protocol: crate::topology::BmcProtocol::Ipmi(crate::topology::IpmiSettings {
+                client: crate::topology::IpmiClient::Native,
                 interface: "lanplus".into(),
                 cipher_suite: 3,
             }),

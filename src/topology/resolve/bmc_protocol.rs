@@ -60,6 +60,7 @@ pub(super) fn resolve_protocol(
     let ca_file = sources.pick("ca_file", |bmc| bmc.ca_file.as_ref());
     let insecure = sources.pick("insecure", |bmc| bmc.insecure.as_ref());
     let off = sources.pick("off", |bmc| bmc.off.as_ref());
+    let client = sources.pick("client", |bmc| bmc.client.as_ref());
     match protocol {
         RawBmcProtocol::Ipmi => {
             let foreign = [
@@ -69,15 +70,26 @@ pub(super) fn resolve_protocol(
                 ("off", off.map(|p| p.at)),
             ];
             refuse_foreign(&foreign, "Redfish", "protocol: redfish", out);
-            BmcProtocol::Ipmi(IpmiSettings {
-                interface: interface.map_or_else(|| defaults::BMC_INTERFACE.into(), |p| p.value),
-                cipher_suite: cipher_suite.map_or(defaults::BMC_CIPHER_SUITE, |p| p.value),
-            })
+            let settings = IpmiSettings {
+                client: match client.as_ref().map(|p| p.value) {
+                    Some(RawIpmiClient::Ipmitool) => IpmiClient::Ipmitool,
+                    Some(RawIpmiClient::Native) | None => IpmiClient::Native,
+                },
+                interface: interface
+                    .as_ref()
+                    .map_or_else(|| defaults::BMC_INTERFACE.into(), |p| p.value.clone()),
+                cipher_suite: cipher_suite
+                    .as_ref()
+                    .map_or(defaults::BMC_CIPHER_SUITE, |p| p.value),
+            };
+            check_native(&settings, client, interface, cipher_suite, out);
+            BmcProtocol::Ipmi(settings)
         }
         RawBmcProtocol::Redfish => {
             let foreign = [
                 ("interface", interface.map(|p| p.at)),
                 ("cipher_suite", cipher_suite.map(|p| p.at)),
+                ("client", client.map(|p| p.at)),
             ];
             refuse_foreign(&foreign, "IPMI", "protocol: ipmi", out);
             if let Some(address) = sources.pick("address", |bmc| bmc.address.as_ref()) {
@@ -117,6 +129,45 @@ pub(super) fn resolve_protocol(
                 },
             })
         }
+    }
+}
+
+/// The native client speaks RMCP+ (`lanplus`) with cipher suites 3 and 17 only: anything
+/// else is refused at validation, not at the first power-on of an outage.
+fn check_native(
+    settings: &IpmiSettings,
+    client: Option<Picked<RawIpmiClient>>,
+    interface: Option<Picked<String>>,
+    cipher_suite: Option<Picked<u8>>,
+    out: &mut Collector,
+) {
+    if settings.client != IpmiClient::Native {
+        return;
+    }
+    let hint = "the native IPMI client speaks `interface: lanplus` with cipher suites 3 and 17; set `client: ipmitool` for anything else";
+    let why = client.map_or_else(
+        || " (the default client)".to_string(),
+        |p| format!(" (client set at {})", p.at),
+    );
+    if let Some(interface) = interface.filter(|p| p.value != defaults::BMC_INTERFACE) {
+        out.error(
+            interface.at,
+            format!(
+                "interface {:?} is not spoken by the native IPMI client{why}",
+                interface.value
+            ),
+        )
+        .hint(hint);
+    }
+    if let Some(suite) = cipher_suite.filter(|p| p.value <= 17 && !matches!(p.value, 3 | 17)) {
+        out.error(
+            suite.at,
+            format!(
+                "cipher suite {} is not spoken by the native IPMI client{why}",
+                suite.value
+            ),
+        )
+        .hint(hint);
     }
 }
 

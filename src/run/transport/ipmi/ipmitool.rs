@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::bmc_calls::{scrub, BmcCalls};
-use super::{configured_bmc, tail, Power, PowerAction, PowerState, TransportError};
+use super::super::bmc_calls::{scrub, BmcCalls};
+use super::super::{configured_bmc, tail, Power, PowerAction, PowerState, TransportError};
 use crate::plan::power::ipmitool_args;
 use crate::topology::{Bmc, BmcProtocol, Host, IpmiSettings};
 
@@ -25,7 +25,8 @@ pub const DEFAULT_ATTEMPTS: u32 = crate::topology::defaults::BMC_ATTEMPTS;
 /// attempt cut at `timeout`, with the doubling pauses between them. The drill assumes it.
 pub fn gives_up_after(timeout: Duration, attempts: u32) -> Duration {
     let attempts = attempts.max(1);
-    let pauses = (0..attempts - 1).map(|n| super::bmc_calls::RETRY_PAUSE * 2u32.saturating_pow(n));
+    let pauses =
+        (0..attempts - 1).map(|n| super::super::bmc_calls::RETRY_PAUSE * 2u32.saturating_pow(n));
     timeout.saturating_mul(attempts) + pauses.sum::<Duration>()
 }
 /// Most bytes of ipmitool's output quoted in an error.
@@ -126,7 +127,7 @@ impl IpmiPower {
     }
 
     /// [`Power::power`] for a host whose BMC speaks IPMI.
-    pub(super) async fn power_ipmi(
+    pub(in crate::run::transport) async fn power_ipmi(
         &self,
         host: &Host,
         bmc: &Bmc,
