@@ -12,4 +12,5 @@ pub mod lab_scripts;
 pub mod netns;
 pub mod procs;
 pub mod redfish;
+pub mod redfish_standin;
 pub mod snapshot;
