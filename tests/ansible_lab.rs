@@ -189,6 +189,27 @@ fn group_vars_and_host_vars_beside_the_inventory_merge_as_ansible_merges_them() 
     assert_file_reads_like_ansible(&root.join("hosts.ini"), "hosts.ini with vars", 3);
 }
 
+/// Every range form Ansible reads, INI and YAML: an omitted start (`mail[:5]` is
+/// mail0..mail5), zero padding, letters, steps, and two ranges in one name.
+#[test]
+fn every_range_form_expands_as_ansible_expands_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("ranges.ini");
+    std::fs::write(
+        &ini,
+        "mail[:5]\n[web]\nweb[01:10].dc1\n[rack]\nrack-[a:c]\n[odd]\nodd[1:10:2] ansible_port=2201\n[grid]\nn[:1]-[x:y]\n",
+    )
+    .unwrap();
+    assert_file_reads_like_ansible(&ini, "ranges.ini", 6 + 10 + 3 + 5 + 4);
+    let yaml = dir.path().join("ranges.yaml");
+    std::fs::write(
+        &yaml,
+        "all:\n  hosts:\n    \"mail[:5]\":\n  children:\n    web:\n      hosts:\n        \"web[01:10].dc1\":\n          ansible_user: ops\n    odd:\n      hosts:\n        \"odd[1:10:2]\":\n",
+    )
+    .unwrap();
+    assert_file_reads_like_ansible(&yaml, "ranges.yaml", 6 + 10 + 5);
+}
+
 #[test]
 fn a_group_loop_is_refused_by_both() {
     let dir = tempfile::tempdir().unwrap();
