@@ -210,6 +210,37 @@ fn every_range_form_expands_as_ansible_expands_it() {
     assert_file_reads_like_ansible(&yaml, "ranges.yaml", 6 + 10 + 5);
 }
 
+/// INI values are Python literals to Ansible (`ast.literal_eval`, text when not one): every
+/// variable of every host comes out as the same JSON from both.
+#[test]
+fn ini_values_are_the_python_literals_ansible_makes_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("values.ini");
+    std::fs::write(
+        &ini,
+        concat!(
+            "[web]\n",
+            "w1 ports=\"[80, 443]\" ratio=1.5 big=1e3 neg=-7 on=True off=False none=None text=web01 ip=10.0.0.1\n",
+            "w2 octal=010 under=1_000 hex=0x1f tuple=\"(1, 'a')\" d=\"{'a': [1, {'b': 2.5}]}\" lower=true quoted='x y'\n",
+            "[web:vars]\n",
+            "list = ['a', \"b\", 3]\n",
+            "spaced = some words here\n",
+            "escaped = 'it\\'s'\n",
+            "port = 22 # a comment\n",
+            "float = .5\n",
+        ),
+    )
+    .unwrap();
+    let list = ansible_list(&ini);
+    let ours = ansible::load(&ini).expect("blackstart reads it");
+    for host in &ours.hosts {
+        let theirs = &list["_meta"]["hostvars"][&host.name];
+        let ours: serde_json::Map<String, Value> = host.vars.clone().into_iter().collect();
+        assert_eq!(&Value::Object(ours), theirs, "host {}", host.name);
+    }
+    assert_eq!(ours.hosts.len(), 2);
+}
+
 #[test]
 fn a_group_loop_is_refused_by_both() {
     let dir = tempfile::tempdir().unwrap();
