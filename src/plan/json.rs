@@ -37,6 +37,8 @@ pub struct PlanDocument {
     pub steps: Vec<StepDocument>,
     /// One entry per node.
     pub nodes: Vec<NodeDocument>,
+    /// How each host is reached over SSH (key paths only, never keys).
+    pub routes: Vec<super::route::HostRoute>,
 }
 
 /// What one cap costs.
@@ -188,6 +190,7 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
             .collect(),
         steps,
         nodes,
+        routes: super::route::host_routes(topology, plan),
     };
     serde_json::to_string_pretty(&document).expect("plan documents always serialize")
 }

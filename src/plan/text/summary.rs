@@ -63,6 +63,7 @@ pub fn render_summary(topology: &Topology, plan: &Plan, options: &TextOptions) -
         );
     }
     line(&mut out, "starts", &starts(topology, plan, &hosts));
+    out.push_str(&crate::plan::route::render_routes(topology, plan));
     line(&mut out, "people", &people(topology, plan, paint));
     line(&mut out, "ETA", &eta(plan));
     line(&mut out, "  ready", &by_tier(topology, plan));
