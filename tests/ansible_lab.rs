@@ -189,6 +189,58 @@ fn group_vars_and_host_vars_beside_the_inventory_merge_as_ansible_merges_them() 
     assert_file_reads_like_ansible(&root.join("hosts.ini"), "hosts.ini with vars", 3);
 }
 
+/// Every range form Ansible reads, INI and YAML: an omitted start (`mail[:5]` is
+/// mail0..mail5), zero padding, letters, steps, and two ranges in one name.
+#[test]
+fn every_range_form_expands_as_ansible_expands_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("ranges.ini");
+    std::fs::write(
+        &ini,
+        "mail[:5]\n[web]\nweb[01:10].dc1\n[rack]\nrack-[a:c]\n[odd]\nodd[1:10:2] ansible_port=2201\n[grid]\nn[:1]-[x:y]\n",
+    )
+    .unwrap();
+    assert_file_reads_like_ansible(&ini, "ranges.ini", 6 + 10 + 3 + 5 + 4);
+    let yaml = dir.path().join("ranges.yaml");
+    std::fs::write(
+        &yaml,
+        "all:\n  hosts:\n    \"mail[:5]\":\n  children:\n    web:\n      hosts:\n        \"web[01:10].dc1\":\n          ansible_user: ops\n    odd:\n      hosts:\n        \"odd[1:10:2]\":\n",
+    )
+    .unwrap();
+    assert_file_reads_like_ansible(&yaml, "ranges.yaml", 6 + 10 + 5);
+}
+
+/// INI values are Python literals to Ansible (`ast.literal_eval`, text when not one): every
+/// variable of every host comes out as the same JSON from both.
+#[test]
+fn ini_values_are_the_python_literals_ansible_makes_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("values.ini");
+    std::fs::write(
+        &ini,
+        concat!(
+            "[web]\n",
+            "w1 ports=\"[80, 443]\" ratio=1.5 big=1e3 neg=-7 on=True off=False none=None text=web01 ip=10.0.0.1\n",
+            "w2 octal=010 under=1_000 hex=0x1f tuple=\"(1, 'a')\" d=\"{'a': [1, {'b': 2.5}]}\" lower=true quoted='x y'\n",
+            "[web:vars]\n",
+            "list = ['a', \"b\", 3]\n",
+            "spaced = some words here\n",
+            "escaped = 'it\\'s'\n",
+            "port = 22 # a comment\n",
+            "float = .5\n",
+        ),
+    )
+    .unwrap();
+    let list = ansible_list(&ini);
+    let ours = ansible::load(&ini).expect("blackstart reads it");
+    for host in &ours.hosts {
+        let theirs = &list["_meta"]["hostvars"][&host.name];
+        let ours: serde_json::Map<String, Value> = host.vars.clone().into_iter().collect();
+        assert_eq!(&Value::Object(ours), theirs, "host {}", host.name);
+    }
+    assert_eq!(ours.hosts.len(), 2);
+}
+
 #[test]
 fn a_group_loop_is_refused_by_both() {
     let dir = tempfile::tempdir().unwrap();

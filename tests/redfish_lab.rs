@@ -169,6 +169,32 @@ fn cold_start_of_a_mixed_ipmi_and_redfish_fleet_completes_and_the_password_stays
         )),
         "the journal records the Redfish request"
     );
+    // And what was done: the system actually reset, the ResetType sent, the BMC's status.
+    let exchanges: Vec<_> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Event {
+                event: Event::PoweredOn { .. },
+                output: Some(output),
+                ..
+            } => output.bmc.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exchanges.len(), 2, "both Redfish power-ons recorded");
+    for exchange in &exchanges {
+        assert!(
+            [1, 2].iter().any(|&i| exchange.system
+                == format!(
+                    "https://{}/redfish/v1/Systems/{}",
+                    redfish.address(i),
+                    support::redfish::system_uuid(i)
+                )),
+            "{exchange:?}"
+        );
+        assert_eq!(exchange.reset_type.as_deref(), Some("On"), "{exchange:?}");
+        assert!(matches!(exchange.status, Some(200..=204)), "{exchange:?}");
+    }
     assert!(!journal.contains(&lab.password), "password in the journal");
     assert!(
         !text(&output).contains(&lab.password),

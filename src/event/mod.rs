@@ -211,6 +211,10 @@ pub struct CommandOutput {
     pub stdout: String,
     /// Tail of stderr.
     pub stderr: String,
+    /// A Redfish power call's exchange (system, ResetType, status, task), when the action
+    /// was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bmc: Option<crate::plan::power::BmcExchange>,
 }
 
 impl CommandOutput {

@@ -40,6 +40,8 @@ pub struct PlanDocument {
     pub nodes: Vec<NodeDocument>,
     /// One entry per host of the plan: how its power is switched.
     pub hosts: Vec<HostDocument>,
+    /// How each host is reached over SSH (key paths only, never keys).
+    pub routes: Vec<super::route::HostRoute>,
 }
 
 /// One host in the JSON plan.
@@ -252,6 +254,7 @@ pub fn render_json(topology: &Topology, plan: &Plan) -> String {
         steps,
         nodes,
         hosts,
+        routes: super::route::host_routes(topology, plan),
     };
     serde_json::to_string_pretty(&document).expect("plan documents always serialize")
 }

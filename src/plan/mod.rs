@@ -7,6 +7,7 @@ mod graphviz;
 mod json;
 pub mod power;
 pub mod reduce;
+pub mod route;
 mod text;
 
 use std::time::Duration;

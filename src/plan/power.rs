@@ -130,20 +130,53 @@ pub fn redfish_reset_type(redfish: &RedfishSettings, action: PowerAction) -> Opt
     }
 }
 
-/// The configured ComputerSystem's path; None when it is to be discovered.
+/// The configured ComputerSystem's path; None when it is to be discovered. A path is kept
+/// exactly as written, trailing slash included: some BMCs (HPE iLO 4, iLO 5 before 1.40)
+/// answer only under the slashed form.
 pub fn redfish_system_path(redfish: &RedfishSettings) -> Option<String> {
     redfish.system.as_ref().map(|system| {
         if system.starts_with('/') {
-            system.trim_end_matches('/').to_string()
+            system.clone()
         } else {
             format!("{REDFISH_SYSTEMS}/{system}")
         }
     })
 }
 
-/// The Reset action of the system at `system`.
+/// The Reset action of the system at `system`, by the standard's naming (used when the
+/// system does not say its own `target`). A slashed system path gives a slashed action path.
 pub fn redfish_reset_path(system: &str) -> String {
-    format!("{system}/Actions/ComputerSystem.Reset")
+    match system.strip_suffix('/') {
+        Some(bare) => format!("{bare}/Actions/ComputerSystem.Reset/"),
+        None => format!("{system}/Actions/ComputerSystem.Reset"),
+    }
+}
+
+/// What one Redfish power call did, for the journal: which system, which `ResetType` was
+/// sent, the BMC's HTTP status and the task it was followed through. Never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BmcExchange {
+    /// URL of the ComputerSystem (after redirects).
+    pub system: String,
+    /// The `ResetType` sent; None for a status read or when none was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_type: Option<String>,
+    /// Where the `ResetType` came from: the BMC's allowable values, or the standard's name
+    /// when the BMC lists none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_chosen: Option<String>,
+    /// HTTP status of the last request that mattered (the reset, or the read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// URL of the task monitor the reset was followed through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// The task's final `TaskState` (`Completed`, `Exception`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_state: Option<String>,
+    /// The `PowerState` read last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_state: Option<String>,
 }
 
 /// The JSON body of a Reset.

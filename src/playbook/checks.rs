@@ -309,6 +309,7 @@ mod tests {
             exit_code: Some(0),
             stdout: stdout.into(),
             stderr: String::new(),
+            bmc: None,
         }
     }
 

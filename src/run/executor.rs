@@ -14,7 +14,7 @@ use super::transport::{
 use crate::event::{Action, Event, PowerReport, Reason, Target};
 use crate::graph::Step;
 use crate::plan::actions::node_commands;
-use crate::plan::power;
+use crate::plan::power::{self, BmcExchange};
 use crate::playbook::Prepare;
 use crate::topology::{Host, HostId, Topology};
 
@@ -47,6 +47,18 @@ impl<P, R, Q> Clone for Executor<P, R, Q> {
             probe: self.probe.clone(),
             prepare: self.prepare.clone(),
         }
+    }
+}
+
+/// A power action's outcome; what was exchanged with a Redfish BMC goes to the journal as
+/// the action's output.
+fn bmc_outcome(event: Event, bmc: Option<BmcExchange>) -> Outcome {
+    Outcome {
+        event,
+        output: bmc.map(|bmc| CommandOutput {
+            bmc: Some(bmc),
+            ..CommandOutput::default()
+        }),
     }
 }
 
@@ -113,26 +125,24 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             output: None,
         };
         match action {
-            Action::CheckPower { host: id } => plain(Event::PowerChecked {
-                host: id,
-                result: self.read_power(host).await,
-            }),
+            Action::CheckPower { host: id } => {
+                let (result, bmc) = self.read_power(host).await;
+                bmc_outcome(Event::PowerChecked { host: id, result }, bmc)
+            }
             Action::Recheck { host: id, .. } => {
                 // Sessions kept from before it went away are dead.
                 self.remote.forget(host);
-                plain(Event::Rechecked {
-                    host: id,
-                    result: self.read_power(host).await,
-                })
+                let (result, bmc) = self.read_power(host).await;
+                bmc_outcome(Event::Rechecked { host: id, result }, bmc)
             }
-            Action::PowerOn { host: id } => plain(Event::PoweredOn {
-                host: id,
-                result: self.switch(host, PowerAction::On, PowerState::On).await,
-            }),
-            Action::PowerOff { host: id } => plain(Event::PoweredOff {
-                host: id,
-                result: self.switch(host, PowerAction::Off, PowerState::Off).await,
-            }),
+            Action::PowerOn { host: id } => {
+                let (result, bmc) = self.switch(host, PowerAction::On, PowerState::On).await;
+                bmc_outcome(Event::PoweredOn { host: id, result }, bmc)
+            }
+            Action::PowerOff { host: id } => {
+                let (result, bmc) = self.switch(host, PowerAction::Off, PowerState::Off).await;
+                bmc_outcome(Event::PoweredOff { host: id, result }, bmc)
+            }
             Action::WaitSsh { host: id, prepared } => {
                 let (result, output) = match self.wait_ssh(host).await {
                     Ok(()) if prepared => (Ok(()), None),
@@ -220,19 +230,18 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     }
 
     /// The host's power state through its BMC (a host without one is assumed on).
-    async fn read_power(&self, host: &Host) -> Result<PowerReport, Reason> {
-        match host.bmc {
-            None => Ok(PowerReport::NoBmc),
-            Some(_) => self
-                .power
-                .power(host, PowerAction::Status)
-                .await
-                .map(|state| match state {
-                    PowerState::On => PowerReport::On,
-                    PowerState::Off => PowerReport::Off,
-                })
-                .map_err(TransportError::bmc_reason),
+    async fn read_power(&self, host: &Host) -> (Result<PowerReport, Reason>, Option<BmcExchange>) {
+        if host.bmc.is_none() {
+            return (Ok(PowerReport::NoBmc), None);
         }
+        let (result, bmc) = self.power.power_recorded(host, PowerAction::Status).await;
+        let result = result
+            .map(|state| match state {
+                PowerState::On => PowerReport::On,
+                PowerState::Off => PowerReport::Off,
+            })
+            .map_err(TransportError::bmc_reason);
+        (result, bmc)
     }
 
     /// Watches a start launched `running_for` ago by someone else (a killed process, or
@@ -273,17 +282,18 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
         host: &Host,
         action: PowerAction,
         wanted: PowerState,
-    ) -> Result<(), Reason> {
-        let result = self.power.power(host, action).await;
+    ) -> (Result<(), Reason>, Option<BmcExchange>) {
+        let (result, bmc) = self.power.power_recorded(host, action).await;
         // Whatever the outcome, sessions kept from before the switch may be dead now.
         self.remote.forget(host);
-        match result {
+        let result = match result {
             Ok(state) if state == wanted => Ok(()),
             Ok(_) => Err(Reason::PowerNotApplied {
                 wanted: action.verb().into(),
             }),
             Err(err) => Err(err.bmc_reason()),
-        }
+        };
+        (result, bmc)
     }
 
     /// Runs the host's preparation steps in order; the first failure stops them.

@@ -103,6 +103,7 @@ impl Remote for FakeFleet {
                 exit_code: Some(1),
                 stdout: String::new(),
                 stderr: "boom".into(),
+                bmc: None,
             });
         }
         if let Some(port) = command.strip_prefix("serve ") {

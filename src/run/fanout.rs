@@ -70,7 +70,8 @@ pub fn reason(err: &TransportError) -> String {
         TransportError::Auth { detail, .. } => format!("authentication failed: {detail}"),
         TransportError::Config { detail, .. }
         | TransportError::Other { detail, .. }
-        | TransportError::Tls { detail, .. } => detail.clone(),
+        | TransportError::Tls { detail, .. }
+        | TransportError::Refused { detail, .. } => detail.clone(),
     }
 }
 
@@ -234,6 +235,7 @@ mod tests {
                 exit_code: Some(if host.name.starts_with("bad") { 3 } else { 0 }),
                 stdout: String::new(),
                 stderr: String::new(),
+                bmc: None,
             })
         }
     }

@@ -121,7 +121,9 @@ fn expand_range(spec: &str) -> Result<Vec<String>, String> {
             .ok_or_else(|| format!("range step {text:?} must be a positive number"))?,
         None => 1,
     };
-    let (start, end) = (parts[0], parts[1]);
+    // An empty start is 0, as Ansible reads it: `mail[:5]` is mail0..mail5.
+    let start = if parts[0].is_empty() { "0" } else { parts[0] };
+    let end = parts[1];
     if let (Ok(first), Ok(last)) = (start.parse::<u64>(), end.parse::<u64>()) {
         if first > last {
             return Err(format!("range [{spec}] runs backwards"));
@@ -163,6 +165,16 @@ fn expand_range(spec: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::{compress, expand};
+
+    #[test]
+    fn an_empty_start_is_zero_as_ansible_reads_it() {
+        assert_eq!(
+            expand("mail[:5]").unwrap(),
+            ["mail0", "mail1", "mail2", "mail3", "mail4", "mail5"]
+        );
+        assert_eq!(expand("n[:4:2]").unwrap(), ["n0", "n2", "n4"]);
+        assert!(expand("mail[:]").is_err());
+    }
 
     #[test]
     fn zero_padded_ranges_keep_their_width() {

@@ -12,5 +12,6 @@ pub mod lab_scripts;
 pub mod netns;
 pub mod procs;
 pub mod redfish;
+pub mod redfish_standin;
 pub mod snapshot;
 pub mod udp_stand_in;

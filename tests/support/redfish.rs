@@ -99,6 +99,35 @@ pub fn tls_material(dir: &Path, name: &str, ips: &[String]) -> (PathBuf, PathBuf
     (p("ca.pem"), p("cert.pem"), p("key.pem"))
 }
 
+/// A self-signed certificate for `ip` (basicConstraints CA:TRUE, as BMCs make them) and its
+/// key, in `dir`.
+pub fn self_signed(dir: &Path, name: &str, ip: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let cert = dir.join(format!("{name}-self.pem"));
+    let key = dir.join(format!("{name}-self.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=IP:{ip}")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("lab: openssl runs");
+    assert!(out.status.success(), "lab: openssl: {out:?}");
+    (cert, key)
+}
+
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }

@@ -63,6 +63,7 @@ pub fn render_summary(topology: &Topology, plan: &Plan, options: &TextOptions) -
         );
     }
     line(&mut out, "starts", &starts(topology, plan, &hosts));
+    out.push_str(&crate::plan::route::render_routes(topology, plan));
     line(&mut out, "people", &people(topology, plan, paint));
     line(&mut out, "ETA", &eta(plan));
     line(&mut out, "  ready", &by_tier(topology, plan));
@@ -294,7 +295,7 @@ fn caps_line(topology: &Topology, plan: &Plan) -> String {
                 .iter()
                 .map(|(cap, adds)| format!("{cap} adds {}", human(*adds)))
                 .collect();
-            format!("caps on their own: {}", costs.join(", "))
+            format!("each cap alone: {}", costs.join(", "))
         }
         None => format!(
             "not modelled: parallelism {}, power-on {} per {} per domain (`simulate` has them)",

@@ -5,6 +5,7 @@ use super::bmc_calls::BmcCalls;
 use super::ipmi::{IpmiPower, NativeIpmi};
 use super::redfish::RedfishPower;
 use super::{configured_bmc, Power, PowerAction, PowerState, TransportError};
+use crate::plan::power::BmcExchange;
 use crate::topology::{BmcProtocol, Host, IpmiClient};
 
 /// [`Power`] for a whole fleet: each host's request goes to the transport of its BMC's
@@ -36,11 +37,25 @@ impl BmcPower {
 
 impl Power for BmcPower {
     async fn power(&self, host: &Host, action: PowerAction) -> Result<PowerState, TransportError> {
-        let bmc = configured_bmc(host)?;
+        self.power_recorded(host, action).await.0
+    }
+
+    async fn power_recorded(
+        &self,
+        host: &Host,
+        action: PowerAction,
+    ) -> (Result<PowerState, TransportError>, Option<BmcExchange>) {
+        let bmc = match configured_bmc(host) {
+            Ok(bmc) => bmc,
+            Err(err) => return (Err(err), None),
+        };
         match &bmc.protocol {
             BmcProtocol::Ipmi(ipmi) => match ipmi.client {
-                IpmiClient::Native => self.native.power_native(host, bmc, ipmi, action).await,
-                IpmiClient::Ipmitool => self.ipmi.power_ipmi(host, bmc, ipmi, action).await,
+                IpmiClient::Native => (
+                    self.native.power_native(host, bmc, ipmi, action).await,
+                    None,
+                ),
+                IpmiClient::Ipmitool => (self.ipmi.power_ipmi(host, bmc, ipmi, action).await, None),
             },
             BmcProtocol::Redfish(redfish) => {
                 self.redfish.power_redfish(host, bmc, redfish, action).await

@@ -62,6 +62,11 @@ impl BmcCalls {
         self
     }
 
+    /// The limit of one call.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+
     fn bmc_gate(&self, address: &str) -> Arc<Semaphore> {
         let mut map = self.per_bmc.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(address.to_string())
@@ -120,7 +125,8 @@ impl BmcCalls {
                 Err(
                     err @ (TransportError::Config { .. }
                     | TransportError::Tls { .. }
-                    | TransportError::Auth { .. }),
+                    | TransportError::Auth { .. }
+                    | TransportError::Refused { .. }),
                 ) => return Err(err),
                 Err(err) if attempt >= self.attempts => return Err(err),
                 Err(err) => {

@@ -153,7 +153,7 @@ pub async fn send(
             let detail = e
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .map_or_else(|| e.to_string(), |inner| inner.to_string());
+                .map_or_else(|| e.to_string(), tls::explain);
             tls_error(detail)
         })?;
         exchange(TokioIo::new(stream), request).await

@@ -93,6 +93,15 @@ pub enum TransportError {
         /// What was tried.
         detail: String,
     },
+    /// The BMC answered and refused for good: a privilege the account lacks (403), a task
+    /// that failed, a `ResetType` it does not allow, a redirect off the BMC. Never retried.
+    #[error("{host}: {detail}")]
+    Refused {
+        /// Host name.
+        host: String,
+        /// What the BMC refused, in its own words where it gave any.
+        detail: String,
+    },
     /// The host has no BMC, or the BMC password could not be read.
     #[error("{host}: {detail}")]
     Config {
@@ -142,7 +151,9 @@ impl TransportError {
             TransportError::Unreachable { .. } => Reason::Unreachable {
                 detail: self.to_string(),
             },
-            TransportError::Other { .. } | TransportError::Tls { .. } => Reason::Other {
+            TransportError::Other { .. }
+            | TransportError::Tls { .. }
+            | TransportError::Refused { .. } => Reason::Other {
                 detail: format!("{command}: {self}"),
             },
         }
@@ -157,6 +168,21 @@ pub trait Power: Send + Sync + 'static {
         host: &Host,
         action: PowerAction,
     ) -> impl Future<Output = Result<PowerState, TransportError>> + Send;
+
+    /// [`Power::power`] with what was exchanged with the BMC, for the journal (system,
+    /// ResetType, HTTP status, task). The default records nothing.
+    fn power_recorded(
+        &self,
+        host: &Host,
+        action: PowerAction,
+    ) -> impl Future<
+        Output = (
+            Result<PowerState, TransportError>,
+            Option<crate::plan::power::BmcExchange>,
+        ),
+    > + Send {
+        async move { (self.power(host, action).await, None) }
+    }
 }
 
 /// Commands on a host.

@@ -137,6 +137,7 @@ impl Openssh {
             exit_code: ended.code,
             stdout: ended.stdout,
             stderr: ended.stderr,
+            bmc: None,
         })
     }
 

@@ -194,6 +194,7 @@ impl<'h> Connection<'h> {
             exit_code,
             stdout: stdout.finish(),
             stderr: stderr.finish(),
+            bmc: None,
         })
     }
 

@@ -1,11 +1,13 @@
 //! TLS client settings for Redfish BMCs and https health checks (rustls with the ring
 //! provider). Peers are verified against the system's store (`/etc/ssl/certs`, or
 //! `SSL_CERT_FILE` / `SSL_CERT_DIR`) or, when one is given, against a CA file alone; no
-//! verification only when `insecure: true` is written, which the plan shows.
+//! verification only when `insecure: true` is written, which the plan shows. A CA file may
+//! also hold a BMC's own self-signed certificate: that exact certificate is then accepted.
 
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -43,21 +45,112 @@ fn system_roots() -> Result<Arc<RootCertStore>, String> {
         .clone()
 }
 
-/// The CAs of a PEM file, trusted instead of the system store.
-fn file_roots(path: &std::path::Path) -> Result<Arc<RootCertStore>, String> {
+/// The certificates of a PEM file, trusted instead of the system store: CAs, and BMCs' own
+/// self-signed certificates, which are pinned (a peer presenting exactly one of them is
+/// accepted; webpki alone refuses those with `CaUsedAsEndEntity`).
+fn file_verifier(path: &std::path::Path) -> Result<Arc<dyn ServerCertVerifier>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("CA file {}: {e}", path.display()))?;
     let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(certs);
+    let (added, _) = roots.add_parsable_certificates(certs.iter().cloned());
     if added == 0 {
         return Err(format!(
             "CA file {} holds no usable certificate",
             path.display()
         ));
     }
-    Ok(Arc::new(roots))
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    Ok(Arc::new(Pinned {
+        pinned: certs.into_iter().map(|c| c.into_owned()).collect(),
+        inner,
+    }))
+}
+
+/// Verifies against CAs, and accepts a peer whose certificate is byte for byte one given.
+#[derive(Debug)]
+struct Pinned {
+    pinned: Vec<CertificateDer<'static>>,
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => Ok(verified),
+            // The operator gave this very certificate: it is the BMC's identity.
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                Ok(ServerCertVerified::assertion())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// rustls's refusal of a peer certificate, with what to do about it.
+pub fn explain(error: &rustls::Error) -> String {
+    use rustls::{CertificateError, Error};
+    let what = match error {
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the certificate is signed by none of the trusted CAs: give the CA that signed it, or the BMC's own certificate (to pin it), as `ca_file`"
+        }
+        Error::InvalidCertificate(CertificateError::NotValidForName) => {
+            "the certificate does not name this address: connect to a name it carries, or give this certificate itself as `ca_file` to pin it"
+        }
+        Error::InvalidCertificate(CertificateError::Expired) => {
+            "the certificate has expired: renew it on the BMC (or pin the current one with `ca_file`)"
+        }
+        Error::InvalidCertificate(CertificateError::Other(other))
+            if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+        {
+            "the peer presents a self-signed CA certificate as its own: save exactly that certificate (openssl s_client -showcerts) and give it as `ca_file` to pin it"
+        }
+        _ => return error.to_string(),
+    };
+    format!("{error}: {what}")
 }
 
 /// A connector that verifies peers as `trust` says. Errors say which store failed.
@@ -71,11 +164,15 @@ pub fn connector(trust: &TlsTrust) -> Result<TlsConnector, String> {
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
             .with_no_client_auth()
     } else {
-        let roots = match &trust.ca_file {
-            Some(path) => file_roots(path)?,
-            None => system_roots()?,
-        };
-        builder.with_root_certificates(roots).with_no_client_auth()
+        match &trust.ca_file {
+            Some(path) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(file_verifier(path)?)
+                .with_no_client_auth(),
+            None => builder
+                .with_root_certificates(system_roots()?)
+                .with_no_client_auth(),
+        }
     };
     Ok(TlsConnector::from(Arc::new(config)))
 }

@@ -288,39 +288,8 @@ fn shell_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// What `ast.literal_eval` makes of a value, for the scalars that matter here: a quoted
-/// string (a trailing `# comment` allowed), a whole number, `True`, `False`, `None`;
-/// anything else stays the text it is, as Ansible keeps it.
+/// What `ast.literal_eval` makes of a value ([`super::literal`]): strings, numbers,
+/// booleans, `None`, lists, dicts; anything else stays the text it is, as Ansible keeps it.
 pub(super) fn literal(text: &str) -> Value {
-    let trimmed = text.trim();
-    let code = match trimmed.find('#') {
-        // A comment ends a literal only outside quotes; a quoted value is checked whole.
-        Some(at) if !trimmed.starts_with(['"', '\'']) => trimmed[..at].trim_end(),
-        _ => trimmed,
-    };
-    for quote in ['"', '\''] {
-        if let Some(inner) = code.strip_prefix(quote) {
-            if let Some(end) = inner.find(quote) {
-                let after = inner[end + 1..].trim_start();
-                if (after.is_empty() || after.starts_with('#')) && !inner[..end].contains('\\') {
-                    return Value::String(inner[..end].to_string());
-                }
-            }
-            return Value::String(text.to_string());
-        }
-    }
-    let digits = code.strip_prefix(['-', '+']).unwrap_or(code);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-        if let Ok(number) = code.replace('_', "").parse::<i64>() {
-            if !(digits.len() > 1 && digits.starts_with('0')) {
-                return Value::from(number);
-            }
-        }
-    }
-    match code {
-        "True" => Value::Bool(true),
-        "False" => Value::Bool(false),
-        "None" => Value::Null,
-        _ => Value::String(text.to_string()),
-    }
+    super::literal::python_literal(text.trim()).unwrap_or_else(|| Value::String(text.to_string()))
 }

@@ -10,8 +10,10 @@
 
 mod groups;
 mod ini;
+mod literal;
 pub mod skeleton;
 mod vars_files;
+pub mod withheld;
 mod yaml;
 
 use std::collections::BTreeMap;

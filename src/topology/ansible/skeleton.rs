@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Inventory, InventoryHost};
-use crate::topology::hostrange;
+use super::{Inventory, InventoryHost, Level, Problem};
+use crate::topology::{hostrange, names};
 
 /// Quoted for YAML: a JSON string is a valid YAML double-quoted scalar.
 fn q(text: &str) -> String {
@@ -63,6 +63,54 @@ pub fn skeleton(inventory: &Inventory, source: &str, name: &str) -> String {
     out
 }
 
+/// Why no topology can be written from `inventory`, if it cannot: no hosts, or a host whose
+/// name or address a topology refuses. Each at the host's line, with what to change.
+pub fn refusals(inventory: &Inventory) -> Vec<Problem> {
+    let problem = |line: usize, message: String, hint: &str| Problem {
+        level: Level::Error,
+        line,
+        message,
+        hint: Some(hint.to_string()),
+        file: None,
+    };
+    if inventory.hosts.is_empty() {
+        return vec![problem(
+            1,
+            "the inventory declares no hosts: a topology needs at least one".into(),
+            "check this is the inventory you meant (`ansible-inventory -i FILE --list` shows the same), or add hosts",
+        )];
+    }
+    let mut found = Vec::new();
+    for host in &inventory.hosts {
+        if let Some(why) = names::name_problem(&host.name) {
+            found.push(problem(
+                host.line,
+                format!(
+                    "host name {:?} cannot name a topology host: {why}",
+                    host.name
+                ),
+                "rename the host in the inventory",
+            ));
+            continue;
+        }
+        let (address, from) = match host.address() {
+            Some(address) => (address, "its ansible_host"),
+            None => (host.name.clone(), "its name (it has no ansible_host)"),
+        };
+        if let Some(why) = names::address_problem(&address) {
+            found.push(problem(
+                host.line,
+                format!(
+                    "host {:?}: {from} {address:?} cannot be an address: {why}",
+                    host.name
+                ),
+                "give the host `ansible_host=IP-OR-ASCII-NAME` in the inventory",
+            ));
+        }
+    }
+    found
+}
+
 fn write_host(out: &mut String, host: &InventoryHost) {
     let _ = writeln!(out, "  - name: {}", q(&host.name));
     if let Some(address) = host.address() {
@@ -106,6 +154,15 @@ fn write_host(out: &mut String, host: &InventoryHost) {
         .collect();
     for (key, value) in &host.vars {
         if let Some(label) = key.strip_prefix("blackstart_label_") {
+            if super::withheld::is_secret_name(key) || super::withheld::is_vaulted(value) {
+                let _ = writeln!(
+                    out,
+                    "    # label {}: {}",
+                    q(label),
+                    super::withheld::WITHHELD_NAME
+                );
+                continue;
+            }
             if let Some(value) = super::scalar_text(value) {
                 labels.push(format!("{}: {}", q(label), q(&value)));
             }

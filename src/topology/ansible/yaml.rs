@@ -52,6 +52,14 @@ pub(super) fn read(text: &str, builder: &mut Builder) {
             return;
         }
     };
+    if document.is_null() {
+        builder.error(
+            1,
+            "the inventory holds nothing but comments or blank lines: no hosts, no groups",
+            "check this is the inventory you meant; an inventory starts with `all:` (YAML) or a `[group]` line (INI)",
+        );
+        return;
+    }
     let Yaml::Mapping(top) = document else {
         builder.error(
             1,

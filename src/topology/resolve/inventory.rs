@@ -176,6 +176,16 @@ impl Reader<'_> {
                 continue;
             };
             if let Some(label) = rest.strip_prefix("label_") {
+                use crate::topology::ansible::withheld::{is_secret_name, is_vaulted};
+                // Labels are printed in plans and journals: a secret must not become one.
+                if is_secret_name(key) || is_vaulted(value) {
+                    fail(
+                        out,
+                        format!("{key} looks like a secret, and labels are printed in every plan"),
+                        "rename the variable if it is no secret; otherwise keep it out of blackstart_label_ variables",
+                    );
+                    continue;
+                }
                 match scalar_text(value) {
                     Some(value) => {
                         labels.insert(label.to_string(), value);
