@@ -88,4 +88,9 @@ fn status_of_a_run_with_a_failed_step_leads_with_it_and_fits_on_a_screen() {
             "every failed node named: {host}\n{all}"
         );
     }
+    // A misspelt step is refused with the name it was probably meant to be.
+    let typo = blackstart(&["retry", run_dir, "ldpa"]);
+    assert_eq!(typo.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert!(said.contains("did you mean \"ldap\"?"), "{said}");
 }

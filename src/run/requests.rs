@@ -11,6 +11,7 @@ use crate::event::state::NodeState;
 use crate::event::{Event, NodeId};
 use crate::journal::REQUESTS_DIR;
 use crate::plan::Plan;
+use crate::topology::diagnostic::closest;
 use crate::topology::Topology;
 
 /// What a person asks of a run.
@@ -101,10 +102,11 @@ pub fn events_for(
             let nodes = matching_failed_nodes(topology, plan, scheduler, target, host.as_deref());
             if nodes.is_empty() {
                 return Err(format!(
-                    "no failed node matches {target:?}{}",
+                    "no failed node matches {target:?}{}{}",
                     host.as_ref()
                         .map(|h| format!(" on {h}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    near_name(topology, plan, target)
                 ));
             }
             Ok(nodes
@@ -114,7 +116,10 @@ pub fn events_for(
         }
         Request::Ack { step, by } => {
             let Some(id) = plan.steps.iter().position(|s| s.id == *step) else {
-                return Err(format!("no step {step:?} in this run"));
+                return Err(format!(
+                    "no step {step:?} in this run{}",
+                    near_name(topology, plan, step)
+                ));
             };
             if !scheduler.is_human(id) {
                 return Err(format!("{step:?} is not a manual step or a gate"));
@@ -128,6 +133,22 @@ pub fn events_for(
             }])
         }
     }
+}
+
+/// ` (did you mean "ldap"?)` when `wanted` is a near miss of a step id or subsystem name
+/// (and names neither itself).
+fn near_name(topology: &Topology, plan: &Plan, wanted: &str) -> String {
+    let names = plan
+        .steps
+        .iter()
+        .map(|step| step.id.as_str())
+        .chain(topology.subsystems.iter().map(|s| s.name.as_str()));
+    if names.clone().any(|name| name == wanted) {
+        return String::new();
+    }
+    closest(wanted, names)
+        .map(|near| format!(" (did you mean {near:?}?)"))
+        .unwrap_or_default()
 }
 
 /// The failed nodes of `target` (subsystem or step id), optionally on one host.
