@@ -70,6 +70,7 @@ fn page(prepared: &Prepared, nodes: &[(usize, usize)], records: &[Record]) -> St
         records,
         source: "live run (bench)",
         refresh_secs: Some(5),
+        banner: &[],
     })
 }
 

@@ -3,6 +3,8 @@
 //! leads with the failed step, its cause, what it blocks and the command to type; it and
 //! `status --failed` fit on one screen.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -93,4 +95,36 @@ fn status_of_a_run_with_a_failed_step_leads_with_it_and_fits_on_a_screen() {
     assert_eq!(typo.status.code(), Some(2));
     let said = String::from_utf8_lossy(&typo.stderr);
     assert!(said.contains("did you mean \"ldap\"?"), "{said}");
+}
+
+/// The HTML report of the same run opens on the failure: the banner is on the first screen
+/// of a laptop (1440 px) and of a phone (390 px), as the browser lays it out.
+#[test]
+fn the_report_of_a_failed_run_opens_on_its_failure_at_laptop_and_phone_width() {
+    let dir = tempfile::tempdir().unwrap();
+    broken_ldap_run(dir.path());
+    let page = dir.path().join("report.html");
+    let report = blackstart(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    let url = format!("file://{}", page.display());
+    for size in [(1440, 900), (390, 844)] {
+        let loaded = support::browser::load_at(&url, size);
+        support::browser::assert_rendered_cleanly(&loaded);
+        assert_eq!(
+            support::browser::attribute(&loaded.dom, "<body", "data-banner-on-first-screen")
+                .as_deref(),
+            Some("true"),
+            "{size:?}: the banner is on the first screen"
+        );
+        let banner = &loaded.dom[loaded.dom.find("id=\"banner\"").expect("a banner")..];
+        let banner = &banner[..banner.find("</section>").unwrap()];
+        assert!(banner.contains("FAILED  ldap: 2 of 6 healthy"), "{banner}");
+        assert!(banner.contains("blocks 116 steps"), "{banner}");
+        assert!(banner.contains("blackstart retry"), "{banner}");
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use blackstart::report::html::{render_run, RunPage};
 use blackstart::report::serve::{self, Render, ServeOptions, Server};
+use blackstart::report::triage;
 use blackstart::report::view::{FollowedRun, RunView};
 
 use super::prepare::{follow_run, scheduler_for, Prepared};
@@ -42,6 +43,12 @@ fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> S
         records: view.records(),
         source: &source,
         refresh_secs: live.then_some(5),
+        banner: &triage::banner(
+            &prepared.topology,
+            &prepared.plan,
+            view.scheduler(),
+            Some(&dir.display().to_string()),
+        ),
     })
 }
 

@@ -268,6 +268,12 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             records: &outcome.timeline,
             source: &source,
             refresh_secs: None,
+            banner: &blackstart::report::triage::banner(
+                &topology,
+                &plan,
+                &outcome.final_state,
+                None,
+            ),
         });
         super::pictures::write_page(&page, path.clone())?;
     }

@@ -354,7 +354,7 @@ pub fn render_status(
         );
     }
     // What is wrong comes first, with what to type next.
-    for line in super::triage::banner(topology, plan, scheduler, run_dir) {
+    for line in super::triage::banner(topology, plan, scheduler, Some(run_dir)) {
         let _ = writeln!(out, "{line}");
     }
     // A large run reads in one screen: ready steps counted per tier, blocked steps under

@@ -14,14 +14,14 @@ use crate::topology::Topology;
 use crate::units::count;
 
 /// The banner's lines (empty when nothing is wrong and nobody is waited for). `run_dir`
-/// names the directory in the commands to type.
+/// names the directory in the commands to type; a drill without one gets no commands.
 pub fn banner(
     topology: &Topology,
     plan: &Plan,
     scheduler: &Scheduler,
-    run_dir: &str,
+    run_dir: Option<&str>,
 ) -> Vec<String> {
-    let dir = shell_quote(run_dir);
+    let dir = run_dir.map(shell_quote);
     let statuses = scheduler.statuses();
     let mut lines = Vec::new();
     for (id, status) in statuses.iter().enumerate() {
@@ -71,23 +71,27 @@ pub fn banner(
             step.hosts.len(),
             step.required_healthy
         ));
-        let next = if scheduler.holds()[id].is_some() {
-            "fix what holds it, then start a new run".to_string()
-        } else {
-            format!(
+        let next = match (&dir, scheduler.holds()[id].is_some()) {
+            (_, true) => Some("fix what holds it, then start a new run".to_string()),
+            (Some(dir), false) => Some(format!(
                 "repair, then: blackstart retry {dir} {}",
                 shell_quote(&step.id)
-            )
+            )),
+            (None, false) => None,
         };
-        lines.push(format!("        next: {next}"));
+        if let Some(next) = next {
+            lines.push(format!("        next: {next}"));
+        }
     }
     for (id, status) in statuses.iter().enumerate() {
         if *status == StepStatus::Active && scheduler.is_human(id) {
-            lines.push(format!(
-                "WAITING {} for a person: when done, blackstart ack {dir} {} --by NAME",
-                plan.steps[id].id,
-                shell_quote(&plan.steps[id].id)
-            ));
+            let how = dir.as_ref().map_or_else(String::new, |dir| {
+                format!(
+                    ": when done, blackstart ack {dir} {} --by NAME",
+                    shell_quote(&plan.steps[id].id)
+                )
+            });
+            lines.push(format!("WAITING {} for a person{how}", plan.steps[id].id));
         }
     }
     lines

@@ -55,8 +55,19 @@ fn browser(profile: &Path, extra: &[String], url: &str) -> std::process::Output 
 
 /// Loads `url` with a fresh profile and dumps its DOM.
 pub fn load(url: &str) -> Loaded {
+    load_with(url, &[])
+}
+
+/// [`load`] in a window of `size` (width, height): a laptop's, a phone's.
+pub fn load_at(url: &str, size: (u32, u32)) -> Loaded {
+    load_with(url, &[format!("--window-size={},{}", size.0, size.1)])
+}
+
+fn load_with(url: &str, extra: &[String]) -> Loaded {
     let profile = tempfile::tempdir().unwrap();
-    let output = browser(profile.path(), &["--dump-dom".to_string()], url);
+    let mut args = vec!["--dump-dom".to_string()];
+    args.extend_from_slice(extra);
+    let output = browser(profile.path(), &args, url);
     assert!(
         output.status.success(),
         "chromium failed on {url}: {output:?}"

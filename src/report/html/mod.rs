@@ -60,6 +60,8 @@ pub struct RunPage<'a> {
     pub source: &'a str,
     /// Reload every so many seconds (the live status page), or never.
     pub refresh_secs: Option<u32>,
+    /// What is wrong, first ([`crate::report::triage::banner`]); empty when nothing is.
+    pub banner: &'a [String],
 }
 
 fn ms(value: u64) -> String {
@@ -105,6 +107,15 @@ pub fn render_run(page: &RunPage) -> String {
         escape(&state),
         model.records,
     );
+    if !page.banner.is_empty() {
+        body.push_str(
+            "<section id=\"banner\" class=\"banner\" role=\"alert\"><h2>What is wrong</h2><ul>",
+        );
+        for line in page.banner {
+            let _ = write!(body, "<li>{}</li>", escape(line.trim()));
+        }
+        body.push_str("</ul></section>");
+    }
     body.push_str(
         "<div id=\"js-errors\" class=\"js-errors\" hidden></div>\
          <nav><a href=\"#gantt\">Timeline</a> <a href=\"#readiness\">Readiness</a> \

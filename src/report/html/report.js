@@ -91,6 +91,14 @@
         if (!document.querySelector("details.row[open]")) location.reload();
       }, refresh * 1000);
     }
+    // Whether the failure banner is on the first screen, for whoever checks the page at
+    // a given width (a phone, a laptop).
+    var banner = document.getElementById("banner");
+    if (banner) {
+      var box = banner.getBoundingClientRect();
+      body.setAttribute("data-banner-on-first-screen",
+        String(box.top >= 0 && box.bottom <= window.innerHeight && box.width <= window.innerWidth));
+    }
     body.setAttribute("data-rendered", "ok");
   } catch (e) {
     fail("report script failed: " + e);
