@@ -154,7 +154,8 @@ pub struct RunStatus {
     pub topology: String,
     /// Live, finished or killed.
     pub run: RunState,
-    /// Time recorded in the journal, milliseconds.
+    /// How long the run has been going, milliseconds: the last record's time, and for a live
+    /// run the wall clock since it.
     pub elapsed_ms: u64,
     /// When the last step first became ready, once all have, milliseconds: what
     /// `simulate` and the summary call the recovery time.
@@ -257,7 +258,12 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
     RunStatus {
         topology: topology.name.clone(),
         run,
-        elapsed_ms: crate::event::Reason::millis(view.elapsed()),
+        // A live run's clock keeps going between records; a stopped run's ends at its last.
+        elapsed_ms: crate::event::Reason::millis(if live {
+            view.elapsed_at(std::time::SystemTime::now())
+        } else {
+            view.elapsed()
+        }),
         recovered_ms: view.recovered_at().map(crate::event::Reason::millis),
         verdict: verdict(plan, scheduler),
         counts: Counts::of(scheduler),

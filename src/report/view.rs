@@ -5,7 +5,7 @@
 //! reader applies only the records appended since its last redraw.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::event::state::RunOutcome;
 use crate::journal::{self, Entry, FirstReady, JournalError, Record, Tail};
@@ -67,6 +67,22 @@ impl RunView {
         Duration::from_millis(self.records.last().map_or(0, |r| r.t_ms))
     }
 
+    /// The time a live run has been going at `now`: its last record's time plus the wall
+    /// clock since that record was written (a quiet minute still counts). The recorded time
+    /// when the records carry no wall-clock time (a drill's) or the clock went backwards.
+    pub fn elapsed_at(&self, now: SystemTime) -> Duration {
+        let Some(last) = self.records.last() else {
+            return Duration::ZERO;
+        };
+        let since = last
+            .at
+            .as_deref()
+            .and_then(|at| humantime::parse_rfc3339(at).ok())
+            .and_then(|at| now.duration_since(at).ok())
+            .unwrap_or_default();
+        self.elapsed() + since
+    }
+
     /// When the last step first became ready, once all have: the recovery time.
     pub fn recovered_at(&self) -> Option<Duration> {
         self.first_ready.recovered_at(self.steps)
@@ -119,5 +135,47 @@ impl FollowedRun {
     /// The view as of the last refresh.
     pub fn view(&self) -> &RunView {
         &self.view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Entry, Record};
+
+    #[test]
+    fn a_live_runs_clock_goes_on_between_records_and_a_drills_does_not() {
+        let topology = crate::load::load_str(
+            "version: 1\nname: t\nhosts:\n  - { name: h1, address: 10.0.0.1 }\nsubsystems:\n  - { name: s, hosts: [h1], start: \"true\" }\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap()
+        .topology;
+        let selection = crate::scope::Scope::default().select(&topology).unwrap();
+        let plan = Plan::build(&topology, &selection).unwrap();
+        let mut view = RunView::new(Scheduler::new(&topology, &plan, 1), &plan);
+        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        view.apply(vec![Record {
+            at: Some(humantime::format_rfc3339_millis(written).to_string()),
+            t_ms: 5_000,
+            entry: Entry::StopRequested,
+        }]);
+        let later = written + Duration::from_secs(60);
+        assert_eq!(view.elapsed(), Duration::from_secs(5));
+        assert_eq!(view.elapsed_at(later), Duration::from_secs(65));
+        assert_eq!(
+            view.elapsed_at(written - Duration::from_secs(1)),
+            Duration::from_secs(5)
+        );
+        view.apply(vec![Record {
+            at: None,
+            t_ms: 7_000,
+            entry: Entry::StopRequested,
+        }]);
+        assert_eq!(
+            view.elapsed_at(later),
+            Duration::from_secs(7),
+            "no wall clock: as recorded"
+        );
     }
 }
