@@ -61,6 +61,21 @@ fn a_drill_of_the_reference_topology_draws_every_subsystem_and_the_critical_path
             subsystem.name
         );
     }
+    // Rows read in the order the work began (steps that never began last).
+    let starts: Vec<u64> = loaded
+        .dom
+        .split("<details class=\"row step")
+        .skip(1)
+        .map(|row| {
+            let start = attribute(&format!("<details{row}"), "<details", "data-start").unwrap();
+            start.parse().unwrap_or(u64::MAX)
+        })
+        .collect();
+    assert_eq!(starts.len(), rows.len());
+    assert!(
+        starts.windows(2).all(|pair| pair[0] <= pair[1]),
+        "Gantt rows ordered by start: {starts:?}"
+    );
     let critical = rows.iter().filter(|row| row.3).count();
     assert!(
         critical >= 2,

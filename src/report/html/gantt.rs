@@ -6,6 +6,12 @@ use std::fmt::Write;
 use super::model::{Kind, Model, Segment};
 use super::{escape, millis, ms, status_class, RunPage};
 use crate::event::narrate::status_word;
+use crate::event::state::StepStatus;
+
+/// When a step's first recorded work began, in ms; none when it never began.
+fn started(row: &super::model::StepRow) -> Option<u64> {
+    row.segments.iter().map(|segment| segment.from).min()
+}
 
 /// Width of a bar in SVG user units; bars scale to the page.
 pub(super) const WIDTH: u64 = 1000;
@@ -95,14 +101,24 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
          <input id=\"filter\" type=\"search\" placeholder=\"filter steps\"></p>",
     );
     axis(out, span);
-    for row in &model.rows {
+    // Where the time went reads top to bottom: failed steps first, then by when each step's
+    // work began (steps that never began last), not in declaration order.
+    let mut rows: Vec<&super::model::StepRow> = model.rows.iter().collect();
+    rows.sort_by_key(|row| {
+        (
+            row.status != StepStatus::Failed,
+            started(row).unwrap_or(u64::MAX),
+        )
+    });
+    for row in rows {
         let step = &page.plan.steps[row.step];
         let subsystem = &page.topology.subsystems[step.step.subsystem];
         let critical = model.critical.contains(&row.step);
         let _ = write!(
             out,
             "<details class=\"row step status-{}{}\" data-step=\"{}\" data-subsystem=\"{}\" \
-             data-index=\"{}\" data-tier=\"{}\" data-critical=\"{critical}\" data-bars=\"{}\">\
+             data-index=\"{}\" data-tier=\"{}\" data-critical=\"{critical}\" data-bars=\"{}\" \
+             data-start=\"{}\">\
              <summary><span class=\"label\" title=\"{}\">{}{}</span>\
              <svg class=\"bar\" viewBox=\"0 0 {WIDTH} 16\" preserveAspectRatio=\"none\">",
             status_class(&row.status),
@@ -112,6 +128,7 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
             row.step,
             subsystem.tier,
             row.segments.len(),
+            started(row).map_or_else(|| "none".to_string(), |t| t.to_string()),
             escape(&step.id),
             if critical { "★ " } else { "" },
             escape(&step.id),
