@@ -37,6 +37,7 @@ pub fn prepare(
         plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
         scope,
         seed,
+        simulated: false,
     };
     Ok(Ok(Prepared {
         topology: Arc::new(loaded.topology),

@@ -15,6 +15,7 @@ mod calibrate;
 pub mod costs;
 mod engine;
 mod fleet;
+pub mod gameday;
 mod model;
 mod monte_carlo;
 mod random;
