@@ -361,3 +361,72 @@ fn a_game_day_killed_with_sigkill_resumes_adopting_what_was_starting() {
     assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
     assert_eq!(status_json(&run)["verdict"], "recovered");
 }
+
+#[test]
+fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
+    let (dir, _) = scratch(false);
+    let scenario = dir.path().join("day.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nscenario: app-breaks\nfile: fleet.yaml\nseed: 3\nspeed: 30\n\
+         faults:\n  - fault: start-failure=app@app1\n    at: 30s\n\
+         expect:\n  - retry: app\n    within: 5m\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--spread",
+        "0",
+    ]);
+    // The scenario's fault strikes app's starts (launched after 30s, behind LDAP), not
+    // LDAP's; only the placed fault strikes (no random ones unless the scenario asks).
+    wait_for_status(&run, "app failed", |status| {
+        step_status(status, "app") == "failed"
+    });
+    assert_eq!(step_status(&status_json(&run), "ldap"), "ready");
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "app"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("SCENARIO app-breaks"), "{shown}");
+    assert!(
+        shown.contains("expected of the team: retry app within 5m"),
+        "{shown}"
+    );
+    let settings = std::fs::read_to_string(run.join("simulation.json")).unwrap();
+    assert!(settings.contains("retry app within 5m"), "{settings}");
+    assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nscenario: typo\nfile: fleet.yaml\nfaults:\n  - fault: start-failure=ldap@ldap9\n",
+    )
+    .unwrap();
+    let refused = blackstart(&[
+        "simulate",
+        "--scenario",
+        bad.to_str().unwrap(),
+        "--run-dir",
+        dir.path().join("bad-run").to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let said = text(&refused);
+    assert!(
+        said.contains(&format!("{}:5:", bad.display())) && said.contains("unknown host \"ldap9\""),
+        "{said}"
+    );
+    assert!(
+        !dir.path()
+            .join("bad-run")
+            .join(journal::JOURNAL_FILE)
+            .exists(),
+        "nothing ran"
+    );
+}

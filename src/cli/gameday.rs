@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use blackstart::drill::gameday::{GameDay, Pace};
+use blackstart::drill::scenario::Scenario;
 use blackstart::journal;
 use blackstart::plan::Plan;
 use blackstart::report::Progress;
@@ -44,6 +45,9 @@ struct Settings {
     warm: bool,
     speed: Option<f64>,
     as_fast_as_possible: bool,
+    /// What the scenario expects of the team, in words (for the scorecard).
+    #[serde(default)]
+    expect: Vec<String>,
 }
 
 impl Settings {
@@ -68,6 +72,7 @@ impl Settings {
             warm: args.warm,
             speed: args.speed,
             as_fast_as_possible: args.as_fast_as_possible,
+            expect: Vec::new(),
         }
     }
 
@@ -102,6 +107,7 @@ fn pace(args: &SimulateArgs) -> Pace {
 
 /// A new game day (`--run-dir`) or a resumed one (`--resume`).
 pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
+    let mut scripted: Option<Scenario> = None;
     let (prepared, dir, resumed) = match args.resume.clone() {
         Some(dir) => {
             let info = journal::read_info(&dir)
@@ -146,6 +152,18 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
                     dir.display()
                 );
             }
+            if let Some(path) = args.scenario.clone() {
+                match Scenario::load(&path) {
+                    Ok(scenario) => scripted = Some(scenario),
+                    Err(message) => {
+                        eprintln!("{message}");
+                        return Ok(Outcome::InvalidInput);
+                    }
+                }
+            }
+            if let Some(scenario) = &scripted {
+                scenario.onto(&mut args);
+            }
             let file = match &args.file {
                 Some(file) => file.clone(),
                 None => write_embedded(&dir)?,
@@ -159,6 +177,27 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
             (prepared, dir, false)
         }
     };
+    let mut expect = Vec::new();
+    if let Some(scenario) = &scripted {
+        // Names in the scenario are checked against what it rehearses, with file:line.
+        if let Err(message) = scenario.resolve(&prepared.topology, &prepared.plan) {
+            eprintln!("{message}");
+            return Ok(Outcome::InvalidInput);
+        }
+        println!(
+            "SCENARIO {}{}",
+            scenario.name,
+            scenario
+                .description
+                .as_ref()
+                .map(|d| format!(": {}", d.trim()))
+                .unwrap_or_default()
+        );
+        for expectation in &scenario.expect {
+            println!("  expected of the team: {expectation}");
+        }
+        expect = scenario.expect.iter().map(ToString::to_string).collect();
+    }
     let (prepared, shaped) = match shaped(prepared, &args) {
         Ok(both) => both,
         Err(outcome) => return Ok(outcome),
@@ -170,7 +209,11 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
     } else {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-        let settings = serde_json::to_string_pretty(&Settings::of(&args))?;
+        let settings = Settings {
+            expect,
+            ..Settings::of(&args)
+        };
+        let settings = serde_json::to_string_pretty(&settings)?;
         let path = dir.join(SETTINGS_FILE);
         std::fs::write(&path, settings)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -251,4 +294,33 @@ fn write_embedded(dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join(EMBEDDED_COPY);
     std::fs::write(&path, EMBEDDED).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
+}
+
+/// A scenario's settings onto the game day's flags: the file, seed and faults are the
+/// scenario's; a pace or fault rate given on the command line wins.
+trait Onto {
+    fn onto(&self, args: &mut SimulateArgs);
+}
+
+impl Onto for Scenario {
+    fn onto(&self, args: &mut SimulateArgs) {
+        args.file = self.file.clone();
+        args.seed = self.seed;
+        if args.speed.is_none() && !args.as_fast_as_possible {
+            args.speed = self.speed;
+        }
+        let rates_given = [
+            args.start_failure,
+            args.dead_disk,
+            args.dead_bmc,
+            args.slow_ssh,
+            args.flapping,
+        ]
+        .iter()
+        .any(Option::is_some);
+        if !self.random_faults && !rates_given {
+            args.no_faults = true;
+        }
+        args.inject.extend(self.faults.iter().cloned());
+    }
 }

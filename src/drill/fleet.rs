@@ -357,6 +357,7 @@ impl<'a> World<'a> {
                         fault.kind == kind
                             && fault.host == host
                             && fault.subsystem.is_none_or(|s| s == subsystem)
+                            && now >= fault.from
                     })
                 };
                 let flaps = placed(FaultKind::Flapping)

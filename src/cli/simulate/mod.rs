@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use blackstart::drill::{
     monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
-    render_text, render_timeline, total_runs, ControllerKill, Drill, DrillConfig, FaultRates,
-    FleetStart, Injected, Model,
+    render_text, render_timeline, total_runs, ControllerKill, Drill, DrillConfig,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
 use blackstart::report::html::{render_run, render_study, RunPage, Study};
+
+mod shape;
+
+pub(crate) use shape::{shape, Shaped};
 
 use super::load::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
@@ -114,6 +117,15 @@ pub struct SimulateArgs {
     /// for `blackstart ack`; a placed start failure fails until `blackstart retry`.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["runs", "kill_at", "timeline", "report", "resume"])]
     pub run_dir: Option<PathBuf>,
+    /// Game day script (YAML): what is rehearsed, seed, pace, placed faults (from the start
+    /// or `at:` a time) and what the team is expected to do; with --run-dir.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "run_dir",
+        conflicts_with = "file"
+    )]
+    pub scenario: Option<PathBuf>,
     /// Resume the game day recorded in DIR (stopped, killed or failed) with the settings it
     /// began with.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "runs", "kill_at", "timeline", "report"])]
@@ -308,82 +320,6 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failed
     })
-}
-
-/// How the simulated fleet behaves, from the flags: the model applied to `topology`
-/// (with priority and parallelism), the drill's configuration and the placed faults.
-pub(super) struct Shaped {
-    /// Times, spreads and fault rates.
-    pub config: DrillConfig,
-    /// Faults placed on purpose.
-    pub injected: Vec<Injected>,
-}
-
-/// Applies the model, priority and parallelism flags to `topology` and reads the fault
-/// flags; errors are printed and come back as the exit outcome.
-pub(super) fn shape(args: &SimulateArgs, topology: &mut Topology) -> Result<Shaped, Outcome> {
-    let model = match &args.model {
-        Some(path) => match Model::load(path) {
-            Ok(model) => {
-                for unused in model.apply(topology) {
-                    eprintln!("note: the model's {unused} matches nothing in this topology");
-                }
-                model
-            }
-            Err(message) => {
-                eprintln!("error: {message}");
-                return Err(Outcome::InvalidInput);
-            }
-        },
-        None => Model::default(),
-    };
-    if let Some(priority) = args.priority {
-        topology.policy.priority = match priority {
-            PriorityArg::Tier => blackstart::topology::Priority::Tier,
-            PriorityArg::CriticalPath => blackstart::topology::Priority::CriticalPath,
-        };
-    }
-    if let Some(parallelism) = args.parallelism {
-        if parallelism == 0 {
-            eprintln!("error: --parallelism must be at least 1");
-            return Err(Outcome::InvalidInput);
-        }
-        topology.policy.parallelism = parallelism;
-    }
-    let base = model.config();
-    let faults = if args.no_faults {
-        FaultRates::NONE
-    } else {
-        FaultRates {
-            start_failure: args.start_failure.unwrap_or(base.faults.start_failure),
-            dead_disk: args.dead_disk.unwrap_or(base.faults.dead_disk),
-            dead_bmc: args.dead_bmc.unwrap_or(base.faults.dead_bmc),
-            slow_ssh: args.slow_ssh.unwrap_or(base.faults.slow_ssh),
-            flapping: args.flapping.unwrap_or(base.faults.flapping),
-        }
-    };
-    let config = DrillConfig {
-        spread: args.spread.unwrap_or(base.spread),
-        faults,
-        start: if args.warm {
-            FleetStart::Warm
-        } else {
-            FleetStart::Cold
-        },
-        timeline: false,
-        ..base
-    };
-    let mut injected = Vec::new();
-    for text in &args.inject {
-        match Injected::parse(topology, text) {
-            Ok(fault) => injected.push(fault),
-            Err(message) => {
-                eprintln!("error: --inject {message}");
-                return Err(Outcome::InvalidInput);
-            }
-        }
-    }
-    Ok(Shaped { config, injected })
 }
 
 /// What a drill page says it is: simulated, and with which faults.
