@@ -262,6 +262,12 @@ fn ctrl_c_stops_a_game_day_and_simulate_resume_finishes_it() {
     }
     let output = wait_bounded(child, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("continue with: blackstart simulate --resume")
+            && !said.contains("run --resume"),
+        "{said}"
+    );
     let records = journal::read(&run).unwrap();
     assert!(records
         .iter()
@@ -269,6 +275,9 @@ fn ctrl_c_stops_a_game_day_and_simulate_resume_finishes_it() {
     assert_eq!(outcomes(&run), vec![RunOutcome::Interrupted]);
     let stopped = status_json(&run);
     assert_ne!(stopped["run"]["state"], "live", "{stopped}");
+    let shown = blackstart(&["status", run.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("blackstart simulate --resume"), "{shown}");
     assert_eq!(step_status(&stopped, "ldap"), "ready");
 
     // The gate is approved while no process runs (recorded in the journal), and the resume

@@ -198,10 +198,11 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
         }
         expect = scenario.expect.iter().map(ToString::to_string).collect();
     }
-    let (prepared, shaped) = match shaped(prepared, &args) {
+    let (mut prepared, shaped) = match shaped(prepared, &args) {
         Ok(both) => both,
         Err(outcome) => return Ok(outcome),
     };
+    prepared.info.simulated = true;
     let day = if resumed {
         let day = GameDay::resume(prepared.clone(), dir.clone())?;
         finish::print_resume(&prepared, day.scheduler(), day.unfinished());
@@ -249,14 +250,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
     println!(
         "SIMULATED game day: the closing state of the simulated fleet, as a real run reports it"
     );
-    let outcome = finish::finish(&prepared, &dir, &ended, None, false)?;
-    if !ended.succeeded {
-        println!(
-            "  (a game day: carry on with `blackstart simulate --resume {}`, not `run --resume`)",
-            dir.display()
-        );
-    }
-    Ok(outcome)
+    finish::finish(&prepared, &dir, &ended, None, false)
 }
 
 /// The prepared run with the model, priority and parallelism flags applied, planned again

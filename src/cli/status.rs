@@ -100,17 +100,23 @@ fn show(
                 println!("SIMULATED game day: a simulated fleet, nothing is contacted");
             }
             let name = dir.display().to_string();
-            print!(
-                "{}",
-                render_status(
-                    &status,
-                    topology,
-                    plan,
-                    view.scheduler(),
-                    &name,
-                    args.failed
-                )
+            let shown = render_status(
+                &status,
+                topology,
+                plan,
+                view.scheduler(),
+                &name,
+                args.failed,
             );
+            if prepared.info.simulated {
+                // A game day goes on in the simulation, never on real hosts.
+                print!(
+                    "{}",
+                    shown.replace("blackstart run --resume", "blackstart simulate --resume")
+                );
+            } else {
+                print!("{shown}");
+            }
             if watching && live {
                 println!(
                     "(redrawn every {}s until the run ends)",
