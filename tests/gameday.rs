@@ -105,6 +105,22 @@ fn events(run: &Path) -> Vec<(String, Event)> {
         .collect()
 }
 
+/// The body of `GET /` on `addr` (bounded).
+fn http_get(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
 fn outcomes(run: &Path) -> Vec<RunOutcome> {
     journal::read(run)
         .unwrap()
@@ -193,6 +209,18 @@ fn a_placed_failure_stays_failed_until_retry_repairs_it_and_status_reads_the_liv
     assert!(std::fs::read_to_string(&page)
         .unwrap()
         .contains("SIMULATED game day"));
+    // The live page served from the game day's directory says so too.
+    let addr = format!("127.92.1.1:{}", 20000 + std::process::id() % 20000);
+    let mut server = spawn(&["serve", run.to_str().unwrap(), "--addr", &addr]);
+    let mut page = String::new();
+    let served = wait_until(Duration::from_secs(20), || {
+        page = http_get(&addr).unwrap_or_default();
+        page.contains("</html>")
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(served, "the page was served on {addr}");
+    assert!(page.contains("SIMULATED game day"), "{page}");
     let resume = blackstart(&["run", "--resume", run.to_str().unwrap()]);
     assert_ne!(resume.status.code(), Some(0));
     assert!(
