@@ -128,7 +128,13 @@ pub struct SimulateArgs {
     pub scenario: Option<PathBuf>,
     /// Resume the game day recorded in DIR (stopped, killed or failed) with the settings it
     /// began with.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "runs", "kill_at", "timeline", "report"])]
+    /// The fleet is made again from the settings the game day began with: flags that shape
+    /// it are refused beside --resume, never silently replaced.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "file", "runs", "kill_at", "timeline", "report", "seed", "spread", "model",
+        "parallelism", "priority", "start_failure", "dead_disk", "dead_bmc", "slow_ssh",
+        "flapping", "no_faults", "inject", "warm", "only", "exclude", "datacenter", "label",
+    ])]
     pub resume: Option<PathBuf>,
     /// Game day pace: simulated seconds per real second (60 = a simulated minute a second)
     /// [default: 1, or what the resumed game day ran at].
@@ -182,6 +188,12 @@ fn non_negative(text: &str) -> Result<f64, String> {
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     if args.run_dir.is_some() || args.resume.is_some() {
         return super::gameday::game_day(args);
+    }
+    if args.speed.is_some() || args.as_fast_as_possible {
+        eprintln!(
+            "error: --speed and --as-fast-as-possible pace a game day: add --run-dir DIR (a drill without one runs on a virtual clock, at once)"
+        );
+        return Ok(Outcome::InvalidInput);
     }
     // A playbook brings its scope, policy and manual steps (acknowledged by a simulated
     // operator after their expected time).
