@@ -234,6 +234,7 @@ fn a_placed_failure_stays_failed_until_retry_repairs_it_and_status_reads_the_liv
 fn a_gate_waits_for_a_real_ack() {
     let (dir, file) = scratch(true);
     let run = dir.path().join("run");
+    let addr = format!("127.92.2.1:{}", 20000 + std::process::id() % 20000);
     let child = spawn(&[
         "simulate",
         file.to_str().unwrap(),
@@ -244,6 +245,8 @@ fn a_gate_waits_for_a_real_ack() {
         "--no-faults",
         "--spread",
         "0",
+        "--serve",
+        &addr,
     ]);
     wait_for_status(&run, "ldap ready", |status| {
         step_status(status, "ldap") == "ready"
@@ -255,6 +258,14 @@ fn a_gate_waits_for_a_real_ack() {
     assert_eq!(waiting["run"]["state"], "live", "{waiting}");
     assert_ne!(step_status(&waiting, "approve-app"), "ready", "{waiting}");
     assert_ne!(step_status(&waiting, "app"), "ready", "{waiting}");
+    // The game day's own live page, while the gate waits.
+    let page = http_get(&addr).unwrap_or_default();
+    assert!(
+        page.contains("SIMULATED game day")
+            && page.contains("live run")
+            && page.contains("approve-app"),
+        "{page}"
+    );
     let ack = blackstart(&["ack", run.to_str().unwrap(), "approve-app", "--by", "ana"]);
     assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
     let output = wait_bounded(child, RUN_LIMIT);
@@ -439,6 +450,18 @@ fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
     let settings = std::fs::read_to_string(run.join("simulation.json")).unwrap();
     assert!(settings.contains("retry app within 5m"), "{settings}");
     assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
+
+    // A pace without a game day would be ignored: refused instead.
+    let unpaced = blackstart(&["simulate", "--speed", "60", "--no-faults"]);
+    assert_eq!(unpaced.status.code(), Some(2), "{}", text(&unpaced));
+    let reshaped = blackstart(&[
+        "simulate",
+        "--resume",
+        run.to_str().unwrap(),
+        "--inject",
+        "dead-disk=ldap1",
+    ]);
+    assert_eq!(reshaped.status.code(), Some(2), "{}", text(&reshaped));
 
     let bad = dir.path().join("bad.yaml");
     std::fs::write(

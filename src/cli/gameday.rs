@@ -221,6 +221,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
         GameDay::start(prepared.clone(), dir.clone())?
     };
     let pace = pace(&args);
+    let _status_page = super::pictures::serve_run(&args.serve, &prepared, &dir)?;
     println!(
         "SIMULATED game day of {} (seed {}, {}): nothing is contacted. Run directory: {}\n  \
          follow it with `blackstart status --watch 2 {dir}`; act with `blackstart ack {dir} STEP` and `blackstart retry {dir} SUBSYSTEM`",

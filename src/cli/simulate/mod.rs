@@ -144,6 +144,9 @@ pub struct SimulateArgs {
     /// are still waited for).
     #[arg(long)]
     pub as_fast_as_possible: bool,
+    /// A game day's live status page (as `run --serve`), marked SIMULATED.
+    #[command(flatten)]
+    pub serve: super::pictures::ServeArgs,
     /// Scope.
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -189,9 +192,9 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
     if args.run_dir.is_some() || args.resume.is_some() {
         return super::gameday::game_day(args);
     }
-    if args.speed.is_some() || args.as_fast_as_possible {
+    if args.speed.is_some() || args.as_fast_as_possible || args.serve.serve.is_some() {
         eprintln!(
-            "error: --speed and --as-fast-as-possible pace a game day: add --run-dir DIR (a drill without one runs on a virtual clock, at once)"
+            "error: --speed, --as-fast-as-possible and --serve are for a game day: add --run-dir DIR (a drill without one runs on a virtual clock, at once)"
         );
         return Ok(Outcome::InvalidInput);
     }
