@@ -333,6 +333,10 @@ impl Fleet for PacedFleet<'_> {
             Pace::Speed(speed) => self.wall_at(at, speed),
             Pace::AsFastAsPossible => Instant::now(),
         });
+        // Already due (as fast as possible, or behind the pace): no round trip through the
+        // timer, whose millisecond ticks would cost a millisecond a turn; people and a stop
+        // are still looked at first.
+        let overdue = deadline.is_some_and(|at| at <= Instant::now());
         tokio::select! {
             biased;
             _ = &mut self.stop, if !self.stopping => {
@@ -350,7 +354,8 @@ impl Fleet for PacedFleet<'_> {
                     Next::Requests(batch)
                 }
             }
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+            _ = std::future::ready(()), if overdue => self.inner.next(wake_at).await,
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() && !overdue => {
                 self.inner.next(wake_at).await
             }
         }
