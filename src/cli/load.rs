@@ -12,7 +12,7 @@ use super::{Outcome, PlanScopeArgs, ScopeArgs};
 
 /// The reference topology built into the binary, used when no file is given.
 pub const EMBEDDED_NAME: &str = "topologies/social-network.yaml (embedded)";
-const EMBEDDED: &str = include_str!("../../topologies/social-network.yaml");
+pub const EMBEDDED: &str = include_str!("../../topologies/social-network.yaml");
 
 /// Loads `file`, or the embedded reference topology. Warnings go to stderr; errors are
 /// printed and turned into exit code 2.

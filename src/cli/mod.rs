@@ -4,6 +4,7 @@ mod calibrate;
 mod confirm;
 mod control;
 mod exec;
+mod gameday;
 mod import;
 mod load;
 mod pictures;

@@ -32,7 +32,12 @@ pub struct ServeArgs {
 /// Draws the report of a run from its replayed view.
 fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> String {
     let source = format!(
-        "{} {}",
+        "{}{} {}",
+        if prepared.info.simulated {
+            "SIMULATED game day (nothing contacted): "
+        } else {
+            ""
+        },
         if live { "live run" } else { "run" },
         dir.display()
     );

@@ -37,6 +37,7 @@ pub fn prepare(
         plan_digest: plan_digest(loaded.sources(), &scope, &loaded.topology, &plan),
         scope,
         seed,
+        simulated: false,
     };
     Ok(Ok(Prepared {
         topology: Arc::new(loaded.topology),
@@ -52,10 +53,12 @@ pub type LoadedRun = (Prepared, Scheduler, Vec<journal::Record>);
 pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
     let info = journal::read_info(dir)
         .with_context(|| format!("{} is not a run directory", dir.display()))?;
-    let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
+    let mut prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
         Ok(prepared) => prepared,
         Err(outcome) => return Ok(Err(outcome)),
     };
+    // What the directory says of itself, beside what was planned again from the file.
+    prepared.info.simulated = info.simulated;
     let records = journal::read(dir)?;
     let scheduler = scheduler_for(&prepared, &records);
     Ok(Ok((prepared, scheduler, records)))
@@ -66,10 +69,12 @@ pub fn load_run(dir: &Path) -> anyhow::Result<Result<LoadedRun, Outcome>> {
 pub fn follow_run(dir: &Path) -> anyhow::Result<Result<(Prepared, FollowedRun), Outcome>> {
     let info = journal::read_info(dir)
         .with_context(|| format!("{} is not a run directory", dir.display()))?;
-    let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
+    let mut prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
         Ok(prepared) => prepared,
         Err(outcome) => return Ok(Err(outcome)),
     };
+    // What the directory says of itself, beside what was planned again from the file.
+    prepared.info.simulated = info.simulated;
     let followed = FollowedRun::new(dir, scheduler_for(&prepared, &[]), &prepared.plan);
     Ok(Ok((prepared, followed)))
 }

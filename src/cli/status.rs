@@ -86,20 +86,37 @@ fn show(
         .unwrap_or(false);
     let status = run_status(topology, plan, view, live);
     match args.format {
+        // A game day's status says so; a real run's stays exactly as it was.
+        StatusFormat::Json if prepared.info.simulated => {
+            let mut value = serde_json::to_value(&status)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("simulated".into(), true.into());
+            }
+            println!("{}", serde_json::to_string(&value)?)
+        }
         StatusFormat::Json => println!("{}", serde_json::to_string(&status)?),
         StatusFormat::Text => {
+            if prepared.info.simulated {
+                println!("SIMULATED game day: a simulated fleet, nothing is contacted");
+            }
             let name = dir.display().to_string();
-            print!(
-                "{}",
-                render_status(
-                    &status,
-                    topology,
-                    plan,
-                    view.scheduler(),
-                    &name,
-                    args.failed
-                )
+            let shown = render_status(
+                &status,
+                topology,
+                plan,
+                view.scheduler(),
+                &name,
+                args.failed,
             );
+            if prepared.info.simulated {
+                // A game day goes on in the simulation, never on real hosts.
+                print!(
+                    "{}",
+                    shown.replace("blackstart run --resume", "blackstart simulate --resume")
+                );
+            } else {
+                print!("{shown}");
+            }
             if watching && live {
                 println!(
                     "(redrawn every {}s until the run ends)",

@@ -9,7 +9,7 @@ use super::{DrillConfig, FaultKind, FleetStart, Injected};
 use crate::event::{Action, Event, PowerReport, Reason, Target};
 use crate::plan::Plan;
 use crate::run::executor::boot_timeout;
-use crate::topology::{HostId, Topology};
+use crate::topology::{HostId, SubsystemId, Topology};
 
 /// Faults dealt to one host before the drill starts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -133,6 +133,18 @@ impl<'a> World<'a> {
             tally: FaultTally::default(),
             double_starts: 0,
         }
+    }
+
+    /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
+    /// failures placed there stop failing. Returns whether any was.
+    pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
+        let before = self.injected.len();
+        self.injected.retain(|fault| {
+            !(fault.kind == FaultKind::StartFailure
+                && fault.host == host
+                && fault.subsystem.is_none_or(|s| s == subsystem))
+        });
+        self.injected.len() != before
     }
 
     /// Carries out `action` on `target` at `now`, with the real executor's time limits:
@@ -340,6 +352,7 @@ impl<'a> World<'a> {
                         fault.kind == kind
                             && fault.host == host
                             && fault.subsystem.is_none_or(|s| s == subsystem)
+                            && now >= fault.from
                     })
                 };
                 let flaps = placed(FaultKind::Flapping)

@@ -15,10 +15,12 @@ mod calibrate;
 pub mod costs;
 mod engine;
 mod fleet;
+pub mod gameday;
 mod model;
 mod monte_carlo;
 mod random;
 mod render;
+pub mod scenario;
 mod schedule;
 mod simulated;
 
@@ -89,15 +91,30 @@ pub struct Injected {
     pub host: HostId,
     /// Start failures and flapping: only this subsystem's node on the host (all when None).
     pub subsystem: Option<SubsystemId>,
+    /// A start failure strikes only starts launched this far into the run or later (zero:
+    /// every start): a game day's fault at a time.
+    #[serde(with = "crate::topology::secs")]
+    pub from: Duration,
 }
 
 impl Injected {
     /// Parses `KIND=HOST` or `KIND=SUBSYSTEM@HOST`, e.g. `dead-disk=db1.dc1`,
     /// `flapping=app@app1.dc1`.
+    ///
+    /// A start failure may strike from a time on: `start-failure=ldap@ldap1.dc1+30m`.
     pub fn parse(topology: &Topology, text: &str) -> Result<Injected, String> {
         let usage =
             || format!("{text:?}: write KIND=HOST or KIND=SUBSYSTEM@HOST, e.g. dead-disk=db1.dc1");
-        let (kind, target) = text.split_once('=').ok_or_else(usage)?;
+        let (spec, from) = match text.split_once('+') {
+            Some((spec, from)) => {
+                let from = humantime::parse_duration(from.trim()).map_err(|err| {
+                    format!("{text:?}: {from:?} after `+` is not a time into the run ({err}), e.g. +30m")
+                })?;
+                (spec, from)
+            }
+            None => (text, Duration::ZERO),
+        };
+        let (kind, target) = spec.split_once('=').ok_or_else(usage)?;
         let kind = FaultKind::ALL
             .into_iter()
             .find(|known| known.name() == kind)
@@ -120,10 +137,17 @@ impl Injected {
         let host = topology
             .host_id(host)
             .ok_or_else(|| format!("unknown host {host:?} in {text:?}"))?;
+        if from > Duration::ZERO && kind != FaultKind::StartFailure {
+            return Err(format!(
+                "{text:?}: only a start failure strikes from a time on (`+{}`); other faults are there from the start",
+                humantime::format_duration(from)
+            ));
+        }
         Ok(Injected {
             kind,
             host,
             subsystem,
+            from,
         })
     }
 }

@@ -12,7 +12,7 @@ use super::{DrillConfig, Injected};
 use crate::event::{Action, Event, Target};
 use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
-use crate::topology::Topology;
+use crate::topology::{HostId, SubsystemId, Topology};
 
 /// A completion waiting on the virtual clock, as one number ordered by time, then issue
 /// order: the time in nanoseconds in the high 64 bits, the issue number in the next 32 and
@@ -98,6 +98,30 @@ impl<'a> SimulatedFleet<'a> {
         self.free.clear();
         self.now = self.now.max(at);
         self.idle = 0;
+    }
+
+    /// Moves the virtual clock on to `at` (never back): a game day's wall clock passed
+    /// while nothing completed, and a person's request comes in at that time.
+    pub(crate) fn advance_to(&mut self, at: Duration) {
+        self.now = self.now.max(at);
+    }
+
+    /// When the next pending completion is due, if any.
+    pub(crate) fn next_due(&self) -> Option<Duration> {
+        self.queue.peek().map(|pending| pending.0.at())
+    }
+
+    /// Someone repaired `subsystem` on `host`: its placed start failures stop failing.
+    pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
+        self.world.repair(host, subsystem)
+    }
+
+    /// Carries `action` out in the world at `at` without waiting for its event: a resumed
+    /// game day rebuilds the hosts and services the journal says the killed process had
+    /// acted on (the draws are keyed, so the same action gives the same result).
+    pub(crate) fn replay_action(&mut self, at: Duration, action: &Action, target: Target) {
+        let _ = self.world.perform(at, action, target);
+        self.now = self.now.max(at);
     }
 
     /// The faults that struck.

@@ -46,6 +46,10 @@ pub struct RunInfo {
     pub scope: crate::scope::Scope,
     /// Seed of the retry jitter.
     pub seed: u64,
+    /// A game day (`simulate --run-dir`): a simulated fleet, nothing contacted. Shown
+    /// wherever the run is, and a resume goes through `simulate --resume`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 /// Why a journal could not be used.

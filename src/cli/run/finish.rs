@@ -45,7 +45,13 @@ pub fn finish(
     }
     let finished = !ended.interrupted;
     for line in next_steps(plan, &ended.final_state, run_dir, finished) {
-        println!("  {line}");
+        // A game day goes on in the simulation, never on real hosts.
+        if prepared.info.simulated {
+            let line = line.replace("blackstart run --resume", "blackstart simulate --resume");
+            println!("  {line}");
+        } else {
+            println!("  {line}");
+        }
     }
     if let Some((spec, baseline)) = drill {
         // The cold start begins when the last host is off.

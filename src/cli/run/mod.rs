@@ -16,7 +16,7 @@ use super::prepare::prepare;
 use super::{Outcome, PlanScopeArgs};
 
 mod checks;
-mod finish;
+pub(super) mod finish;
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -59,6 +59,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Some(dir) => {
             let info = journal::read_info(dir)
                 .with_context(|| format!("{} is not a run directory", dir.display()))?;
+            if info.simulated {
+                bail!(
+                    "{} is a game day (a simulated fleet): resume it with `blackstart simulate --resume {}`; `run --resume` would act on real hosts",
+                    dir.display(),
+                    dir.display()
+                );
+            }
             let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
                 Ok(prepared) => prepared,
                 Err(outcome) => return Ok(outcome),

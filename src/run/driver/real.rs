@@ -142,7 +142,8 @@ fn prompt_requests() -> mpsc::UnboundedReceiver<Request> {
     receiver
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (a game day's paced fleet stops on the same signals).
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

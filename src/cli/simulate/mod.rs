@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use blackstart::drill::{
     monte_carlo_with_costs, render_json, render_monte_carlo_json, render_monte_carlo_text,
-    render_text, render_timeline, total_runs, ControllerKill, Drill, DrillConfig, FaultRates,
-    FleetStart, Injected, Model,
+    render_text, render_timeline, total_runs, ControllerKill, Drill, DrillConfig,
 };
 use blackstart::graph::cycle_text;
 use blackstart::plan::Plan;
 use blackstart::report::html::{render_run, render_study, RunPage, Study};
+
+mod shape;
+
+pub(crate) use shape::{shape, Shaped};
 
 use super::load::{load_any, scope_from};
 use super::{Outcome, ScopeArgs};
@@ -77,7 +80,8 @@ pub struct SimulateArgs {
     #[arg(long, conflicts_with_all = ["start_failure", "dead_disk", "dead_bmc", "slow_ssh", "flapping"])]
     pub no_faults: bool,
     /// Place a fault on purpose, `KIND=HOST` or `KIND=SUBSYSTEM@HOST` (repeatable), e.g.
-    /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt).
+    /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt; on a game
+    /// day, until someone repairs it and types `blackstart retry DIR app`).
     #[arg(long, value_name = "FAULT")]
     pub inject: Vec<String>,
     /// With `--runs`: at most N runs repeated per enabled fault kind, with that kind off,
@@ -108,9 +112,56 @@ pub struct SimulateArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value = "text")]
     pub format: SimulateFormat,
+    /// Game day: run in (sped-up) real time and write a real run directory here, which
+    /// `status`, `serve`, `report`, `retry` and `ack` work on. Manual steps and gates wait
+    /// for `blackstart ack`; a placed start failure fails until `blackstart retry`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["runs", "kill_at", "timeline", "report", "resume"])]
+    pub run_dir: Option<PathBuf>,
+    /// Game day script (YAML): what is rehearsed, seed, pace, placed faults (from the start
+    /// or `at:` a time) and what the team is expected to do; with --run-dir.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "run_dir",
+        conflicts_with = "file"
+    )]
+    pub scenario: Option<PathBuf>,
+    /// Resume the game day recorded in DIR (stopped, killed or failed) with the settings it
+    /// began with.
+    /// The fleet is made again from the settings the game day began with: flags that shape
+    /// it are refused beside --resume, never silently replaced.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "file", "runs", "kill_at", "timeline", "report", "seed", "spread", "model",
+        "parallelism", "priority", "start_failure", "dead_disk", "dead_bmc", "slow_ssh",
+        "flapping", "no_faults", "inject", "warm", "only", "exclude", "datacenter", "label",
+    ])]
+    pub resume: Option<PathBuf>,
+    /// Game day pace: simulated seconds per real second (60 = a simulated minute a second)
+    /// [default: 1, or what the resumed game day ran at].
+    #[arg(long, value_name = "N", value_parser = speed, conflicts_with = "as_fast_as_possible")]
+    pub speed: Option<f64>,
+    /// Game day pace: no waiting between simulated completions (people's `ack` and `retry`
+    /// are still waited for).
+    #[arg(long)]
+    pub as_fast_as_possible: bool,
+    /// A game day's live status page (as `run --serve`), marked SIMULATED.
+    #[command(flatten)]
+    pub serve: super::pictures::ServeArgs,
     /// Scope.
     #[command(flatten)]
     pub scope: ScopeArgs,
+}
+
+/// The fastest pace accepted: past it, the loop's own work is slower than the clock.
+const MAX_SPEED: f64 = 100_000.0;
+
+fn speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= MAX_SPEED => Ok(x),
+        _ => Err(format!(
+            "{text:?} is not a speed: write simulated seconds per real second, above 0 and at most {MAX_SPEED}, e.g. 60"
+        )),
+    }
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -135,8 +186,18 @@ fn non_negative(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs one drill in detail, or a Monte Carlo series.
+/// Runs one drill in detail, or a Monte Carlo series; with `--run-dir` or `--resume`, a
+/// game day in (sped-up) real time.
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
+    if args.run_dir.is_some() || args.resume.is_some() {
+        return super::gameday::game_day(args);
+    }
+    if args.speed.is_some() || args.as_fast_as_possible || args.serve.serve.is_some() {
+        eprintln!(
+            "error: --speed, --as-fast-as-possible and --serve are for a game day: add --run-dir DIR (a drill without one runs on a virtual clock, at once)"
+        );
+        return Ok(Outcome::InvalidInput);
+    }
     // A playbook brings its scope, policy and manual steps (acknowledged by a simulated
     // operator after their expected time).
     let loaded = match load_any(args.file.as_deref()) {
@@ -144,34 +205,10 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     let mut topology = loaded.topology;
-    let model = match &args.model {
-        Some(path) => match Model::load(path) {
-            Ok(model) => {
-                for unused in model.apply(&mut topology) {
-                    eprintln!("note: the model's {unused} matches nothing in this topology");
-                }
-                model
-            }
-            Err(message) => {
-                eprintln!("error: {message}");
-                return Ok(Outcome::InvalidInput);
-            }
-        },
-        None => Model::default(),
+    let shaped = match shape(&args, &mut topology) {
+        Ok(shaped) => shaped,
+        Err(outcome) => return Ok(outcome),
     };
-    if let Some(priority) = args.priority {
-        topology.policy.priority = match priority {
-            PriorityArg::Tier => blackstart::topology::Priority::Tier,
-            PriorityArg::CriticalPath => blackstart::topology::Priority::CriticalPath,
-        };
-    }
-    if let Some(parallelism) = args.parallelism {
-        if parallelism == 0 {
-            eprintln!("error: --parallelism must be at least 1");
-            return Ok(Outcome::InvalidInput);
-        }
-        topology.policy.parallelism = parallelism;
-    }
     let flags = scope_from(&args.scope)?;
     let scope = if flags == Scope::default() {
         loaded.scope
@@ -189,39 +226,11 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::InvalidInput);
         }
     };
-    let base = model.config();
-    let faults = if args.no_faults {
-        FaultRates::NONE
-    } else {
-        FaultRates {
-            start_failure: args.start_failure.unwrap_or(base.faults.start_failure),
-            dead_disk: args.dead_disk.unwrap_or(base.faults.dead_disk),
-            dead_bmc: args.dead_bmc.unwrap_or(base.faults.dead_bmc),
-            slow_ssh: args.slow_ssh.unwrap_or(base.faults.slow_ssh),
-            flapping: args.flapping.unwrap_or(base.faults.flapping),
-        }
-    };
+    let Shaped { config, injected } = shaped;
     let config = DrillConfig {
-        spread: args.spread.unwrap_or(base.spread),
-        faults,
-        start: if args.warm {
-            FleetStart::Warm
-        } else {
-            FleetStart::Cold
-        },
         timeline: (args.timeline.is_some() || args.report.is_some()) && args.runs == 1,
-        ..base
+        ..config
     };
-    let mut injected = Vec::new();
-    for text in &args.inject {
-        match Injected::parse(&topology, text) {
-            Ok(fault) => injected.push(fault),
-            Err(message) => {
-                eprintln!("error: --inject {message}");
-                return Ok(Outcome::InvalidInput);
-            }
-        }
-    }
     let mut drill = Drill::new(&topology, &plan, config).inject(injected);
     if let Some(at) = args.kill_at {
         drill = drill.kill_controller(ControllerKill {
@@ -370,7 +379,7 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 }
 
 /// `--priority` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum PriorityArg {
     /// Severity first.
     Tier,
