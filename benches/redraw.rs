@@ -105,6 +105,7 @@ fn main() {
             plan_digest: "bench".into(),
             scope: Scope::default(),
             seed: 1,
+            simulated: false,
         },
         procedures: Procedures::default(),
     };

@@ -39,6 +39,7 @@ fn broken_ldap_run(dir: &Path) {
             plan_digest: "drill".into(),
             scope: Scope::default(),
             seed: 1,
+            simulated: false,
         },
     )
     .unwrap();

@@ -269,8 +269,8 @@ mod tests {
     #[test]
     fn the_shipped_scenarios_load_and_resolve() {
         for (file, faults, expected) in [
-            ("scenarios/ldap-down.yaml", 4, 2),
-            ("scenarios/failover-approval.yaml", 0, 3),
+            ("playbooks/game-days/ldap-down.yaml", 4, 2),
+            ("playbooks/game-days/failover-approval.yaml", 0, 3),
         ] {
             let scenario = Scenario::load(Path::new(file)).unwrap_or_else(|err| panic!("{err}"));
             let (topology, plan) = planned(scenario.file.as_ref().expect("names its file"));
@@ -280,7 +280,7 @@ mod tests {
             assert_eq!(injected.len(), faults, "{file}");
             assert_eq!(scenario.expect.len(), expected, "{file}");
         }
-        let ldap = Scenario::load(Path::new("scenarios/ldap-down.yaml")).unwrap();
+        let ldap = Scenario::load(Path::new("playbooks/game-days/ldap-down.yaml")).unwrap();
         let (topology, plan) = planned(ldap.file.as_ref().unwrap());
         let timed = ldap.resolve(&topology, &plan).unwrap()[3];
         assert_eq!(
