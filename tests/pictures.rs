@@ -121,6 +121,33 @@ fn a_study_page_shows_distributions_per_tier_and_critical_shares() {
     assert_rendered_cleanly(&loaded);
     let histograms = loaded.dom.matches("<figure class=\"histogram\"").count();
     assert!(histograms >= 3, "all runs and per tier: {histograms}");
+    // The recovery histogram's axis comes from the data, and the plan's ETA, p50 and p90
+    // are marked on it at the study's own numbers.
+    let study: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seconds = |key: &str| (study["result"]["makespan"][key].as_f64().unwrap() * 1000.0) as u64;
+    let figure = attribute(
+        &loaded.dom,
+        "<figure class=\"histogram\"",
+        "data-axis-from-ms",
+    )
+    .and_then(|v| v.parse::<u64>().ok())
+    .unwrap();
+    assert!(
+        figure > 0 && figure <= seconds("p10"),
+        "the axis starts near the fastest run, not at 0: {figure} ms"
+    );
+    let marker = |name: &str| {
+        attribute(
+            &loaded.dom,
+            &format!("data-marker=\"{name}\""),
+            "data-at-ms",
+        )
+        .and_then(|v| v.parse::<u64>().ok())
+    };
+    let plan_eta = (study["result"]["plan_eta"].as_f64().unwrap() * 1000.0) as u64;
+    assert_eq!(marker("plan ETA"), Some(plan_eta));
+    assert!(marker("p50").is_some_and(|p| p.abs_diff(seconds("p50")) <= 1));
+    assert!(marker("p90").is_some_and(|p| p.abs_diff(seconds("p90")) <= 1));
     assert!(loaded.dom.contains("class=\"share\" data-subsystem=\""));
     assert_eq!(
         attribute(&loaded.dom, "<body", "data-runs").as_deref(),
@@ -128,7 +155,6 @@ fn a_study_page_shows_distributions_per_tier_and_critical_shares() {
     );
     // Each fault's cost is shown with its standard error and the runs it was measured on,
     // the same numbers the JSON output gives.
-    let study: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let costs = study["result"]["fault_costs"].as_array().unwrap();
     assert!(!costs.is_empty(), "the reference has faults on by default");
     for cost in costs {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::gantt::ticks;
+use super::gantt::{tick, ticks};
 use super::model::Model;
 use super::{escape, ms};
 
@@ -91,26 +91,51 @@ fn time_labels(out: &mut String, span: u64) {
     }
 }
 
-/// A histogram of `samples` (ms) in `bins` bins over `0..=max`, with a caption.
-pub(super) fn histogram(out: &mut String, samples: &[u64], max: u64, class: &str, caption: &str) {
+/// The axis of histograms drawn from `samples` (ms): from a round time just below the
+/// fastest to the slowest, so the data fills the chart instead of its right edge.
+pub(super) fn histogram_range(samples: impl IntoIterator<Item = u64>) -> (u64, u64) {
+    let (mut low, mut high) = (u64::MAX, 0);
+    for sample in samples {
+        low = low.min(sample);
+        high = high.max(sample);
+    }
+    if low > high {
+        return (0, 1);
+    }
+    let step = tick(high.saturating_sub(low).max(1));
+    let from = low / step * step;
+    (from, high.max(from + 1))
+}
+
+/// A histogram of `samples` (ms) in 40 bins over `range` ([`histogram_range`]), with
+/// labelled marker lines (`plan ETA`, `p50`, `p90`) and a caption.
+pub(super) fn histogram(
+    out: &mut String,
+    samples: &[u64],
+    range: (u64, u64),
+    markers: &[(&str, u64)],
+    class: &str,
+    caption: &str,
+) {
     const BINS: usize = 40;
-    let max = max.max(1);
+    let (from, to) = (range.0, range.1.max(range.0 + 1));
+    let span = to - from;
     let mut counts = [0usize; BINS];
     for &sample in samples {
-        let bin = ((sample as f64 / max as f64) * BINS as f64) as usize;
+        let bin = ((sample.saturating_sub(from) as f64 / span as f64) * BINS as f64) as usize;
         counts[bin.min(BINS - 1)] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     let _ = write!(
         out,
-        "<figure class=\"histogram\"><svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
-         aria-label=\"{}\">",
+        "<figure class=\"histogram\" data-axis-from-ms=\"{from}\" data-axis-to-ms=\"{to}\">\
+         <svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
         escape(caption)
     );
     let width = (W - 2.0 * PAD) / BINS as f64;
     for (index, count) in counts.iter().enumerate() {
         let height = *count as f64 / top * (H - 2.0 * PAD);
-        let from = max as f64 * index as f64 / BINS as f64;
+        let bin_from = from as f64 + span as f64 * index as f64 / BINS as f64;
         let _ = write!(
             out,
             "<rect class=\"bin {class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{height:.1}\">\
@@ -118,11 +143,42 @@ pub(super) fn histogram(out: &mut String, samples: &[u64], max: u64, class: &str
             PAD + index as f64 * width,
             H - PAD - height,
             (width - 1.0).max(0.5),
-            ms(from as u64),
-            ms((from + max as f64 / BINS as f64) as u64),
+            ms(bin_from as u64),
+            ms((bin_from + span as f64 / BINS as f64) as u64),
         );
     }
-    time_labels(out, max);
+    for (index, (label, at)) in markers.iter().enumerate() {
+        // A marker off the axis (a plan ETA slower than every run) sits on its edge.
+        let x = px(at.clamp(&from, &to) - from, span);
+        // Labels near an edge grow inwards, so none is cut off.
+        let anchor = if x > W * 0.8 {
+            "end"
+        } else if x < W * 0.2 {
+            "start"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            out,
+            "<g class=\"marker\" data-marker=\"{}\" data-at-ms=\"{at}\">\
+             <line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{PAD}\" y2=\"{:.1}\"/>\
+             <text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{} {}</text></g>",
+            escape(label),
+            H - PAD,
+            PAD - 4.0 - 11.0 * index as f64,
+            escape(label),
+            ms(*at)
+        );
+    }
+    for t in ticks(span) {
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            px(t, span),
+            H - PAD + 16.0,
+            ms(from + t)
+        );
+    }
     let _ = write!(
         out,
         "</svg><figcaption>{}</figcaption></figure>",

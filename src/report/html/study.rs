@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::charts::{histogram, tier_class};
+use super::charts::{histogram, histogram_range, tier_class};
 use super::{escape, millis, shell};
 use crate::drill::{MonteCarlo, Percentiles};
 use crate::plan::human;
@@ -60,17 +60,24 @@ pub fn render_study(study: &Study) -> String {
         samples.iter().flatten().map(|d| millis(*d)).collect()
     };
     let makespans = reached(&result.makespan_samples);
-    let max = makespans
-        .iter()
-        .copied()
-        .chain(result.tier_samples.iter().flat_map(|s| reached(s)))
-        .max()
-        .unwrap_or(0);
+    // One axis for every histogram, from the data (not from zero) to the slowest run or the
+    // plan's ETA, so tiers compare and the plan's number is on the chart.
+    let range = histogram_range(
+        makespans
+            .iter()
+            .copied()
+            .chain(result.tier_samples.iter().flat_map(|s| reached(s)))
+            .chain([millis(result.plan_eta)]),
+    );
+    let mut markers = vec![("plan ETA", millis(result.plan_eta))];
+    markers.extend(result.makespan.p50.map(|p| ("p50", millis(p))));
+    markers.extend(result.makespan.p90.map(|p| ("p90", millis(p))));
     body.push_str("<section id=\"distribution\"><h2>Recovery time</h2>");
     histogram(
         &mut body,
         &makespans,
-        max,
+        range,
+        &markers,
         "all",
         &format!(
             "until every step was ready ({} of {} runs recovered)",
@@ -94,10 +101,14 @@ pub fn render_study(study: &Study) -> String {
     body.push_str("</tbody></table><div class=\"tiers\">");
     for (index, (tier, samples)) in result.tiers.iter().zip(&result.tier_samples).enumerate() {
         let samples = reached(samples);
+        let mut markers = Vec::new();
+        markers.extend(tier.up_by.p50.map(|p| ("p50", millis(p))));
+        markers.extend(tier.up_by.p90.map(|p| ("p90", millis(p))));
         histogram(
             &mut body,
             &samples,
-            max,
+            range,
+            &markers,
             &tier_class(index),
             &format!(
                 "{} up ({} of {} runs)",
