@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
-use super::health::{healthy_now, wait_healthy, Pace};
+use super::boot_poll::{wait_for_ssh, ConnectPace, FLEET_CONNECTS_PER_SECOND};
+use super::health::{healthy_now, wait_healthy};
 use super::transport::{
     CommandOutput, Power, PowerAction, PowerState, Probe, Remote, TransportError,
 };
@@ -36,6 +37,8 @@ pub struct Executor<P, R, Q> {
     remote: Arc<R>,
     probe: Arc<Q>,
     prepare: Arc<Vec<Vec<Prepare>>>,
+    /// The fleet-wide pace of TCP boot polls.
+    connects: Arc<ConnectPace>,
 }
 
 impl<P, R, Q> Clone for Executor<P, R, Q> {
@@ -46,6 +49,7 @@ impl<P, R, Q> Clone for Executor<P, R, Q> {
             remote: self.remote.clone(),
             probe: self.probe.clone(),
             prepare: self.prepare.clone(),
+            connects: self.connects.clone(),
         }
     }
 }
@@ -62,15 +66,7 @@ fn bmc_outcome(event: Event, bmc: Option<BmcExchange>) -> Outcome {
     }
 }
 
-/// Shortest and longest pause between two boot polls of a host.
-const SSH_POLL_MIN: Duration = Duration::from_millis(100);
-const SSH_POLL_MAX: Duration = Duration::from_secs(2);
-
-/// How long to wait for a booting host to answer SSH: three times its expected boot plus
-/// one connect timeout, so a slow boot is not declared dead.
-pub fn boot_timeout(host: &Host) -> Duration {
-    host.boot * 3 + host.ssh.login.connect_timeout
-}
+pub use super::boot_poll::boot_timeout;
 
 impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     /// An executor over the given transports.
@@ -81,6 +77,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
             remote,
             probe,
             prepare: Arc::new(Vec::new()),
+            connects: Arc::new(ConnectPace::new(FLEET_CONNECTS_PER_SECOND)),
         }
     }
 
@@ -331,36 +328,7 @@ impl<P: Power, R: Remote, Q: Probe> Executor<P, R, Q> {
     }
 
     async fn wait_ssh(&self, host: &Host) -> Result<(), Reason> {
-        let started = Instant::now();
-        let deadline = started + boot_timeout(host);
-        // Polls get sparser while the host is not expected up yet, dense again when it is.
-        let pace = Pace::new(started, started + host.boot, SSH_POLL_MIN, SSH_POLL_MAX);
-        loop {
-            let attempt = self
-                .remote
-                .reachable(host, host.ssh.login.connect_timeout)
-                .await;
-            match attempt {
-                Ok(()) => return Ok(()),
-                // A wrong host key or credentials will not fix themselves by waiting.
-                Err(
-                    err @ (TransportError::HostKey { .. }
-                    | TransportError::Auth { .. }
-                    | TransportError::Config { .. }),
-                ) => return Err(err.ssh_reason("SSH")),
-                Err(err) => {
-                    let now = Instant::now();
-                    let pause = pace.pause(now);
-                    if now + pause >= deadline {
-                        return Err(Reason::NoAnswerAfterBoot {
-                            limit_ms: Reason::millis(boot_timeout(host)),
-                            last: err.to_string(),
-                        });
-                    }
-                    sleep(pause).await;
-                }
-            }
-        }
+        wait_for_ssh(self.remote.as_ref(), &self.connects, host).await
     }
 
     /// One start attempt: leave bootstrap mode if needed, run the start command, then wait

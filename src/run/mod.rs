@@ -1,5 +1,6 @@
 //! The run: a pure scheduler deciding, executors carrying out through transports.
 
+pub mod boot_poll;
 pub mod critical_path;
 pub mod driver;
 pub mod executor;
