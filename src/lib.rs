@@ -7,6 +7,7 @@
 pub mod digest;
 pub mod drill;
 pub mod event;
+pub mod gameday;
 pub mod graph;
 pub mod journal;
 pub mod load;

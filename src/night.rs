@@ -23,7 +23,7 @@ use crate::rehearsal::{self, Baseline};
 use crate::run::driver::{self, real::RealFleet, Ended, Reporter};
 use crate::run::executor::Executor;
 use crate::run::preflight::run_checks;
-use crate::run::scheduler::Scheduler;
+use crate::run::scheduler::{InFlightStart, Scheduler};
 use crate::run::transport::bmc::BmcPower;
 use crate::run::transport::bmc_calls::BmcCalls;
 use crate::run::transport::probe::DirectProbe;
@@ -121,30 +121,12 @@ impl Night {
         records: Vec<Record>,
         resumed: bool,
     ) -> Result<Night, NightError> {
-        let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
-        let mut journal = Journal::open(&dir, offset)?;
-        // The start record comes first, before preflight and a drill's baseline: every
-        // reader checks the journal's format on it, and a failed preflight ends a run that
-        // began.
-        journal.append(
-            offset,
-            Entry::RunStarted {
-                format: journal::FORMAT,
-                plan_digest: prepared.info.plan_digest.clone(),
-                topology: prepared.topology.name.clone(),
-                resumed,
-                pid: std::process::id(),
-            },
-        );
-        journal.sync()?;
-        let mut scheduler = scheduler_for(&prepared, &records);
-        let left = journal::unfinished(&records);
-        if resumed {
-            scheduler.prepare_resume(offset, &left.starts_by_wall_clock(SystemTime::now()));
-        }
-        if prepared.procedures.stop_on_failure {
-            scheduler.stop_on_failure();
-        }
+        // A real night's clock ran on while no process did: starts in flight have run for
+        // as long as the wall clock says.
+        let (journal, scheduler, left) =
+            open_journal(&prepared, &dir, &records, resumed, |left| {
+                left.starts_by_wall_clock(SystemTime::now())
+            })?;
         Ok(Night {
             prepared,
             dir,
@@ -304,6 +286,42 @@ impl Night {
         self.journal.sync()?;
         Ok(passed)
     }
+}
+
+/// Opens the journal of `dir`, writes the start record first and replays `records` into the
+/// run's scheduler. A resume adopts the starts left in flight, timed by `in_flight` (the
+/// wall clock for a real night, the run's own clock for a game day).
+pub fn open_journal(
+    prepared: &Prepared,
+    dir: &Path,
+    records: &[Record],
+    resumed: bool,
+    in_flight: impl FnOnce(&Unfinished) -> Vec<InFlightStart>,
+) -> Result<(Journal, Scheduler, Unfinished), JournalError> {
+    let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
+    let mut journal = Journal::open(dir, offset)?;
+    // The start record comes first, before preflight and a drill's baseline: every reader
+    // checks the journal's format on it, and a failed preflight ends a run that began.
+    journal.append(
+        offset,
+        Entry::RunStarted {
+            format: journal::FORMAT,
+            plan_digest: prepared.info.plan_digest.clone(),
+            topology: prepared.topology.name.clone(),
+            resumed,
+            pid: std::process::id(),
+        },
+    );
+    journal.sync()?;
+    let mut scheduler = scheduler_for(prepared, records);
+    let left = journal::unfinished(records);
+    if resumed {
+        scheduler.prepare_resume(offset, &in_flight(&left));
+    }
+    if prepared.procedures.stop_on_failure {
+        scheduler.stop_on_failure();
+    }
+    Ok((journal, scheduler, left))
 }
 
 /// The baseline a drill recorded before it powered anything off.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use blackstart::drill::gameday::{GameDay, Pace};
 use blackstart::drill::scenario::Scenario;
+use blackstart::gameday::{GameDay, Pace};
 use blackstart::journal;
 use blackstart::plan::Plan;
 use blackstart::report::Progress;

@@ -15,7 +15,6 @@ mod calibrate;
 pub mod costs;
 mod engine;
 mod fleet;
-pub mod gameday;
 mod model;
 mod monte_carlo;
 mod random;
@@ -23,6 +22,7 @@ mod render;
 pub mod scenario;
 mod schedule;
 mod simulated;
+pub(crate) use simulated::SimulatedFleet;
 
 use std::time::Duration;
 

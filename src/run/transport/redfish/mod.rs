@@ -232,17 +232,8 @@ impl RedfishPower {
             return Ok(path);
         }
         let url = redfish_url(call.bmc, REDFISH_SYSTEMS);
-        let answer = request(call, Method::GET, &url, None).await?;
-        if answer.status != 200 {
-            return Err(refused(
-                call,
-                "GET",
-                &answer.url,
-                answer.status,
-                &answer.body,
-            ));
-        }
-        let members: Vec<String> = json(call, &answer.url, &answer.body)?
+        let (_, collection) = get_json(call, &url).await?;
+        let members: Vec<String> = collection
             .get("Members")
             .and_then(Value::as_array)
             .map(|list| {
@@ -271,13 +262,10 @@ impl RedfishPower {
     }
 }
 
-/// The system resource at `system`: the URL that answered, its JSON and its PowerState.
-async fn read_system(
-    call: &Call<'_>,
-    system: &str,
-) -> Result<(String, Value, PowerState), TransportError> {
-    let url = redfish_url(call.bmc, system);
-    let answer = request(call, Method::GET, &url, None).await?;
+/// A GET of `url` that must answer 200 with JSON: the URL that answered (after redirects)
+/// and the document.
+async fn get_json(call: &Call<'_>, url: &str) -> Result<(String, Value), TransportError> {
+    let answer = request(call, Method::GET, url, None).await?;
     if answer.status != 200 {
         return Err(refused(
             call,
@@ -288,17 +276,26 @@ async fn read_system(
         ));
     }
     let value = json(call, &answer.url, &answer.body)?;
+    Ok((answer.url, value))
+}
+
+/// The system resource at `system`: the URL that answered, its JSON and its PowerState.
+async fn read_system(
+    call: &Call<'_>,
+    system: &str,
+) -> Result<(String, Value, PowerState), TransportError> {
+    let (answered, value) = get_json(call, &redfish_url(call.bmc, system)).await?;
     let state = match value.get("PowerState").and_then(Value::as_str) {
         Some("On" | "PoweringOn") => PowerState::On,
         Some("Off" | "PoweringOff") => PowerState::Off,
         other => {
             return Err(TransportError::Other {
                 host: call.host.name.clone(),
-                detail: format!("{}: unexpected PowerState {other:?}", answer.url),
+                detail: format!("{answered}: unexpected PowerState {other:?}"),
             })
         }
     };
-    Ok((answer.url, value, state))
+    Ok((answered, value, state))
 }
 
 /// A 202 without `Location` may name its task in the body (a Task resource).

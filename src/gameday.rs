@@ -17,11 +17,10 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::simulated::SimulatedFleet;
-use super::{DrillConfig, Injected};
+use crate::drill::{DrillConfig, Injected, SimulatedFleet};
 use crate::event::{Action, Event, Target};
-use crate::journal::{self, Entry, Journal, JournalError, Record, Sink, Unfinished};
-use crate::night::{scheduler_for, Prepared};
+use crate::journal::{self, Entry, Journal, JournalError, Record, Unfinished};
+use crate::night::{open_journal, Prepared};
 use crate::plan::{Plan, StepId};
 use crate::run::driver::{self, target_of, Ended, Fleet, Next, Reporter};
 use crate::run::requests::{self, Request};
@@ -101,29 +100,13 @@ impl GameDay {
         records: Vec<Record>,
         resumed: bool,
     ) -> Result<GameDay, GameDayError> {
+        // The simulated world stood still while no process ran: starts in flight have
+        // run for as long as the run's own clock says.
         let offset = Duration::from_millis(records.last().map_or(0, |r| r.t_ms));
-        let mut journal = Journal::open(&dir, offset)?;
-        journal.append(
-            offset,
-            Entry::RunStarted {
-                format: journal::FORMAT,
-                plan_digest: prepared.info.plan_digest.clone(),
-                topology: prepared.topology.name.clone(),
-                resumed,
-                pid: std::process::id(),
-            },
-        );
-        journal.sync()?;
-        let mut scheduler = scheduler_for(&prepared, &records);
-        let left = journal::unfinished(&records);
-        if resumed {
-            // The simulated world stood still while no process ran: starts in flight have
-            // run for as long as the run's own clock says.
-            scheduler.prepare_resume(offset, &left.starts_by_run_clock(offset));
-        }
-        if prepared.procedures.stop_on_failure {
-            scheduler.stop_on_failure();
-        }
+        let (journal, scheduler, left) =
+            open_journal(&prepared, &dir, &records, resumed, |left| {
+                left.starts_by_run_clock(offset)
+            })?;
         Ok(GameDay {
             prepared,
             dir,
