@@ -67,6 +67,29 @@ fn tier_keeps_its_subsystems_and_what_they_need() {
     assert!(text(&bad).contains("write S1..S9"), "{}", text(&bad));
 }
 
+/// Every command whole on one line (an even number of backticks on each), and lines of at
+/// most 100 columns unless a command longer than 80 columns is what makes them longer.
+fn assert_lines_reviewable(plan: &str) {
+    for line in plan.lines() {
+        assert!(
+            line.matches('`').count() % 2 == 0,
+            "a command is split across lines: {line}"
+        );
+        let columns = line.chars().count();
+        let longest_command = line
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|command| command.chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            columns <= 100 || longest_command > 80,
+            "{columns} columns: {line}"
+        );
+    }
+}
+
 fn reference_plan(args: &[&str]) -> String {
     let mut all = vec!["plan"];
     all.extend_from_slice(args);
@@ -80,13 +103,7 @@ fn the_reference_plan_fits_300_lines_of_100_columns_without_colour_when_piped() 
     let plan = reference_plan(&[]);
     let lines = plan.lines().count();
     assert!(lines <= 300, "{lines} lines");
-    for line in plan.lines() {
-        assert!(
-            line.chars().count() <= 100,
-            "{} columns: {line}",
-            line.chars().count()
-        );
-    }
+    assert_lines_reviewable(&plan);
     assert!(
         !plan.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -117,6 +134,66 @@ fn the_reference_plan_fits_300_lines_of_100_columns_without_colour_when_piped() 
     let every = reference_plan(&["--every-node"]);
     assert!(every.contains("] post-db-shard-07"), "--every-node unfolds");
     assert!(every.lines().count() > 5 * lines);
+}
+
+#[test]
+fn the_plan_ends_with_its_summary_and_the_eta_the_header_gives() {
+    let plan = reference_plan(&[]);
+    let eta = |line: &str, after: &str| {
+        let rest = line.split_once(after).unwrap().1;
+        rest.split(" with no failures")
+            .next()
+            .unwrap()
+            .split(" if nothing fails")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let header = plan
+        .lines()
+        .find(|line| line.starts_with("  ETA "))
+        .expect("the header has an ETA");
+    let tail: Vec<&str> = plan.lines().rev().take(3).collect();
+    let closing = tail
+        .iter()
+        .find(|line| line.starts_with("SUMMARY "))
+        .unwrap_or_else(|| panic!("the plan ends with its summary: {tail:?}"));
+    assert_eq!(eta(closing, "; ETA "), eta(header, "ETA").trim());
+    let digest = plan
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("digest "))
+        .and_then(|rest| rest.split(':').next())
+        .expect("the header has the digest");
+    assert!(
+        tail.iter()
+            .any(|line| line.contains(&format!("`run --expect-digest {digest}`"))),
+        "the closing lines repeat the digest to run: {tail:?}"
+    );
+}
+
+#[test]
+fn playbook_plans_keep_commands_whole_and_fold_long_host_lists() {
+    for playbook in [
+        "playbooks/full-outage.yaml",
+        "playbooks/datacenter-failover.yaml",
+        "playbooks/quarterly-drill.yaml",
+    ] {
+        let plan = reference_plan(&[playbook]);
+        assert_lines_reviewable(&plan);
+    }
+    let plan = reference_plan(&["playbooks/full-outage.yaml"]);
+    let prepare = plan
+        .split("PREPARE")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("the full outage prepares hosts");
+    assert!(prepare.lines().count() <= 8, "{prepare}");
+    assert!(prepare.contains("5,705 hosts in "), "{prepare}");
+    let every = reference_plan(&["playbooks/full-outage.yaml", "--every-node"]);
+    assert!(
+        every.contains("edge[01:24].dc2"),
+        "--every-node lists every range"
+    );
 }
 
 #[test]

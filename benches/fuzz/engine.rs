@@ -100,7 +100,7 @@ pub fn exercise(base: &Base, text: &str) -> (bool, Vec<(&'static str, String)>) 
                 digest: Some("0".repeat(16)),
                 power_off_hosts: Some(plan.hosts().len()),
             };
-            let text = playbook::render_text(topology, &loaded.procedures)
+            let text = playbook::render_text(topology, &loaded.procedures, false)
                 + &render_text(topology, &plan, &options(false))
                 + &render_text(topology, &plan, &options(true));
             outputs.push(("text", text));

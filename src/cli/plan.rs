@@ -117,7 +117,7 @@ pub fn plan(
                     plan_digest(loaded.sources(), &scope, topology, &plan),
                 )
             };
-            let mut text = playbook::render_text(topology, &loaded.procedures)
+            let mut text = playbook::render_text(topology, &loaded.procedures, every_node)
                 + &render_text(&shown, &plan, &options);
             // What this machine holds is not part of the plan (nor of its snapshot): asked for.
             if prerequisites {

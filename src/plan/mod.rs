@@ -25,6 +25,7 @@ pub use graphviz::{
 };
 pub use json::{render_json, PlanDocument};
 pub use text::{escape, render_summary, render_text, visible_width, TextOptions, WIDTH};
+pub(crate) use text::{prose, wrap_into};
 
 /// Index of a step in [`Plan::steps`].
 pub type StepId = usize;

@@ -207,12 +207,13 @@ fn render_step(
     );
 }
 
-/// The ordering rule of a data-aware start, when the subsystem has one. Kept on one line:
-/// reviewers search for it whole.
+/// The ordering rule of a data-aware start, when the subsystem has one, wrapped; its probe
+/// command is never split (reviewers search for it whole).
 pub(super) fn order_line(subsystem: &Subsystem) -> Option<String> {
     let rule = subsystem.order.as_ref()?;
-    Some(format!(
-        "      order:    read `{}` on every member; the {} value starts first, alone; the others after it is healthy{}\n",
+    let text = format!(
+        "read `{}` on every member; the {} value starts first, alone; the others after it is \
+         healthy{}",
         escape(&rule.probe),
         match rule.first {
             crate::topology::Extreme::Max => "highest",
@@ -221,7 +222,10 @@ pub(super) fn order_line(subsystem: &Subsystem) -> Option<String> {
         rule.guard
             .map(|g| format!("; it must be {g} or the step is held"))
             .unwrap_or_default()
-    ))
+    );
+    let mut out = String::new();
+    super::wrap_into(&mut out, "      order:    ", &text, 16);
+    Some(out)
 }
 
 /// A node's commands with control characters escaped, for display only.

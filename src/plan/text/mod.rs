@@ -3,6 +3,7 @@
 //! subsystems of the same shape fold into one block. `--every-node` prints every step and
 //! every node in full instead of the folded waves.
 
+mod closing;
 mod detail;
 mod summary;
 mod waves;
@@ -38,6 +39,7 @@ pub fn render_text(topology: &Topology, plan: &Plan, options: &TextOptions) -> S
     } else {
         out.push_str(&waves::render(topology, plan, options));
     }
+    out.push_str(&closing::render(topology, plan, options));
     out
 }
 
@@ -60,10 +62,6 @@ impl Paint {
     /// What decides the ETA or needs a person.
     pub(crate) fn alert(self, text: &str) -> String {
         self.wrap("1;33", text)
-    }
-    /// Secondary detail.
-    pub(crate) fn dim(self, text: &str) -> String {
-        self.wrap("2", text)
     }
 }
 
@@ -104,14 +102,20 @@ pub fn visible_width(line: &str) -> usize {
 }
 
 /// Appends `head` and `text` to `out`, wrapped at [`WIDTH`] on spaces; continuation lines
-/// are indented `indent` columns. A word longer than a line is cut, never left to overflow.
+/// are indented `indent` columns. A command in backticks is never split, so a reviewer can
+/// copy it whole: it moves to the next line, and one longer than a line has the line to
+/// itself and runs past [`WIDTH`]. Any other word longer than a line is cut.
 pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize) {
     let mut line = head.to_string();
     let mut width = visible_width(head);
     let mut fresh = true;
-    for word in text.split(' ') {
+    for word in unbreakable_units(text) {
+        let word = word.as_str();
         let word_width = visible_width(word);
-        if !fresh && width + 1 + word_width > WIDTH {
+        let overflows = width + usize::from(!fresh) + word_width > WIDTH;
+        // After a long head, a word that would fit on the next line goes there.
+        let after_head = fresh && width > indent && indent + word_width <= WIDTH;
+        if overflows && (!fresh || after_head) {
             out.push_str(line.trim_end());
             out.push('\n');
             line = " ".repeat(indent);
@@ -122,7 +126,7 @@ pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize)
             line.push(' ');
             width += 1;
         }
-        if width + word_width > WIDTH && !word.contains('\x1b') {
+        if width + word_width > WIDTH && !word.contains('\x1b') && !is_command(word) {
             // Only a single word longer than the room left: cut it where the line ends.
             let mut rest: Vec<char> = word.chars().collect();
             while width + rest.len() > WIDTH {
@@ -144,6 +148,44 @@ pub(crate) fn wrap_into(out: &mut String, head: &str, text: &str, indent: usize)
     }
     out.push_str(line.trim_end());
     out.push('\n');
+}
+
+/// A backtick span, punctuation around it included: `` (`chassis power on`; ``.
+pub(crate) fn is_command(word: &str) -> bool {
+    word.matches('`').count() == 2
+}
+
+/// The longest command (backtick span) in `text`, in columns.
+pub(crate) fn longest_command(text: &str) -> usize {
+    unbreakable_units(text)
+        .iter()
+        .filter(|unit| is_command(unit))
+        .map(|unit| visible_width(unit))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The words of `text`, except that a backtick span (`` `chassis power on` ``) stays one
+/// unit.
+fn unbreakable_units(text: &str) -> Vec<String> {
+    let mut units = Vec::new();
+    let mut span: Vec<&str> = Vec::new();
+    for word in text.split(' ') {
+        let opens = span.is_empty() && word.matches('`').count() % 2 == 1;
+        if span.is_empty() && !opens {
+            units.push(word.to_string());
+            continue;
+        }
+        span.push(word);
+        let closes = !opens && word.matches('`').count() % 2 == 1;
+        if closes {
+            units.push(span.join(" "));
+            span.clear();
+        }
+    }
+    // An unclosed backtick: its words as they are.
+    units.extend(span.iter().map(|w| w.to_string()));
+    units
 }
 
 /// What a step waits for, by step id: its hard dependencies, then its soft ones marked so.
@@ -184,5 +226,24 @@ mod tests {
         assert!(out.lines().skip(1).all(|line| line.starts_with("        ")));
         assert_eq!(out.matches('x').count(), 250, "nothing is lost");
         assert_eq!(visible_width("\x1b[1mab\x1b[0m"), 2);
+    }
+
+    #[test]
+    fn a_command_in_backticks_moves_whole_to_the_next_line() {
+        let mut out = String::new();
+        let text = format!("{} `chassis power on` then", "word ".repeat(17).trim_end());
+        wrap_into(&mut out, "  head: ", &text, 8);
+        assert!(
+            out.lines().any(|line| line.contains("`chassis power on`")),
+            "{out}"
+        );
+        // A command longer than a line has a line to itself, whole; the text goes on after.
+        let mut out = String::new();
+        let long = format!("run `{}` then this", "x ".repeat(60).trim_end());
+        wrap_into(&mut out, "", &long, 4);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_eq!(lines[1].trim().len(), 121, "{out}");
+        assert_eq!(lines[2], "    then this");
     }
 }

@@ -23,10 +23,8 @@ pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) ->
     let paint = Paint(options.colour);
     let common = common_policy(topology, plan);
     let mut out = String::from(
-        "\nBlocks: size, quorum, timing; hosts, dependencies, the first host's start and check\n\
-         (`check port N` and `check GET :N/path` are on the host itself). A folded block\n\
-         `name-[01:16]` holds subsystems that differ only in their number, commands included.\n\
-         Every step and every node in full: `plan --every-node`.\n",
+        "\nBlocks: size, quorum, timing; hosts, waits, the first host's start and check (a check\n\
+         is on the host itself). `name-[01:16]` folds subsystems differing only in their number.\n",
     );
     for wave in 0..plan.wave_count {
         let ids: Vec<StepId> = (0..plan.steps.len())
@@ -54,11 +52,6 @@ pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) ->
             render_group(&mut out, topology, plan, &group, &common, paint);
         }
     }
-    let _ = writeln!(
-        out,
-        "\n{}: every step and every node in full with `plan --every-node`",
-        paint.dim("more")
-    );
     out
 }
 
@@ -328,7 +321,8 @@ fn commands(topology: &Topology, step: crate::graph::Step, host: usize) -> Vec<S
 /// Writes `parts` joined by `; ` in as few lines of [`WIDTH`] as it can: each part goes on
 /// the first line with room for it (first fit), so a short check joins the hosts' line
 /// instead of taking one of its own. Every part carries its label, so the order within a
-/// line does not matter; a part is split only when it alone is longer than a line.
+/// line does not matter; a part is split only when it alone is longer than a line, and
+/// never inside a command.
 fn pack(out: &mut String, first: &str, parts: &[String]) {
     let indent = " ".repeat(INDENT);
     let mut lines: Vec<(String, bool)> = Vec::new();
@@ -352,7 +346,11 @@ fn pack(out: &mut String, first: &str, parts: &[String]) {
                 line.0.push_str(part);
                 line.1 = false;
             }
-            None if INDENT + super::visible_width(part) <= WIDTH => {
+            // A command too long for any line keeps its label and its words beside it on
+            // one line rather than three.
+            None if INDENT + super::visible_width(part) <= WIDTH
+                || INDENT + 2 + super::longest_command(part) > WIDTH =>
+            {
                 lines.push((format!("{indent}{part}"), false));
             }
             None => {
