@@ -1,6 +1,6 @@
 //! Scope selection: which subsystems and hosts a plan or run covers.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use thiserror::Error;
 
@@ -69,6 +69,28 @@ pub enum ScopeError {
     /// A host pattern or tier that does not parse.
     #[error("{0}")]
     BadPattern(String),
+    /// `--datacenter` (or a playbook's `scope.datacenter`) names no host's datacenter.
+    #[error("datacenter {name:?} holds no host of this topology; its datacenters: {}{}", known.join(", "), suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownDatacenter {
+        /// The name given.
+        name: String,
+        /// Every datacenter the hosts name.
+        known: Vec<String>,
+        /// The nearest of them.
+        suggestion: Option<String>,
+    },
+    /// A label selector no host carries.
+    #[error("no host carries the label {key}={value}; {}{}", if known.is_empty() { format!("no host has a {key:?} label") } else { format!("values of {key:?}: {}", known.join(", ")) }, suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownLabel {
+        /// The label's key.
+        key: String,
+        /// The value asked for.
+        value: String,
+        /// The values the hosts give this key (the first few, then how many in all).
+        known: Vec<String>,
+        /// The nearest of them.
+        suggestion: Option<String>,
+    },
     /// Nothing is left to do.
     #[error("the scope selects no subsystem with hosts: check --only, --exclude, --tier, --host, --datacenter and --label")]
     Empty,
@@ -123,8 +145,54 @@ impl Scope {
         Ok(chosen)
     }
 
+    /// Refuses a datacenter no host is in, so a typo is named instead of planning nothing.
+    pub fn check_datacenter(topology: &Topology, name: &str) -> Result<(), ScopeError> {
+        let known: BTreeSet<&str> = topology
+            .hosts
+            .iter()
+            .filter_map(|host| host.datacenter.as_deref())
+            .collect();
+        if known.contains(name) {
+            return Ok(());
+        }
+        Err(ScopeError::UnknownDatacenter {
+            name: name.to_string(),
+            suggestion: closest(name, known.iter().copied()).map(str::to_string),
+            known: known.into_iter().map(str::to_string).collect(),
+        })
+    }
+
+    /// Refuses a `key=value` label no host carries, listing the values the key has.
+    pub fn check_label(topology: &Topology, key: &str, value: &str) -> Result<(), ScopeError> {
+        let known: BTreeSet<&str> = topology
+            .hosts
+            .iter()
+            .filter_map(|host| host.labels.get(key).map(String::as_str))
+            .collect();
+        if known.contains(value) {
+            return Ok(());
+        }
+        const SHOWN: usize = 10;
+        let mut shown: Vec<String> = known.iter().take(SHOWN).map(|v| v.to_string()).collect();
+        if known.len() > SHOWN {
+            shown.push(format!("… ({} in all)", known.len()));
+        }
+        Err(ScopeError::UnknownLabel {
+            key: key.to_string(),
+            value: value.to_string(),
+            suggestion: closest(value, known.iter().copied()).map(str::to_string),
+            known: shown,
+        })
+    }
+
     /// Applies the scope to `topology`.
     pub fn select(&self, topology: &Topology) -> Result<Selection, ScopeError> {
+        if let Some(datacenter) = &self.datacenter {
+            Self::check_datacenter(topology, datacenter)?;
+        }
+        for (key, value) in &self.labels {
+            Self::check_label(topology, key, value)?;
+        }
         let lookup = |flag: &'static str, name: &String| {
             topology
                 .subsystem_id(name)

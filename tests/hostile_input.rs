@@ -232,7 +232,7 @@ fn playbook_errors_name_the_playbook_line_and_a_bom_changes_nothing() {
     refused(
         &broken,
         "expect: soon",
-        &["invalid duration", "only the first error"],
+        &["invalid duration", "prints the format"],
     );
     // A negative min_healthy says what min_healthy takes, not serde's internals.
     let shown = refused(

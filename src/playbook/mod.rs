@@ -153,7 +153,7 @@ pub fn load_playbook(source: &str, path: &Path) -> Result<LoadedPlaybook, Diagno
         return Err(diagnostics(vec![refused]));
     }
     let raw: RawPlaybook = serde_yaml::from_str(source)
-        .map_err(|err| diagnostics(vec![topology::syntax_error(&err, source)]))?;
+        .map_err(|err| diagnostics(topology::every_schema_error::<RawPlaybook>(&err, source)))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let topology_path = base.join(&raw.topology);
     // An unreadable topology is the playbook's mistake: name the playbook's line.
@@ -299,6 +299,18 @@ fn located(mut found: Diagnostics) -> Diagnostics {
 /// Names in the playbook's scope that no subsystem, manual step or gate carries, reported in
 /// the playbook rather than later against a command-line flag.
 fn check_scope_names(scope: &RawScope, topology: &Topology, out: &mut Collector) {
+    if let Some(datacenter) = &scope.datacenter {
+        if let Err(err) = Scope::check_datacenter(topology, datacenter) {
+            out.error("scope.datacenter", err.to_string())
+                .hint("name a datacenter the topology's hosts are in");
+        }
+    }
+    for (key, value) in &scope.labels {
+        if let Err(err) = Scope::check_label(topology, key, value) {
+            out.error(format!("scope.labels.{key}"), err.to_string())
+                .hint("name a label the topology's hosts carry");
+        }
+    }
     for (field, names) in [
         ("subsystems", &scope.subsystems),
         ("exclude", &scope.exclude),

@@ -10,6 +10,8 @@ pub mod names;
 pub mod raw;
 pub mod redact;
 mod resolve;
+mod schema_errors;
+pub(crate) use schema_errors::every_error as every_schema_error;
 pub mod source_map;
 pub mod ssh_config;
 pub mod values;
@@ -69,7 +71,10 @@ pub(crate) fn load_str_with(
     }
     let raw: raw::RawTopology = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
-        Err(err) => return Err(diagnostics(vec![syntax_error(&err, source)])),
+        Err(err) => {
+            let every = schema_errors::every_error::<raw::RawTopology>(&err, source);
+            return Err(diagnostics(every));
+        }
     };
     let mut collector = Collector::default();
     let topology = resolve::resolve(raw, file, &mut collector);
@@ -138,8 +143,26 @@ pub(crate) fn refuse_shape(source: &str) -> Option<Diagnostic> {
     })
 }
 
-/// A serde_yaml error as a located diagnostic (shared by topologies and playbooks).
-pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic {
+/// Whether a serde_yaml error is about the format (the reader can go on past it) or the
+/// YAML syntax (the reader stops there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// A field unknown, missing or of the wrong type.
+    Schema,
+    /// YAML that cannot be parsed.
+    Syntax,
+}
+
+/// A serde_yaml error as a located diagnostic (shared by topologies and playbooks). When
+/// the error comes from a re-read of an edited copy, `fallback` is its place in the
+/// original file (serde's own position would be in the copy).
+pub(crate) fn schema_diagnostic(
+    err: &serde_yaml::Error,
+    source: &str,
+    fallback: Option<Location>,
+    kind: ErrorKind,
+    known: &schema_errors::KnownFields,
+) -> Diagnostic {
     // serde_yaml prefixes its message with the path and position; keep the message, and put
     // the position where every other diagnostic has it.
     let message = err.to_string();
@@ -149,37 +172,59 @@ pub(crate) fn syntax_error(err: &serde_yaml::Error, source: &str) -> Diagnostic 
     };
     // Redacted before it is cut, so a secret key and its value are never split apart.
     let message = redact::shorten_quoted(&redact::redact_line(&message), 80);
+    let own = || {
+        err.location().map(|location| Location {
+            line: location.line(),
+            column: location.column(),
+        })
+    };
     Diagnostic {
         severity: Severity::Error,
         path: String::new(),
         // serde places errors raised while reading a value (a bad duration, an unknown field)
         // at the start of the enclosing mapping; point at the offending entry instead.
-        location: value_location(&message, source).or_else(|| {
-            err.location().map(|location| Location {
-                line: location.line(),
-                column: location.column(),
-            })
-        }),
-        hint: Some(syntax_hint(&message)),
+        location: value_location(&message, source).or(fallback).or_else(own),
+        hint: Some(syntax_hint(&message, kind, known)),
         message,
     }
 }
 
-/// What to do about a serde_yaml error: the near field name for a misspelt one, and a word
-/// that only the first error of the file could be shown.
-fn syntax_hint(message: &str) -> String {
-    let only_first = "only the first error of this kind can be shown; fix it and validate again";
+/// What to do about a serde_yaml error: the near field name for a misspelt one, where a
+/// field at the wrong level belongs, or that a syntax error stops the reader.
+fn syntax_hint(message: &str, kind: ErrorKind, known: &schema_errors::KnownFields) -> String {
     let schema = "`blackstart schema` (or `schema --playbook`) prints the format";
+    if kind == ErrorKind::Syntax {
+        return format!(
+            "fix the YAML syntax here; the reader stops at a syntax error, so what follows it \
+             is checked once it is fixed; {schema}"
+        );
+    }
     // "unknown field `expct`, expected one of `name`, `expect`, ..."
-    if let Some((_, rest)) = message.split_once("unknown field `") {
+    if let Some((head, rest)) = message.split_once("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
-            let known = expected.split('`').skip(1).step_by(2);
-            if let Some(near) = diagnostic::closest(field, known) {
-                return format!("did you mean `{near}`? ({only_first})");
+            let known_here = expected.split('`').skip(1).step_by(2);
+            if let Some(near) = diagnostic::closest(field, known_here) {
+                return format!("did you mean `{near}`?");
+            }
+            let path = head.trim_end_matches(": ");
+            if let Some(under) = known.belongs_under(field, path) {
+                let under = if under.is_empty() {
+                    "the top level"
+                } else {
+                    under
+                };
+                return format!(
+                    "`{field}` is a field of `{under}`, not of `{}`: check its indentation",
+                    if path.is_empty() {
+                        "the top level"
+                    } else {
+                        path
+                    }
+                );
             }
         }
     }
-    format!("fix the YAML here; {schema}; {only_first}")
+    format!("fix the YAML here; {schema}")
 }
 
 /// Where the value named in a serde message such as `subsystems[0]: invalid duration "-5s"`
