@@ -104,3 +104,63 @@ fn the_reference_reduction_drops_edges_but_no_dependency() {
     let n = plan.steps.len();
     assert_eq!(reach(n, &reduced), reach(n, &all));
 }
+
+/// Boxes (node lines) of a DOT graph, the legend's aside.
+fn boxes(dot: &str) -> Vec<&str> {
+    dot.lines()
+        .filter(|line| line.contains(" [label=") && !line.contains("\"legend: "))
+        .collect()
+}
+
+#[test]
+fn the_reference_graphs_fold_alike_steps_as_the_text_plan_does_and_carry_a_legend() {
+    let folded = String::from_utf8(blackstart(&["plan", "--format", "dot"]).stdout).unwrap();
+    let every =
+        String::from_utf8(blackstart(&["plan", "--format", "dot", "--every-node"]).stdout).unwrap();
+    // The 66 database shards are five boxes, each saying how many steps it stands for.
+    let shard_boxes: Vec<&str> = boxes(&folded)
+        .into_iter()
+        .filter(|line| line.contains("db-shard"))
+        .collect();
+    assert_eq!(shard_boxes.len(), 5, "{shard_boxes:#?}");
+    assert!(
+        shard_boxes
+            .iter()
+            .any(|line| line.contains("\"user-db-shard-[01:24]\"") && line.contains("24 x 6 hosts")),
+        "{shard_boxes:#?}"
+    );
+    assert!(
+        boxes(&every)
+            .iter()
+            .filter(|l| l.contains("db-shard"))
+            .count()
+            == 66
+    );
+    assert!(
+        2 * boxes(&folded).len() < boxes(&every).len(),
+        "{} boxes folded, {} in full",
+        boxes(&folded).len(),
+        boxes(&every).len()
+    );
+    let fan_out = |dot: &str| {
+        dot.lines()
+            .filter(|l| l.starts_with("  \"config\" ->"))
+            .count()
+    };
+    assert!(
+        4 * fan_out(&folded) < fan_out(&every),
+        "config fans out to {} boxes folded, {} in full",
+        fan_out(&folded),
+        fan_out(&every)
+    );
+    // The critical path stays marked, and a legend says what red and dashed mean.
+    assert!(folded.contains("color=red"), "critical path marked");
+    assert!(folded.contains("cluster_legend") && folded.contains("on the critical path"));
+    assert!(folded.contains("wants (soft)"));
+    let mermaid = String::from_utf8(blackstart(&["plan", "--format", "mermaid"]).stdout).unwrap();
+    assert!(
+        mermaid.contains("user-db-shard-[01:24] (S1, 24 x 6 hosts)"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("subgraph legend"), "{mermaid}");
+}

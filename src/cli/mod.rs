@@ -277,6 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         } => {
             let graph = blackstart::plan::GraphOptions {
                 all_edges,
+                every_node,
                 cluster: match cluster {
                     GraphCluster::Tier => blackstart::plan::ClusterBy::Tier,
                     GraphCluster::Datacenter => blackstart::plan::ClusterBy::Datacenter,

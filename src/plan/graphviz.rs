@@ -1,11 +1,12 @@
 //! The step graph as Graphviz DOT and Mermaid: grouped by tier (or datacenter), ranked by
-//! wave, edges transitively reduced unless all are asked for, critical path highlighted.
+//! wave, alike steps folded as the text plan folds them, edges transitively reduced unless
+//! all are asked for, critical path highlighted, and a legend.
 //! Every label goes through [`escape_label`] (DOT) or [`escape_mermaid`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::reduce::{drawn_edges, Edge};
+use super::graph_blocks::{drawn, Drawn, Unit};
 use super::{human, Plan};
 use crate::template::replace_chars;
 use crate::topology::Topology;
@@ -27,6 +28,8 @@ pub struct GraphOptions {
     pub cluster: ClusterBy,
     /// Every dependency edge, not the transitive reduction.
     pub all_edges: bool,
+    /// Every step its own box, instead of alike steps folded as the text plan folds them.
+    pub every_node: bool,
 }
 
 /// Escapes text for a double-quoted DOT string.
@@ -61,16 +64,23 @@ pub fn render_mermaid(topology: &Topology, plan: &Plan) -> String {
     render_mermaid_with(topology, plan, GraphOptions::default())
 }
 
-/// The group of each step, and the groups in order.
-fn groups(topology: &Topology, plan: &Plan, by: ClusterBy) -> BTreeMap<String, Vec<usize>> {
+/// The group of each box, and the groups in order.
+fn groups(
+    topology: &Topology,
+    plan: &Plan,
+    drawn: &Drawn,
+    by: ClusterBy,
+) -> BTreeMap<String, Vec<usize>> {
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (id, step) in plan.steps.iter().enumerate() {
+    for (index, unit) in drawn.units.iter().enumerate() {
+        let step = &plan.steps[unit.members[0]];
         let name = match by {
             ClusterBy::Tier => topology.subsystems[step.step.subsystem].tier.to_string(),
             ClusterBy::Datacenter => {
-                let mut centers: Vec<&str> = step
-                    .hosts
+                let mut centers: Vec<&str> = unit
+                    .members
                     .iter()
+                    .flat_map(|id| &plan.steps[*id].hosts)
                     .map(|host| {
                         topology.hosts[*host]
                             .datacenter
@@ -87,27 +97,24 @@ fn groups(topology: &Topology, plan: &Plan, by: ClusterBy) -> BTreeMap<String, V
                 }
             }
         };
-        groups.entry(name).or_default().push(id);
+        groups.entry(name).or_default().push(index);
     }
     groups
 }
 
-/// The edges to draw, with the critical path's own edges always among them.
-fn edges(plan: &Plan, all_edges: bool) -> Vec<Edge> {
-    let mut edges = drawn_edges(plan, all_edges);
-    for pair in plan.critical_path.windows(2) {
-        let (from, to) = (pair[0], pair[1]);
-        if !edges.iter().any(|e| e.from == from && e.to == to) {
-            let soft = !plan.steps[to].requires.contains(&from);
-            edges.push(Edge { from, to, soft });
-        }
+/// `6 hosts`, or `16 x 6 hosts` for a folded box.
+fn hosts_text(plan: &Plan, unit: &Unit) -> String {
+    let hosts = plan.steps[unit.members[0]].hosts.len();
+    match unit.members.len() {
+        1 => format!("{hosts} hosts"),
+        n => format!("{n} x {hosts} hosts"),
     }
-    edges.sort_unstable();
-    edges
 }
 
-/// Renders the step graph in DOT. Soft edges are dashed; the critical path is red.
+/// Renders the step graph in DOT. Soft edges are dashed; the critical path is red; a
+/// legend says so.
 pub fn render_dot_with(topology: &Topology, plan: &Plan, options: GraphOptions) -> String {
+    let drawn = drawn(topology, plan, options.every_node, options.all_edges);
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", escape_label(&topology.name));
     out.push_str(
@@ -115,46 +122,50 @@ pub fn render_dot_with(topology: &Topology, plan: &Plan, options: GraphOptions) 
          node [shape=box, fontname=\"monospace\", fontsize=10, height=0.3];\n  \
          edge [color=\"#6b7280\", arrowsize=0.6];\n",
     );
-    for (index, (name, members)) in groups(topology, plan, options.cluster).iter().enumerate() {
+    for (index, (name, members)) in groups(topology, plan, &drawn, options.cluster)
+        .iter()
+        .enumerate()
+    {
         let _ = writeln!(
             out,
             "  subgraph cluster_{index} {{\n    label=\"{}\";\n    style=rounded;\n    color=\"#9ca3af\";",
             escape_label(name)
         );
-        for &id in members {
-            let step = &plan.steps[id];
-            let style = if step.critical {
+        for &unit in members {
+            let unit = &drawn.units[unit];
+            let step = &plan.steps[unit.members[0]];
+            let style = if unit.critical {
                 ", color=red, penwidth=2"
             } else {
                 ""
             };
             let _ = writeln!(
                 out,
-                "    {} [label=\"{}\\n{} · {} hosts · {}\"{style}];",
-                node(plan, id),
-                escape_label(&step.id),
+                "    {} [label=\"{}\\n{} · {} · {}\"{style}];",
+                node(unit),
+                escape_label(&unit.name),
                 topology.subsystems[step.step.subsystem].tier,
-                step.hosts.len(),
+                hosts_text(plan, unit),
                 human(step.duration)
             );
         }
         out.push_str("  }\n");
     }
-    // Ranks by wave: a wave's steps line up across clusters (newrank allows it).
-    let mut waves: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (id, step) in plan.steps.iter().enumerate() {
-        waves.entry(step.wave).or_default().push(id);
+    // Ranks by wave: a wave's boxes line up across clusters (newrank allows it).
+    let mut waves: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for unit in &drawn.units {
+        let wave = plan.steps[unit.members[0]].wave;
+        waves.entry(wave).or_default().push(node(unit));
     }
-    for members in waves.values() {
-        let names: Vec<String> = members.iter().map(|id| node(plan, *id)).collect();
+    for names in waves.values() {
         let _ = writeln!(out, "  {{ rank=same; {} }}", names.join("; "));
     }
-    for edge in edges(plan, options.all_edges) {
+    for arrow in &drawn.arrows {
         let mut style = Vec::new();
-        if on_path(plan, edge.from, edge.to) {
+        if arrow.critical {
             style.push("color=red, penwidth=2");
         }
-        if edge.soft {
+        if arrow.soft {
             style.push("style=dashed");
         }
         let style = if style.is_empty() {
@@ -165,45 +176,75 @@ pub fn render_dot_with(topology: &Topology, plan: &Plan, options: GraphOptions) 
         let _ = writeln!(
             out,
             "  {} -> {}{style};",
-            node(plan, edge.from),
-            node(plan, edge.to)
+            node(&drawn.units[arrow.from]),
+            node(&drawn.units[arrow.to])
         );
     }
+    out.push_str(DOT_LEGEND);
     out.push_str("}\n");
     out
 }
 
-/// Renders the step graph as a Mermaid flowchart, one subgraph per group.
+/// What the colours, dashes and ranges mean, drawn beside the graph.
+const DOT_LEGEND: &str = "  subgraph cluster_legend {
+    label=\"legend\";
+    style=dashed;
+    color=\"#9ca3af\";
+    node [shape=box, fontsize=9];
+    \"legend: critical\" [label=\"on the critical path\", color=red, penwidth=2];
+    \"legend: folded\" [label=\"name-[01:16]: 16 alike steps\\nof one wave (plan --every-node: each)\"];
+    \"legend: a\" [label=\"needs\"];
+    \"legend: b\" [label=\"needed first\"];
+    \"legend: c\" [label=\"wants (soft)\"];
+    \"legend: b\" -> \"legend: a\";
+    \"legend: c\" -> \"legend: a\" [style=dashed];
+  }
+";
+
+/// Renders the step graph as a Mermaid flowchart, one subgraph per group, and a legend.
 pub fn render_mermaid_with(topology: &Topology, plan: &Plan, options: GraphOptions) -> String {
+    let drawn = drawn(topology, plan, options.every_node, options.all_edges);
     let mut out = String::from("flowchart LR\n");
-    for (index, (name, members)) in groups(topology, plan, options.cluster).iter().enumerate() {
+    for (index, (name, members)) in groups(topology, plan, &drawn, options.cluster)
+        .iter()
+        .enumerate()
+    {
         let _ = writeln!(out, "  subgraph g{index}[\"{}\"]", escape_mermaid(name));
         for &id in members {
-            let step = &plan.steps[id];
+            let unit = &drawn.units[id];
+            let step = &plan.steps[unit.members[0]];
             let _ = writeln!(
                 out,
-                "    s{id}[\"{} ({}, {} hosts)\"]",
-                escape_mermaid(&step.id),
+                "    s{id}[\"{} ({}, {})\"]",
+                escape_mermaid(&unit.name),
                 escape_mermaid(&topology.subsystems[step.step.subsystem].tier.to_string()),
-                step.hosts.len()
+                hosts_text(plan, unit)
             );
         }
         out.push_str("  end\n");
     }
     let mut critical_edges = Vec::new();
-    for (index, edge) in edges(plan, options.all_edges).iter().enumerate() {
-        if on_path(plan, edge.from, edge.to) {
+    for (index, arrow) in drawn.arrows.iter().enumerate() {
+        if arrow.critical {
             critical_edges.push(index);
         }
-        let arrow = if edge.soft { "-.->" } else { "-->" };
-        let _ = writeln!(out, "  s{} {arrow} s{}", edge.from, edge.to);
+        let arrow_text = if arrow.soft { "-.->" } else { "-->" };
+        let _ = writeln!(out, "  s{} {arrow_text} s{}", arrow.from, arrow.to);
     }
+    out.push_str(
+        "  subgraph legend[\"legend\"]\n    lc[\"on the critical path\"]\n    \
+         lf[\"name-[01:16]: 16 alike steps of one wave\"]\n    ln[\"needed first\"] --> \
+         la[\"needs\"]\n    lw[\"wants (soft)\"] -.-> la\n  end\n",
+    );
     out.push_str("  classDef critical stroke:#d00,stroke-width:3px;\n");
-    let critical: Vec<String> = plan
-        .critical_path
+    let critical: Vec<String> = drawn
+        .units
         .iter()
-        .map(|id| format!("s{id}"))
+        .enumerate()
+        .filter(|(_, unit)| unit.critical)
+        .map(|(id, _)| format!("s{id}"))
         .collect();
+    out.push_str("  style lc stroke:#d00,stroke-width:3px\n");
     if !critical.is_empty() {
         let _ = writeln!(out, "  class {} critical", critical.join(","));
     }
@@ -213,16 +254,9 @@ pub fn render_mermaid_with(topology: &Topology, plan: &Plan, options: GraphOptio
     out
 }
 
-/// A step's DOT node: its id, quoted and escaped, so the source reads by name.
-fn node(plan: &Plan, id: usize) -> String {
-    format!("\"{}\"", escape_label(&plan.steps[id].id))
-}
-
-/// True when `from -> to` is an edge of the critical path.
-fn on_path(plan: &Plan, from: usize, to: usize) -> bool {
-    plan.critical_path
-        .windows(2)
-        .any(|pair| pair[0] == from && pair[1] == to)
+/// A box's DOT node: its name, quoted and escaped, so the source reads by name.
+fn node(unit: &Unit) -> String {
+    format!("\"{}\"", escape_label(&unit.name))
 }
 
 #[cfg(test)]

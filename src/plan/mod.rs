@@ -3,6 +3,7 @@
 
 pub mod actions;
 mod digest;
+mod graph_blocks;
 mod graphviz;
 mod json;
 pub mod power;
@@ -25,7 +26,7 @@ pub use graphviz::{
 };
 pub use json::{render_json, PlanDocument};
 pub use text::{escape, render_summary, render_text, visible_width, TextOptions, WIDTH};
-pub(crate) use text::{prose, wrap_into};
+pub(crate) use text::{folded_blocks, prose, wrap_into};
 
 /// Index of a step in [`Plan::steps`].
 pub type StepId = usize;

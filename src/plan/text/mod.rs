@@ -188,6 +188,11 @@ fn unbreakable_units(text: &str) -> Vec<String> {
     units
 }
 
+/// The plan's steps folded as the text plan folds them (alike steps of one wave together).
+pub(crate) fn folded_blocks(topology: &Topology, plan: &Plan) -> Vec<Vec<usize>> {
+    waves::blocks(topology, plan)
+}
+
 /// What a step waits for, by step id: its hard dependencies, then its soft ones marked so.
 pub(crate) fn waits(plan: &Plan, step: &PlanStep) -> Vec<String> {
     let hard = step.requires.iter().map(|id| plan.steps[*id].id.clone());

@@ -55,6 +55,19 @@ pub(super) fn render(topology: &Topology, plan: &Plan, options: &TextOptions) ->
     out
 }
 
+/// Every wave's steps folded by shape, wave by wave: the blocks the text plan prints, for
+/// the graphs to draw the same way.
+pub(super) fn blocks(topology: &Topology, plan: &Plan) -> Vec<Vec<StepId>> {
+    (0..plan.wave_count)
+        .flat_map(|wave| {
+            let ids: Vec<StepId> = (0..plan.steps.len())
+                .filter(|id| plan.steps[*id].wave == wave)
+                .collect();
+            fold(topology, plan, &ids)
+        })
+        .collect()
+}
+
 /// Groups the steps of a wave by shape, in order of first appearance; members sorted by
 /// their number.
 fn fold(topology: &Topology, plan: &Plan, ids: &[StepId]) -> Vec<Vec<StepId>> {
