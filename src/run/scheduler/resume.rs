@@ -70,7 +70,6 @@ impl Scheduler {
         self.to_read.clear();
         self.order.iter_mut().flatten().for_each(MemberOrder::reset);
         self.ready.clear();
-        self.capped.iter_mut().for_each(BinaryHeap::clear);
         self.waiting.iter_mut().for_each(Vec::clear);
         self.backoff.clear();
         self.domain_wakeups.clear();
@@ -78,7 +77,6 @@ impl Scheduler {
         self.domain_scheduled
             .iter_mut()
             .for_each(|scheduled| *scheduled = false);
-        self.starting.iter_mut().for_each(|count| *count = 0);
         self.healthy.iter_mut().for_each(|count| *count = 0);
         for node in &mut self.nodes {
             node.probe_before_retry = false;
@@ -171,7 +169,7 @@ impl Scheduler {
             let attempt = adoption.attempt;
             let running_for = adoption.running_for + now.saturating_sub(adoption.since);
             self.nodes[node].state = NodeState::Starting { attempt };
-            self.starting[self.nodes[node].step] += 1;
+            self.ready.count_start(self.nodes[node].step);
             self.node_work_in_flight += 1;
             actions.push(Action::Adopt {
                 node,
