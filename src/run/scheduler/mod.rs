@@ -8,9 +8,15 @@
 
 mod events;
 mod host_loss;
+#[cfg(test)]
+mod incidents;
+#[cfg(test)]
+mod incidents_retry;
 mod power_off;
 pub mod ready_queue;
 mod resume;
+#[cfg(test)]
+mod sim;
 mod status;
 #[cfg(test)]
 mod tests;
