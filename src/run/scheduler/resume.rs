@@ -11,16 +11,7 @@ use crate::event::state::{HostState, NodeState, StepStatus};
 use crate::event::{Action, NodeId, Reason};
 use crate::run::ordering::MemberOrder;
 
-/// A start that an earlier process journaled and never saw end (it was killed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InFlightStart {
-    /// The node.
-    pub node: NodeId,
-    /// The attempt that was in flight.
-    pub attempt: u32,
-    /// How long ago it was launched, when the resume begins.
-    pub running_for: Duration,
-}
+pub use crate::journal::InFlightStart;
 
 /// Why a start is watched instead of issued again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,5 +190,17 @@ impl Scheduler {
         if let Some(index) = self.adopting.remove(&node) {
             self.adoptions[index].ended = Some((now, result.clone()));
         }
+    }
+}
+
+impl crate::journal::Replay for Scheduler {
+    fn handle(&mut self, t: Duration, event: &crate::event::Event) {
+        Scheduler::handle(self, t, event);
+    }
+    fn prepare_resume(&mut self, t: Duration, in_flight: &[InFlightStart]) {
+        Scheduler::prepare_resume(self, t, in_flight);
+    }
+    fn adoption_timed(&mut self, node: NodeId, t: Duration, running_for: Duration) {
+        Scheduler::adoption_timed(self, node, t, running_for);
     }
 }
