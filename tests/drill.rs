@@ -1,5 +1,7 @@
 //! Drills of whole recoveries: the real scheduler against a simulated fleet.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use blackstart::load::{load_file, load_str};
 use blackstart::plan::{Plan, StepId};
 use blackstart::scope::Scope;
 use blackstart::topology::Topology;
+use support::cli::output_bounded;
 
 /// Network, a database that needs two of three, an application, a frontend, monitoring that
 /// only wants the application, and a payments service with one spare.
@@ -410,10 +413,7 @@ fn switching_a_fault_off_never_changes_the_other_draws() {
 }
 
 fn blackstart(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_blackstart"))
-        .args(args)
-        .output()
-        .unwrap()
+    output_bounded(Command::new(env!("CARGO_BIN_EXE_blackstart")).args(args))
 }
 
 #[test]

@@ -1,17 +1,21 @@
 //! Redfish BMC settings through `validate`, `plan` and `schema`: each mistake refused at its
 //! own line with a fix, and the plan showing the exact request without the secret.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use support::cli::output_bounded;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
 
 fn blackstart(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("blackstart runs")
+    output_bounded(
+        Command::new(BIN)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    )
 }
 
 fn all_output(output: &Output) -> String {
@@ -115,11 +119,11 @@ fn the_plan_shows_each_bmcs_request_and_never_the_password() {
         dir.path(),
         "      protocol: redfish\n      address: \"10.2.0.[3:4]:8443\"\n      system: System.Embedded.1\n      ca_file: ca.pem",
     );
-    let output = Command::new(BIN)
-        .args(["plan", path.to_str().unwrap(), "--every-node"])
-        .env("BMC_PASSWORD", "pw-never-shown")
-        .output()
-        .unwrap();
+    let output = output_bounded(
+        Command::new(BIN)
+            .args(["plan", path.to_str().unwrap(), "--every-node"])
+            .env("BMC_PASSWORD", "pw-never-shown"),
+    );
     let text = all_output(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     let ca = dir.path().join("ca.pem");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::cli::output_bounded;
 use support::snapshot::assert_snapshot;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackstart");
@@ -19,11 +20,7 @@ fn root() -> &'static Path {
 
 /// Runs the binary from the repository root.
 fn blackstart(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("blackstart runs")
+    output_bounded(Command::new(BIN).args(args).current_dir(root()))
 }
 
 fn stdout(output: &Output) -> String {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::engine::Drill;
-use super::monte_carlo::{series, Progress, Summary};
+use super::series::{series, Progress, Summary};
 use super::FaultKind;
 
 /// Most paired runs per fault kind that `simulate` spends on fault costs unless told

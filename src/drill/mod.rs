@@ -21,6 +21,7 @@ mod random;
 mod render;
 pub mod scenario;
 mod schedule;
+mod series;
 mod simulated;
 pub(crate) use simulated::SimulatedFleet;
 

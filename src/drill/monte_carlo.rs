@@ -1,17 +1,14 @@
 //! Many drills: how long recovery takes at the median and in the bad cases, what tends to be
 //! on the critical path, what each kind of fault costs, and how often recovery stalls.
 
-use std::ops::Range;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::costs::{fault_costs, stall_share, FaultCost, COST_RUNS};
-use super::engine::{Drill, Outcome};
-use super::fleet::FaultTally;
-use super::random::run_seed;
+use super::engine::Drill;
+use super::series::{series, Progress};
 use super::FaultKind;
-use crate::topology::SubsystemId;
 
 /// Nearest-rank percentiles of a duration over runs. `None`: that share of the runs never
 /// got there (the recovery stalled).
@@ -90,7 +87,7 @@ pub struct MonteCarlo {
     /// with that kind off, for the fault costs (0: no costs); each kind's own count is in
     /// its [`FaultCost`].
     pub cost_runs: usize,
-    /// The series' seed; run `i` uses [`run_seed`]`(seed, i)`.
+    /// The series' seed; run `i` uses [`super::random::run_seed`]`(seed, i)`.
     pub seed: u64,
     /// The plan's ETA.
     #[serde(with = "crate::topology::secs")]
@@ -121,9 +118,6 @@ pub struct MonteCarlo {
     pub makespan_samples: Vec<Option<Duration>>,
 }
 
-/// Called once per simulated run, from any worker thread: a progress bar's tick.
-pub type Progress<'a> = &'a (dyn Fn() + Sync);
-
 /// Most drills [`monte_carlo`] runs for `runs`: the series, then at most `cost_runs` of it
 /// again per enabled fault kind (to measure its cost). A progress bar's length; the costs
 /// may stop sooner (see [`super::costs`]).
@@ -133,74 +127,6 @@ pub fn total_runs(drill: &Drill, runs: usize, cost_runs: usize) -> usize {
         .filter(|kind| drill.config.faults.get(**kind) > 0.0)
         .count();
     runs + kinds * cost_runs.min(runs)
-}
-
-/// What a series keeps of each run.
-pub(super) struct Summary {
-    pub(super) succeeded: bool,
-    pub(super) makespan: Duration,
-    tiers: Vec<Option<Duration>>,
-    critical: Vec<SubsystemId>,
-    pub(super) faults: FaultTally,
-    starts: usize,
-    retries: usize,
-    double_starts: usize,
-}
-
-fn summarize(drill: &Drill, outcome: Outcome) -> Summary {
-    let mut critical: Vec<SubsystemId> = outcome
-        .critical_path
-        .iter()
-        .map(|step| drill.plan.steps[*step].step.subsystem)
-        .collect();
-    critical.sort_unstable();
-    critical.dedup();
-    Summary {
-        succeeded: outcome.succeeded,
-        makespan: outcome.makespan,
-        tiers: outcome.tiers.iter().map(|(_, up)| *up).collect(),
-        critical,
-        faults: outcome.faults,
-        starts: outcome.starts,
-        retries: outcome.retries,
-        double_starts: outcome.double_starts,
-    }
-}
-
-/// Runs the drills of `indices` (run `i` with [`run_seed`]`(seed, i)`) on up to `threads`
-/// threads, in order.
-pub(super) fn series(
-    drill: &Drill,
-    indices: Range<usize>,
-    seed: u64,
-    threads: usize,
-    progress: Progress,
-) -> Vec<Summary> {
-    let threads = threads.clamp(1, indices.len().max(1));
-    let mut results: Vec<(usize, Summary)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|worker| {
-                let indices = indices.clone();
-                scope.spawn(move || {
-                    indices
-                        .skip(worker)
-                        .step_by(threads)
-                        .map(|index| {
-                            let summary = summarize(drill, drill.run(run_seed(seed, index as u64)));
-                            progress();
-                            (index, summary)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("a drill thread panicked"))
-            .collect()
-    });
-    results.sort_unstable_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, summary)| summary).collect()
 }
 
 /// Runs `runs` simulated recoveries, then, per enabled fault kind, up to [`COST_RUNS`] of

@@ -4,6 +4,7 @@
 //! progress, the summary, `status`, the drill's timeline — reads them. Nothing here knows
 //! how an action is carried out.
 
+pub mod checklist;
 pub mod narrate;
 mod reason;
 pub mod state;

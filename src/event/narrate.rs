@@ -388,10 +388,7 @@ pub fn degraded_text(plan: &Plan, degraded: &[(StepId, usize, usize)]) -> Option
 }
 
 /// One missing prerequisite: `cause: N hosts (first names, ...)`.
-pub fn prerequisite_line(
-    topology: &Topology,
-    finding: &crate::run::prerequisites::Finding,
-) -> String {
+pub fn prerequisite_line(topology: &Topology, finding: &super::checklist::Finding) -> String {
     cause_line(
         topology,
         &finding.cause,
@@ -401,11 +398,8 @@ pub fn prerequisite_line(
 }
 
 /// The prerequisites as a checklist, one line per check and one per missing thing.
-pub fn checklist_lines(
-    topology: &Topology,
-    list: &crate::run::prerequisites::Checklist,
-) -> Vec<String> {
-    use crate::run::prerequisites::Check;
+pub fn checklist_lines(topology: &Topology, list: &super::checklist::Checklist) -> Vec<String> {
+    use super::checklist::Check;
     let mut lines = Vec::new();
     for (check, hosts) in &list.checked {
         let what = match check {

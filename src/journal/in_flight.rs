@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use super::{Entry, Record};
 use crate::event::{Action, Event, NodeId};
-use crate::run::scheduler::{InFlightStart, Scheduler};
 use crate::topology::HostId;
 
 /// A start journaled and never seen to end, by any process of the run.
@@ -125,10 +124,34 @@ pub fn unfinished(records: &[Record]) -> Unfinished {
     unfinished
 }
 
+/// A start that an earlier process journaled and never saw end (it was killed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightStart {
+    /// The node.
+    pub node: NodeId,
+    /// The attempt that was in flight.
+    pub attempt: u32,
+    /// How long ago it was launched, when the resume begins.
+    pub running_for: Duration,
+}
+
+/// What a replay hands a run's records to: the scheduler, which lives above the journal
+/// (`run`), implements it, so the journal reads records without importing the layer that
+/// acts on them.
+pub trait Replay {
+    /// Takes in an event at `t`.
+    fn handle(&mut self, t: Duration, event: &Event);
+    /// A resumed process began at `t` with these starts unfinished.
+    fn prepare_resume(&mut self, t: Duration, in_flight: &[InFlightStart]);
+    /// The watch of `node`'s adopted start, handed out at `t` for a start then running for
+    /// `running_for`.
+    fn adoption_timed(&mut self, node: NodeId, t: Duration, running_for: Duration);
+}
+
 /// Hands a run's journaled events to `scheduler` as they happened, with each resume's
 /// reset where a resumed process began (and its adoptions, timed as that process timed
 /// them): the state every later reader (`status`, the report, the next resume) starts from.
-pub fn replay(mut scheduler: Scheduler, records: &[Record]) -> Scheduler {
+pub fn replay<S: Replay>(mut scheduler: S, records: &[Record]) -> S {
     for index in 0..records.len() {
         replay_record(&mut scheduler, records, index);
     }
@@ -137,7 +160,7 @@ pub fn replay(mut scheduler: Scheduler, records: &[Record]) -> Scheduler {
 
 /// Hands `records[index]` to `scheduler`, the records before it already handed: what a
 /// reader that follows a growing journal applies for each new line.
-pub fn replay_record(scheduler: &mut Scheduler, records: &[Record], index: usize) {
+pub fn replay_record(scheduler: &mut impl Replay, records: &[Record], index: usize) {
     let record = &records[index];
     let t = Duration::from_millis(record.t_ms);
     match &record.entry {

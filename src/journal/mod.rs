@@ -20,7 +20,9 @@ pub mod record;
 mod tail;
 
 pub use crate::event::state::RunOutcome;
-pub use in_flight::{replay, replay_record, unfinished, Unfinished, UnfinishedStart};
+pub use in_flight::{
+    replay, replay_record, unfinished, InFlightStart, Replay, Unfinished, UnfinishedStart,
+};
 pub use record::{DrillPhase, Entry, Record, FORMAT};
 pub use tail::Tail;
 

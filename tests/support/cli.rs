@@ -85,6 +85,18 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// Runs `command` to completion under [`RUN_LIMIT`] (killed and failing the test past it),
+/// stdin closed and output captured, as `Command::output` would but never unbounded.
+pub fn output_bounded(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    wait_bounded(child, RUN_LIMIT)
+}
+
 /// stdout and stderr together.
 pub fn text(output: &Output) -> String {
     format!(

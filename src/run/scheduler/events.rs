@@ -129,13 +129,10 @@ impl Scheduler {
     ) {
         let step = self.nodes[node].step;
         self.node_work_in_flight = self.node_work_in_flight.saturating_sub(1);
-        self.starting[step] = self.starting[step].saturating_sub(1);
-        while let Some(priority) = self.capped[step].pop() {
-            if matches!(self.nodes[priority.2 .0].state, NodeState::Queued) {
-                self.ready.push(priority);
-                break;
-            }
-        }
+        let nodes = &self.nodes;
+        self.ready.start_ended(step, |queued| {
+            matches!(nodes[queued].state, NodeState::Queued)
+        });
         self.nodes[node].attempts = self.nodes[node].attempts.max(attempt);
         if self.nodes[node].state.is_settled() {
             // Its host failed while the attempt ran: nothing more to decide.
@@ -224,9 +221,7 @@ impl Scheduler {
     pub(super) fn queue(&mut self, node: NodeId) {
         let step = self.nodes[node].step;
         self.nodes[node].state = NodeState::Queued;
-        let info = &self.steps[step];
-        self.ready
-            .push((info.rank, Reverse(info.tier), Reverse(node)));
+        self.ready.push(step, node);
     }
 
     /// Queues a node whose dependencies are ready, unless its step starts its members in

@@ -8,8 +8,15 @@
 
 mod events;
 mod host_loss;
+#[cfg(test)]
+mod incidents;
+#[cfg(test)]
+mod incidents_retry;
 mod power_off;
+pub mod ready_queue;
 mod resume;
+#[cfg(test)]
+mod sim;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -25,6 +32,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use self::ready_queue::{GroupSpec, Readiness, ReadyQueue};
 use super::ordering::MemberOrder;
 use super::rate::PowerOnLimiter;
 use crate::event::state::{HostState, Node, NodeState, StepStatus};
@@ -40,13 +48,7 @@ struct StepInfo {
     wants: Vec<StepId>,
     dependents: Vec<StepId>,
     required_healthy: usize,
-    max_parallel: usize,
     retry: RetryPolicy,
-    tier: u8,
-    rank: u64,
-    /// Priority of a node beyond the quorum: dependents do not wait for it, so it ranks
-    /// by its own work and severity only.
-    spare_rank: u64,
     unused_spares: VecDeque<HostId>,
     /// For a normal step with a bootstrap mode: the bootstrap step.
     bootstrap: Option<StepId>,
@@ -56,7 +58,8 @@ struct StepInfo {
     human: bool,
 }
 
-/// Priority of ready work: most severe tier first, then the longest remaining chain.
+/// Priority of a host waiting for power-on: most severe tier first, then the longest
+/// remaining chain.
 type Rank = (u64, Reverse<u8>, Reverse<usize>);
 
 /// Decides what to do next, from state and events only.
@@ -67,7 +70,6 @@ pub struct Scheduler {
     status: Vec<StepStatus>,
     healthy: Vec<usize>,
     failed: Vec<usize>,
-    starting: Vec<usize>,
     nodes: Vec<Node>,
     hosts: Vec<HostState>,
     host_nodes: Vec<Vec<NodeId>>,
@@ -102,11 +104,8 @@ pub struct Scheduler {
     started_at: Vec<Duration>,
     /// Nodes re-armed by a person (some may have moved on since).
     rearmed: Vec<NodeId>,
-    ready: BinaryHeap<Rank>,
-    /// Per step: queued nodes set aside while the step is at its `max_parallel`; one moves
-    /// back to `ready` each time a start of the step ends. Keeping them out of `ready`
-    /// stops every call from popping and re-pushing them all (quadratic on big steps).
-    capped: Vec<BinaryHeap<Rank>>,
+    /// Queued nodes by step, best first, with each step's priority and starts in flight.
+    ready: ReadyQueue<NodeId>,
     /// Per step: nodes that were set `Waiting` (some may have moved on since). Releasing
     /// them walks this short list, not every node of the step on every event (quadratic on
     /// big steps: a thousand-host step made this a tenth of a drill's time).
@@ -151,11 +150,7 @@ impl Scheduler {
                     wants: step.wants.clone(),
                     dependents: Vec::new(),
                     required_healthy: step.required_healthy,
-                    max_parallel: subsystem.max_parallel.map_or(usize::MAX, |n| n as usize),
                     retry: subsystem.retry,
-                    tier: subsystem.tier.0,
-                    rank: 0,
-                    spare_rank: 0,
                     unused_spares: step.spares.iter().copied().collect(),
                     bootstrap: None,
                     normal: None,
@@ -177,37 +172,7 @@ impl Scheduler {
                 steps[normal].bootstrap = Some(id);
             }
         }
-        // Tier first: a severity step outweighs any chain of work (a millisecond rank never
-        // reaches 10^12). Critical path first: severity only breaks ties.
-        let tier_weight: u64 = match topology.policy.priority {
-            Priority::Tier => 1_000_000_000_000,
-            Priority::CriticalPath => 0,
-        };
-        // Plan steps are in dependency order: walk backwards to inherit rank and tier.
-        for id in (0..step_count).rev() {
-            // Dependents wait for the quorum, not every host: rank by the time from the
-            // dependencies' quorums to this step's own (a rolling start spans several nodes).
-            let span = plan.steps[id]
-                .ready_at
-                .saturating_sub(plan.steps[id].earliest_start);
-            let own = span.as_millis() as u64;
-            // Severity weighs in as work still to come after the step: a chain that ends in
-            // an S1 step looks longer (more urgent) than one that ends in S4.
-            let severity = tier_weight * u64::from(9u8.saturating_sub(steps[id].tier));
-            let (rank, tier) = steps[id].dependents.iter().fold(
-                (severity, steps[id].tier),
-                |(rank, tier), &dependent| {
-                    (
-                        rank.max(steps[dependent].rank),
-                        tier.min(steps[dependent].tier),
-                    )
-                },
-            );
-            steps[id].rank = own + rank;
-            steps[id].tier = tier;
-            steps[id].spare_rank = own + tier_weight * u64::from(9u8.saturating_sub(tier));
-        }
-
+        let ready = ready_queue(topology, plan);
         // Domains by index, from borrowed names: a drill builds a scheduler per run, and
         // copying each host's domain name twice was a twentieth of its time.
         let mut domain_index: HashMap<&str, usize> = HashMap::new();
@@ -227,7 +192,6 @@ impl Scheduler {
             status: vec![StepStatus::Waiting; step_count],
             healthy: vec![0; step_count],
             failed: vec![0; step_count],
-            starting: vec![0; step_count],
             nodes: Vec::new(),
             hosts: vec![HostState::Unknown; host_count],
             host_nodes: vec![Vec::new(); host_count],
@@ -263,8 +227,7 @@ impl Scheduler {
             adoptions: Vec::new(),
             started_at: Vec::new(),
             rearmed: Vec::new(),
-            ready: BinaryHeap::new(),
-            capped: vec![BinaryHeap::new(); step_count],
+            ready,
             waiting: vec![Vec::new(); step_count],
             backoff: BinaryHeap::new(),
             node_work_in_flight: 0,
@@ -324,7 +287,7 @@ impl Scheduler {
         self.host_nodes[host].push(id);
         self.step_nodes[step].push(id);
         self.started_at.push(Duration::ZERO);
-        let info = &self.steps[step];
+        let info = self.ready.priority(step);
         let (tier, rank) = self.host_priority[host];
         self.host_priority[host] = (tier.min(info.tier), rank.max(info.rank));
         match self.hosts[host] {
@@ -515,35 +478,17 @@ impl Scheduler {
             }
         }
         while self.node_work_in_flight < self.parallelism {
-            let Some(priority) = self.ready.pop() else {
+            let mut policy = Quorum {
+                nodes: &mut self.nodes,
+                hosts: &self.hosts,
+                healthy: &self.healthy,
+            };
+            let Some((_, node)) = self.ready.dequeue(&mut policy) else {
                 break;
             };
-            let node = priority.2 .0;
-            if !matches!(self.nodes[node].state, NodeState::Queued) {
-                continue;
-            }
-            if !matches!(self.hosts[self.nodes[node].host], HostState::Up) {
-                // Its host stopped answering after the node was queued: it waits for it.
-                self.nodes[node].state = NodeState::Pending;
-                continue;
-            }
-            let step = self.nodes[node].step;
-            let info = &self.steps[step];
-            let quorum_covered = self.healthy[step] + self.starting[step] >= info.required_healthy;
-            if quorum_covered && priority.0 > info.spare_rank {
-                // Enough of its step is healthy or starting: this node no longer holds up
-                // any dependent, so it yields to work that does.
-                self.ready.push((info.spare_rank, priority.1, priority.2));
-                continue;
-            }
-            if self.starting[step] >= self.steps[step].max_parallel {
-                self.capped[step].push(priority);
-                continue;
-            }
             let attempt = self.nodes[node].attempts + 1;
             self.nodes[node].state = NodeState::Starting { attempt };
             self.started_at[node] = now;
-            self.starting[step] += 1;
             self.node_work_in_flight += 1;
             actions.push(Action::Start { node, attempt });
         }
@@ -587,5 +532,68 @@ impl Scheduler {
             self.domain_scheduled[domain] = true;
             self.domain_wakeups.push(Reverse((at, domain)));
         }
+    }
+}
+
+/// The ready queue of `plan`'s steps. Tier first: a severity step outweighs any chain of
+/// work (a millisecond rank never reaches 10^12). Critical path first: severity only
+/// breaks ties. Dependents wait for the quorum, not every host: a step's own cost is the
+/// time from its dependencies' quorums to its own (a rolling start spans several nodes).
+fn ready_queue(topology: &Topology, plan: &Plan) -> ReadyQueue<NodeId> {
+    let tier_weight: u64 = match topology.policy.priority {
+        Priority::Tier => 1_000_000_000_000,
+        Priority::CriticalPath => 0,
+    };
+    let specs: Vec<GroupSpec> = plan
+        .steps
+        .iter()
+        .map(|step| GroupSpec {
+            cost: step
+                .ready_at
+                .saturating_sub(step.earliest_start)
+                .as_millis() as u64,
+            tier: topology.subsystems[step.step.subsystem].tier.0,
+            deps: step.requires.iter().chain(&step.wants).copied().collect(),
+        })
+        .collect();
+    let quorums: Vec<usize> = plan.steps.iter().map(|s| s.required_healthy).collect();
+    let caps: Vec<usize> = plan
+        .steps
+        .iter()
+        .map(|step| {
+            let subsystem = &topology.subsystems[step.step.subsystem];
+            subsystem.max_parallel.map_or(usize::MAX, |n| n as usize)
+        })
+        .collect();
+    ReadyQueue::new(
+        ready_queue::priorities(&specs, tier_weight),
+        &quorums,
+        &caps,
+    )
+}
+
+/// Readiness by quorum, over the scheduler's node table: a node popped from the queue
+/// still starts if it is queued and its host answers.
+struct Quorum<'a> {
+    nodes: &'a mut [Node],
+    hosts: &'a [HostState],
+    healthy: &'a [usize],
+}
+
+impl Readiness<NodeId> for Quorum<'_> {
+    fn still_ready(&mut self, node: NodeId) -> bool {
+        if !matches!(self.nodes[node].state, NodeState::Queued) {
+            return false;
+        }
+        if !matches!(self.hosts[self.nodes[node].host], HostState::Up) {
+            // Its host stopped answering after the node was queued: it waits for it.
+            self.nodes[node].state = NodeState::Pending;
+            return false;
+        }
+        true
+    }
+
+    fn healthy(&self, step: StepId) -> usize {
+        self.healthy[step]
     }
 }

@@ -11,16 +11,7 @@ use crate::event::state::{HostState, NodeState, StepStatus};
 use crate::event::{Action, NodeId, Reason};
 use crate::run::ordering::MemberOrder;
 
-/// A start that an earlier process journaled and never saw end (it was killed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InFlightStart {
-    /// The node.
-    pub node: NodeId,
-    /// The attempt that was in flight.
-    pub attempt: u32,
-    /// How long ago it was launched, when the resume begins.
-    pub running_for: Duration,
-}
+pub use crate::journal::InFlightStart;
 
 /// Why a start is watched instead of issued again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +61,6 @@ impl Scheduler {
         self.to_read.clear();
         self.order.iter_mut().flatten().for_each(MemberOrder::reset);
         self.ready.clear();
-        self.capped.iter_mut().for_each(BinaryHeap::clear);
         self.waiting.iter_mut().for_each(Vec::clear);
         self.backoff.clear();
         self.domain_wakeups.clear();
@@ -78,7 +68,6 @@ impl Scheduler {
         self.domain_scheduled
             .iter_mut()
             .for_each(|scheduled| *scheduled = false);
-        self.starting.iter_mut().for_each(|count| *count = 0);
         self.healthy.iter_mut().for_each(|count| *count = 0);
         for node in &mut self.nodes {
             node.probe_before_retry = false;
@@ -171,7 +160,7 @@ impl Scheduler {
             let attempt = adoption.attempt;
             let running_for = adoption.running_for + now.saturating_sub(adoption.since);
             self.nodes[node].state = NodeState::Starting { attempt };
-            self.starting[self.nodes[node].step] += 1;
+            self.ready.count_start(self.nodes[node].step);
             self.node_work_in_flight += 1;
             actions.push(Action::Adopt {
                 node,
@@ -201,5 +190,17 @@ impl Scheduler {
         if let Some(index) = self.adopting.remove(&node) {
             self.adoptions[index].ended = Some((now, result.clone()));
         }
+    }
+}
+
+impl crate::journal::Replay for Scheduler {
+    fn handle(&mut self, t: Duration, event: &crate::event::Event) {
+        Scheduler::handle(self, t, event);
+    }
+    fn prepare_resume(&mut self, t: Duration, in_flight: &[InFlightStart]) {
+        Scheduler::prepare_resume(self, t, in_flight);
+    }
+    fn adoption_timed(&mut self, node: NodeId, t: Duration, running_for: Duration) {
+        Scheduler::adoption_timed(self, node, t, running_for);
     }
 }
