@@ -148,8 +148,8 @@ fn a_held_step_fails_and_blocks_its_dependents() {
     sim.run(fine);
     assert_eq!(sim.status("db"), StepStatus::Failed);
     assert_eq!(sim.status("app"), StepStatus::Blocked { on: step });
-    // Its own node is still started (a hold fails the step, the queue does not look at
-    // it): its dependents are what the hold protects.
+    // Neither its own node (queued before the hold arrived) nor its dependents start.
+    assert!(sim.starts_of(sim.node("db", "h1")).is_empty());
     assert!(sim.starts_of(sim.node("app", "h2")).is_empty());
 }
 

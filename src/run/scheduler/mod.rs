@@ -482,6 +482,7 @@ impl Scheduler {
                 nodes: &mut self.nodes,
                 hosts: &self.hosts,
                 healthy: &self.healthy,
+                held: &self.held,
             };
             let Some((_, node)) = self.ready.dequeue(&mut policy) else {
                 break;
@@ -578,11 +579,18 @@ struct Quorum<'a> {
     nodes: &'a mut [Node],
     hosts: &'a [HostState],
     healthy: &'a [usize],
+    held: &'a [Option<Reason>],
 }
 
 impl Readiness<NodeId> for Quorum<'_> {
     fn still_ready(&mut self, node: NodeId) -> bool {
         if !matches!(self.nodes[node].state, NodeState::Queued) {
+            return false;
+        }
+        if self.held[self.nodes[node].step].is_some() {
+            // Held back (a failed preflight, a refused guard): never started, whenever it was
+            // queued; the hold lasts the run.
+            self.nodes[node].state = NodeState::Pending;
             return false;
         }
         if !matches!(self.hosts[self.nodes[node].host], HostState::Up) {
