@@ -85,10 +85,24 @@ fn status_of_a_run_with_a_failed_step_leads_with_it_and_fits_on_a_screen() {
     let all = blackstart(&["status", run_dir, "--failed"]);
     let all = String::from_utf8_lossy(&all.stdout).into_owned();
     assert!(all.lines().count() <= 40, "--failed on one screen:\n{all}");
+    let journal = std::fs::read_to_string(dir.path().join(journal::JOURNAL_FILE)).unwrap();
     for host in ["ldap01.dc1", "ldap02.dc1", "ldap03.dc1", "ldap01.dc2"] {
+        let line = all
+            .lines()
+            .find(|line| line.contains(&format!("FAILED  ldap on {host}: start command exited 1")))
+            .unwrap_or_else(|| panic!("every failed node named: {host}\n{all}"));
+        // The attempts the line counts are the start actions the journal holds for it.
+        let starts = journal
+            .lines()
+            .filter(|l| {
+                l.contains("\"action\":\"start\"") && l.contains(&format!("\"host\":\"{host}\""))
+            })
+            .filter(|l| l.contains("\"step\":\"ldap\""))
+            .count();
+        assert!(starts > 1, "the drill retried {host}: {starts}");
         assert!(
-            all.contains(&format!("FAILED  ldap on {host}: start command exited 1")),
-            "every failed node named: {host}\n{all}"
+            line.ends_with(&format!(", after {starts} attempts")),
+            "{line} (journal: {starts} starts)"
         );
     }
     // A misspelt step is refused with the name it was probably meant to be.

@@ -337,9 +337,23 @@ pub fn failed_node_line(topology: &Topology, plan: &Plan, node: &Node) -> Option
         return None;
     };
     Some(format!(
-        "FAILED  {} on {}: {reason}",
-        plan.steps[node.step].id, topology.hosts[node.host].name
+        "FAILED  {} on {}: {reason}{}",
+        plan.steps[node.step].id,
+        topology.hosts[node.host].name,
+        attempts_text(node.attempts, node.attempts)
     ))
+}
+
+/// `, after 3 attempts` (or `, after 2–3 attempts` for a group): a failure line says how
+/// hard blackstart tried, so nobody retries by hand what was retried already. Nothing when
+/// no start was attempted (its host never came up).
+fn attempts_text(fewest: u32, most: u32) -> String {
+    match (fewest, most) {
+        (_, 0) => String::new(),
+        (1, 1) => ", after 1 attempt".into(),
+        (a, b) if a == b => format!(", after {a} attempts"),
+        (a, b) => format!(", after {a}–{b} attempts"),
+    }
 }
 
 /// Lines for the failed nodes: one line per node for small causes, one grouped line
@@ -356,14 +370,18 @@ pub fn failure_lines(topology: &Topology, plan: &Plan, nodes: &[Node], all: bool
                     .filter_map(|n| failed_node_line(topology, plan, &nodes[*n])),
             );
         } else {
+            let attempts = group.nodes.iter().map(|n| nodes[*n].attempts);
+            let fewest = attempts.clone().min().unwrap_or(0);
+            let most = attempts.max().unwrap_or(0);
             lines.push(format!(
-                "FAILED  {}",
+                "FAILED  {}{}",
                 cause_line(
                     topology,
                     &group.cause_text(),
                     &group.hosts,
                     group.nodes.len()
-                )
+                ),
+                attempts_text(fewest, most)
             ));
         }
     }
