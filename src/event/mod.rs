@@ -8,6 +8,7 @@ pub mod checklist;
 pub mod narrate;
 mod reason;
 pub mod state;
+pub mod step_work;
 
 use serde::{Deserialize, Serialize};
 

@@ -440,23 +440,15 @@ pub fn checklist_lines(topology: &Topology, list: &super::checklist::Checklist) 
     lines
 }
 
-/// True for a node with work in flight or about to retry.
-pub fn in_flight(state: &NodeState) -> bool {
-    matches!(
-        state,
-        NodeState::Starting { .. } | NodeState::Probing | NodeState::Backoff { .. }
-    )
-}
-
-/// A step's status for `status`: like [`status_text`], with what is in flight for an
-/// active step, and, when no process works on the run any more, that it stopped there.
+/// A step's status for `status`: like [`status_text`], with what its nodes are doing for
+/// an active step, and, when no process works on the run any more, that it stopped there.
 /// A step with nodes re-armed after the run stopped reads as re-armed, waiting for
 /// `run --resume`.
 pub fn step_text(
     plan: &Plan,
     status: &StepStatus,
     failure: Option<&StepFailure>,
-    in_flight: usize,
+    work: &super::step_work::StepWork,
     rearmed: usize,
     stopped: bool,
 ) -> String {
@@ -468,7 +460,7 @@ pub fn step_text(
         StepStatus::Active if stopped => {
             "unfinished (the run stopped while it was in progress)".into()
         }
-        StepStatus::Active => format!("in progress ({in_flight} in flight)"),
+        StepStatus::Active => format!("in progress: {}", work.text()),
         _ => status_text(plan, status, failure),
     }
 }

@@ -1,6 +1,7 @@
 //! What people read: live progress while a run goes, and the summary at the end. Both are
 //! built from the scheduler's state and the same events the journal records.
 
+mod eta;
 pub mod html;
 pub mod interruptions;
 pub mod live;

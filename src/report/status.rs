@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::eta::from_now;
+pub use super::eta::remaining_eta;
 use super::summary::{degraded, verdict, Verdict};
 use super::view::RunView;
 use crate::event::narrate::{self, failure_lines, failures_by_cause, NAMED_IN_A_GROUP};
@@ -175,6 +177,9 @@ pub struct RunStatus {
     /// Remaining time by the plan, from what is healthy, milliseconds; none when the run
     /// cannot finish (steps blocked behind failed ones: see `cannot_finish`).
     pub remaining_eta_ms: Option<u64>,
+    /// A live run behind its plan: how far past the plan's time the unfinished steps are,
+    /// counted from when the latest step became ready, milliseconds.
+    pub overdue_ms: Option<u64>,
     /// Failed steps that hold others back, most blocked first.
     pub cannot_finish: Vec<HoldingView>,
     /// A real drill's power-off.
@@ -196,11 +201,7 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
         .enumerate()
         .map(|(id, step)| {
             let status = &scheduler.statuses()[id];
-            let in_flight = scheduler
-                .nodes()
-                .iter()
-                .filter(|n| n.step == id && narrate::in_flight(&n.state))
-                .count();
+            let work = crate::event::step_work::StepWork::of(scheduler.nodes(), id);
             StepView {
                 id: step.id.clone(),
                 tier: topology.subsystems[step.step.subsystem].tier.to_string(),
@@ -209,7 +210,7 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
                     plan,
                     status,
                     scheduler.step_failure(id).as_ref(),
-                    in_flight,
+                    &work,
                     scheduler.rearmed_waiting(id),
                     stopped,
                 ),
@@ -255,6 +256,18 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
         })
         .collect();
     let cannot_finish = holding(plan, scheduler);
+    let remaining = cannot_finish.is_empty().then(|| {
+        let by_plan = remaining_eta(plan, scheduler);
+        match live {
+            true => from_now(
+                plan,
+                view,
+                by_plan,
+                view.elapsed_at(std::time::SystemTime::now()),
+            ),
+            false => (by_plan, None),
+        }
+    });
     RunStatus {
         topology: topology.name.clone(),
         run,
@@ -271,9 +284,10 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
         causes,
         failed,
         degraded: narrate::degraded_text(plan, &degraded(plan, scheduler)),
-        remaining_eta_ms: cannot_finish
-            .is_empty()
-            .then(|| crate::event::Reason::millis(remaining_eta(plan, scheduler))),
+        remaining_eta_ms: remaining.map(|(left, _)| crate::event::Reason::millis(left)),
+        overdue_ms: remaining
+            .and_then(|(_, overdue)| overdue)
+            .map(crate::event::Reason::millis),
         cannot_finish,
         power_off: scheduler.power_off_progress().map(|p| PowerOffView {
             off: p.off,
@@ -302,27 +316,6 @@ fn holding(plan: &Plan, scheduler: &Scheduler) -> Vec<HoldingView> {
         .collect();
     holding.sort_by(|a, b| b.blocks.cmp(&a.blocks).then_with(|| a.step.cmp(&b.step)));
     holding
-}
-
-/// By the plan, how long until every unfinished step is ready, counted from the latest
-/// planned ready time among the steps already ready.
-pub fn remaining_eta(plan: &Plan, scheduler: &Scheduler) -> Duration {
-    let statuses = scheduler.statuses();
-    let done_at = plan
-        .steps
-        .iter()
-        .enumerate()
-        .filter(|(id, _)| statuses[*id] == StepStatus::Ready)
-        .map(|(_, step)| step.ready_at)
-        .max()
-        .unwrap_or_default();
-    plan.steps
-        .iter()
-        .enumerate()
-        .filter(|(id, _)| matches!(statuses[*id], StepStatus::Waiting | StepStatus::Active))
-        .map(|(_, step)| step.ready_at.saturating_sub(done_at))
-        .max()
-        .unwrap_or_default()
 }
 
 /// Plans with more steps than this show ready and blocked steps folded.
@@ -435,11 +428,22 @@ pub fn render_status(
         status.run == RunState::Live || status.verdict == Verdict::Unfinished,
         status.remaining_eta_ms,
     ) {
-        let _ = writeln!(
-            out,
-            "remaining ETA (plan, from what is healthy): {}",
-            human(Duration::from_millis(eta))
-        );
+        match status.overdue_ms {
+            Some(late) => {
+                let _ = writeln!(
+                    out,
+                    "remaining ETA: OVERDUE by {} against the plan (counted from the latest step ready); see the steps in progress above",
+                    human(Duration::from_millis(late))
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "remaining ETA (plan, from the latest step ready): {}",
+                    human(Duration::from_millis(eta))
+                );
+            }
+        }
     }
     out
 }
