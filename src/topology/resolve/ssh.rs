@@ -171,21 +171,30 @@ pub(super) fn resolve_ssh(
         }
     };
     if let Some((ProxyJump::Hops(hops), at)) = jump {
-        if let Some(out) = out.as_deref_mut().filter(|_| hops.len() > MAX_JUMPS) {
-            out.error(
-                &at,
-                format!(
-                    "{} jump hosts on the way to {alias}; at most {MAX_JUMPS}",
-                    hops.len()
-                ),
-            );
-        }
-        for spec in hops.iter().take(MAX_JUMPS) {
-            let hop = lookup(&spec.host);
-            if let Some((command, line)) = hop.proxy_command.as_ref().filter(|_| builtin) {
+        let hops = match chain::chain(&hops, alias, &mut lookup) {
+            Ok(hops) => hops,
+            Err(why) => {
+                if let Some(out) = out.as_deref_mut() {
+                    out.error(&at, why).hint(
+                        "write the whole route in the topology's `proxy_jump` (its first hop's \
+                         own ProxyJump is followed), or `proxy_jump: none` on a jump host",
+                    );
+                }
+                Vec::new()
+            }
+        };
+        for chain::Hop {
+            spec,
+            found: hop,
+            first,
+        } in &hops
+        {
+            // ssh reads a hop's ProxyCommand only where it reads its route.
+            if let Some((command, line)) = hop.proxy_command.as_ref().filter(|_| builtin && *first)
+            {
                 commands.push(CommandRoute::new(&spec.host, command, line));
             }
-            let hop = jump_host(spec, &hop, &settings.login);
+            let hop = jump_host(spec, hop, &settings.login);
             if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
                 out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
             }
@@ -336,10 +345,13 @@ fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf>
     path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
+mod chain;
 mod config_file;
 mod exec;
 mod openssh;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_chain;
 #[cfg(test)]
 mod tests_exec;
