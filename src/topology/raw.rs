@@ -100,8 +100,9 @@ pub struct RawSsh {
     pub strict_host_key_checking: Option<bool>,
     /// TCP connect and handshake timeout. Default `10s`.
     pub connect_timeout: Option<HumanDuration>,
-    /// OpenSSH client configuration read for `Host` blocks (HostName, User, Port,
-    /// IdentityFile, ProxyJump, ConnectTimeout, StrictHostKeyChecking, UserKnownHostsFile);
+    /// OpenSSH client configuration read for `Host` and `Match` blocks and `Include` (HostName,
+    /// User, Port, IdentityFile, ProxyJump, ConnectTimeout, StrictHostKeyChecking,
+    /// UserKnownHostsFile);
     /// `none` reads none. Default `~/.ssh/config` when it exists. Fields written in the
     /// topology win over the file.
     pub config: Option<String>,
@@ -112,6 +113,10 @@ pub struct RawSsh {
     /// system `ssh` with the operator's configuration (ProxyCommand, Match, Include,
     /// certificates, every key exchange OpenSSH knows), one ControlMaster per host.
     pub client: Option<RawSshClient>,
+    /// Run the `Match exec` commands of the configuration file while the topology is read,
+    /// as ssh runs them (built-in client). Default false: such a block does not apply and
+    /// `validate` warns, naming its line.
+    pub match_exec: Option<bool>,
 }
 
 /// An SSH client, as written.

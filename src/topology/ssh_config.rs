@@ -1,5 +1,6 @@
 //! The OpenSSH client configuration (`~/.ssh/config`, ssh_config(5)): parsing and the
-//! resolution of one host to its settings. Both are pure; reading the file is the caller's.
+//! resolution of one host to its settings. Resolution is pure; parsing reads the files that
+//! `Include` names (the caller reads the first one).
 //!
 //! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation, matched
 //! case-sensitively as ssh matches them), `HostName` (with `%h`), `User`, `Port`,
@@ -10,47 +11,80 @@
 //! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
 //! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
 //! read so that a host routed by it is refused rather than dialled directly, and
-//! `CertificateFile` so that it is warned of. Other keywords are ignored. `Match` blocks with
-//! the criteria `all`, `host`, `originalhost`, `user` and `localuser` (negated with `!`,
-//! comma-separated pattern lists) apply as ssh evaluates them in one pass; a `Match` with any
-//! other criterion (`exec`, `final`, `canonical`, ...) is never applied, and `Include` is not
-//! followed (both are named so the loader can warn, and `client: openssh` follows them).
+//! `CertificateFile` and `CanonicalizeHostname` so that they are refused or warned of.
+//! Other keywords are ignored.
+//!
+//! `Include` is followed as ssh follows it (see [`include`]). `Match` blocks with the
+//! criteria `all`, `host`, `originalhost`, `user`, `localuser`, `final`, `canonical` and
+//! `exec` (negated with `!`, comma-separated pattern lists) apply as ssh evaluates them: one
+//! pass, then a second (final) pass over the `HostName` obtained when any `Match final` is
+//! written, in which `final` and `canonical` hold. `exec` commands are handed to the
+//! caller, which runs them only when the operator allowed it (see [`SshConfig::resolve_with`]).
 
+mod include;
 mod matching;
+mod parse;
+mod resolve;
 pub mod tokens;
 mod values;
 
+use std::fmt;
 use std::time::Duration;
 
-use matching::{
-    list_matches, match_criteria, pattern, Criterion, MatchProblem, MatchState, Subject,
-};
+use matching::Criterion;
+pub use resolve::ExecRequest;
 pub use values::parse_proxy_jump;
-use values::{check_value, parse_port, parse_strict, parse_timeout, split_keyword, words};
 
-/// A parsed configuration file.
+/// A line of a configuration file, as messages name it: `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
+    /// The file, as messages show it (empty when the text came from nowhere).
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file.is_empty() {
+            write!(f, "line {}", self.line)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
+    }
+}
+
+/// A parsed configuration file, its `Include`d files spliced in where they are named.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshConfig {
-    blocks: Vec<Block>,
-    /// Lines that ask for something this reader does not do (`Match`, `Include`), with their
-    /// 1-based line numbers.
-    pub unsupported: Vec<(usize, String)>,
-    /// `CertificateFile` lines (1-based), which the built-in client cannot honour.
-    pub certificate_files: Vec<usize>,
+    entries: Vec<Entry>,
+    /// True when a `Match final` is written anywhere: ssh then reads the file twice.
+    wants_final: bool,
+    /// `CertificateFile` lines, which the built-in client cannot honour.
+    pub certificate_files: Vec<Place>,
+    /// Lines that ask for what this reader does not do (`CanonicalizeHostname yes`), with
+    /// what they ask.
+    pub unfollowed: Vec<(Place, String)>,
+    /// `Include` lines that matched no file (ssh takes that silently; blackstart says so).
+    pub empty_includes: Vec<(Place, String)>,
     /// The file, as messages show it (set by whoever read it; empty otherwise).
     pub file: String,
 }
 
+/// One line that matters to resolution, in the order ssh reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Block {
-    /// `None` for the lines before the first `Host` (they apply to every host) and for a
-    /// `Match` block (its criteria decide).
-    patterns: Option<Vec<Pattern>>,
-    /// A `Match` block's criteria, all of which must hold.
-    criteria: Option<Vec<Criterion>>,
-    /// False for a `Match` block with a criterion this reader does not evaluate.
-    applies: bool,
-    settings: Vec<(Keyword, String, usize)>,
+enum Entry {
+    /// `Host` patterns: starts a block.
+    Host(Vec<Pattern>),
+    /// `Match` criteria, all of which must hold: starts a block.
+    Match(Vec<Criterion>, Place),
+    /// A setting of the current block.
+    Setting(Keyword, String, Place),
+    /// An included file starts: its blocks apply only if the including block does, and
+    /// the including block resumes after [`Entry::IncludeEnd`].
+    IncludeStart,
+    /// The included file ends.
+    IncludeEnd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,13 +123,25 @@ impl Keyword {
     }
 }
 
-/// A line of the file that could not be read.
+/// A line of a file that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The file, as messages show it (empty for the text given to [`parse`]).
+    pub file: String,
     /// 1-based line number.
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+impl ParseError {
+    /// The place of the error: `file:line`.
+    pub fn place(&self) -> Place {
+        Place {
+            file: self.file.clone(),
+            line: self.line,
+        }
+    }
 }
 
 /// One hop of a `ProxyJump`, as written: `[user@]host[:port]`.
@@ -138,182 +184,29 @@ pub struct HostConfig {
     /// known_hosts file, `~` and `%` tokens not expanded.
     pub user_known_hosts_file: Option<String>,
     /// A `ProxyCommand` other than `none` obtained before any `ProxyJump`: the command and
-    /// its 1-based line. The built-in client does not run it.
-    pub proxy_command: Option<(String, usize)>,
+    /// its line. The built-in client does not run it.
+    pub proxy_command: Option<(String, Place)>,
 }
 
-/// Parses a configuration file's text.
+/// Parses a configuration's text (messages name its lines only). `Include` reads files
+/// relative to `~/.ssh`.
 pub fn parse(text: &str) -> Result<SshConfig, ParseError> {
+    parse_file(text, "", std::path::Path::new(&tokens::local_home()))
+}
+
+/// Parses the text of the file shown as `file`, following `Include` (relative names under
+/// `home/.ssh`, `~` as `home`), at most [`include::MAX_DEPTH`] deep.
+pub fn parse_file(text: &str, file: &str, home: &std::path::Path) -> Result<SshConfig, ParseError> {
     let mut config = SshConfig {
-        blocks: vec![Block {
-            patterns: None,
-            criteria: None,
-            applies: true,
-            settings: Vec::new(),
-        }],
-        unsupported: Vec::new(),
-        certificate_files: Vec::new(),
-        file: String::new(),
+        file: file.to_string(),
+        ..SshConfig::default()
     };
-    for (index, raw_line) in text.lines().enumerate() {
-        let line = index + 1;
-        let fail = |message: String| ParseError { line, message };
-        let trimmed = raw_line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let (keyword, rest) = split_keyword(trimmed);
-        let args = words(rest).map_err(|why| fail(format!("{keyword}: {why}")))?;
-        match keyword.to_ascii_lowercase().as_str() {
-            "host" => {
-                if args.is_empty() {
-                    return Err(fail("`Host` without a pattern".into()));
-                }
-                let patterns = args.iter().map(|word| pattern(word)).collect();
-                config.blocks.push(Block {
-                    patterns: Some(patterns),
-                    criteria: None,
-                    applies: true,
-                    settings: Vec::new(),
-                });
-            }
-            "match" => {
-                let (criteria, applies) = match match_criteria(&args) {
-                    Ok(criteria) => (criteria, true),
-                    Err(MatchProblem::Unsupported(what)) => {
-                        config.unsupported.push((line, format!("Match {what}")));
-                        (Vec::new(), false)
-                    }
-                    Err(MatchProblem::Invalid(why)) => return Err(fail(format!("Match: {why}"))),
-                };
-                config.blocks.push(Block {
-                    patterns: None,
-                    criteria: Some(criteria),
-                    applies,
-                    settings: Vec::new(),
-                });
-            }
-            "include" => config.unsupported.push((line, "Include".into())),
-            "certificatefile" => config.certificate_files.push(line),
-            _ => {
-                let Some(key) = Keyword::from_word(keyword) else {
-                    continue;
-                };
-                let Some(value) = args.first() else {
-                    return Err(fail(format!("`{keyword}` without a value")));
-                };
-                // A command is the rest of the line, as ssh runs it.
-                let value = match key {
-                    Keyword::ProxyCommand => rest.to_string(),
-                    _ => value.clone(),
-                };
-                check_value(key, &value).map_err(|why| fail(format!("{keyword}: {why}")))?;
-                let block = config
-                    .blocks
-                    .last_mut()
-                    .expect("the first block always exists");
-                block.settings.push((key, value, line));
-            }
-        }
-    }
+    let mut budget = include::MAX_FILES;
+    parse::parse_into(&mut config, text, file, home, 0, &mut budget)?;
     Ok(config)
-}
-
-impl Block {
-    /// A `Host` block applies when one of its patterns matches and none of its negated ones
-    /// does; a `Match` block when every criterion holds.
-    fn matches(&self, state: &MatchState) -> bool {
-        if !self.applies {
-            return false;
-        }
-        if let Some(criteria) = &self.criteria {
-            return criteria.iter().all(|c| {
-                let text = match c.kind {
-                    Subject::All => return !c.negated,
-                    Subject::Host => state.host,
-                    Subject::OriginalHost => state.original,
-                    Subject::User => state.user,
-                    Subject::LocalUser => state.local_user,
-                };
-                list_matches(&c.patterns, text) != c.negated
-            });
-        }
-        match &self.patterns {
-            None => true,
-            Some(patterns) => list_matches(patterns, state.original),
-        }
-    }
-}
-
-impl SshConfig {
-    /// The settings for `host` (the name as one would type it after `ssh`, matched against
-    /// the patterns case-sensitively): the first value obtained for each keyword, blocks in
-    /// file order.
-    pub fn resolve(&self, host: &str) -> HostConfig {
-        self.resolve_as(host, &tokens::local_user())
-    }
-
-    /// [`SshConfig::resolve`] for the local user `local_user`. `Match host` sees the
-    /// `HostName` obtained so far, `Match user` the `User` obtained so far (else the local
-    /// user), as ssh evaluates them in one pass.
-    pub fn resolve_as(&self, host: &str, local_user: &str) -> HostConfig {
-        let mut out = HostConfig::default();
-        for block in &self.blocks {
-            let state = MatchState {
-                original: host,
-                host: out.host_name.as_deref().unwrap_or(host),
-                user: out.user.as_deref().unwrap_or(local_user),
-                local_user,
-            };
-            if !block.matches(&state) {
-                continue;
-            }
-            for (key, value, line) in &block.settings {
-                // Values were checked by `parse`; a failed conversion cannot happen here.
-                match key {
-                    Keyword::HostName => {
-                        set(&mut out.host_name, || Some(value.replace("%h", host)))
-                    }
-                    Keyword::User => set(&mut out.user, || Some(value.clone())),
-                    Keyword::Port => set(&mut out.port, || parse_port(value).ok()),
-                    Keyword::IdentityFile => set(&mut out.identity_file, || Some(value.clone())),
-                    Keyword::ProxyJump if out.proxy_command.is_none() => {
-                        set(&mut out.proxy_jump, || parse_proxy_jump(value).ok())
-                    }
-                    Keyword::ProxyCommand
-                        if out.proxy_jump.is_none() && out.proxy_command.is_none() =>
-                    {
-                        if value.eq_ignore_ascii_case("none") {
-                            out.proxy_jump = Some(ProxyJump::None);
-                        } else {
-                            set(&mut out.proxy_command, || Some((value.clone(), *line)));
-                        }
-                    }
-                    Keyword::ProxyJump | Keyword::ProxyCommand => {}
-                    Keyword::ConnectTimeout => {
-                        set(&mut out.connect_timeout, || parse_timeout(value).ok())
-                    }
-                    Keyword::StrictHostKeyChecking => {
-                        set(&mut out.strict_host_key_checking, || {
-                            parse_strict(value).ok()
-                        })
-                    }
-                    Keyword::UserKnownHostsFile => {
-                        set(&mut out.user_known_hosts_file, || Some(value.clone()))
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// First obtained value wins.
-fn set<T>(slot: &mut Option<T>, value: impl FnOnce() -> Option<T>) {
-    if slot.is_none() {
-        *slot = value();
-    }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_include;

@@ -131,10 +131,10 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 &alias,
                 ssh_config.as_deref(),
                 (&path, base_dir),
+                &mut ssh_configs.exec,
                 (position == 0).then_some(&mut *out),
             );
-            let config = ssh_config.as_deref();
-            refuse_proxy_commands(&commands, config, &path, &mut refused, out);
+            refuse_proxy_commands(&commands, &path, &mut refused, out);
             // The configuration's HostName only names what the topology leaves open.
             let address = match (written, host_name) {
                 (Some(address), _) => address,
@@ -170,6 +170,7 @@ pub(super) fn resolve_hosts(raw: &RawTopology, base_dir: &Path, out: &mut Collec
                 labels: labels.clone(),
             });
         }
+        ssh_configs.exec.report(&format!("{path}.ssh"), out);
     }
     hosts
 }

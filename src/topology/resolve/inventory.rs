@@ -279,6 +279,8 @@ impl Reader<'_> {
             &address,
             None,
             (self.at, self.base_dir),
+            // No configuration file, so no `Match exec` to run.
+            &mut Default::default(),
             None,
         )
         .0;

@@ -13,7 +13,9 @@ use crate::topology::diagnostic::Collector;
 use crate::topology::model::{JumpHost, SshLogin, SshSettings};
 use crate::topology::names::address_problem;
 use crate::topology::raw::{RawSsh, RawSshClient};
-use crate::topology::ssh_config::{self, tokens, HostConfig, ProxyJump, SshConfig};
+use crate::topology::ssh_config::{self, tokens, HostConfig, Place, ProxyJump, SshConfig};
+use config_file::{read, warn_unfollowed};
+use exec::ExecRunner;
 
 /// Environment variable naming the configuration file used when the topology names none
 /// (`none` for no file). The repository's `.cargo/config.toml` sets it to `none` so that a
@@ -29,6 +31,8 @@ pub(super) struct SshConfigs {
     read: HashMap<PathBuf, Option<Rc<SshConfig>>>,
     /// Files whose unfollowed directives were warned about (once per file).
     warned: std::collections::HashSet<PathBuf>,
+    /// `Match exec` commands run or refused, for every file.
+    pub exec: ExecRunner,
 }
 
 /// Which file a host entry uses, and where in the topology that was said.
@@ -98,66 +102,6 @@ fn named(value: &str, at: &str, base_dir: &Path) -> Choice {
     }
 }
 
-/// Reads and parses `file`. A missing implicit file is no configuration; a named one that is
-/// missing, and any file that does not parse, is an error at `at` (or the host entry).
-fn read(file: &Path, at: Option<&str>, entry: &str, out: &mut Collector) -> Option<SshConfig> {
-    let shown = file.display();
-    let place = at.map_or_else(|| format!("{entry}.ssh"), String::from);
-    let text = match crate::topology::read_source(file) {
-        Ok(text) => text,
-        Err(err) if at.is_none() && err.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(err) => {
-            out.error(&place, format!("cannot read SSH config {shown}: {err}"))
-                .hint("name a readable OpenSSH client configuration file, or write `config: none`");
-            return None;
-        }
-    };
-    match ssh_config::parse(&text) {
-        Ok(mut config) => {
-            config.file = shown.to_string();
-            Some(config)
-        }
-        Err(err) => {
-            out.error(
-                &place,
-                format!("SSH config {shown}:{}: {}", err.line, err.message),
-            )
-            .hint("fix that line (ssh_config(5)), or write `config: none` to ignore the file");
-            None
-        }
-    }
-}
-
-/// Warns about what the built-in client reads but does not follow in `config` (certificates,
-/// `Include`, `Match`), at `at` (or the host entry `entry`).
-fn warn_unfollowed(config: &SshConfig, at: Option<&str>, entry: &str, out: &mut Collector) {
-    let place = at.map_or_else(|| format!("{entry}.ssh"), String::from);
-    let shown = &config.file;
-    for line in &config.certificate_files {
-        out.warning(
-            &place,
-            format!(
-                "{shown}:{line}: `CertificateFile` is not used by blackstart's built-in \
-                 SSH client (libssh2 offers no user certificates); only the key is offered"
-            ),
-        )
-        .hint(
-            "hosts that accept only certificates need `ssh: { client: openssh }` (the \
-             system ssh offers the certificate); or give them a key the hosts accept",
-        );
-    }
-    for (line, what) in &config.unsupported {
-        out.warning(
-            &place,
-            format!("{shown}:{line}: `{what}` is not followed by blackstart's built-in SSH client"),
-        )
-        .hint(
-            "write the settings the fleet needs in plain `Host` blocks or in the topology, \
-             or use `ssh: { client: openssh }` to let the system ssh follow them",
-        );
-    }
-}
-
 /// The SSH settings of one host, and the address to dial when the configuration gives a
 /// `HostName` (only used when the topology sets no `address`). `alias` is what one would
 /// type after `ssh`: the topology's address, or the host's name. Problems are reported when
@@ -168,10 +112,23 @@ pub(super) fn resolve_ssh(
     alias: &str,
     config: Option<&SshConfig>,
     (path, base_dir): (&str, &Path),
+    exec: &mut ExecRunner,
     mut out: Option<&mut Collector>,
 ) -> (SshSettings, Option<String>, Vec<CommandRoute>) {
     let mut commands = Vec::new();
-    let found = config.map(|c| c.resolve(alias)).unwrap_or_default();
+    let openssh_client = own.client.or(inherited.client) == Some(RawSshClient::Openssh);
+    // With the system ssh, `Match exec` is ssh's own business when it connects.
+    let allowed = own.match_exec.or(inherited.match_exec).unwrap_or(false);
+    let local_user = tokens::local_user();
+    let mut lookup = |name: &str| -> HostConfig {
+        let Some(config) = config else {
+            return HostConfig::default();
+        };
+        config.resolve_with(name, &local_user, &mut |request| {
+            !openssh_client && exec.decide(request, allowed)
+        })
+    };
+    let found = lookup(alias);
     let mut login = host_login((own, inherited), alias, &found, base_dir);
     let openssh = (own.client.or(inherited.client) == Some(RawSshClient::Openssh)).then(|| {
         // Strict unless the topology itself says otherwise: a file's `no` is not enough.
@@ -205,7 +162,7 @@ pub(super) fn resolve_ssh(
         },
         None => {
             if let Some((command, line)) = found.proxy_command.as_ref().filter(|_| builtin) {
-                commands.push(CommandRoute::new(alias, command, *line));
+                commands.push(CommandRoute::new(alias, command, line));
             }
             found
                 .proxy_jump
@@ -214,21 +171,30 @@ pub(super) fn resolve_ssh(
         }
     };
     if let Some((ProxyJump::Hops(hops), at)) = jump {
-        if let Some(out) = out.as_deref_mut().filter(|_| hops.len() > MAX_JUMPS) {
-            out.error(
-                &at,
-                format!(
-                    "{} jump hosts on the way to {alias}; at most {MAX_JUMPS}",
-                    hops.len()
-                ),
-            );
-        }
-        for spec in hops.iter().take(MAX_JUMPS) {
-            let hop = config.map(|c| c.resolve(&spec.host)).unwrap_or_default();
-            if let Some((command, line)) = hop.proxy_command.as_ref().filter(|_| builtin) {
-                commands.push(CommandRoute::new(&spec.host, command, *line));
+        let hops = match chain::chain(&hops, alias, &mut lookup) {
+            Ok(hops) => hops,
+            Err(why) => {
+                if let Some(out) = out.as_deref_mut() {
+                    out.error(&at, why).hint(
+                        "write the whole route in the topology's `proxy_jump` (its first hop's \
+                         own ProxyJump is followed), or `proxy_jump: none` on a jump host",
+                    );
+                }
+                Vec::new()
             }
-            let hop = jump_host(spec, &hop, &settings.login);
+        };
+        for chain::Hop {
+            spec,
+            found: hop,
+            first,
+        } in &hops
+        {
+            // ssh reads a hop's ProxyCommand only where it reads its route.
+            if let Some((command, line)) = hop.proxy_command.as_ref().filter(|_| builtin && *first)
+            {
+                commands.push(CommandRoute::new(&spec.host, command, line));
+            }
+            let hop = jump_host(spec, hop, &settings.login);
             if let (Some(why), Some(out)) = (address_problem(&hop.address), out.as_deref_mut()) {
                 out.error(&at, format!("invalid jump host {:?}: {why}", hop.address));
             }
@@ -243,15 +209,15 @@ pub(super) fn resolve_ssh(
 pub(super) struct CommandRoute {
     host: String,
     command: String,
-    line: usize,
+    line: Place,
 }
 
 impl CommandRoute {
-    fn new(host: &str, command: &str, line: usize) -> CommandRoute {
+    fn new(host: &str, command: &str, line: &Place) -> CommandRoute {
         CommandRoute {
             host: host.to_string(),
             command: command.to_string(),
-            line,
+            line: line.clone(),
         }
     }
 }
@@ -260,17 +226,15 @@ impl CommandRoute {
 /// holds the lines already named), naming the file, the line and the host.
 pub(super) fn refuse_proxy_commands(
     routes: &[CommandRoute],
-    config: Option<&SshConfig>,
     path: &str,
-    seen: &mut std::collections::BTreeSet<usize>,
+    seen: &mut std::collections::BTreeSet<Place>,
     out: &mut Collector,
 ) {
-    let file = config.map_or("the SSH config", |c| c.file.as_str());
-    for route in routes.iter().filter(|r| seen.insert(r.line)) {
+    for route in routes.iter().filter(|r| seen.insert(r.line.clone())) {
         out.error(
             format!("{path}.ssh"),
             format!(
-                "{file}:{}: {} is reached through `ProxyCommand {}`, which blackstart's built-in \
+                "{}: {} is reached through `ProxyCommand {}`, which blackstart's built-in \
                  SSH client does not run (it would dial {} directly); use `ssh: {{ client: \
                  openssh }}`",
                 route.line, route.host, route.command, route.host
@@ -381,6 +345,13 @@ fn config_file(path: Option<&str>, context: &tokens::Context) -> Option<PathBuf>
     path.map(|path| PathBuf::from(tokens::expand(path, context)))
 }
 
+mod chain;
+mod config_file;
+mod exec;
 mod openssh;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_chain;
+#[cfg(test)]
+mod tests_exec;

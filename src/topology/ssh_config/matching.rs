@@ -10,6 +10,8 @@ pub(super) struct Criterion {
     pub(super) negated: bool,
     /// The comma-separated pattern list (each may be `!`-negated).
     pub(super) patterns: Vec<Pattern>,
+    /// `exec`'s command, as written (tokens not expanded).
+    pub(super) command: String,
 }
 
 /// What a `Match` criterion looks at.
@@ -25,20 +27,19 @@ pub(super) enum Subject {
     User,
     /// The local user.
     LocalUser,
-}
-
-/// Why a `Match` line is not evaluated.
-pub(super) enum MatchProblem {
-    /// A criterion this reader does not evaluate (`exec`, `final`, `canonical`, ...).
-    Unsupported(String),
-    /// A malformed line.
-    Invalid(String),
+    /// True in the second pass that a `Match final` asks for.
+    Final,
+    /// True in the second pass (blackstart does not canonicalize names itself, so the only
+    /// pass after canonicalization is the final one).
+    Canonical,
+    /// A command's exit status (0 holds), run only when the operator allowed it.
+    Exec,
 }
 
 /// The criteria of a `Match` line's words.
-pub(super) fn match_criteria(args: &[String]) -> Result<Vec<Criterion>, MatchProblem> {
+pub(super) fn match_criteria(args: &[String]) -> Result<Vec<Criterion>, String> {
     if args.is_empty() {
-        return Err(MatchProblem::Invalid("no criterion".into()));
+        return Err("no criterion".into());
     }
     let mut criteria = Vec::new();
     let mut words = args.iter();
@@ -47,29 +48,53 @@ pub(super) fn match_criteria(args: &[String]) -> Result<Vec<Criterion>, MatchPro
             Some(name) => (true, name),
             None => (false, word.as_str()),
         };
+        let alone = |kind| Criterion {
+            kind,
+            negated,
+            patterns: Vec::new(),
+            command: String::new(),
+        };
         let kind = match name.to_ascii_lowercase().as_str() {
             "all" => {
-                criteria.push(Criterion {
-                    kind: Subject::All,
-                    negated,
-                    patterns: Vec::new(),
-                });
+                criteria.push(alone(Subject::All));
+                continue;
+            }
+            "final" => {
+                criteria.push(alone(Subject::Final));
+                continue;
+            }
+            "canonical" => {
+                criteria.push(alone(Subject::Canonical));
                 continue;
             }
             "host" => Subject::Host,
             "originalhost" => Subject::OriginalHost,
             "user" => Subject::User,
             "localuser" => Subject::LocalUser,
-            other => return Err(MatchProblem::Unsupported(other.to_string())),
+            "exec" => Subject::Exec,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a criterion blackstart reads (all, canonical, exec, \
+                     final, host, localuser, originalhost, user); use `ssh: {{ client: \
+                     openssh }}` if the system ssh knows it"
+                ))
+            }
+        };
+        let what = if kind == Subject::Exec {
+            "a command"
+        } else {
+            "patterns"
         };
         let list = words
             .next()
-            .ok_or_else(|| MatchProblem::Invalid(format!("`{name}` without patterns")))?;
-        criteria.push(Criterion {
-            kind,
-            negated,
-            patterns: list.split(',').map(pattern).collect(),
-        });
+            .ok_or_else(|| format!("`{name}` without {what}"))?;
+        let mut criterion = alone(kind);
+        if kind == Subject::Exec {
+            criterion.command = list.clone();
+        } else {
+            criterion.patterns = list.split(',').map(pattern).collect();
+        }
+        criteria.push(criterion);
     }
     Ok(criteria)
 }
@@ -108,4 +133,6 @@ pub(super) struct MatchState<'a> {
     pub(super) host: &'a str,
     pub(super) user: &'a str,
     pub(super) local_user: &'a str,
+    /// The second pass (`final` and `canonical` hold).
+    pub(super) final_pass: bool,
 }
