@@ -19,6 +19,9 @@ use super::{schema_diagnostic, ErrorKind};
 /// than this shows the first ones and says so).
 const MAX_ERRORS: usize = 50;
 
+/// Field places recorded from the format at most (the topology's format has a few hundred).
+const MAX_KNOWN_FIELDS: usize = 20_000;
+
 /// Every schema error of `source`, starting with `first`, the error serde stopped at.
 pub(crate) fn every_error<T: DeserializeOwned + JsonSchema>(
     first: &serde_yaml::Error,
@@ -26,6 +29,14 @@ pub(crate) fn every_error<T: DeserializeOwned + JsonSchema>(
 ) -> Vec<Diagnostic> {
     let known = KnownFields::of::<T>();
     let mut out = Vec::new();
+    if has_aliases(source) {
+        // Re-reading expands every alias: a file built of aliases could take minutes. Its
+        // first error is enough to go on with.
+        let mut first = schema_diagnostic(first, source, None, ErrorKind::Schema, &known);
+        let hint = first.hint.get_or_insert_with(String::new);
+        hint.push_str("; more problems may show once this one is fixed");
+        return vec![first];
+    }
     let mut value = match serde_yaml::from_str::<Value>(source) {
         Ok(value) => value,
         Err(syntax) => {
@@ -98,6 +109,20 @@ pub(crate) fn every_error<T: DeserializeOwned + JsonSchema>(
         }
     }
     out
+}
+
+/// Whether the YAML uses an alias (`*name`) anywhere, read without expanding any.
+fn has_aliases(source: &str) -> bool {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(source);
+    while let Ok((event, _)) = parser.next_token() {
+        match event {
+            Event::Alias(_) => return true,
+            Event::StreamEnd => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Where an error found in the edited copy sits in the original: its path's place, a
@@ -208,7 +233,7 @@ impl KnownFields {
         let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
         let mut fields = Vec::new();
         let definitions = schema.get("definitions").cloned().unwrap_or_default();
-        collect(&schema, &definitions, "", &mut fields, 0);
+        collect(&schema, &definitions, "", &mut fields, &mut Vec::new());
         KnownFields { fields }
     }
 
@@ -235,20 +260,24 @@ impl KnownFields {
 
 /// Walks a JSON Schema, following `$ref`s (to a bounded depth), and records each property
 /// with the path of the mapping it belongs to (`[]` for list items).
-fn collect(
-    schema: &serde_json::Value,
-    definitions: &serde_json::Value,
+fn collect<'a>(
+    schema: &'a serde_json::Value,
+    definitions: &'a serde_json::Value,
     path: &str,
     out: &mut Vec<(String, String)>,
-    depth: usize,
+    expanding: &mut Vec<&'a str>,
 ) {
-    if depth > 12 {
+    // Each definition once per path (a recursive format would never end), and a bound on
+    // the whole walk so a large format stays cheap.
+    if expanding.len() > 12 || out.len() > MAX_KNOWN_FIELDS {
         return;
     }
     if let Some(reference) = schema.get("$ref").and_then(|r| r.as_str()) {
         let name = reference.rsplit('/').next().unwrap_or_default();
-        if let Some(target) = definitions.get(name) {
-            collect(target, definitions, path, out, depth + 1);
+        if let Some(target) = definitions.get(name).filter(|_| !expanding.contains(&name)) {
+            expanding.push(name);
+            collect(target, definitions, path, out, expanding);
+            expanding.pop();
         }
     }
     for combinator in ["allOf", "anyOf", "oneOf"] {
@@ -258,20 +287,20 @@ fn collect(
             .into_iter()
             .flatten()
         {
-            collect(branch, definitions, path, out, depth + 1);
+            collect(branch, definitions, path, out, expanding);
         }
     }
     if let Some(items) = schema.get("items") {
-        collect(items, definitions, &format!("{path}[]"), out, depth + 1);
+        collect(items, definitions, &format!("{path}[]"), out, expanding);
     }
     if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
-        collect(values, definitions, &format!("{path}.*"), out, depth + 1);
+        collect(values, definitions, &format!("{path}.*"), out, expanding);
     }
     let properties = schema.get("properties").and_then(|p| p.as_object());
     for (name, property) in properties.into_iter().flatten() {
         out.push((name.clone(), path.trim_start_matches('.').to_string()));
         let below = format!("{path}.{name}");
-        collect(property, definitions, &below, out, depth + 1);
+        collect(property, definitions, &below, out, expanding);
     }
 }
 
