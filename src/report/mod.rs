@@ -4,6 +4,7 @@
 pub mod html;
 pub mod interruptions;
 pub mod live;
+pub mod scorecard;
 pub mod serve;
 pub mod status;
 mod summary;
