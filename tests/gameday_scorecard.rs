@@ -196,3 +196,49 @@ fn the_scorecard_quotes_the_journals_times_for_the_retry_and_the_ack() {
         "{html}"
     );
 }
+
+#[test]
+fn a_failure_nobody_acted_on_is_said_and_a_retry_after_the_game_day_stopped_counts_on_the_wall_clock(
+) {
+    // Without the batch job nothing runs once LDAP fails: the game day ends failed.
+    let dir = tempfile::tempdir().unwrap();
+    let fleet: Vec<&str> = FLEET.lines().filter(|l| !l.contains("batch")).collect();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet.join("\n")).unwrap();
+    let run = dir.path().join("run");
+    let output = blackstart(&[
+        "simulate",
+        dir.path().join("fleet.yaml").to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--as-fast-as-possible",
+        "--no-faults",
+        "--spread",
+        "0",
+        "--inject",
+        "start-failure=ldap@ldap1",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("ldap on ldap1 failed at +") && printed.contains("NEVER acted on"),
+        "{printed}"
+    );
+    assert!(printed.contains("not recovered after"), "{printed}");
+    let card = &status_json(&run)["scorecard"];
+    assert_eq!(
+        card["failures"][0]["retried_ms"],
+        serde_json::Value::Null,
+        "{card}"
+    );
+    assert_eq!(card["recovered_ms"], serde_json::Value::Null, "{card}");
+
+    // The retry comes later, with no process running: the run clock stands still, the
+    // wall clock does not.
+    std::thread::sleep(Duration::from_millis(300));
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "ldap"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let card = &status_json(&run)["scorecard"];
+    let delay = &card["failures"][0]["delay"];
+    assert_eq!(delay["run_ms"], 0, "{card}");
+    assert!(delay["wall_ms"].as_u64().unwrap() >= 300, "{card}");
+}
