@@ -13,7 +13,7 @@ use super::gameday::SETTINGS_FILE;
 use super::prepare::{scheduler_for, Prepared};
 
 /// At most this long is spent on the Monte Carlo band before a game day begins.
-const BAND_BUDGET: Duration = Duration::from_secs(10);
+const BAND_BUDGET: Duration = Duration::from_secs(5);
 /// Nights in the band when they fit the budget.
 const BAND_RUNS: usize = 200;
 /// Fewer nights than this make no band worth quoting.
@@ -31,7 +31,13 @@ pub fn basis(prepared: &Prepared, config: &DrillConfig, expect: Vec<Expectation>
     drill.run(seed);
     let took = begun.elapsed().max(Duration::from_micros(1));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let fit = (BAND_BUDGET.as_secs_f64() / took.as_secs_f64()) as usize * threads;
+    // Counted as if on one thread: the cores are often shared, and the first night's
+    // time already went on the budget's clock.
+    let fit = (BAND_BUDGET.as_secs_f64() / took.as_secs_f64()) as usize;
+    eprintln!(
+        "studying the Monte Carlo band of this fleet for the scorecard (at most {})…",
+        blackstart::units::human_duration(BAND_BUDGET)
+    );
     let band = if fit < BAND_MIN_RUNS {
         Band::NotStudied {
             why: format!(
