@@ -71,6 +71,7 @@ fn page(prepared: &Prepared, nodes: &[(usize, usize)], records: &[Record]) -> St
         source: "live run (bench)",
         refresh_secs: Some(5),
         banner: &[],
+        extra: "",
     })
 }
 

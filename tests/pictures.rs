@@ -264,6 +264,7 @@ fn hostile_text_is_escaped_and_a_killed_run_shows_where_it_stopped() {
         source: "run <dir>",
         refresh_secs: None,
         banner: &[],
+        extra: "",
     });
     assert!(!html.contains(evil) && !html.contains("<b>small"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));

@@ -48,6 +48,10 @@ struct Settings {
     /// What the scenario expects of the team, in words (for the scorecard).
     #[serde(default)]
     expect: Vec<String>,
+    /// What the scorecard is measured against (plan ETA, Monte Carlo band, expectations),
+    /// fixed when the game day began.
+    #[serde(default)]
+    scorecard: Option<blackstart::report::scorecard::Basis>,
 }
 
 impl Settings {
@@ -73,6 +77,7 @@ impl Settings {
             speed: args.speed,
             as_fast_as_possible: args.as_fast_as_possible,
             expect: Vec::new(),
+            scorecard: None,
         }
     }
 
@@ -178,6 +183,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
         }
     };
     let mut expect = Vec::new();
+    let mut expectations = Vec::new();
     if let Some(scenario) = &scripted {
         // Names in the scenario are checked against what it rehearses, with file:line.
         if let Err(message) = scenario.resolve(&prepared.topology, &prepared.plan) {
@@ -197,6 +203,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
             println!("  expected of the team: {expectation}");
         }
         expect = scenario.expect.iter().map(ToString::to_string).collect();
+        expectations = scenario.expect.clone();
     }
     let (mut prepared, shaped) = match shaped(prepared, &args) {
         Ok(both) => both,
@@ -210,8 +217,10 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
     } else {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+        let basis = super::scorecard::basis(&prepared, &shaped.config, expectations);
         let settings = Settings {
             expect,
+            scorecard: Some(basis),
             ..Settings::of(&args)
         };
         let settings = serde_json::to_string_pretty(&settings)?;
@@ -251,7 +260,11 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
     println!(
         "SIMULATED game day: the closing state of the simulated fleet, as a real run reports it"
     );
-    finish::finish(&prepared, &dir, &ended, None, false)
+    let outcome = finish::finish(&prepared, &dir, &ended, None, false)?;
+    let records = journal::read(&dir)?;
+    let card = super::scorecard::card(&prepared, &dir, &records)?;
+    print!("\n{}", blackstart::report::scorecard::render_text(&card));
+    Ok(outcome)
 }
 
 /// The prepared run with the model, priority and parallelism flags applied, planned again

@@ -12,6 +12,7 @@ mod plan;
 mod prepare;
 mod review;
 mod run;
+mod scorecard;
 mod simulate;
 mod status;
 

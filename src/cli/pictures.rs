@@ -41,6 +41,18 @@ fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> S
         if live { "live run" } else { "run" },
         dir.display()
     );
+    // A game day's scorecard; a real run's report stays as it was.
+    let extra = if prepared.info.simulated {
+        match super::scorecard::card(prepared, dir, view.records()) {
+            Ok(card) => blackstart::report::scorecard::html_section(&card),
+            Err(err) => format!(
+                "<section id=\"scorecard\"><h2>Game day scorecard</h2><p>{}</p></section>",
+                blackstart::report::html::escape(&format!("{err:#}"))
+            ),
+        }
+    } else {
+        String::new()
+    };
     render_run(&RunPage {
         topology: &prepared.topology,
         plan: &prepared.plan,
@@ -54,6 +66,7 @@ fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> S
             view.scheduler(),
             Some(&dir.display().to_string()),
         ),
+        extra: &extra,
     })
 }
 

@@ -91,6 +91,8 @@ fn show(
             let mut value = serde_json::to_value(&status)?;
             if let Some(object) = value.as_object_mut() {
                 object.insert("simulated".into(), true.into());
+                let card = super::scorecard::card(prepared, dir, view.records())?;
+                object.insert("scorecard".into(), serde_json::to_value(&card)?);
             }
             println!("{}", serde_json::to_string(&value)?)
         }

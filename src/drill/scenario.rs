@@ -60,7 +60,8 @@ struct RawExpect {
 }
 
 /// What the team is expected to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expected {
     /// Repair and `blackstart retry` this subsystem or step after it fails.
     Retry(String),
@@ -69,7 +70,7 @@ pub enum Expected {
 }
 
 /// One expectation of the team.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Expectation {
     /// What.
     pub action: Expected,

@@ -5,6 +5,7 @@ mod eta;
 pub mod html;
 pub mod interruptions;
 pub mod live;
+pub mod scorecard;
 pub mod serve;
 pub mod status;
 mod summary;

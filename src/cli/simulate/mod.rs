@@ -283,6 +283,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
                 &outcome.final_state,
                 None,
             ),
+            extra: "",
         });
         super::pictures::write_page(&page, path.clone())?;
     }

@@ -62,6 +62,8 @@ pub struct RunPage<'a> {
     pub refresh_secs: Option<u32>,
     /// What is wrong, first ([`crate::report::triage::banner`]); empty when nothing is.
     pub banner: &'a [String],
+    /// Sections drawn after the banner, already HTML (a game day's scorecard); empty for none.
+    pub extra: &'a str,
 }
 
 fn ms(value: u64) -> String {
@@ -116,6 +118,7 @@ pub fn render_run(page: &RunPage) -> String {
         }
         body.push_str("</ul></section>");
     }
+    body.push_str(page.extra);
     body.push_str(
         "<div id=\"js-errors\" class=\"js-errors\" hidden></div>\
          <nav><a href=\"#gantt\">Timeline</a> <a href=\"#readiness\">Readiness</a> \

@@ -1,0 +1,244 @@
+//! A game day's scorecard: a scripted day with a placed start failure and a gate, driven
+//! through the CLI (`retry`, `ack`); the scorecard printed at its end, in `status --format
+//! json` and in the report must quote the journal's own times and who acknowledged.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use blackstart::event::Event;
+use blackstart::journal::{self, Entry, Record};
+use support::cli::{blackstart, spawn, text, wait_bounded, RUN_LIMIT};
+use support::procs::wait_until;
+
+/// Two LDAP servers the application needs, behind a gate, and a batch job of four
+/// simulated minutes that keeps the game day going while people act.
+const FLEET: &str = r#"
+name: gameday
+policy: { parallelism: 16, power_on: { count: 100, per: 1s } }
+defaults:
+  host: { boot: 30s, bmc: { password_env: GAMEDAY_BMC } }
+  subsystem:
+    expect: 20s
+    retry: { attempts: 2, backoff: 10s, max_backoff: 10s }
+hosts:
+  - { name: "ldap[1:2]", address: "10.0.0.[1:2]", bmc: { address: "10.1.0.[1:2]" } }
+  - { name: app1, address: 10.0.1.1, bmc: { address: 10.1.1.1 } }
+  - { name: batch1, address: 10.0.2.1, bmc: { address: 10.1.2.1 } }
+subsystems:
+  - { name: ldap, tier: S1, hosts: ["ldap[1:2]"], start: "true" }
+  - { name: app, tier: S1, hosts: [app1], requires: [ldap], start: "true" }
+  - { name: batch, tier: S3, hosts: [batch1], start: "true", expect: 4m }
+"#;
+
+const GATED: &str = "version: 1\nplaybook: gated\ntopology: fleet.yaml\ngates:\n  - name: approve-app\n    before: app\n    instructions: check LDAP\n    expect: 1m\n";
+
+/// The ack is expected within a day (met); the retry within no time at all (missed).
+const DAY: &str = "version: 1\nscenario: ldap-and-gate\nfile: gated.yaml\nseed: 3\nspeed: 30\n\
+faults:\n  - fault: start-failure=ldap@ldap1\n\
+expect:\n  - retry: ldap\n    within: 1ms\n  - ack: approve-app\n    within: 1day\n  - retry: app\n    within: 1m\n";
+
+fn status_json(run: &Path) -> serde_json::Value {
+    let output = blackstart(&["status", run.to_str().unwrap(), "--format", "json"]);
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("status json: {err}: {}", text(&output)))
+}
+
+fn step_is(run: &Path, step: &str, status: &str) -> bool {
+    run.join(journal::RUN_FILE).exists()
+        && status_json(run)["steps"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|s| s["id"] == step && s["status"] == status)
+        })
+}
+
+fn wall_ms(record: &Record) -> u64 {
+    let at = humantime::parse_rfc3339(record.at.as_deref().unwrap()).unwrap();
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn the_scorecard_quotes_the_journals_times_for_the_retry_and_the_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), FLEET).unwrap();
+    std::fs::write(dir.path().join("gated.yaml"), GATED).unwrap();
+    let scenario = dir.path().join("day.yaml");
+    std::fs::write(&scenario, DAY).unwrap();
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--spread",
+        "0",
+    ]);
+    let failed = wait_until(Duration::from_secs(60), || step_is(&run, "ldap", "failed"));
+    assert!(failed, "ldap never failed: {}", status_json(&run));
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "ldap"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let waits = wait_until(Duration::from_secs(60), || {
+        step_is(&run, "approve-app", "active")
+    });
+    assert!(waits, "the gate never waited: {}", status_json(&run));
+    let ack = blackstart(&["ack", run.to_str().unwrap(), "approve-app", "--by", "ana"]);
+    assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout).to_string();
+
+    // The journal's own times: ldap1 gave up at its last failed start, the retry re-armed
+    // it, the gate went active and ana's ack released it.
+    let records = journal::read(&run).unwrap();
+    let find = |what: &dyn Fn(&Record) -> bool| records.iter().rposition(what).unwrap();
+    let gave_up = find(
+        &|r| matches!(&r.entry, Entry::Event { event: Event::StartFinished { result: Err(_), .. }, host: Some(h), .. } if h == "ldap1"),
+    );
+    let rearmed = find(&|r| {
+        matches!(
+            &r.entry,
+            Entry::Event {
+                event: Event::Rearmed { .. },
+                ..
+            }
+        )
+    });
+    let waiting = records
+        .iter()
+        .position(|r| matches!(&r.entry, Entry::StepStatus { step, status } if step == "approve-app" && status.name() == "active"))
+        .unwrap();
+    let acked = find(
+        &|r| matches!(&r.entry, Entry::Event { event: Event::Acknowledged { by, .. }, .. } if by == "ana"),
+    );
+    let recovered = journal::recovered_at(&records, 4).unwrap().as_millis() as u64;
+
+    let card = &status_json(&run)["scorecard"];
+    assert_eq!(card["recovered_ms"], recovered, "{card}");
+    let failure = &card["failures"][0];
+    assert_eq!(card["failures"].as_array().unwrap().len(), 1, "{card}");
+    assert_eq!(
+        (failure["step"].as_str(), failure["host"].as_str()),
+        (Some("ldap"), Some("ldap1"))
+    );
+    assert_eq!(failure["failed_ms"], records[gave_up].t_ms, "{card}");
+    assert_eq!(failure["retried_ms"], records[rearmed].t_ms, "{card}");
+    assert_eq!(
+        failure["delay"]["run_ms"],
+        records[rearmed].t_ms - records[gave_up].t_ms
+    );
+    assert_eq!(
+        failure["delay"]["wall_ms"],
+        wall_ms(&records[rearmed]) - wall_ms(&records[gave_up])
+    );
+    let gate = &card["gates"][0];
+    assert_eq!(gate["step"], "approve-app");
+    assert_eq!(gate["by"], "ana");
+    assert_eq!(gate["waiting_ms"], records[waiting].t_ms, "{card}");
+    assert_eq!(gate["acked_ms"], records[acked].t_ms, "{card}");
+    assert_eq!(
+        gate["delay"]["run_ms"],
+        records[acked].t_ms - records[waiting].t_ms
+    );
+    assert_eq!(
+        gate["delay"]["wall_ms"],
+        wall_ms(&records[acked]) - wall_ms(&records[waiting])
+    );
+    let met: Vec<&str> = card["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["met"].as_str().unwrap())
+        .collect();
+    assert_eq!(met, ["missed", "met", "not_called_for"], "{card}");
+    // The band was studied (a tiny fleet is cheap) and brackets its own median.
+    let band = &card["band"];
+    assert_eq!(band["band"], "studied", "{card}");
+    assert!(band["p10_ms"].as_u64() <= band["p50_ms"].as_u64());
+    assert!(band["p50_ms"].as_u64() <= band["p90_ms"].as_u64());
+
+    // The same numbers at the end of the game day and in the report.
+    let ack_line = "acknowledged by ana after ";
+    assert!(
+        printed.contains("SCORECARD") && printed.contains(ack_line),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("MISSED  retry ldap within 1ms"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("MET     ack approve-app within 1day"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!(
+            "recovered in {}",
+            blackstart::plan::human(Duration::from_millis(recovered))
+        )),
+        "{printed}"
+    );
+    let page = dir.path().join("report.html");
+    let report = blackstart(&[
+        "report",
+        run.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("id=\"scorecard\"") && html.contains("acknowledged by ana after"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_failure_nobody_acted_on_is_said_and_a_retry_after_the_game_day_stopped_counts_on_the_wall_clock(
+) {
+    // Without the batch job nothing runs once LDAP fails: the game day ends failed.
+    let dir = tempfile::tempdir().unwrap();
+    let fleet: Vec<&str> = FLEET.lines().filter(|l| !l.contains("batch")).collect();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet.join("\n")).unwrap();
+    let run = dir.path().join("run");
+    let output = blackstart(&[
+        "simulate",
+        dir.path().join("fleet.yaml").to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--as-fast-as-possible",
+        "--no-faults",
+        "--spread",
+        "0",
+        "--inject",
+        "start-failure=ldap@ldap1",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("ldap on ldap1 failed at +") && printed.contains("NEVER acted on"),
+        "{printed}"
+    );
+    assert!(printed.contains("not recovered after"), "{printed}");
+    let card = &status_json(&run)["scorecard"];
+    assert_eq!(
+        card["failures"][0]["retried_ms"],
+        serde_json::Value::Null,
+        "{card}"
+    );
+    assert_eq!(card["recovered_ms"], serde_json::Value::Null, "{card}");
+
+    // The retry comes later, with no process running: the run clock stands still, the
+    // wall clock does not.
+    std::thread::sleep(Duration::from_millis(300));
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "ldap"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let card = &status_json(&run)["scorecard"];
+    let delay = &card["failures"][0]["delay"];
+    assert_eq!(delay["run_ms"], 0, "{card}");
+    assert!(delay["wall_ms"].as_u64().unwrap() >= 300, "{card}");
+}
