@@ -37,37 +37,21 @@ pub(crate) fn every_error<T: DeserializeOwned + JsonSchema>(
         hint.push_str("; more problems may show once this one is fixed");
         return vec![first];
     }
+    // An error of the file as serde placed it (only later ones need a place of their own).
+    let placed = |err: &serde_yaml::Error, kind| schema_diagnostic(err, source, None, kind, &known);
     let mut value = match serde_yaml::from_str::<Value>(source) {
         Ok(value) => value,
         Err(syntax) => {
             // Either `first` is the syntax error itself, or a schema error before it.
             if syntax.to_string() != first.to_string() {
-                out.push(schema_diagnostic(
-                    first,
-                    source,
-                    None,
-                    ErrorKind::Schema,
-                    &known,
-                ));
+                out.push(placed(first, ErrorKind::Schema));
             }
-            out.push(schema_diagnostic(
-                &syntax,
-                source,
-                None,
-                ErrorKind::Syntax,
-                &known,
-            ));
+            out.push(placed(&syntax, ErrorKind::Syntax));
             return out;
         }
     };
     let map = SourceMap::index(source);
-    out.push(schema_diagnostic(
-        first,
-        source,
-        None,
-        ErrorKind::Schema,
-        &known,
-    ));
+    out.push(placed(first, ErrorKind::Schema));
     let mut current = first.to_string();
     let mut complete = false;
     while out.len() < MAX_ERRORS {
