@@ -85,6 +85,33 @@ fn a_drill_of_the_reference_topology_draws_every_subsystem_and_the_critical_path
         attribute(&loaded.dom, "id=\"gantt\"", "data-critical-rows"),
         Some(critical.to_string())
     );
+    // Each critical step's own stretch is outlined, from when the one before it became
+    // ready: the stretches follow one another, and are not whole rows.
+    let stretches: Vec<(u64, u64)> = html
+        .split("<rect class=\"chain\"")
+        .skip(1)
+        .map(|rest| {
+            let rect = format!("<rect{rest}");
+            let at = |name| {
+                attribute(&rect, "<rect", name)
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            };
+            (at("data-from-ms"), at("data-to-ms"))
+        })
+        .collect();
+    assert_eq!(stretches.len(), critical, "one stretch per critical step");
+    let mut sorted = stretches.clone();
+    sorted.sort();
+    assert!(
+        sorted.windows(2).all(|pair| pair[0].1 == pair[1].0),
+        "stretches follow one another: {sorted:?}"
+    );
+    assert!(
+        sorted.iter().skip(1).all(|(from, _)| *from > 0),
+        "only the first starts at the beginning: {sorted:?}"
+    );
     let opened = attribute(
         &loaded.dom,
         &format!("data-step=\"{first_critical}\""),

@@ -141,5 +141,43 @@ fn the_report_of_a_failed_run_opens_on_its_failure_at_laptop_and_phone_width() {
         assert!(banner.contains("FAILED  ldap: 2 of 6 healthy"), "{banner}");
         assert!(banner.contains("blocks 116 steps"), "{banner}");
         assert!(banner.contains("blackstart retry"), "{banner}");
+        // Readable at this width: every step's status word inside the window, the axis
+        // labels apart, nothing running off the right edge.
+        let words = support::browser::attribute(&loaded.dom, "<body", "data-status-words-inside")
+            .expect("the page measured its status words");
+        let (inside, all) = words.split_once('/').unwrap();
+        assert_eq!(inside, all, "{size:?}: status words inside the window");
+        assert!(all.parse::<usize>().unwrap() > 100, "{size:?}: {words}");
+        for (name, wanted) in [
+            ("data-axis-label-overlaps", "0"),
+            ("data-overflows-right", "false"),
+        ] {
+            assert_eq!(
+                support::browser::attribute(&loaded.dom, "<body", name).as_deref(),
+                Some(wanted),
+                "{size:?}: {name}"
+            );
+        }
     }
+    // The chart marks the chain that led to the failure, not a critical path through the
+    // steps that did come up, and only the stretch each step held it.
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        support::browser::attribute(&html, "id=\"gantt\"", "data-chain").as_deref(),
+        Some("to-failure")
+    );
+    let ldap = &html[html.find("data-step=\"ldap\"").expect("an ldap row")..];
+    let ldap = &ldap[..ldap.find("</details>").unwrap()];
+    assert!(
+        ldap.contains("data-critical=\"true\""),
+        "ldap is on the chain"
+    );
+    assert!(
+        ldap.contains("<rect class=\"chain\""),
+        "its stretch is outlined"
+    );
+    assert!(
+        html.contains("chain to the failure"),
+        "the legend says what is marked"
+    );
 }

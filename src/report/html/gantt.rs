@@ -85,7 +85,15 @@ fn rect(out: &mut String, segment: &Segment, span: u64) {
 
 /// The legend and one row per step.
 pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64) {
-    out.push_str("<section id=\"gantt\"><h2>Timeline</h2><p class=\"legend\">");
+    let _ = write!(
+        out,
+        "<section id=\"gantt\" data-chain=\"{}\"><h2>Timeline</h2><p class=\"legend\">",
+        if model.chain.to_failure {
+            "to-failure"
+        } else {
+            "critical"
+        }
+    );
     for kind in Kind::ALL {
         let _ = write!(
             out,
@@ -94,11 +102,13 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
             escape(kind.meaning())
         );
     }
-    out.push_str(
+    let _ = write!(
+        out,
         "<span><i class=\"swatch plan\"></i>plan window</span>\
-         <span><i class=\"swatch critical\"></i>critical path</span></p>\
+         <span><i class=\"swatch critical\"></i>{}: the stretch each step held it</span></p>\
          <p class=\"hint\">Open a row to see its hosts. \
          <input id=\"filter\" type=\"search\" placeholder=\"filter steps\"></p>",
+        model.chain.legend()
     );
     axis(out, span);
     // Where the time went reads top to bottom: failed steps first, then by when each step's
@@ -113,7 +123,8 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
     for row in rows {
         let step = &page.plan.steps[row.step];
         let subsystem = &page.topology.subsystems[step.step.subsystem];
-        let critical = model.critical.contains(&row.step);
+        let link = model.chain.link(row.step);
+        let critical = link.is_some();
         let _ = write!(
             out,
             "<details class=\"row step status-{}{}\" data-step=\"{}\" data-subsystem=\"{}\" \
@@ -146,6 +157,20 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
         for segment in &row.segments {
             rect(out, segment, span);
         }
+        if let Some(link) = link {
+            let from = x(link.from, span);
+            let _ = write!(
+                out,
+                "<rect class=\"chain\" data-from-ms=\"{}\" data-to-ms=\"{}\" x=\"{from:.1}\" \
+                 y=\"0.5\" width=\"{:.1}\" height=\"15\"><title>{}: +{} → +{}</title></rect>",
+                link.from,
+                link.to,
+                (x(link.to, span) - from).max(0.8),
+                model.chain.legend(),
+                ms(link.from),
+                ms(link.to)
+            );
+        }
         if let Some(at) = row.ready_at {
             let _ = write!(
                 out,
@@ -155,14 +180,15 @@ pub(super) fn section(out: &mut String, page: &RunPage, model: &Model, span: u64
         }
         let _ = write!(
             out,
-            "</svg><span class=\"times\">{} · {} · {}</span></summary>\
-             <div class=\"hosts\"></div></details>",
-            row.ready_at.map_or_else(
-                || "not ready".to_string(),
-                |at| format!("ready +{}", ms(at))
-            ),
-            crate::units::count(step.hosts.len(), "host", "hosts"),
+            "</svg><span class=\"times\"><span class=\"status-word\">{}</span>{} · {}</span>\
+             </summary><div class=\"hosts\"></div></details>",
             escape(status_word(&row.status)),
+            match (row.ready_at, row.status == StepStatus::Ready) {
+                (Some(at), true) => format!(" +{}", ms(at)),
+                (Some(at), false) => format!(" (was ready +{})", ms(at)),
+                (None, _) => String::new(),
+            },
+            crate::units::count(step.hosts.len(), "host", "hosts"),
         );
     }
     out.push_str("</section>");

@@ -5,6 +5,7 @@
 //!
 //! Every text that comes from a topology, a journal or a command goes through [`escape`].
 
+pub mod chain;
 mod charts;
 mod gantt;
 pub mod model;

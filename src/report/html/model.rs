@@ -62,8 +62,8 @@ pub struct Model {
     pub failures: Vec<(String, Vec<Failure>)>,
     /// Healthy nodes per tier over time.
     pub readiness: Readiness,
-    /// The actual critical path, first to last.
-    pub critical: Vec<StepId>,
+    /// What the chart marks: the critical path, or on a failed run the chain to the failure.
+    pub chain: super::chain::Chain,
     /// Records read.
     pub records: usize,
 }
@@ -250,17 +250,13 @@ pub fn build(
             .collect();
         row.segments.extend(merge(all, end_ms / 2000));
     }
-    let ready: Vec<Option<std::time::Duration>> = ready_at
-        .iter()
-        .map(|at| at.map(std::time::Duration::from_millis))
-        .collect();
     Model {
+        chain: super::chain::Chain::of(plan, &rows),
         rows,
         end_ms,
         finished,
         failures,
         readiness,
-        critical: crate::run::critical_path::actual(plan, &ready),
         records: records.len(),
     }
 }

@@ -99,6 +99,23 @@
       body.setAttribute("data-banner-on-first-screen",
         String(box.top >= 0 && box.bottom <= window.innerHeight && box.width <= window.innerWidth));
     }
+    // Whether the page reads at this width: every step's status word inside the window,
+    // axis labels apart, nothing running off the right edge.
+    var inside = function (el) {
+      var box = el.getBoundingClientRect();
+      return box.width > 0 && box.left >= 0 && box.right <= window.innerWidth + 0.5;
+    };
+    var words = Array.prototype.slice.call(document.querySelectorAll("details.row .status-word"));
+    body.setAttribute("data-status-words-inside", String(words.filter(inside).length) + "/" + String(words.length));
+    var overlaps = 0;
+    Array.prototype.slice.call(document.querySelectorAll(".axis-labels .ticks")).forEach(function (ticks) {
+      var boxes = Array.prototype.slice.call(ticks.children)
+        .map(function (label) { return label.getBoundingClientRect(); })
+        .filter(function (box) { return box.width > 0; });
+      for (var i = 1; i < boxes.length; i++) { if (boxes[i].left < boxes[i - 1].right) overlaps++; }
+    });
+    body.setAttribute("data-axis-label-overlaps", String(overlaps));
+    body.setAttribute("data-overflows-right", String(document.documentElement.scrollWidth > window.innerWidth));
     body.setAttribute("data-rendered", "ok");
   } catch (e) {
     fail("report script failed: " + e);
