@@ -46,7 +46,7 @@ fn slow_service_everywhere(
     yaml = yaml.replacen("    boot: 10s\n", "    boot: 2s\n", 1);
     for (n, index) in dead.iter().enumerate() {
         let live = format!("bmc: {{ address: {} }}", lab.hosts[*index].bmc_address);
-        let unused = format!("bmc: {{ address: 127.97.200.{} }}", n + 1);
+        let unused = format!("bmc: {{ address: 127.100.200.{} }}", n + 1);
         yaml = yaml.replacen(&live, &unused, 1);
     }
     let path = lab.dir.join("topology.yaml");
@@ -56,7 +56,7 @@ fn slow_service_everywhere(
 
 #[test]
 fn an_unset_password_variable_stops_the_run_before_any_action_in_one_line() {
-    let lab = Lab::start("ua", (97, 10), 12);
+    let lab = Lab::start("ua", (100, 10), 12);
     let topology = one_service_everywhere(&lab, LabSecret::Env, &[]);
     let run_dir = lab.dir.join("run");
     let child = Command::new(BIN)
@@ -111,7 +111,7 @@ fn an_unset_password_variable_stops_the_run_before_any_action_in_one_line() {
 
 #[test]
 fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so() {
-    let lab = Lab::start("ub", (97, 12), 12);
+    let lab = Lab::start("ub", (100, 12), 12);
     let dead: Vec<usize> = (2..12).collect();
     let topology = one_service_everywhere(&lab, LabSecret::File, &dead);
     let run_dir = lab.dir.join("run");
@@ -224,7 +224,7 @@ fn ten_dead_bmcs_are_one_line_with_their_count_and_the_degraded_recovery_says_so
 
 #[test]
 fn without_a_terminal_a_heartbeat_says_what_is_in_flight_and_what_is_overdue() {
-    let lab = Lab::start("uc", (97, 14), 4);
+    let lab = Lab::start("uc", (100, 14), 4);
     let topology = slow_service_everywhere(&lab, LabSecret::File, &[], 4.0);
     let run_dir = lab.dir.join("run");
     let output = blackstart(&[
@@ -304,7 +304,7 @@ fn on_a_terminal(args: &[&str], limit: Duration, seen: impl Fn(&str) -> bool) ->
 
 #[test]
 fn on_a_terminal_the_status_area_shows_what_is_in_flight_and_overdue() {
-    let lab = Lab::start("ud", (97, 16), 4);
+    let lab = Lab::start("ud", (100, 16), 4);
     let topology = slow_service_everywhere(&lab, LabSecret::File, &[], 6.0);
     let run_dir = lab.dir.join("run");
     let screen = on_a_terminal(
@@ -324,5 +324,58 @@ fn on_a_terminal_the_status_area_shows_what_is_in_flight_and_overdue() {
     assert!(
         screen.contains("S3: 0/1 steps ready"),
         "the tier table: {screen}"
+    );
+}
+
+/// A live run behind its plan: `status` and the live page both say it is OVERDUE and by
+/// how much (not a remaining ETA that stays put), with the start in flight on the step.
+#[test]
+fn a_live_run_behind_its_plan_is_overdue_in_status_and_on_the_live_page() {
+    let lab = Lab::start("ue", (100, 18), 2);
+    let topology = slow_service_everywhere(&lab, LabSecret::File, &[], 8.0);
+    let run_dir = lab.dir.join("run");
+    let page = "127.100.18.250:18480";
+    let child = support::cli::spawn(&[
+        "run",
+        topology.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+        "--yes",
+        "--serve",
+        page,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let (mut status, mut live) = (String::new(), String::new());
+    while Instant::now() < deadline {
+        let out = support::cli::output_bounded(
+            Command::new(BIN).args(["status", run_dir.to_str().unwrap()]),
+        );
+        status = text(&out);
+        live = support::http::get(page).unwrap_or_default();
+        if status.contains("OVERDUE by") && live.contains("OVERDUE by") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let run = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        status.contains("remaining ETA: OVERDUE by"),
+        "status says the run is late: {status}"
+    );
+    assert!(
+        status.contains("starting"),
+        "and what is in flight: {status}"
+    );
+    let now = live
+        .find("<section id=\"now\">")
+        .map(|at| &live[at..])
+        .unwrap_or_else(|| panic!("the live page has a Now section: {live}"));
+    let now = &now[..now.find("</section>").unwrap()];
+    assert!(now.contains("OVERDUE by"), "{now}");
+    assert!(now.contains("elapsed (wall clock)"), "{now}");
+    assert!(
+        now.contains("data-step=\"svc\"") && now.contains("starting"),
+        "the start in flight on svc: {now}"
     );
 }

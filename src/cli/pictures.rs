@@ -53,6 +53,15 @@ fn render_view(prepared: &Prepared, dir: &Path, view: &RunView, live: bool) -> S
     } else {
         String::new()
     };
+    // What is under way this minute, on a page that is still being drawn.
+    let now = if live {
+        let status =
+            blackstart::report::status::run_status(&prepared.topology, &prepared.plan, view, true);
+        blackstart::report::html::now::section(&status)
+    } else {
+        String::new()
+    };
+    let extra = format!("{now}{extra}");
     render_run(&RunPage {
         topology: &prepared.topology,
         plan: &prepared.plan,
@@ -101,17 +110,29 @@ pub fn write_page(page: &str, path: PathBuf) -> anyhow::Result<Outcome> {
 /// since the last one, and draws again only when there were any.
 fn live_render(prepared: Prepared, dir: PathBuf) -> Render {
     let followed = FollowedRun::new(&dir, scheduler_for(&prepared, &[]), &prepared.plan);
-    let state: Mutex<(FollowedRun, Option<String>)> = Mutex::new((followed, None));
+    type Drawn = Option<(String, std::time::Instant)>;
+    let state: Mutex<(FollowedRun, Drawn)> = Mutex::new((followed, None));
+    // The page's clock (elapsed, remaining ETA, overdue) moves on between records: a page
+    // older than this is drawn again even when the journal did not grow.
+    const CLOCK_TICK: std::time::Duration = std::time::Duration::from_secs(1);
     Arc::new(move || {
         let mut state = state
             .lock()
             .map_err(|_| "status page state poisoned".to_string())?;
         let (followed, page) = &mut *state;
         let grew = followed.refresh().map_err(|err| err.to_string())?;
-        if grew || page.is_none() {
-            *page = Some(render_view(&prepared, &dir, followed.view(), true));
+        let running = followed.view().outcome().is_none();
+        let stale = page
+            .as_ref()
+            .is_none_or(|(_, drawn)| running && drawn.elapsed() >= CLOCK_TICK);
+        if grew || stale {
+            let text = render_view(&prepared, &dir, followed.view(), true);
+            *page = Some((text, std::time::Instant::now()));
         }
-        Ok(page.clone().unwrap_or_default())
+        Ok(page
+            .as_ref()
+            .map(|(text, _)| text.clone())
+            .unwrap_or_default())
     })
 }
 

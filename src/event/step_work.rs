@@ -3,6 +3,7 @@
 //! far — so a retry under way is seen while it happens, not only after it fails.
 
 use super::state::{Node, NodeState};
+use super::NodeId;
 use crate::plan::StepId;
 use crate::units::count;
 
@@ -26,12 +27,27 @@ pub struct StepWork {
 impl StepWork {
     /// The work of `step`'s nodes.
     pub fn of(nodes: &[Node], step: StepId) -> StepWork {
+        StepWork::of_with(nodes, step, |_| None)
+    }
+
+    /// The work of `step`'s nodes, where `in_flight` may say what a node is doing better
+    /// than its state: a reader of another process's journal replays events only, so a
+    /// start or probe that process launched shows only as an action without its event.
+    pub fn of_with(
+        nodes: &[Node],
+        step: StepId,
+        in_flight: impl Fn(NodeId) -> Option<NodeState>,
+    ) -> StepWork {
         let mut work = StepWork::default();
-        for node in nodes.iter().filter(|n| n.step == step) {
+        for (id, node) in nodes.iter().enumerate().filter(|(_, n)| n.step == step) {
             // `attempts` counts attempts that ended; a healthy node's last one succeeded.
             let succeeded = u32::from(matches!(node.state, NodeState::Healthy { .. }));
             work.failed_attempts += node.attempts.saturating_sub(succeeded);
-            match node.state {
+            let state = match in_flight(id) {
+                Some(state) if !node.state.is_settled() => state,
+                _ => node.state.clone(),
+            };
+            match state {
                 NodeState::Starting { attempt } => {
                     work.starting += 1;
                     work.attempt = work.attempt.max(attempt);
@@ -122,6 +138,16 @@ mod tests {
         assert_eq!(
             StepWork::of(&[node(2, NodeState::Pending, 0)], 2).text(),
             "nothing in flight: waiting for hosts"
+        );
+        // Read from another process's journal: the queued node's start is in flight.
+        let queued = [
+            node(3, NodeState::Queued, 1),
+            node(3, NodeState::Healthy { already: false }, 1),
+        ];
+        let live = StepWork::of_with(&queued, 3, |_| Some(NodeState::Starting { attempt: 2 }));
+        assert_eq!(
+            live.text(),
+            "1 starting (attempt 2); 1 failed attempt so far"
         );
     }
 }

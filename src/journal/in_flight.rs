@@ -33,6 +33,8 @@ pub struct Unfinished {
     pub power_ons: Vec<HostId>,
     /// Hosts whose boot wait and preparation steps were under way: they run again.
     pub preparations: Vec<HostId>,
+    /// Nodes being probed by the last process (only shown: a resume probes afresh).
+    pub probes: Vec<NodeId>,
 }
 
 /// Which action an event ends: actions and events of one kind on one host or node pair
@@ -118,6 +120,7 @@ pub fn unfinished(records: &[Record]) -> Unfinished {
             }),
             Key::Host(1, host) => unfinished.power_ons.push(host),
             Key::Host(3, host) => unfinished.preparations.push(host),
+            Key::Node(0, node) => unfinished.probes.push(node),
             _ => {}
         }
     }

@@ -195,13 +195,20 @@ pub fn run_status(topology: &Topology, plan: &Plan, view: &RunView, live: bool) 
         (false, None) => RunState::Killed,
     };
     let stopped = run != RunState::Live;
+    let in_flight = if live {
+        view.in_flight()
+    } else {
+        Default::default()
+    };
     let steps = plan
         .steps
         .iter()
         .enumerate()
         .map(|(id, step)| {
             let status = &scheduler.statuses()[id];
-            let work = crate::event::step_work::StepWork::of(scheduler.nodes(), id);
+            let work = crate::event::step_work::StepWork::of_with(scheduler.nodes(), id, |node| {
+                in_flight.get(&node).cloned()
+            });
             StepView {
                 id: step.id.clone(),
                 tier: topology.subsystems[step.step.subsystem].tier.to_string(),

@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::event::state::RunOutcome;
+use crate::event::state::{NodeState, RunOutcome};
+use crate::event::NodeId;
 use crate::journal::{self, Entry, FirstReady, JournalError, Record, Tail};
 use crate::plan::{Plan, StepId};
 use crate::run::scheduler::Scheduler;
@@ -50,6 +51,25 @@ impl RunView {
                 _ => {}
             }
         }
+    }
+
+    /// What the live process is doing per node, from its journal: starts and probes it
+    /// launched and has not seen end. The replay takes in events only, so without this a
+    /// start in flight reads as queued. Only for a live run: a stopped run's unfinished
+    /// starts are not in flight.
+    pub fn in_flight(&self) -> std::collections::HashMap<NodeId, NodeState> {
+        let unfinished = journal::unfinished(&self.records);
+        let starts = unfinished.starts.iter().map(|start| {
+            let state = NodeState::Starting {
+                attempt: start.attempt,
+            };
+            (start.node, state)
+        });
+        let probes = unfinished
+            .probes
+            .iter()
+            .map(|node| (*node, NodeState::Probing));
+        probes.chain(starts).collect()
     }
 
     /// The scheduler the records lead to.

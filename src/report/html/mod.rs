@@ -9,6 +9,7 @@ pub mod chain;
 mod charts;
 mod gantt;
 pub mod model;
+pub mod now;
 pub mod segment;
 mod study;
 
