@@ -118,3 +118,51 @@ fn hosts_signed_by_the_fleet_ca_are_trusted_from_one_cert_authority_line_by_both
         "{shown}"
     );
 }
+
+#[test]
+fn an_sshd_trusting_only_a_user_ca_is_reached_with_the_certificate_file_of_the_ssh_config() {
+    let lab = Lab::start("cb", (89, 2), 1);
+    let users = Ca::new(&lab, "user_ca");
+    users.trust_users_on(&lab, 0);
+    // Away from the key: ssh would otherwise find `client_key-cert.pub` by itself.
+    let cert = lab.dir.join("operator-cert.pub");
+    std::fs::rename(users.certify_client(&lab), &cert).unwrap();
+    lab.power_on(0);
+    let config = lab.dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!("Host *\n  CertificateFile {}\n", cert.display()),
+    )
+    .unwrap();
+    let with_config = format!("      config: {}\n", config.display());
+    let name = &lab.hosts[0].name;
+
+    // The plain key alone is refused: the certificate is the only way in.
+    let keyless = topology(&lab, "plain.yaml", "      config: none\n");
+    let refused = exec_on(&keyless, name);
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+
+    let builtin = topology(&lab, "builtin.yaml", &with_config);
+    let validated = blackstart(&["validate", builtin.to_str().unwrap()]);
+    let validated_text = text(&validated);
+    assert_eq!(validated.status.code(), Some(0), "{validated_text}");
+    assert!(
+        !validated_text.contains("CertificateFile"),
+        "the built-in client follows it now, nothing to warn of: {validated_text}"
+    );
+    let openssh = topology(
+        &lab,
+        "openssh.yaml",
+        &format!("{with_config}      client: openssh\n"),
+    );
+    for file in [&builtin, &openssh] {
+        let reached = exec_on(file, name);
+        assert_eq!(
+            reached.status.code(),
+            Some(0),
+            "{}: {}",
+            file.display(),
+            text(&reached)
+        );
+    }
+}

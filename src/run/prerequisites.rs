@@ -95,6 +95,15 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
                 .then(|| "no SSH key given and no agent ($SSH_AUTH_SOCK is not set)".into()),
         };
         note(Check::SshKey, cause, host);
+        if let Some(cert) = &ssh.login.certificate {
+            let cause = machine.unreadable(cert, true).map(|why| {
+                format!(
+                    "SSH certificate {} (`CertificateFile`): {why}",
+                    cert.display()
+                )
+            });
+            note(Check::SshKey, cause, host);
+        }
         if ssh.login.strict_host_key_checking {
             let cause = known_host_problem(machine, &ssh.login, &h.address, None);
             note(Check::KnownHosts, cause, host);

@@ -137,11 +137,30 @@ pub(super) fn login<S: AsRawFd + 'static>(
     check_host_key(end, &session)?;
 
     session.set_timeout(millis(remaining(deadline)));
-    let auth = match end.login.key.as_deref() {
-        Some(key) => session
+    let certificate = end.login.certificate.as_deref();
+    let auth = match (end.login.key.as_deref(), certificate) {
+        // libssh2 offers a user certificate as the public half of the key it goes with.
+        (Some(key), Some(cert)) => session
+            .userauth_pubkey_file(&end.login.user, Some(cert), key, None)
+            .map_err(|e| {
+                format!(
+                    "key {} with certificate {}: {}",
+                    key.display(),
+                    cert.display(),
+                    e.message()
+                )
+            }),
+        (Some(key), None) => session
             .userauth_pubkey_file(&end.login.user, None, key, None)
             .map_err(|e| format!("key {}: {}", key.display(), e.message())),
-        None => session
+        (None, Some(cert)) => Err(format!(
+            "certificate {} (`CertificateFile`) needs its private key as a file \
+             (`IdentityFile` or `ssh.key`): blackstart's built-in client cannot offer a \
+             certificate with a key held by ssh-agent; name the key, or use \
+             `ssh: {{ client: openssh }}`",
+            cert.display()
+        )),
+        (None, None) => session
             .userauth_agent(&end.login.user)
             .map_err(|e| format!("ssh-agent: {}", e.message())),
     };
