@@ -60,10 +60,18 @@ pub(super) fn warn_unfollowed(
         );
     }
     for (line, word) in &config.empty_includes {
+        // ssh takes `%` literally in `Include` (no tokens there), which surprises people
+        // used to `IdentityFile ~/.ssh/%h`: say so where it would explain the miss.
+        let hint = if word.contains('%') {
+            "`%` tokens are not expanded in `Include` (ssh reads them literally); name the \
+             file, or use a `*` glob"
+        } else {
+            "relative names are under ~/.ssh; check the name, or remove the line"
+        };
         out.warning(
             &place,
             format!("{line}: `Include {word}` names no file (nothing included, as in ssh)"),
         )
-        .hint("relative names are under ~/.ssh; check the name, or remove the line");
+        .hint(hint);
     }
 }

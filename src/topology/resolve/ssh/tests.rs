@@ -290,3 +290,23 @@ fn an_unknown_client_is_refused_at_its_line() {
         "the line of `client:`: {text}"
     );
 }
+
+#[test]
+fn an_include_with_a_percent_token_that_matches_nothing_says_tokens_are_literal_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ssh_config"),
+        format!("Include {}/%u.conf\n", dir.path().display()),
+    )
+    .unwrap();
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let loaded = load_str_alone(&yaml, &dir.path().join("t.yaml")).unwrap();
+    let text = loaded.warnings.to_string();
+    assert!(
+        text.contains("names no file") && text.contains("not expanded in `Include`"),
+        "{text}"
+    );
+}
