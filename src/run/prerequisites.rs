@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::run::transport::known_hosts::KnownHostsFile;
 use crate::topology::{Bmc, HostId, SecretSource, SshLogin, Topology};
 
 pub use crate::event::checklist::{Check, Checklist, Finding};
@@ -94,6 +95,15 @@ pub fn check(topology: &Topology, hosts: &[HostId], machine: &impl Machine) -> C
                 .then(|| "no SSH key given and no agent ($SSH_AUTH_SOCK is not set)".into()),
         };
         note(Check::SshKey, cause, host);
+        if let Some(cert) = &ssh.login.certificate {
+            let cause = machine.unreadable(cert, true).map(|why| {
+                format!(
+                    "SSH certificate {} (`CertificateFile`): {why}",
+                    cert.display()
+                )
+            });
+            note(Check::SshKey, cause, host);
+        }
         if ssh.login.strict_host_key_checking {
             let cause = known_host_problem(machine, &ssh.login, &h.address, None);
             note(Check::KnownHosts, cause, host);
@@ -166,7 +176,7 @@ fn known_host_problem(
 /// The machine this process runs on. known_hosts files are read once each.
 #[derive(Default)]
 pub struct ThisMachine {
-    known: RefCell<HashMap<PathBuf, Result<ssh2::KnownHosts, String>>>,
+    known: RefCell<HashMap<PathBuf, Result<KnownHostsFile, String>>>,
 }
 
 impl Machine for ThisMachine {
@@ -197,14 +207,9 @@ impl Machine for ThisMachine {
         let mut cache = self.known.borrow_mut();
         let known = cache
             .entry(known_hosts.to_path_buf())
-            .or_insert_with(|| read_known_hosts(known_hosts));
+            .or_insert_with(|| KnownHostsFile::read(known_hosts));
         let known = known.as_ref().map_err(Clone::clone)?;
-        // A key nobody has: a listed host answers "mismatch", an unlisted one "not found".
-        // libssh2 matches hashed entries too.
-        Ok(!matches!(
-            known.check_port(address, port, b"blackstart-prerequisite-probe"),
-            ssh2::CheckResult::NotFound
-        ))
+        Ok(known.lists(address, port))
     }
 
     fn program_found(&self, program: &str) -> bool {
@@ -229,16 +234,6 @@ fn io_why(err: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         kind => kind.to_string(),
     }
-}
-
-fn read_known_hosts(path: &Path) -> Result<ssh2::KnownHosts, String> {
-    std::fs::File::open(path).map_err(|err| io_why(&err))?;
-    let session = ssh2::Session::new().map_err(|err| err.to_string())?;
-    let mut known = session.known_hosts().map_err(|err| err.to_string())?;
-    known
-        .read_file(path, ssh2::KnownHostFileKind::OpenSSH)
-        .map_err(|err| err.message().to_string())?;
-    Ok(known)
 }
 
 /// A bounded parallel sweep of the hosts' SSH ports: at most `parallel` connections at

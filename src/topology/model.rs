@@ -113,6 +113,7 @@ impl Host {
                     user: "root".into(),
                     port: 22,
                     key: None,
+                    certificate: None,
                     known_hosts: "/dev/null".into(),
                     strict_host_key_checking: true,
                     connect_timeout: Duration::from_secs(1),
@@ -242,6 +243,9 @@ pub struct SshLogin {
     pub port: u16,
     /// Private key file; the agent is used when absent.
     pub key: Option<PathBuf>,
+    /// User certificate offered with the key (`CertificateFile` of the SSH config).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
     /// known_hosts file the peer's key is checked against.
     pub known_hosts: PathBuf,
     /// Refuse unknown and changed host keys.

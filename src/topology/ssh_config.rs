@@ -5,13 +5,14 @@
 //! What is read: `Host` blocks (several patterns, `*`, `?`, `!` negation, matched
 //! case-sensitively as ssh matches them), `HostName` (with `%h`), `User`, `Port`,
 //! `IdentityFile` (the first one), `ProxyJump` (hops or `none`), `ConnectTimeout`,
-//! `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file). File names keep their
+//! `StrictHostKeyChecking`, `UserKnownHostsFile` (the first file), `CertificateFile` (the
+//! first file). File names keep their
 //! `%` tokens here; [`tokens::expand`] replaces them once the connection is known. An
 //! unquoted `#` starts a comment anywhere on a line. As in
 //! ssh, the first value obtained for a keyword wins, blocks in file order; `ProxyJump` and
 //! `ProxyCommand` compete, the first obtained of either one winning. `ProxyCommand` is only
 //! read so that a host routed by it is refused rather than dialled directly, and
-//! `CertificateFile` and `CanonicalizeHostname` so that they are refused or warned of.
+//! `CanonicalizeHostname` so that it is warned of.
 //! Other keywords are ignored.
 //!
 //! `Include` is followed as ssh follows it (see [`include`]). `Match` blocks with the
@@ -60,8 +61,6 @@ pub struct SshConfig {
     entries: Vec<Entry>,
     /// True when a `Match final` is written anywhere: ssh then reads the file twice.
     wants_final: bool,
-    /// `CertificateFile` lines, which the built-in client cannot honour.
-    pub certificate_files: Vec<Place>,
     /// Lines that ask for what this reader does not do (`CanonicalizeHostname yes`), with
     /// what they ask.
     pub unfollowed: Vec<(Place, String)>,
@@ -104,6 +103,7 @@ enum Keyword {
     StrictHostKeyChecking,
     UserKnownHostsFile,
     ProxyCommand,
+    CertificateFile,
 }
 
 impl Keyword {
@@ -118,6 +118,7 @@ impl Keyword {
             "stricthostkeychecking" => Keyword::StrictHostKeyChecking,
             "userknownhostsfile" => Keyword::UserKnownHostsFile,
             "proxycommand" => Keyword::ProxyCommand,
+            "certificatefile" => Keyword::CertificateFile,
             _ => return None,
         })
     }
@@ -175,6 +176,8 @@ pub struct HostConfig {
     pub port: Option<u16>,
     /// Private key file, `~` and `%` tokens not expanded.
     pub identity_file: Option<String>,
+    /// User certificate offered with the key (`CertificateFile`), tokens not expanded.
+    pub certificate_file: Option<String>,
     /// Jump hosts.
     pub proxy_jump: Option<ProxyJump>,
     /// Connect timeout.

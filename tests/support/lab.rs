@@ -294,6 +294,7 @@ impl Lab {
                     user: "root".into(),
                     port: 22,
                     key: Some(self.client_key.clone()),
+                    certificate: None,
                     known_hosts: self.known_hosts.clone(),
                     strict_host_key_checking: true,
                     connect_timeout: Duration::from_secs(3),

@@ -15,4 +15,5 @@ pub mod procs;
 pub mod redfish;
 pub mod redfish_standin;
 pub mod snapshot;
+pub mod ssh_ca;
 pub mod udp_stand_in;

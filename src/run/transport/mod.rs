@@ -3,8 +3,10 @@
 
 pub mod bmc;
 pub mod bmc_calls;
+mod host_cert;
 pub mod http;
 pub mod ipmi;
+pub(crate) mod known_hosts;
 pub mod probe;
 pub mod redfish;
 pub mod ssh;

@@ -8,8 +8,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use std::time::{Duration, Instant};
 
-use ssh2::{CheckResult, KnownHostFileKind, Session};
+use ssh2::Session;
 
+use super::known_hosts::{KnownHostsFile, Refusal};
 use super::TransportError;
 use crate::topology::{Host, JumpHost, SshLogin};
 
@@ -136,11 +137,30 @@ pub(super) fn login<S: AsRawFd + 'static>(
     check_host_key(end, &session)?;
 
     session.set_timeout(millis(remaining(deadline)));
-    let auth = match end.login.key.as_deref() {
-        Some(key) => session
+    let certificate = end.login.certificate.as_deref();
+    let auth = match (end.login.key.as_deref(), certificate) {
+        // libssh2 offers a user certificate as the public half of the key it goes with.
+        (Some(key), Some(cert)) => session
+            .userauth_pubkey_file(&end.login.user, Some(cert), key, None)
+            .map_err(|e| {
+                format!(
+                    "key {} with certificate {}: {}",
+                    key.display(),
+                    cert.display(),
+                    e.message()
+                )
+            }),
+        (Some(key), None) => session
             .userauth_pubkey_file(&end.login.user, None, key, None)
             .map_err(|e| format!("key {}: {}", key.display(), e.message())),
-        None => session
+        (None, Some(cert)) => Err(format!(
+            "certificate {} (`CertificateFile`) needs its private key as a file \
+             (`IdentityFile` or `ssh.key`): blackstart's built-in client cannot offer a \
+             certificate with a key held by ssh-agent; name the key, or use \
+             `ssh: {{ client: openssh }}`",
+            cert.display()
+        )),
+        (None, None) => session
             .userauth_agent(&end.login.user)
             .map_err(|e| format!("ssh-agent: {}", e.message())),
     };
@@ -157,40 +177,42 @@ pub(super) fn login<S: AsRawFd + 'static>(
 }
 
 /// Strict checking: unknown and changed keys are refused, naming the host (or the jump host)
-/// and known_hosts. With strict checking off they are accepted with a loud warning.
+/// and known_hosts; a host certificate is verified against the file's `@cert-authority`
+/// lines. With strict checking off they are accepted with a loud warning — but a key the
+/// file revokes never is.
 fn check_host_key(end: &Endpoint, session: &Session) -> Result<(), TransportError> {
     let path = end.login.known_hosts.display().to_string();
     let (address, port) = (end.address, end.login.port);
-    let verdict = (|| -> Result<(), String> {
+    let refused = |detail: String| TransportError::HostKey {
+        host: end.host.name.clone(),
+        detail: format!("{}{detail}", end.prefix()),
+    };
+    let verdict = (|| -> Result<(), Refusal> {
+        let plain = |detail: String| Refusal {
+            detail,
+            revoked: false,
+        };
         let (key, _) = session
             .host_key()
-            .ok_or_else(|| "the server sent no host key".to_string())?;
-        let mut known = session.known_hosts().map_err(|e| e.to_string())?;
-        known
-            .read_file(&end.login.known_hosts, KnownHostFileKind::OpenSSH)
-            .map_err(|e| format!("cannot read known_hosts {path}: {}", e.message()))?;
-        match known.check_port(address, port, key) {
-            CheckResult::Match => Ok(()),
-            CheckResult::Mismatch => Err(format!(
-                "the key of {address}:{port} DIFFERS from the one in {path} (changed key or impostor)"
-            )),
-            CheckResult::NotFound => Err(format!(
-                "{address}:{port} is not in {path} (unknown host; add its key, no trust on first use)"
-            )),
-            CheckResult::Failure => Err(format!("checking against {path} failed")),
-        }
+            .ok_or_else(|| plain("the server sent no host key".to_string()))?;
+        let known = KnownHostsFile::read(&end.login.known_hosts)
+            .map_err(|why| plain(format!("cannot read known_hosts {path}: {why}")))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        known.check(address, port, key, now)
     })();
     match verdict {
         Ok(()) => Ok(()),
-        Err(detail) if end.login.strict_host_key_checking => Err(TransportError::HostKey {
-            host: end.host.name.clone(),
-            detail: format!("{}{detail}", end.prefix()),
-        }),
-        Err(detail) => {
+        Err(refusal) if refusal.revoked || end.login.strict_host_key_checking => {
+            Err(refused(refusal.detail))
+        }
+        Err(refusal) => {
             tracing::warn!(
                 host = %end.host.name,
-                "ACCEPTING an unverified SSH host key because strict_host_key_checking is off: {}{detail}",
-                end.prefix()
+                "ACCEPTING an unverified SSH host key because strict_host_key_checking is off: {}{}",
+                end.prefix(),
+                refusal.detail
             );
             Ok(())
         }

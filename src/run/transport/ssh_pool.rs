@@ -100,10 +100,11 @@ impl PoolKey {
 /// One hop's part of a [`PoolKey`].
 fn login_key(name: &str, address: &str, login: &SshLogin) -> String {
     format!(
-        "{name}\0{}\0{address}\0{}\0{:?}\0{}\0{}",
+        "{name}\0{}\0{address}\0{}\0{:?}\0{:?}\0{}\0{}",
         login.user,
         login.port,
         login.key,
+        login.certificate,
         login.known_hosts.display(),
         // A session accepted without checking the host key never serves a strict call.
         login.strict_host_key_checking

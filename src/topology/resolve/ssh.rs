@@ -279,6 +279,9 @@ fn host_login(
         uid: tokens::local_uid(),
     };
     SshLogin {
+        // The certificate goes with the configuration's key, or with the topology's when
+        // the file names a certificate for it (ssh offers it with whichever key it has).
+        certificate: config_file(found.certificate_file.as_deref(), &context),
         key: written_key.or_else(|| config_file(found.identity_file.as_deref(), &context)),
         known_hosts: written_known.unwrap_or_else(|| {
             config_file(found.user_known_hosts_file.as_deref(), &context)
@@ -321,8 +324,16 @@ fn jump_host(spec: &ssh_config::JumpSpec, found: &HostConfig, host: &SshLogin) -
         home: &home,
         uid: tokens::local_uid(),
     };
+    let own_key = config_file(found.identity_file.as_deref(), &context);
     let login = SshLogin {
-        key: config_file(found.identity_file.as_deref(), &context).or_else(|| host.key.clone()),
+        // The host's certificate goes with the host's key only.
+        certificate: config_file(found.certificate_file.as_deref(), &context).or_else(|| {
+            own_key
+                .is_none()
+                .then(|| host.certificate.clone())
+                .flatten()
+        }),
+        key: own_key.or_else(|| host.key.clone()),
         known_hosts: config_file(found.user_known_hosts_file.as_deref(), &context)
             .unwrap_or_else(|| host.known_hosts.clone()),
         strict_host_key_checking: found

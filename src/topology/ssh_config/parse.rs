@@ -62,7 +62,6 @@ pub(super) fn parse_into(
                     }
                 }
             }
-            "certificatefile" => config.certificate_files.push(place),
             "canonicalizehostname" => {
                 let value = args.first().map(|v| v.to_ascii_lowercase());
                 if matches!(value.as_deref(), Some("yes" | "always")) {

@@ -147,6 +147,7 @@ fn apply(out: &mut HostConfig, key: Keyword, value: &str, place: &Place, origina
         Keyword::User => set(&mut out.user, || Some(value.to_string())),
         Keyword::Port => set(&mut out.port, || parse_port(value).ok()),
         Keyword::IdentityFile => set(&mut out.identity_file, || Some(value.to_string())),
+        Keyword::CertificateFile => set(&mut out.certificate_file, || Some(value.to_string())),
         Keyword::ProxyJump if out.proxy_command.is_none() => {
             set(&mut out.proxy_jump, || parse_proxy_jump(value).ok())
         }

@@ -255,9 +255,12 @@ fn proxy_command_and_proxy_jump_compete_and_the_first_obtained_wins() {
 }
 
 #[test]
-fn certificate_file_lines_are_named() {
-    let c = config("Host a\n CertificateFile ~/.ssh/id_ed25519-cert.pub\n User u\n");
-    let lines: Vec<usize> = c.certificate_files.iter().map(|p| p.line).collect();
-    assert_eq!(lines, vec![2]);
-    assert_eq!(c.resolve("a").user.as_deref(), Some("u"));
+fn certificate_file_is_taken_from_the_first_block_that_gives_one() {
+    let c = config(
+        "Host a\n CertificateFile ~/.ssh/%h-cert.pub\n User u\nHost *\n CertificateFile other\n",
+    );
+    let a = c.resolve("a");
+    assert_eq!(a.certificate_file.as_deref(), Some("~/.ssh/%h-cert.pub"));
+    assert_eq!(a.user.as_deref(), Some("u"));
+    assert_eq!(c.resolve("b").certificate_file.as_deref(), Some("other"));
 }

@@ -224,3 +224,31 @@ fn match_exec_is_asked_with_its_tokens_expanded_only_when_the_criteria_before_it
     assert_eq!(err.line, 2);
     assert!(err.message.contains("client: openssh"), "{}", err.message);
 }
+
+/// The brief asked for `%d`/`%u`/`%h`/`%%` in `Include` names "as OpenSSH expands them":
+/// OpenSSH 9.2 does not expand them there (ssh_config(5) lists no tokens for `Include`, and
+/// `ssh -G` reads `Include .../%u.conf` as the file named `%u.conf`). blackstart reads the
+/// name as ssh does, so both clients see the same files; `%` in a name that matches nothing
+/// is warned of with the empty include.
+#[test]
+fn percent_in_an_include_name_is_literal_as_ssh_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let local = tokens::local_user();
+    write(d, &format!("{local}.conf"), "Host *\n  User expanded\n");
+    write(d, "%u.conf", "Host *\n  User literal\n");
+    let main = write(d, "main", &format!("Include {}/%u.conf\n", d.display()));
+    let resolved = same_as_ssh(&main, d, "web");
+    assert_eq!(resolved.user.as_deref(), Some("literal"));
+
+    std::fs::remove_file(d.join("%u.conf")).unwrap();
+    let text = std::fs::read_to_string(&main).unwrap();
+    let config = parse_file(&text, "main", d).unwrap();
+    assert_eq!(
+        config.empty_includes.len(),
+        1,
+        "nothing included, as in ssh"
+    );
+    let resolved = same_as_ssh(&main, d, "web");
+    assert_eq!(resolved.user, None, "the user's own file is not read");
+}

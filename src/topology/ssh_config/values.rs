@@ -60,7 +60,9 @@ pub(super) fn check_value(key: Keyword, value: &str) -> Result<(), String> {
         Keyword::ConnectTimeout => parse_timeout(value).map(|_| ()),
         Keyword::StrictHostKeyChecking => parse_strict(value).map(|_| ()),
         Keyword::ProxyJump => parse_proxy_jump(value).map(|_| ()),
-        Keyword::IdentityFile | Keyword::UserKnownHostsFile => tokens::check(value),
+        Keyword::IdentityFile | Keyword::UserKnownHostsFile | Keyword::CertificateFile => {
+            tokens::check(value)
+        }
         _ => Ok(()),
     }
 }

@@ -39,8 +39,8 @@ pub(super) fn read(
     }
 }
 
-/// Warns about what the built-in client reads but does not follow in `config` (certificates,
-/// `CanonicalizeHostname`) and about an `Include` that names no file, at `at` (or the host
+/// Warns about what the built-in client reads but does not follow in `config`
+/// (`CanonicalizeHostname`) and about an `Include` that names no file, at `at` (or the host
 /// entry `entry`).
 pub(super) fn warn_unfollowed(
     config: &SshConfig,
@@ -49,19 +49,6 @@ pub(super) fn warn_unfollowed(
     out: &mut Collector,
 ) {
     let place = at.map_or_else(|| format!("{entry}.ssh"), String::from);
-    for line in &config.certificate_files {
-        out.warning(
-            &place,
-            format!(
-                "{line}: `CertificateFile` is not used by blackstart's built-in \
-                 SSH client (libssh2 offers no user certificates); only the key is offered"
-            ),
-        )
-        .hint(
-            "hosts that accept only certificates need `ssh: { client: openssh }` (the \
-             system ssh offers the certificate); or give them a key the hosts accept",
-        );
-    }
     for (line, what) in &config.unfollowed {
         out.warning(
             &place,
@@ -73,10 +60,18 @@ pub(super) fn warn_unfollowed(
         );
     }
     for (line, word) in &config.empty_includes {
+        // ssh takes `%` literally in `Include` (no tokens there), which surprises people
+        // used to `IdentityFile ~/.ssh/%h`: say so where it would explain the miss.
+        let hint = if word.contains('%') {
+            "`%` tokens are not expanded in `Include` (ssh reads them literally); name the \
+             file, or use a `*` glob"
+        } else {
+            "relative names are under ~/.ssh; check the name, or remove the line"
+        };
         out.warning(
             &place,
             format!("{line}: `Include {word}` names no file (nothing included, as in ssh)"),
         )
-        .hint("relative names are under ~/.ssh; check the name, or remove the line");
+        .hint(hint);
     }
 }

@@ -178,11 +178,11 @@ fn proxy_command_none_or_a_route_written_in_the_topology_is_dialled_as_said() {
 }
 
 #[test]
-fn certificate_file_is_warned_of_with_its_file_and_line() {
+fn certificate_file_is_offered_per_host_with_its_tokens_expanded() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("ssh_config"),
-        "Host *\n  CertificateFile ~/c.pub\n",
+        "Host db1\n  CertificateFile /certs/%h-%r-cert.pub\n",
     )
     .unwrap();
     let yaml = topology(
@@ -191,9 +191,17 @@ fn certificate_file_is_warned_of_with_its_file_and_line() {
     );
     let loaded = load_str_alone(&yaml, &dir.path().join("t.yaml")).unwrap();
     let text = loaded.warnings.to_string();
-    assert!(
-        text.contains("ssh_config:2: `CertificateFile` is not used"),
-        "{text}"
+    assert!(!text.contains("CertificateFile"), "{text}");
+    let logins: Vec<_> = loaded
+        .topology
+        .hosts
+        .iter()
+        .map(|h| h.ssh.login.certificate.clone())
+        .collect();
+    assert_eq!(
+        logins,
+        vec![Some("/certs/db1-root-cert.pub".into()), None],
+        "only db1's block names a certificate"
     );
 }
 
@@ -280,5 +288,25 @@ fn an_unknown_client_is_refused_at_its_line() {
     assert!(
         text.contains("t.yaml:6:15"),
         "the line of `client:`: {text}"
+    );
+}
+
+#[test]
+fn an_include_with_a_percent_token_that_matches_nothing_says_tokens_are_literal_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ssh_config"),
+        format!("Include {}/%u.conf\n", dir.path().display()),
+    )
+    .unwrap();
+    let yaml = topology(
+        "      config: ssh_config\n",
+        "  - name: db1\n  - name: db2\n",
+    );
+    let loaded = load_str_alone(&yaml, &dir.path().join("t.yaml")).unwrap();
+    let text = loaded.warnings.to_string();
+    assert!(
+        text.contains("names no file") && text.contains("not expanded in `Include`"),
+        "{text}"
     );
 }
