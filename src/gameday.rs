@@ -337,7 +337,13 @@ impl Fleet for PacedFleet<'_> {
                     Next::Requests(batch)
                 }
             }
-            _ = std::future::ready(()), if overdue => self.inner.next(wake_at).await,
+            _ = std::future::ready(()), if overdue => {
+                // A turn that never waits would keep the runtime from its timer and signal
+                // drivers: as fast as possible, a game day waiting on people (only
+                // heartbeats due) never saw their `ack` or Ctrl-C. Yielding lets them turn.
+                tokio::task::yield_now().await;
+                self.inner.next(wake_at).await
+            }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() && !overdue => {
                 self.inner.next(wake_at).await
             }

@@ -11,47 +11,14 @@ use std::time::Duration;
 use blackstart::event::Event;
 use blackstart::journal::{self, Entry, RunOutcome};
 use support::cli::{blackstart, spawn, text, wait_bounded, RUN_LIMIT};
+use support::gameday_fixture::{fleet_without_batch, FLEET, GATED};
 use support::procs::wait_until;
-
-/// Two LDAP servers the application needs, and a batch job of four simulated minutes that
-/// keeps the game day going while people repair LDAP.
-const FLEET: &str = r#"
-name: gameday
-policy: { parallelism: 16, power_on: { count: 100, per: 1s } }
-defaults:
-  host: { boot: 30s, bmc: { password_env: GAMEDAY_BMC } }
-  subsystem:
-    expect: 20s
-    retry: { attempts: 2, backoff: 10s, max_backoff: 10s }
-hosts:
-  - { name: "ldap[1:2]", address: "10.0.0.[1:2]", bmc: { address: "10.1.0.[1:2]" } }
-  - { name: app1, address: 10.0.1.1, bmc: { address: 10.1.1.1 } }
-  - { name: batch1, address: 10.0.2.1, bmc: { address: 10.1.2.1 } }
-subsystems:
-  - { name: ldap, tier: S1, hosts: ["ldap[1:2]"], start: "true" }
-  - { name: app, tier: S1, hosts: [app1], requires: [ldap], start: "true" }
-  - { name: batch, tier: S3, hosts: [batch1], start: "true", expect: 4m }
-"#;
-
-/// The same fleet without the batch job, behind a gate: nothing else runs while the gate
-/// waits, so the game day can only go on when a person acknowledges.
-const GATED: &str = r#"
-version: 1
-playbook: gated
-topology: fleet.yaml
-gates:
-  - name: approve-app
-    before: app
-    instructions: check that both LDAP servers answer
-    expect: 1m
-"#;
 
 fn scratch(playbook: bool) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let fleet = if playbook {
         // The gated playbook's fleet: no batch job.
-        let lines: Vec<&str> = FLEET.lines().filter(|l| !l.contains("batch")).collect();
-        lines.join("\n")
+        fleet_without_batch()
     } else {
         FLEET.to_string()
     };
@@ -103,22 +70,6 @@ fn events(run: &Path) -> Vec<(String, Event)> {
             _ => None,
         })
         .collect()
-}
-
-/// The body of `GET /` on `addr` (bounded).
-fn http_get(addr: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream =
-        std::net::TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).ok()?;
-    Some(body)
 }
 
 fn outcomes(run: &Path) -> Vec<RunOutcome> {
@@ -214,7 +165,7 @@ fn a_placed_failure_stays_failed_until_retry_repairs_it_and_status_reads_the_liv
     let mut server = spawn(&["serve", run.to_str().unwrap(), "--addr", &addr]);
     let mut page = String::new();
     let served = wait_until(Duration::from_secs(20), || {
-        page = http_get(&addr).unwrap_or_default();
+        page = support::http::get(&addr).unwrap_or_default();
         page.contains("</html>")
     });
     server.kill().unwrap();
@@ -259,7 +210,7 @@ fn a_gate_waits_for_a_real_ack() {
     assert_ne!(step_status(&waiting, "approve-app"), "ready", "{waiting}");
     assert_ne!(step_status(&waiting, "app"), "ready", "{waiting}");
     // The game day's own live page, while the gate waits.
-    let page = http_get(&addr).unwrap_or_default();
+    let page = support::http::get(&addr).unwrap_or_default();
     assert!(
         page.contains("SIMULATED game day")
             && page.contains("live run")
@@ -489,4 +440,30 @@ fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
             .exists(),
         "nothing ran"
     );
+}
+
+#[test]
+fn as_fast_as_possible_a_gate_waiting_for_people_still_takes_their_ack() {
+    // Found on the reference topology: with only heartbeats due, the loop never waited and
+    // the runtime never read `requests/`; the ack sat there while the clock ran 700 hours.
+    let (dir, file) = scratch(true);
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "simulate",
+        file.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--as-fast-as-possible",
+        "--no-faults",
+        "--spread",
+        "0",
+    ]);
+    wait_for_status(&run, "the gate waiting", |status| {
+        step_status(status, "approve-app") == "active"
+    });
+    let ack = blackstart(&["ack", run.to_str().unwrap(), "approve-app", "--by", "ana"]);
+    assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    let output = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
 }

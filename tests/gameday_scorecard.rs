@@ -10,29 +10,8 @@ use std::time::Duration;
 use blackstart::event::Event;
 use blackstart::journal::{self, Entry, Record};
 use support::cli::{blackstart, spawn, text, wait_bounded, RUN_LIMIT};
+use support::gameday_fixture::{fleet_without_batch, FLEET, GATED};
 use support::procs::wait_until;
-
-/// Two LDAP servers the application needs, behind a gate, and a batch job of four
-/// simulated minutes that keeps the game day going while people act.
-const FLEET: &str = r#"
-name: gameday
-policy: { parallelism: 16, power_on: { count: 100, per: 1s } }
-defaults:
-  host: { boot: 30s, bmc: { password_env: GAMEDAY_BMC } }
-  subsystem:
-    expect: 20s
-    retry: { attempts: 2, backoff: 10s, max_backoff: 10s }
-hosts:
-  - { name: "ldap[1:2]", address: "10.0.0.[1:2]", bmc: { address: "10.1.0.[1:2]" } }
-  - { name: app1, address: 10.0.1.1, bmc: { address: 10.1.1.1 } }
-  - { name: batch1, address: 10.0.2.1, bmc: { address: 10.1.2.1 } }
-subsystems:
-  - { name: ldap, tier: S1, hosts: ["ldap[1:2]"], start: "true" }
-  - { name: app, tier: S1, hosts: [app1], requires: [ldap], start: "true" }
-  - { name: batch, tier: S3, hosts: [batch1], start: "true", expect: 4m }
-"#;
-
-const GATED: &str = "version: 1\nplaybook: gated\ntopology: fleet.yaml\ngates:\n  - name: approve-app\n    before: app\n    instructions: check LDAP\n    expect: 1m\n";
 
 /// The ack is expected within a day (met); the retry within no time at all (missed).
 const DAY: &str = "version: 1\nscenario: ldap-and-gate\nfile: gated.yaml\nseed: 3\nspeed: 30\n\
@@ -202,8 +181,7 @@ fn a_failure_nobody_acted_on_is_said_and_a_retry_after_the_game_day_stopped_coun
 ) {
     // Without the batch job nothing runs once LDAP fails: the game day ends failed.
     let dir = tempfile::tempdir().unwrap();
-    let fleet: Vec<&str> = FLEET.lines().filter(|l| !l.contains("batch")).collect();
-    std::fs::write(dir.path().join("fleet.yaml"), fleet.join("\n")).unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet_without_batch()).unwrap();
     let run = dir.path().join("run");
     let output = blackstart(&[
         "simulate",

@@ -5,6 +5,7 @@
 pub mod bound;
 pub mod browser;
 pub mod cli;
+pub mod gameday_fixture;
 pub mod http;
 pub mod input;
 pub mod lab;
