@@ -5,7 +5,10 @@
 //! and root), runs the real cold start RUNS times (default 3), and prints for each run its
 //! makespan, the bound for that run (the plan of the topology with every start taking exactly
 //! its service's delay and every host up when it came up in the journal: at its power-on, or
-//! at its first SSH answer) and their ratio. Goal: within 1.2x. Writes target/bench-lab-speed.json.
+//! at its first SSH answer) and their ratio. Goal: within 1.2x. Writes target/bench-lab-speed.json,
+//! and each run's journal as target/bench-lab-speed-run-N.jsonl (the lab's directory goes with
+//! it), to see where a run lost its time; target/bench-lab-speed-starts.log has the unix time
+//! each service process began (to compare with the journal's start actions: launch latency).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -27,7 +30,9 @@ fn main() {
     println!("lab speed bench: {HOSTS} lab hosts with ipmi_sim BMCs, five levels; {runs} real cold starts");
     let mut measured = Vec::new();
     for run in 0..runs {
-        let (_, figures) = cold_start(&lab, &file, &topology, run);
+        let (dir, figures) = cold_start(&lab, &file, &topology, run);
+        keep_journal(&dir, run);
+        keep_file(&lab.dir.join("run/starts.log"), "starts.log");
         println!(
             "  cold start {}: {} (load average {})",
             run + 1,
@@ -54,4 +59,22 @@ fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-lab-speed.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
     println!("  written to {}", out.display());
+}
+
+/// Copies run `run`'s journal out of the lab directory, which is removed at the end.
+fn keep_journal(dir: &Path, run: usize) {
+    let from = dir.join(blackstart::journal::JOURNAL_FILE);
+    keep_file(&from, &format!("run-{}.jsonl", run + 1));
+}
+
+/// Copies `from` to `target/bench-lab-speed-<name>`.
+fn keep_file(from: &Path, name: &str) {
+    let to = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-lab-speed-{name}"));
+    if let Err(e) = std::fs::copy(from, &to) {
+        panic!(
+            "lab speed bench: copying {} to {}: {e}",
+            from.display(),
+            to.display()
+        );
+    }
 }

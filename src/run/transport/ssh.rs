@@ -95,10 +95,19 @@ impl SshRemote {
         T: Send + 'static,
         F: FnOnce(Instant) -> Result<T, TransportError> + Send + 'static,
     {
+        let asked = Instant::now();
         let permit = self.permit(pool, host).await?;
         let deadline = Instant::now() + timeout;
+        let name = host.name.clone();
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // Time spent before libssh2 is touched: waiting for a session slot, then for a
+            // thread of the blocking pool.
+            tracing::debug!(
+                host = %name,
+                queued_ms = asked.elapsed().as_secs_f64() * 1000.0,
+                "SSH call on its thread"
+            );
             job(deadline)
         });
         match tokio::time::timeout(timeout + JOIN_GRACE, handle).await {

@@ -83,17 +83,33 @@ impl<'h> Connection<'h> {
             remaining(deadline)
         };
         session.set_timeout(millis(open_limit));
+        let began = Instant::now();
         let mut channel = session.channel_session().map_err(|e| ExecFailure {
             error: fail("SSH channel open", e),
             sent: false,
         })?;
+        let opened = began.elapsed();
         session.set_timeout(millis(remaining(deadline)));
         quick_ack(fd);
         channel
             .exec(command)
             .map_err(|e| sent(fail("SSH exec", e)))?;
-        self.run_to_end(channel, deadline, limit, what)
-            .map_err(sent)
+        let executed = began.elapsed();
+        let mut stages = Stages::default();
+        let output = self
+            .run_to_end(channel, deadline, limit, what, &mut stages)
+            .map_err(sent)?;
+        tracing::debug!(
+            host = %host.name,
+            reused = self.reused,
+            channel_ms = ms(opened),
+            exec_ms = ms(executed),
+            output_ms = ms(began.elapsed() - stages.left_after_output),
+            waits = stages.waits,
+            total_ms = ms(began.elapsed()),
+            "SSH exec stages (from the channel open)"
+        );
+        Ok(output)
     }
 
     /// The error for libssh2's `e` at `stage` of a call limited to `limit`.
@@ -112,6 +128,7 @@ impl<'h> Connection<'h> {
         deadline: Instant,
         limit: Duration,
         what: &str,
+        stages: &mut Stages,
     ) -> Result<CommandOutput, TransportError> {
         let host = self.host;
         let timed_out = || TransportError::Timeout {
@@ -158,9 +175,11 @@ impl<'h> Connection<'h> {
             // stream's data, EOF): only wait on the socket when nothing is pending there.
             if !progressed && !channel.eof() {
                 let _ = self.session().keepalive_send();
+                stages.waits += 1;
                 self.wait_socket(deadline);
             }
         }
+        let output_at = Instant::now();
         // Closing our side at once carries the ACK sshd's last packets wait for (it does not
         // set TCP_NODELAY on non-interactive sessions), saving ~40 ms per command.
         let mut closed = false;
@@ -177,6 +196,7 @@ impl<'h> Connection<'h> {
                     if Instant::now() >= deadline {
                         return Err(timed_out());
                     }
+                    stages.waits += 1;
                     self.wait_socket(deadline);
                 }
                 Err(e) => return Err(fail("SSH channel close", e)),
@@ -190,6 +210,7 @@ impl<'h> Connection<'h> {
                     .map_err(|e| fail("SSH exit status", e))?,
             ),
         };
+        stages.left_after_output = output_at.elapsed();
         Ok(CommandOutput {
             exit_code,
             stdout: stdout.finish(),
@@ -218,6 +239,20 @@ impl<'h> Connection<'h> {
             libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int);
         }
     }
+}
+
+/// Where an exec's time went, for its debug line.
+#[derive(Default)]
+struct Stages {
+    /// Time from the end of the output to the exit status (channel close).
+    left_after_output: Duration,
+    /// Waits on the socket.
+    waits: u32,
+}
+
+/// Milliseconds with a decimal, for timing lines.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// Keeps about the last `2 * OUTPUT_TAIL_BYTES` bytes of a stream while it is read.
