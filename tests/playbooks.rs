@@ -66,6 +66,8 @@ fn the_failover_plan_lists_every_step_that_does_not_happen_by_itself() {
         "restart-file-sync",
         "reverse-replication-verified",
         "restart-file-sync-verified",
+        "traffic-stays-on-reserve",
+        "traffic-stays-on-reserve-verified",
     ] {
         assert!(
             shown.contains(&format!("] {step}")),
