@@ -31,6 +31,7 @@ fn a_full_tablespace_stops_the_billing_start_before_any_action() {
         sync_ready_timeout: "5s",
         replay_s: 0.2,
         produce: 10,
+        acks: true,
     });
     let playbook = write(
         &lab.dir.join("billing-restart.yaml"),
@@ -95,6 +96,7 @@ fn consumers_start_in_batches_so_a_backlog_does_not_become_a_reconnect_storm() {
         sync_ready_timeout: "5s",
         replay_s: 0.2,
         produce: 100,
+        acks: true,
     });
     let run_dir = billing.lab.dir.join("run");
     let output = run_in(&topology, &run_dir);
@@ -180,6 +182,7 @@ fn a_slow_writer_with_a_long_heartbeat_is_not_killed_by_a_too_short_timeout() {
         sync_ready_timeout: "8s",
         replay_s: 3.0,
         produce: 5,
+        acks: true,
     };
     let topology = billing.topology(&shape);
     let run_dir = billing.lab.dir.join("run");
@@ -240,9 +243,23 @@ fn a_slow_writer_with_a_long_heartbeat_is_not_killed_by_a_too_short_timeout() {
     );
 }
 
-#[test]
-fn a_consumer_killed_mid_run_loses_no_message() {
-    let billing = Billing::start("bd", (103, 7));
+/// What a consumer killed while messages flow left behind.
+struct AfterKill {
+    billing: Billing,
+    victim: String,
+    /// The attempts of the victim's profile-sync start, in the journal.
+    victim_starts: Vec<u32>,
+    /// Queued ids (backlog and burst) that never reached a store.
+    lost: Vec<String>,
+    /// Whether the broker held nothing unacknowledged at the end.
+    drained: bool,
+}
+
+/// A backlog of 1500 and a burst of 300 through four consumers; the first RADIUS server's
+/// consumer is SIGKILLed while its start is in flight, 20 messages in. Returns once the run
+/// ended (exit 0 asserted) and the broker drained or 20 s passed.
+fn kill_a_consumer_mid_run(name: &str, block: (u8, u8), acks: bool) -> AfterKill {
+    let billing = Billing::start(name, block);
     billing.seed_backlog(1500);
     let topology = billing.topology(&Shape {
         write_s: 0.003,
@@ -250,6 +267,7 @@ fn a_consumer_killed_mid_run_loses_no_message() {
         sync_ready_timeout: "2s",
         replay_s: 0.2,
         produce: 300,
+        acks,
     });
     let run_dir = billing.lab.dir.join("run");
     let child = spawn_run(&topology, &run_dir);
@@ -276,35 +294,72 @@ fn a_consumer_killed_mid_run_loses_no_message() {
         .filter(|(host, _, _)| *host == victim)
         .map(|(_, attempt, _)| attempt)
         .collect();
-    assert_eq!(
+    let drained = billing.wait_drained(Duration::from_secs(20));
+    let published = billing.lines("published.log");
+    assert_eq!(published.len(), 300, "provisioning published its burst");
+    let (stored, _) = billing.stored();
+    let queued = billing.queued();
+    assert_eq!(queued.len(), 1800);
+    assert!(
+        stored.is_subset(&queued),
+        "no store holds a message never queued"
+    );
+    let lost = queued.difference(&stored).cloned().collect();
+    AfterKill {
+        billing,
+        victim,
         victim_starts,
+        lost,
+        drained,
+    }
+}
+
+#[test]
+fn a_consumer_killed_mid_run_loses_no_message() {
+    let after = kill_a_consumer_mid_run("bd", (103, 7), true);
+    assert_eq!(
+        after.victim_starts,
         vec![1, 2],
         "the killed consumer was started again"
     );
-
-    assert!(billing.wait_drained(Duration::from_secs(20)), "drained");
-    let published = billing.lines("published.log");
-    assert_eq!(published.len(), 300, "provisioning published its burst");
-    let (stored, writes) = billing.stored();
-    let queued = billing.queued();
-    assert_eq!(queued.len(), 1800);
-    assert_eq!(
-        stored, queued,
-        "every message, backlog and burst, reached a store"
-    );
-    let seen = billing.connections();
-    let requeued: usize = seen
-        .iter()
-        .filter(|(_, what, who)| what == "requeue" && *who == victim)
-        .count();
+    // Producer count = consumer count: every queued message (the backlog and provisioning's
+    // burst) reached a RADIUS store.
     assert!(
-        requeued == 1,
+        after.drained && after.lost.is_empty(),
+        "{} messages never reached a store (drained: {}), e.g. {:?}",
+        after.lost.len(),
+        after.drained,
+        &after.lost[..after.lost.len().min(5)]
+    );
+    let seen = after.billing.connections();
+    let requeued = seen
+        .iter()
+        .filter(|(_, what, who)| what == "requeue" && *who == after.victim)
+        .count();
+    assert_eq!(
+        requeued, 1,
         "the kill cut deliveries in flight, which went back to the queue: {seen:?}"
     );
+}
+
+#[test]
+fn without_acknowledgements_the_same_kill_loses_messages() {
+    // The incident's broker: a message counts as delivered once sent, so what sat in the
+    // killed consumer's socket buffer is gone; the end-to-end count shows it.
+    let after = kill_a_consumer_mid_run("be", (103, 9), false);
+    assert_eq!(
+        after.victim_starts,
+        vec![1, 2],
+        "started again all the same"
+    );
+    assert!(after.drained, "the broker handed everything out");
+    assert!(
+        !after.lost.is_empty(),
+        "a kill without acknowledgements lost nothing: the count would not catch a loss"
+    );
     eprintln!(
-        "{} messages, {writes} writes ({} redelivered)",
-        stored.len(),
-        writes - stored.len()
+        "without acknowledgements: {} messages lost",
+        after.lost.len()
     );
 }
 

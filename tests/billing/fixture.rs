@@ -29,6 +29,8 @@ pub struct Shape {
     pub replay_s: f64,
     /// Messages provisioning publishes during the run.
     pub produce: u32,
+    /// Whether the broker requires acknowledgements (false: the incident's broker).
+    pub acks: bool,
 }
 
 /// Six lab hosts (no BMCs: powered on): b1 runs the billing database, billing-core and
@@ -80,6 +82,10 @@ impl Billing {
         let state = self.state_path("");
         let port = BROKER_PORT.to_string();
         let radius = format!("\"{}[3:6]\"", self.lab.name);
+        let mut broker_args = vec!["broker", &port, &state];
+        if !shape.acks {
+            broker_args.push("--no-ack");
+        }
         let subsystems = format!(
             "subsystems:
   - name: billing-db
@@ -129,7 +135,7 @@ impl Billing {
             db = h(0),
             mq = h(1),
             db_start = q(&self.lab.service_command(7601, 0.1, "")),
-            broker = q(&self.services(&["broker", &port, &state])),
+            broker = q(&self.services(&broker_args)),
             store = q(&self.services(&["store", "7603", &shape.replay_s.to_string(), &state])),
             progress = q(&format!(
                 "wc -l < {}/replay-$LAB_ADDRESS.log",

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The ISP billing lab's services (tests/billing_lab.rs, incident 2 of INCIDENTS.md).
 
-  services.py broker   PORT STATE_DIR
+  services.py broker   PORT STATE_DIR [--no-ack]
       A durable message broker that requires acknowledgements: every published id is
       appended to STATE_DIR/queue.log before it is confirmed, every acknowledgement to
       acks.log, and what a consumer held unacknowledged when its connection ended goes back
-      to the front of the queue. Logs `<unix time> connect|disconnect|requeue NAME [N]` to
+      to the front of the queue. With --no-ack it is the incident's broker: a message counts
+      as acknowledged once sent (logged to acks.log then), with no limit on what a consumer
+      holds, so whatever sat in a dropped connection is gone. Logs `<unix time> connect|disconnect|requeue NAME [N]` to
       connections.log. Restarted, it reloads what was published and not acknowledged.
   services.py consumer NAME BROKER_ADDR BROKER_PORT HTTP_PORT STORE_DIR WRITE_S
       profile-sync: takes messages from the broker, writes each to STORE_DIR/NAME.store
@@ -82,7 +84,7 @@ def read_ids(path):
         return []
 
 
-def broker(port, state):
+def broker(port, state, acks):
     import asyncio
     from collections import deque
 
@@ -103,9 +105,12 @@ def broker(port, state):
         while pending and moved:
             moved = False
             for consumer in consumers:
-                if pending and len(consumer[2]) < PREFETCH:
+                if pending and (not acks or len(consumer[2]) < PREFETCH):
                     message = pending.popleft()
-                    consumer[2].add(message)
+                    if acks:
+                        consumer[2].add(message)
+                    else:
+                        acks_log.write(message + "\n")
                     consumer[1].write(b"MSG %s\n" % message.encode())
                     moved = True
 
@@ -244,7 +249,7 @@ def main(args):
     if role == "broker":
         port, state = int(args[1]), args[2]
         daemonize(os.path.join(state, "broker-%s.pid" % ADDR))
-        broker(port, state)
+        broker(port, state, "--no-ack" not in args)
     elif role == "consumer":
         name, baddr, bport, hport, store_dir, write_s = args[1:7]
         # A start replaces a running consumer, connection and all: what the incident's
