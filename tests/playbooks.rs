@@ -17,6 +17,8 @@ fn every_shipped_playbook_validates() {
         "playbooks/full-outage.yaml",
         "playbooks/datacenter-failover.yaml",
         "playbooks/quarterly-drill.yaml",
+        "playbooks/billing-restart.yaml",
+        "playbooks/monitoring-restore.yaml",
     ] {
         let output = blackstart(&["validate", playbook]);
         assert_eq!(
