@@ -19,6 +19,7 @@ fn every_shipped_playbook_validates() {
         "playbooks/quarterly-drill.yaml",
         "playbooks/billing-restart.yaml",
         "playbooks/monitoring-restore.yaml",
+        "playbooks/call-centre-restore.yaml",
     ] {
         let output = blackstart(&["validate", playbook]);
         assert_eq!(
