@@ -18,6 +18,7 @@ use thiserror::Error;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::drill::{DrillConfig, Injected, SimulatedFleet};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, Target};
 use crate::journal::{self, Entry, Journal, JournalError, Record, Unfinished};
 use crate::night::{open_journal, Prepared};
@@ -192,6 +193,12 @@ fn rebuild(fleet: &mut SimulatedFleet, plan: &Plan, scheduler: &Scheduler, recor
                 let target = target_of(plan, nodes, action);
                 fleet.replay_action(at, action, target);
             }
+            // Faults placed on an event are armed when it happened, not at the resume.
+            Entry::StepStatus { step, status } => {
+                if let Some(id) = plan.steps.iter().position(|planned| planned.id == *step) {
+                    fleet.step_status(id, status, at);
+                }
+            }
             Entry::Event {
                 event: Event::Rearmed { node },
                 ..
@@ -305,6 +312,10 @@ impl Fleet for PacedFleet<'_> {
     /// People are called by the reporter and answer with `blackstart ack`: no simulated
     /// operator acknowledges on a game day.
     fn person_needed(&mut self, _step: StepId, _at: Duration) {}
+
+    fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        self.inner.step_status(step, status, at);
+    }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {
         let due = match (self.inner.next_due(), wake_at) {

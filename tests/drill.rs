@@ -126,6 +126,46 @@ fn without_faults_spread_or_caps_the_drill_takes_exactly_the_plan_eta() {
 }
 
 #[test]
+fn a_start_failure_placed_on_an_event_strikes_only_starts_launched_after_it() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    // web starts once app is ready: armed by app's readiness, its start fails.
+    let struck = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+ready:app"],
+    );
+    assert!(!struck.succeeded);
+    let web = step(&plan, "web");
+    assert!(
+        struck.failures.iter().all(|f| f.step == web) && !struck.failures.is_empty(),
+        "{:?}",
+        struck.failures
+    );
+    // Monitoring needs only the network and runs 5 minutes: web's starts (behind the
+    // database and app) are all launched before it is ready, so nothing strikes.
+    let spared = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+ready:monitoring"],
+    );
+    assert!(spared.succeeded, "{:?}", spared.failures);
+    assert_eq!(spared.makespan, plan.eta);
+    // `started:` arms it as the step's nodes begin: app starts before web.
+    let started = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+started:app"],
+    );
+    assert!(!started.succeeded);
+    let unknown = Injected::parse(&topology, "start-failure=web@web1+ready:ap").unwrap_err();
+    assert!(unknown.contains("did you mean \"app\""), "{unknown}");
+}
+
+#[test]
 fn a_dead_disk_within_min_healthy_lets_dependents_start_and_the_run_succeed() {
     let topology = load(FLEET);
     let plan = plan_of(&topology);

@@ -555,6 +555,65 @@ fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
 }
 
 #[test]
+fn a_scenario_fault_after_an_event_strikes_from_that_event_on() {
+    let (dir, _) = scratch(false);
+    let scenario = dir.path().join("day.yaml");
+    // app's starts come after LDAP is ready: struck. batch's start was launched long
+    // before app is ready: not struck, although its fault is armed then.
+    std::fs::write(
+        &scenario,
+        "version: 1\nscenario: after-ldap\nfile: fleet.yaml\nseed: 3\nspeed: 30\n\
+         faults:\n  - fault: start-failure=app@app1\n    after: ready ldap\n\
+         \x20 - fault: start-failure=batch@batch1\n    after: ready app\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--spread",
+        "0",
+    ]);
+    wait_for_status(&run, "app failed", |status| {
+        step_status(status, "app") == "failed"
+    });
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "app"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
+    let records = journal::read(&run).unwrap();
+    let ready_at = support::cli::ready_times(&records);
+    let failed: Vec<(String, u64)> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.entry,
+                Entry::Event {
+                    event: Event::StartFinished { result: Err(_), .. },
+                    ..
+                }
+            )
+        })
+        .map(|r| (r.entry.label(), r.t_ms))
+        .collect();
+    assert!(!failed.is_empty(), "app's placed fault struck");
+    for (label, at) in &failed {
+        assert_eq!(label, "app on app1", "{failed:?}");
+        assert!(
+            *at > ready_at["ldap"],
+            "struck after LDAP was ready: {failed:?}"
+        );
+    }
+    for step in ["ldap", "app", "batch"] {
+        assert!(ready_at.contains_key(step), "{step} ready: {ready_at:?}");
+    }
+}
+
+#[test]
 fn as_fast_as_possible_a_gate_waiting_for_people_still_takes_their_ack() {
     // Found on the reference topology: with only heartbeats due, the loop never waited and
     // the runtime never read `requests/`; the ack sat there while the clock ran 700 hours.

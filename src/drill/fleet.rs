@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::random::{Draws, Stream};
 use super::{DrillConfig, FaultKind, FleetStart, Injected};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, PowerReport, Reason, Target};
-use crate::plan::Plan;
+use crate::plan::{Plan, StepId};
 use crate::run::executor::boot_timeout;
 use crate::topology::{HostId, SubsystemId, Topology};
 
@@ -145,6 +146,20 @@ impl<'a> World<'a> {
                 && fault.subsystem.is_none_or(|s| s == subsystem))
         });
         self.injected.len() != before
+    }
+
+    /// `step` reached `status` at `at`: the faults placed on that event are armed from
+    /// then on (the first time only).
+    pub(crate) fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        for fault in &mut self.injected {
+            if fault
+                .after
+                .is_some_and(|trigger| trigger.fired_by(self.plan, step, status))
+            {
+                fault.after = None;
+                fault.from = at;
+            }
+        }
     }
 
     /// Carries out `action` on `target` at `now`, with the real executor's time limits:
@@ -353,6 +368,7 @@ impl<'a> World<'a> {
                             && fault.host == host
                             && fault.subsystem.is_none_or(|s| s == subsystem)
                             && now >= fault.from
+                            && fault.after.is_none()
                     })
                 };
                 let flaps = placed(FaultKind::Flapping)

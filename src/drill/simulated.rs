@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::fleet::{FaultTally, World};
 use super::random::Draws;
 use super::{DrillConfig, Injected};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, Target};
 use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
@@ -172,6 +173,10 @@ impl Fleet for SimulatedFleet<'_> {
             by: "simulated operator".into(),
         };
         self.schedule(at + self.plan.steps[step].duration, event);
+    }
+
+    fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        self.world.step_status(step, status, at);
     }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::requests::{self, Request};
 use super::scheduler::Scheduler;
 use crate::event::narrate::action_subject;
-use crate::event::state::Node;
+use crate::event::state::{Node, StepStatus};
 use crate::event::{Action, CommandOutput, Event, Reason, Target};
 use crate::journal::{Entry, JournalError, RunOutcome, Sink};
 use crate::plan::{Plan, StepId};
@@ -66,6 +66,9 @@ pub trait Fleet {
     fn launch(&mut self, action: Action, target: Target);
     /// A manual step or gate became due at `at` (a simulated operator acknowledges it).
     fn person_needed(&mut self, step: StepId, at: Duration);
+    /// `step` reached `status` at `at` (a simulated fleet arms the faults placed on that
+    /// event; a real one has nothing to do).
+    fn step_status(&mut self, _step: StepId, _status: &StepStatus, _at: Duration) {}
     /// Waits for what comes next, at most until `wake_at`.
     fn next(&mut self, wake_at: Option<Duration>) -> impl Future<Output = Next>;
 }
