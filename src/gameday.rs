@@ -6,8 +6,9 @@
 //! The simulated fleet stays pure (it never waits); [`PacedFleet`] wraps it and waits on
 //! the wall clock until the next simulated completion or wake-up is due, picking up
 //! requests and Ctrl-C meanwhile as the real fleet does. Manual steps and gates wait for a
-//! real `ack` (no simulated operator), and a `retry` repairs the placed start failures it
-//! names before the scheduler re-arms the nodes.
+//! real `ack` (no simulated operator), and a `retry` repairs the placed start failures and
+//! dead disks of what it names before the scheduler re-arms the nodes. A dead disk on a step
+//! with spares needs nobody: the scheduler brings a spare in, as on the night.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -268,7 +269,8 @@ impl<'a> PacedFleet<'a> {
     }
 
     /// A `retry` stands for a repair done by the person who typed it: the placed start
-    /// failures of what it names stop failing.
+    /// failures of what it names stop failing, and a dead disk of a host running it was
+    /// replaced.
     fn repair(&mut self, batch: &[Request]) {
         for request in batch {
             let Request::Retry { target, host } = request else {

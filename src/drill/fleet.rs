@@ -137,15 +137,20 @@ impl<'a> World<'a> {
     }
 
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
-    /// failures placed there stop failing. Returns whether any was.
+    /// failures placed there stop failing, and a dead disk was replaced (the host answers
+    /// SSH once it is up). Returns whether anything was repaired.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
+        // `retry ldap` names no host: only the hosts that run it are repaired.
+        let runs = &self.topology.subsystems[subsystem];
+        let disk = (runs.hosts.contains(&host) || runs.spares.contains(&host))
+            && std::mem::take(&mut self.faults[host].dead_disk);
         let before = self.injected.len();
         self.injected.retain(|fault| {
             !(fault.kind == FaultKind::StartFailure
                 && fault.host == host
                 && fault.subsystem.is_none_or(|s| s == subsystem))
         });
-        self.injected.len() != before
+        disk || self.injected.len() != before
     }
 
     /// `step` reached `status` at `at`: the faults placed on that event are armed from

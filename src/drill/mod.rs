@@ -246,6 +246,23 @@ impl Injected {
         let host = topology
             .host_id(host)
             .ok_or_else(|| format!("unknown host {host:?} in {text:?}"))?;
+        // A host's fault (`dead-disk=ldap@ldap1`) names the step it is rehearsed for: the
+        // host must run it, as a member or a spare, or the name would say nothing true.
+        if let (Some(id), false) = (
+            subsystem,
+            matches!(kind, FaultKind::StartFailure | FaultKind::Flapping),
+        ) {
+            let runs = &topology.subsystems[id];
+            if !runs.hosts.contains(&host) && !runs.spares.contains(&host) {
+                return Err(format!(
+                    "{text:?}: {} does not run {} (neither a member nor a spare); write {}={}",
+                    topology.hosts[host].name,
+                    runs.name,
+                    kind.name(),
+                    topology.hosts[host].name
+                ));
+            }
+        }
         if from > Duration::ZERO && kind != FaultKind::StartFailure {
             return Err(format!(
                 "{text:?}: only a start failure strikes from a time on (`+{}`); other faults are there from the start",

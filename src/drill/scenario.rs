@@ -393,6 +393,12 @@ mod tests {
             Some((TriggerOn::Started, true))
         );
         assert_eq!(injected[0].from, Duration::ZERO, "not armed by a time");
+        let (disk, topology, plan) = scenario_with(
+            "version: 1\nscenario: s\nfaults:\n  - fault: dead-disk=ldap@ldap01.dc1\n",
+        );
+        let disk = disk.resolve(&topology, &plan).unwrap();
+        assert_eq!(disk[0].kind, crate::drill::FaultKind::DeadDisk);
+        assert_eq!(disk[0].host, topology.host_id("ldap01.dc1").unwrap());
         // The trigger fires on its own step only, and on the status it names.
         use crate::event::state::StepStatus;
         let trigger = injected[0].after.unwrap();
@@ -469,6 +475,15 @@ mod tests {
             disk_on_event.starts_with("day.yaml:4:")
                 && disk_on_event.contains("only a start failure strikes from an event on"),
             "{disk_on_event}"
+        );
+        let not_its_step = scenario_error(&format!(
+            "{head}faults:\n  - fault: dead-disk=config@ldap01.dc1\n"
+        ));
+        assert!(
+            not_its_step.starts_with("day.yaml:4:")
+                && not_its_step.contains("ldap01.dc1 does not run config")
+                && not_its_step.contains("dead-disk=ldap01.dc1"),
+            "{not_its_step}"
         );
         let version = scenario_error("version: 2\nscenario: s\n");
         assert!(

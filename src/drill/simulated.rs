@@ -112,7 +112,8 @@ impl<'a> SimulatedFleet<'a> {
         self.queue.peek().map(|pending| pending.0.at())
     }
 
-    /// Someone repaired `subsystem` on `host`: its placed start failures stop failing.
+    /// Someone repaired `subsystem` on `host`: its placed start failures stop failing and
+    /// a dead disk of the host was replaced.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
         self.world.repair(host, subsystem)
     }

@@ -108,6 +108,22 @@ pub struct Failure {
     pub retried_ms: Option<u64>,
     /// From the failure to the `retry`.
     pub delay: Option<Delay>,
+    /// Why it gave up (the cause, as failures are grouped by).
+    pub cause: String,
+    /// The spare the run brought in for it (the scheduler does so by itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spare: Option<SpareIn>,
+}
+
+/// A spare the run brought in for a member that failed for good.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpareIn {
+    /// The spare host.
+    pub host: String,
+    /// When it was brought in, run clock, milliseconds.
+    pub brought_in_ms: u64,
+    /// When it became healthy, run clock; none: not (yet).
+    pub healthy_ms: Option<u64>,
 }
 
 /// A gate or manual step, and its `ack`.
@@ -180,6 +196,130 @@ pub struct Scorecard {
     pub refused: Vec<Refused>,
 }
 
+/// The failed nodes of a replayed run, the `retry` that re-armed each and the spare the
+/// run brought in for it; grown as spares join.
+struct FailureTrail<'a> {
+    topology: &'a Topology,
+    plan: &'a Plan,
+    /// The nodes on each host: a host that fails takes its nodes with it.
+    on_host: Vec<Vec<usize>>,
+    /// Per node: failed as of the last record.
+    failed: Vec<bool>,
+    /// Per node: its open failure (not yet retried).
+    open: Vec<Option<usize>>,
+    /// Per spare node: the failure it stands in for.
+    spare_for: Vec<(usize, usize)>,
+    /// Each failure, with the index of its record.
+    failures: Vec<(Failure, usize)>,
+}
+
+impl<'a> FailureTrail<'a> {
+    fn new(topology: &'a Topology, plan: &'a Plan, fresh: &Scheduler) -> Self {
+        let mut trail = FailureTrail {
+            topology,
+            plan,
+            on_host: vec![Vec::new(); topology.hosts.len()],
+            failed: Vec::new(),
+            open: Vec::new(),
+            spare_for: Vec::new(),
+            failures: Vec::new(),
+        };
+        trail.take_new(fresh);
+        trail
+    }
+
+    /// Takes in the nodes the scheduler added since the last call (all of them at first):
+    /// returns the spares among them.
+    fn take_new(&mut self, scheduler: &Scheduler) -> Vec<usize> {
+        let all = scheduler.nodes();
+        let mut spares = Vec::new();
+        for (id, node) in all.iter().enumerate().skip(self.failed.len()) {
+            if let Some(list) = self.on_host.get_mut(node.host) {
+                list.push(id);
+            }
+            if node.spare {
+                spares.push(id);
+            }
+        }
+        self.failed.resize(all.len(), false);
+        self.open.resize(all.len(), None);
+        spares
+    }
+
+    /// Follows `records[index]`, already replayed into `fresh`.
+    fn follow(&mut self, fresh: &Scheduler, records: &[Record], index: usize) {
+        let record = &records[index];
+        let joined = self.take_new(fresh);
+        if let Entry::Event { event, .. } = &record.entry {
+            if let Event::Rearmed { node } = event {
+                if let Some(Some(at)) = self.open.get_mut(*node).map(Option::take) {
+                    let (failure, from) = &mut self.failures[at];
+                    failure.retried_ms = Some(record.t_ms);
+                    failure.delay = Some(Delay::between(&records[*from], record));
+                }
+            }
+            let mut touched: Vec<usize> = event.node().into_iter().collect();
+            if let Some(host) = event.host() {
+                touched.extend(self.on_host.get(host).into_iter().flatten());
+            }
+            let known = self.failed.len();
+            for node in touched.into_iter().filter(|n| *n < known) {
+                self.node_seen(fresh, node, record, index);
+            }
+        }
+        // The scheduler brings a spare in as a member of its step fails for good (in the
+        // same event): it stands in for the latest such failure not yet replaced.
+        for spare in joined {
+            let n = &fresh.nodes()[spare];
+            let step = &self.plan.steps[n.step].id;
+            let replaced = self
+                .failures
+                .iter()
+                .rposition(|(f, _)| f.step == *step && f.spare.is_none());
+            if let Some(at) = replaced {
+                self.failures[at].0.spare = Some(SpareIn {
+                    host: self.topology.hosts[n.host].name.clone(),
+                    brought_in_ms: record.t_ms,
+                    healthy_ms: None,
+                });
+                self.spare_for.push((spare, at));
+            }
+        }
+    }
+
+    /// A node an event touched: a new failure, or a spare that became healthy.
+    fn node_seen(&mut self, fresh: &Scheduler, node: usize, record: &Record, index: usize) {
+        let n = &fresh.nodes()[node];
+        let cause = match &n.state {
+            NodeState::Failed { reason } => Some(reason.cause()),
+            _ => None,
+        };
+        if let (Some(cause), false) = (&cause, self.failed[node]) {
+            self.open[node] = Some(self.failures.len());
+            self.failures.push((
+                Failure {
+                    step: self.plan.steps[n.step].id.clone(),
+                    host: self.topology.hosts[n.host].name.clone(),
+                    failed_ms: record.t_ms,
+                    retried_ms: None,
+                    delay: None,
+                    cause: cause.clone(),
+                    spare: None,
+                },
+                index,
+            ));
+        }
+        self.failed[node] = cause.is_some();
+        if matches!(n.state, NodeState::Healthy { .. }) {
+            for (_, at) in self.spare_for.iter().filter(|(s, _)| *s == node) {
+                if let Some(spare) = &mut self.failures[*at].0.spare {
+                    spare.healthy_ms.get_or_insert(record.t_ms);
+                }
+            }
+        }
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -194,17 +334,7 @@ impl Scorecard {
         records: &[Record],
         basis: &Basis,
     ) -> Scorecard {
-        let node_count = fresh.nodes().len();
-        // The nodes on each host: a host that fails takes its nodes with it.
-        let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); topology.hosts.len()];
-        for (id, node) in fresh.nodes().iter().enumerate() {
-            if let Some(list) = on_host.get_mut(node.host) {
-                list.push(id);
-            }
-        }
-        let mut failed = vec![false; node_count];
-        let mut open: Vec<Option<usize>> = vec![None; node_count];
-        let mut failures: Vec<(Failure, usize)> = Vec::new();
+        let mut trail = FailureTrail::new(topology, plan, &fresh);
         let mut gates: Vec<(GateWait, Option<usize>)> = (0..plan.steps.len())
             .filter(|step| fresh.is_human(*step))
             .map(|step| {
@@ -221,47 +351,20 @@ impl Scorecard {
         let mut refused = Vec::new();
         for index in 0..records.len() {
             journal::replay_record(&mut fresh, records, index);
+            trail.follow(&fresh, records, index);
             let record = &records[index];
             match &record.entry {
-                Entry::Event { event, .. } => {
-                    if let Event::Rearmed { node } = event {
-                        if let Some(Some(at)) = open.get_mut(*node).map(Option::take) {
-                            let (failure, from) = &mut failures[at];
-                            failure.retried_ms = Some(record.t_ms);
-                            failure.delay = Some(Delay::between(&records[*from], record));
+                Entry::Event {
+                    event: Event::Acknowledged { step, by },
+                    ..
+                } => {
+                    let id = plan.steps.get(*step).map(|s| s.id.as_str());
+                    for (gate, since) in &mut gates {
+                        if Some(gate.step.as_str()) == id && gate.acked_ms.is_none() {
+                            gate.acked_ms = Some(record.t_ms);
+                            gate.by = Some(by.clone());
+                            gate.delay = since.map(|i| Delay::between(&records[i], record));
                         }
-                    }
-                    if let Event::Acknowledged { step, by } = event {
-                        let id = plan.steps.get(*step).map(|s| s.id.as_str());
-                        for (gate, since) in &mut gates {
-                            if Some(gate.step.as_str()) == id && gate.acked_ms.is_none() {
-                                gate.acked_ms = Some(record.t_ms);
-                                gate.by = Some(by.clone());
-                                gate.delay = since.map(|i| Delay::between(&records[i], record));
-                            }
-                        }
-                    }
-                    let mut touched: Vec<usize> = event.node().into_iter().collect();
-                    if let Some(host) = event.host() {
-                        touched.extend(on_host.get(host).into_iter().flatten());
-                    }
-                    for node in touched.into_iter().filter(|n| *n < node_count) {
-                        let now = matches!(fresh.nodes()[node].state, NodeState::Failed { .. });
-                        if now && !failed[node] {
-                            let n = &fresh.nodes()[node];
-                            open[node] = Some(failures.len());
-                            failures.push((
-                                Failure {
-                                    step: plan.steps[n.step].id.clone(),
-                                    host: topology.hosts[n.host].name.clone(),
-                                    failed_ms: record.t_ms,
-                                    retried_ms: None,
-                                    delay: None,
-                                },
-                                index,
-                            ));
-                        }
-                        failed[node] = now;
                     }
                 }
                 Entry::StepStatus { step, status } if status.name() == "active" => {
@@ -280,7 +383,7 @@ impl Scorecard {
                 _ => {}
             }
         }
-        let failures: Vec<Failure> = failures.into_iter().map(|(f, _)| f).collect();
+        let failures: Vec<Failure> = trail.failures.into_iter().map(|(f, _)| f).collect();
         let gates: Vec<GateWait> = gates.into_iter().map(|(g, _)| g).collect();
         let expectations = basis
             .expect
@@ -310,8 +413,10 @@ fn judge(
     gates: &[GateWait],
 ) -> Judged {
     let responses: Vec<Option<Delay>> = match &expectation.action {
+        // A failure a spare stood in for called for nobody, unless someone retried it.
         Expected::Retry(target) => failures
             .iter()
+            .filter(|failure| failure.spare.is_none() || failure.retried_ms.is_some())
             .filter(|failure| {
                 plan.steps.iter().any(|step| {
                     step.id == failure.step
@@ -346,5 +451,64 @@ fn judge(
         expected: expectation.to_string(),
         met,
         slowest_ms: slowest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(retried: bool, spare: bool) -> Failure {
+        Failure {
+            step: "ldap".into(),
+            host: "ldap01.dc1".into(),
+            failed_ms: 1_000,
+            retried_ms: retried.then_some(61_000),
+            delay: retried.then_some(Delay {
+                run_ms: 60_000,
+                wall_ms: Some(60_000),
+            }),
+            cause: "no SSH answer after power-on".into(),
+            spare: spare.then(|| SpareIn {
+                host: "ldap04.dc1".into(),
+                brought_in_ms: 1_000,
+                healthy_ms: Some(30_000),
+            }),
+        }
+    }
+
+    /// A failure a spare stood in for asks nothing of the team; retried anyway, it counts.
+    #[test]
+    fn a_failure_replaced_by_a_spare_does_not_call_for_a_retry() {
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/social-network.yaml");
+        let expectation = Expectation {
+            action: Expected::Retry("ldap".into()),
+            within: Duration::from_secs(600),
+        };
+        let judged = |failures: &[Failure]| judge(&topology, &plan, &expectation, failures, &[]);
+        assert_eq!(judged(&[failure(false, true)]).met, Met::NotCalledFor);
+        assert_eq!(judged(&[failure(false, false)]).met, Met::Missed);
+        assert_eq!(judged(&[failure(true, true)]).met, Met::Met);
+        assert_eq!(
+            judged(&[failure(false, true), failure(false, false)]).met,
+            Met::Missed
+        );
+        let card = Scorecard {
+            recovered_ms: Some(90_000),
+            elapsed_ms: 90_000,
+            plan_eta_ms: 90_000,
+            band: Band::default(),
+            failures: vec![failure(false, true)],
+            gates: Vec::new(),
+            expectations: Vec::new(),
+            refused: Vec::new(),
+        };
+        let text = render_text(&card);
+        assert!(
+            text.contains(
+                "the run brought in spare ldap04.dc1 at +1s, healthy at +30s: no one needed to act"
+            ),
+            "{text}"
+        );
     }
 }
