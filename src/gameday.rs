@@ -160,6 +160,11 @@ impl GameDay {
         let plan = &prepared.plan;
         let seed = prepared.info.seed;
         let offset = journal.offset();
+        // The people are real on a game day: no simulated one acknowledges or retries.
+        let config = DrillConfig {
+            people: crate::drill::People::default(),
+            ..config
+        };
         let ended = runtime.block_on(async {
             let mut inner = SimulatedFleet::new(topology, plan, config, injected, seed);
             rebuild(&mut inner, plan, &scheduler, &records);

@@ -345,3 +345,80 @@ fn a_dead_disk_without_a_spare_waits_for_the_repair_and_its_retry_is_scored() {
     // After the repair the host answered and its service started, once.
     assert_eq!(starts_per_node(&run).get("ldap on ldap1"), Some(&1));
 }
+
+#[test]
+fn calibrate_learns_the_teams_retry_from_a_game_day_and_the_drill_then_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, fleet_without_batch()).unwrap();
+    let run = dir.path().join("run");
+    let failed = blackstart(&[
+        "simulate",
+        fleet.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--as-fast-as-possible",
+        "--no-faults",
+        "--spread",
+        "0",
+        "--inject",
+        "start-failure=ldap@ldap1",
+    ]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    // The team takes its time (on the wall clock) before it repairs LDAP and says so.
+    std::thread::sleep(Duration::from_millis(400));
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "ldap"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+
+    let model = dir.path().join("model.yaml");
+    let fitted = blackstart(&[
+        "calibrate",
+        run.to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(fitted.status.code(), Some(0), "{}", text(&fitted));
+    assert!(
+        text(&fitted).contains("0 real runs and 1 game days"),
+        "{}",
+        text(&fitted)
+    );
+    let learned: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let retry_s = learned["people"]["retry"]
+        .as_f64()
+        .expect("people.retry learned");
+    assert!((0.4..60.0).contains(&retry_s), "{learned:?}");
+    // The game day's machines are the drill's own model: nothing learned from them.
+    assert!(
+        learned["start"].as_mapping().is_none_or(|m| m.is_empty()),
+        "{learned:?}"
+    );
+
+    // A drill of the same failure: without people it stalls; with the team's time a
+    // simulated person repairs and retries LDAP, and the night recovers that much later.
+    let drill = |model: Option<&Path>| {
+        let mut args = vec![
+            "simulate",
+            fleet.to_str().unwrap(),
+            "--no-faults",
+            "--spread",
+            "0",
+            "--inject",
+            "start-failure=ldap@ldap1",
+            "--format",
+            "json",
+        ];
+        if let Some(model) = model {
+            args.extend(["--model", model.to_str().unwrap()]);
+        }
+        let output = blackstart(&args);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", text(&output)));
+        json
+    };
+    let alone = drill(None);
+    let helped = drill(Some(&model));
+    assert_eq!(alone["succeeded"], false, "{alone}");
+    assert_eq!(helped["succeeded"], true, "{helped}");
+}

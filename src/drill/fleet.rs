@@ -62,6 +62,8 @@ pub(crate) struct World<'a> {
     healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
+    /// Services a person repaired (a `retry`): no more random start failures there.
+    repaired: Vec<(HostId, SubsystemId)>,
     /// This run's factor on every time (see [`DrillConfig::run_spread`]).
     pace: f64,
     /// This run's factor per kind of BMC call (power check, power-on), when
@@ -131,6 +133,7 @@ impl<'a> World<'a> {
                 .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
                 .copied()
                 .collect(),
+            repaired: Vec::new(),
             tally: FaultTally::default(),
             double_starts: 0,
         }
@@ -139,11 +142,19 @@ impl<'a> World<'a> {
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
     /// failures placed there stop failing, and a dead disk was replaced (the host answers
     /// SSH once it is up). Returns whether anything was repaired.
+    ///
+    /// A repaired service's random start failures stop too: a re-armed node counts its
+    /// attempts from one again, and would otherwise draw the very failures it had.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
         // `retry ldap` names no host: only the hosts that run it are repaired.
         let runs = &self.topology.subsystems[subsystem];
-        let disk = (runs.hosts.contains(&host) || runs.spares.contains(&host))
-            && std::mem::take(&mut self.faults[host].dead_disk);
+        if !runs.hosts.contains(&host) && !runs.spares.contains(&host) {
+            return false;
+        }
+        if !self.repaired.contains(&(host, subsystem)) {
+            self.repaired.push((host, subsystem));
+        }
+        let disk = std::mem::take(&mut self.faults[host].dead_disk);
         let before = self.injected.len();
         self.injected.retain(|fault| {
             !(fault.kind == FaultKind::StartFailure
@@ -383,10 +394,12 @@ impl<'a> World<'a> {
                         step as u64,
                         host as u64,
                     );
+                let repaired = self.repaired.contains(&(host, subsystem));
                 let fails = placed(FaultKind::StartFailure)
-                    || self
-                        .draws
-                        .chance(rates.start_failure, Stream::StartFails, a, b);
+                    || !repaired
+                        && self
+                            .draws
+                            .chance(rates.start_failure, Stream::StartFails, a, b);
                 let limit = self.topology.subsystems[subsystem].ready_timeout;
                 // A progress probe keeps a slow start alive in the real run: no cut there.
                 let cut = self.topology.subsystems[subsystem].progress.is_none() && took > limit;

@@ -32,7 +32,7 @@ use serde::Serialize;
 pub use calibrate::{calibrate, Calibration};
 pub use costs::{FaultCost, COST_RUNS};
 pub use engine::{simulate, ControllerKill, ControllerKilled, Drill, NodeFailure, Outcome};
-pub use model::{host_class, Model, ModelFaults, ModelLatencies};
+pub use model::{host_class, Model, ModelFaults, ModelLatencies, ModelPeople};
 pub use monte_carlo::{
     monte_carlo, monte_carlo_with_costs, total_runs, MonteCarlo, Percentiles, TierStats,
 };
@@ -420,9 +420,31 @@ pub struct DrillConfig {
     pub latencies: Latencies,
     /// Cold or warm fleet.
     pub start: FleetStart,
+    /// How soon people act (`calibrate` learns it from game days and real runs); absent:
+    /// a simulated operator acknowledges after the step's `expect`, and nobody retries.
+    #[serde(skip_serializing_if = "People::is_absent")]
+    pub people: People,
     /// Record every action, event and step change with its virtual time.
     #[serde(skip)]
     pub timeline: bool,
+}
+
+/// People's response times in a drill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct People {
+    /// From a gate or manual step waiting to its `ack`.
+    #[serde(with = "opt_secs")]
+    pub ack: Option<Duration>,
+    /// From a step failing (below its quorum) to a person's repair and `retry` of it.
+    #[serde(with = "opt_secs")]
+    pub retry: Option<Duration>,
+}
+
+impl People {
+    /// Nothing learned: the drill's own assumptions hold.
+    pub fn is_absent(&self) -> bool {
+        self.ack.is_none() && self.retry.is_none()
+    }
 }
 
 impl Default for DrillConfig {
@@ -434,6 +456,7 @@ impl Default for DrillConfig {
             faults: FaultRates::DEFAULT,
             latencies: Latencies::TYPICAL,
             start: FleetStart::Cold,
+            people: People::default(),
             timeline: false,
         }
     }
@@ -449,6 +472,7 @@ impl DrillConfig {
             faults: FaultRates::NONE,
             latencies: Latencies::ZERO,
             start: FleetStart::Cold,
+            people: People::default(),
             timeline: false,
         }
     }

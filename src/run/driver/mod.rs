@@ -69,6 +69,11 @@ pub trait Fleet {
     /// `step` reached `status` at `at` (a simulated fleet arms the faults placed on that
     /// event; a real one has nothing to do).
     fn step_status(&mut self, _step: StepId, _status: &StepStatus, _at: Duration) {}
+    /// A simulated person will still act (a drill's people retry a failed step): the loop
+    /// waits for them although the scheduler has nothing left to do.
+    fn people_coming(&self) -> bool {
+        false
+    }
     /// Waits for what comes next, at most until `wake_at`.
     fn next(&mut self, wake_at: Option<Duration>) -> impl Future<Output = Next>;
 }
@@ -183,7 +188,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
             fleet.launch(action, target);
         }
         ledger.reporter.tick(&scheduler, at);
-        if scheduler.is_finished() {
+        if scheduler.is_finished() && !fleet.people_coming() {
             break;
         }
         let wake_at = match (scheduler.next_wakeup(), ledger.reporter.next_tick()) {
