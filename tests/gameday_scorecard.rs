@@ -422,3 +422,45 @@ fn calibrate_learns_the_teams_retry_from_a_game_day_and_the_drill_then_waits_for
     assert_eq!(alone["succeeded"], false, "{alone}");
     assert_eq!(helped["succeeded"], true, "{helped}");
 }
+
+#[test]
+fn a_models_people_ack_is_how_long_a_drills_gate_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet_without_batch()).unwrap();
+    let playbook = dir.path().join("gated.yaml");
+    std::fs::write(&playbook, GATED).unwrap();
+    let model = dir.path().join("model.yaml");
+    std::fs::write(&model, "people: { ack: 3600 }\n").unwrap();
+    let gate_ready = |model: Option<&Path>| {
+        let mut args = vec![
+            "simulate",
+            playbook.to_str().unwrap(),
+            "--no-faults",
+            "--spread",
+            "0",
+            "--format",
+            "json",
+        ];
+        if let Some(model) = model {
+            args.extend(["--model", model.to_str().unwrap()]);
+        }
+        let output = blackstart(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let gate = json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "approve-app")
+            .cloned()
+            .unwrap_or_else(|| panic!("no gate in {json}"));
+        gate["ready_at"].as_f64().unwrap()
+    };
+    // The gate's own `expect` (1m) without people; the team's hour with them.
+    let planned = gate_ready(None);
+    let with_people = gate_ready(Some(&model));
+    assert!(
+        ((with_people - planned) - 3540.0).abs() < 1.0,
+        "{planned} -> {with_people}"
+    );
+}
