@@ -421,6 +421,24 @@ fn calibrate_learns_the_teams_retry_from_a_game_day_and_the_drill_then_waits_for
     let helped = drill(Some(&model));
     assert_eq!(alone["succeeded"], false, "{alone}");
     assert_eq!(helped["succeeded"], true, "{helped}");
+    // The next game day's band is of nights with those people, and says so.
+    let next = dir.path().join("next");
+    let output = blackstart(&[
+        "simulate",
+        fleet.to_str().unwrap(),
+        "--run-dir",
+        next.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--as-fast-as-possible",
+        "--no-faults",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("calibrated people: retries"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]

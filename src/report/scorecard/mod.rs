@@ -50,6 +50,10 @@ pub enum Band {
         p50_ms: u64,
         /// 90th percentile.
         p90_ms: u64,
+        /// The people the nights were simulated with, in words, when the model had their
+        /// calibrated times; none: gates acknowledged as planned and nobody retrying.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        people: Option<String>,
     },
     /// Not studied; the plan's ETA is the only reference.
     NotStudied {

@@ -44,6 +44,7 @@ fn recovery(card: &Scorecard) -> Vec<String> {
             p10_ms,
             p50_ms,
             p90_ms,
+            people,
         } => {
             let place = match card.recovered_ms {
                 Some(at) if at > *p90_ms => {
@@ -53,8 +54,9 @@ fn recovery(card: &Scorecard) -> Vec<String> {
                 Some(_) => ": within the band",
                 None => "",
             };
+            let people = people.as_deref().unwrap_or("people acting as planned");
             lines.push(format!(
-                "Monte Carlo band of the same fleet ({runs} nights, people acting as planned): p10 {}, p50 {}, p90 {}{place}",
+                "Monte Carlo band of the same fleet ({runs} nights, {people}): p10 {}, p50 {}, p90 {}{place}",
                 ms(*p10_ms),
                 ms(*p50_ms),
                 ms(*p90_ms)
