@@ -17,6 +17,7 @@ mod engine;
 mod fleet;
 mod model;
 mod monte_carlo;
+mod people_times;
 mod random;
 mod render;
 pub mod scenario;
