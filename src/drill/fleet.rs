@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::random::{Draws, Stream};
 use super::{DrillConfig, FaultKind, FleetStart, Injected};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, PowerReport, Reason, Target};
-use crate::plan::Plan;
+use crate::plan::{Plan, StepId};
 use crate::run::executor::boot_timeout;
 use crate::topology::{HostId, SubsystemId, Topology};
 
@@ -61,6 +62,8 @@ pub(crate) struct World<'a> {
     healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
+    /// Services a person repaired (a `retry`): no more random start failures there.
+    repaired: Vec<(HostId, SubsystemId)>,
     /// This run's factor on every time (see [`DrillConfig::run_spread`]).
     pace: f64,
     /// This run's factor per kind of BMC call (power check, power-on), when
@@ -130,21 +133,49 @@ impl<'a> World<'a> {
                 .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
                 .copied()
                 .collect(),
+            repaired: Vec::new(),
             tally: FaultTally::default(),
             double_starts: 0,
         }
     }
 
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
-    /// failures placed there stop failing. Returns whether any was.
+    /// failures placed there stop failing, and a dead disk was replaced (the host answers
+    /// SSH once it is up). Returns whether anything was repaired.
+    ///
+    /// A repaired service's random start failures stop too: a re-armed node counts its
+    /// attempts from one again, and would otherwise draw the very failures it had.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
+        // `retry ldap` names no host: only the hosts that run it are repaired.
+        let runs = &self.topology.subsystems[subsystem];
+        if !runs.hosts.contains(&host) && !runs.spares.contains(&host) {
+            return false;
+        }
+        if !self.repaired.contains(&(host, subsystem)) {
+            self.repaired.push((host, subsystem));
+        }
+        let disk = std::mem::take(&mut self.faults[host].dead_disk);
         let before = self.injected.len();
         self.injected.retain(|fault| {
             !(fault.kind == FaultKind::StartFailure
                 && fault.host == host
                 && fault.subsystem.is_none_or(|s| s == subsystem))
         });
-        self.injected.len() != before
+        disk || self.injected.len() != before
+    }
+
+    /// `step` reached `status` at `at`: the faults placed on that event are armed from
+    /// then on (the first time only).
+    pub(crate) fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        for fault in &mut self.injected {
+            if fault
+                .after
+                .is_some_and(|trigger| trigger.fired_by(self.plan, step, status))
+            {
+                fault.after = None;
+                fault.from = at;
+            }
+        }
     }
 
     /// Carries out `action` on `target` at `now`, with the real executor's time limits:
@@ -353,6 +384,7 @@ impl<'a> World<'a> {
                             && fault.host == host
                             && fault.subsystem.is_none_or(|s| s == subsystem)
                             && now >= fault.from
+                            && fault.after.is_none()
                     })
                 };
                 let flaps = placed(FaultKind::Flapping)
@@ -362,10 +394,12 @@ impl<'a> World<'a> {
                         step as u64,
                         host as u64,
                     );
+                let repaired = self.repaired.contains(&(host, subsystem));
                 let fails = placed(FaultKind::StartFailure)
-                    || self
-                        .draws
-                        .chance(rates.start_failure, Stream::StartFails, a, b);
+                    || !repaired
+                        && self
+                            .draws
+                            .chance(rates.start_failure, Stream::StartFails, a, b);
                 let limit = self.topology.subsystems[subsystem].ready_timeout;
                 // A progress probe keeps a slow start alive in the real run: no cut there.
                 let cut = self.topology.subsystems[subsystem].progress.is_none() && took > limit;

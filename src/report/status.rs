@@ -12,7 +12,9 @@ use super::eta::from_now;
 pub use super::eta::remaining_eta;
 use super::summary::{degraded, verdict, Verdict};
 use super::view::RunView;
-use crate::event::narrate::{self, failure_lines, failures_by_cause, NAMED_IN_A_GROUP};
+use crate::event::narrate::{
+    self, failure_lines, failures_by_cause, spare_lines, NAMED_IN_A_GROUP,
+};
 use crate::event::state::{NodeState, StepStatus};
 use crate::journal::RunOutcome;
 use crate::plan::{human, Plan};
@@ -392,6 +394,9 @@ pub fn render_status(
         let _ = writeln!(out, "{text}");
     }
     for line in failure_lines(topology, plan, scheduler.nodes(), all_failed) {
+        let _ = writeln!(out, "  {line}");
+    }
+    for line in spare_lines(topology, plan, scheduler.nodes()) {
         let _ = writeln!(out, "  {line}");
     }
     for line in interruption_lines(topology, plan, scheduler) {
