@@ -363,9 +363,14 @@ fn the_shipped_social_network_files_validate_and_their_plan_shows_the_lessons() 
     let shown = String::from_utf8(output.stdout).unwrap();
     let flat = shown.split_whitespace().collect::<Vec<_>>().join(" ");
     for expected in [
-        "config@bootstrap",
+        "[S1] config@bootstrap 9 hosts, quorum 5/9, 3 at a time",
+        "[S1] cluster-store 5 hosts, quorum 3/5, 1 at a time",
+        "waits ntp, config@bootstrap",
+        "first ssh recovery@10.1.8.1:22 -- systemctl stop configd-snapshot",
+        "progress: `configd-ctl descriptions --loaded --count` keeps changing",
+        "spares 22 hosts more, only to replace a failed member: dbspare[01:06].dc1",
         "PREPARE (on each host after it boots, before its services start)",
-        "remove-looping-template-line",
+        "remove-looping-template-line on 5,705 hosts",
     ] {
         assert!(flat.contains(expected), "missing {expected:?} in:\n{shown}");
     }
