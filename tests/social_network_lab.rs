@@ -115,6 +115,33 @@ fn the_config_cycle_is_broken_by_its_bootstrap_snapshot_started_first() {
         .iter()
         .map(|&i| net.started("config", i)[0])
         .fold(f64::MAX, f64::min);
+    // The cycle is real: the store's first members read their peers from a config host's
+    // snapshot (the real config was not up yet), each config host from the store.
+    assert!(!seen.iter().any(|s| s.what == "no-peers"), "{seen:?}");
+    for (service, hosts) in [("cluster-store", &CLUSTER_STORE), ("config", &CONFIG)] {
+        for &i in hosts {
+            let address = &net.lab.hosts[i].address;
+            let found = seen.iter().position(|s| {
+                s.what == "found-peers" && s.service == service && s.address == *address
+            });
+            let started = seen
+                .iter()
+                .position(|s| s.what == "start" && s.service == service && s.address == *address);
+            assert!(
+                found.is_some() && found < started,
+                "{service} on {address} found its peers, then started: {seen:?}"
+            );
+        }
+    }
+    let store_peers: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.what == "found-peers" && s.service == "cluster-store")
+        .filter_map(|s| s.from.as_deref())
+        .collect();
+    assert!(
+        store_peers[0].ends_with(":7001/snapshot/health"),
+        "the first store member found its peers in the snapshot: {store_peers:?}"
+    );
     let mut store: Vec<f64> = Vec::new();
     for &i in &CLUSTER_STORE {
         let started = net.started("cluster-store", i);
@@ -127,6 +154,27 @@ fn the_config_cycle_is_broken_by_its_bootstrap_snapshot_started_first() {
         "the store's quorum started between the snapshot and the real config: {seen:?}"
     );
     assert_eq!(net.answer(WEB, 7080).as_deref(), Some("ok"));
+
+    // Without the bootstrap mode the same topology is refused: the cycle, with its path.
+    let yaml = std::fs::read_to_string(&topology).unwrap();
+    let cut_from = yaml.find("    bootstrap:\n").expect("the bootstrap block");
+    let cut_to = cut_from + yaml[cut_from..].find("  - name: cluster-store").unwrap();
+    let cyclic = format!("{}{}", &yaml[..cut_from], &yaml[cut_to..]).replacen(
+        "{ name: config, bootstrap: true }",
+        "config",
+        1,
+    );
+    assert!(!cyclic.contains("bootstrap"));
+    let cyclic_path = net.lab.dir.join("cyclic.yaml");
+    std::fs::write(&cyclic_path, cyclic).unwrap();
+    let output = support::cli::blackstart(&["validate", cyclic_path.to_str().unwrap()]);
+    let shown = text(&output);
+    assert_ne!(output.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("config -> cluster-store -> config")
+            || shown.contains("cluster-store -> config -> cluster-store"),
+        "the cycle named: {shown}"
+    );
 }
 
 #[test]

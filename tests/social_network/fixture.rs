@@ -2,7 +2,8 @@
 //! `topologies/social-network.yaml` (basics, the config service with its bootstrap snapshot,
 //! the cluster-store quorum, a database shard with a spare, a frontend) on twelve real sshd
 //! hosts with ipmi_sim BMCs, all powered off at start, running `services.py`; and what those
-//! services saw.
+//! services saw. The cycle is real: the config service reads its peers from the
+//! cluster-store, the cluster-store from the config service (its snapshot or itself).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub struct Seen {
     pub service: String,
     /// The host's address.
     pub address: String,
+    /// For `found-peers`, the URL the peer list came from.
+    pub from: Option<String>,
 }
 
 pub struct SocialNetwork {
@@ -85,15 +88,37 @@ impl SocialNetwork {
     }
 
     fn serve(&self, name: &str, port: u16, body: &str, load_s: f64) -> String {
-        let state = self.state.to_string_lossy();
-        self.services(&[
-            "serve",
-            name,
-            &port.to_string(),
-            body,
-            &load_s.to_string(),
-            &state,
-        ])
+        self.serve_needing(name, port, body, load_s, &[])
+    }
+
+    /// [`Self::serve`] of a service that first reads its peers from one of `needs` (URLs).
+    fn serve_needing(
+        &self,
+        name: &str,
+        port: u16,
+        body: &str,
+        load_s: f64,
+        needs: &[String],
+    ) -> String {
+        let (state, port, load) = (
+            self.state.to_string_lossy(),
+            port.to_string(),
+            load_s.to_string(),
+        );
+        let mut args = vec!["serve", name, &port, body, &load, &state];
+        let needs = needs.join(",");
+        if !needs.is_empty() {
+            args.extend(["--needs", &needs]);
+        }
+        self.services(&args)
+    }
+
+    /// `http://ADDRESS:PORT/PATH` on each host of `indices`.
+    fn urls(&self, indices: &[usize], port: u16, path: &str) -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| format!("http://{}:{port}{path}", self.lab.hosts[i].address))
+            .collect()
     }
 
     fn stop(&self, name: &str, port: u16) -> String {
@@ -191,12 +216,30 @@ impl SocialNetwork {
             web = self.names(&[WEB]),
             dns = q(&self.serve("dns", 7053, "resolving", 0.1)),
             ntp = q(&self.serve("ntp", 7123, "synchronised", 0.1)),
-            config_start = q(&self.serve("config", 7000, "serving", shape.config_load_s)),
+            config_start = q(&self.serve_needing(
+                "config",
+                7000,
+                "serving",
+                shape.config_load_s,
+                &self.urls(&CLUSTER_STORE, 7002, "/status")
+            )),
             config_stop = q(&self.stop("config", 7000)),
             config_ready = shape.config_ready_timeout,
             snapshot_start = q(&self.serve("config-snapshot", 7001, "ok", 0.2)),
             snapshot_stop = q(&self.stop("config-snapshot", 7001)),
-            cstore_start = q(&self.serve("cluster-store", 7002, "state: leader", 0.5)),
+            cstore_start = q(&self.serve_needing(
+                "cluster-store",
+                7002,
+                "state: leader",
+                0.5,
+                &[
+                    self.urls(&CONFIG, 7001, "/snapshot/health"),
+                    self.urls(&CONFIG, 7000, "/health"),
+                    // A member joining a running group learns its peers from the group.
+                    self.urls(&CLUSTER_STORE, 7002, "/status")
+                ]
+                .concat()
+            )),
             cstore_progress = q(&self.progress("cluster-store")),
             db_start = q(&self.serve("user-db-01", 7306, "alive", 0.3)),
             db_stop = q(&self.stop("user-db-01", 7306)),
@@ -261,6 +304,7 @@ impl SocialNetwork {
                     what: words[1].into(),
                     service: words[2].into(),
                     address: words[3].into(),
+                    from: words.get(4).map(|w| w.to_string()),
                 }
             })
             .collect()
