@@ -53,27 +53,40 @@ fn the_config_cycle_is_broken_by_its_bootstrap_snapshot_started_first() {
     let output = run_in(&topology, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let records = read_journal(&run_dir);
+    // Nothing was started twice anywhere: no attempt past the first.
+    let retried: Vec<String> = records
+        .iter()
+        .filter(|r| matches!(&r.entry, Entry::Action { action: Action::Start { attempt, .. }, .. } if *attempt > 1))
+        .map(|r| r.entry.label())
+        .collect();
+    assert!(retried.is_empty(), "{retried:?}");
+    cycle_order_in_the_journal(&net, &records);
+    cycle_as_the_hosts_saw_it(&net);
+    refused_without_the_bootstrap_mode(&net, &topology);
+}
 
+/// The journal of a run of the cycle: snapshot, store quorum, real config, each once.
+fn cycle_order_in_the_journal(net: &SocialNetwork, records: &[Record]) {
     // Each mode started once per host, the cluster-store once per member.
     assert_eq!(
-        started_on(&records, "config@bootstrap"),
+        started_on(records, "config@bootstrap"),
         once_on(&net, &CONFIG)
     );
     assert_eq!(
-        started_on(&records, "cluster-store"),
+        started_on(records, "cluster-store"),
         once_on(&net, &CLUSTER_STORE)
     );
-    assert_eq!(started_on(&records, "config"), once_on(&net, &CONFIG));
+    assert_eq!(started_on(records, "config"), once_on(&net, &CONFIG));
     // The order the cycle allows: snapshot ready, then the store, then the real service.
-    let ready = ready_times(&records);
-    let store = start_ms(&records, "cluster-store");
-    let config = start_ms(&records, "config");
+    let ready = ready_times(records);
+    let store = start_ms(records, "cluster-store");
+    let config = start_ms(records, "config");
     assert!(
-        *start_ms(&records, "config@bootstrap").last().unwrap() < store[0]
+        *start_ms(records, "config@bootstrap").last().unwrap() < store[0]
             && ready["config@bootstrap"] <= store[0],
         "the store started after the snapshot served: {ready:?} {store:?}"
     );
-    let store_ok: Vec<u64> = step_results(&records, "cluster-store")
+    let store_ok: Vec<u64> = step_results(records, "cluster-store")
         .iter()
         .map(|(_, _, r)| r.t_ms)
         .collect();
@@ -85,7 +98,10 @@ fn the_config_cycle_is_broken_by_its_bootstrap_snapshot_started_first() {
         store_ok.iter().filter(|&&at| at <= config[0]).count() >= 2,
         "two store members healthy before config started: {store_ok:?} {config:?}"
     );
+}
 
+/// What the services logged during a run of the cycle.
+fn cycle_as_the_hosts_saw_it(net: &SocialNetwork) {
     // What the hosts saw: on each config host the snapshot served, was stopped, and only
     // then did the real service start; the store's quorum started in between.
     let seen = net.seen();
@@ -154,9 +170,12 @@ fn the_config_cycle_is_broken_by_its_bootstrap_snapshot_started_first() {
         "the store's quorum started between the snapshot and the real config: {seen:?}"
     );
     assert_eq!(net.answer(WEB, 7080).as_deref(), Some("ok"));
+}
 
+/// The lab topology with its bootstrap mode cut out is refused by `validate`, cycle named.
+fn refused_without_the_bootstrap_mode(net: &SocialNetwork, topology: &std::path::Path) {
     // Without the bootstrap mode the same topology is refused: the cycle, with its path.
-    let yaml = std::fs::read_to_string(&topology).unwrap();
+    let yaml = std::fs::read_to_string(topology).unwrap();
     let cut_from = yaml.find("    bootstrap:\n").expect("the bootstrap block");
     let cut_to = cut_from + yaml[cut_from..].find("  - name: cluster-store").unwrap();
     let cyclic = format!("{}{}", &yaml[..cut_from], &yaml[cut_to..]).replacen(
@@ -327,73 +346,68 @@ fn the_looping_line_is_removed_on_every_host_before_its_services_start() {
         "{seen:?}"
     );
 
-    let remove = "f=\"$LAB_DIR/h$(printf %s \"$LAB_HOST\" | tr -dc 0-9)/etc/profile.d/fleet.sh\"; \
-                  sed -i '/^PROMPT_COMMAND=.*fleet-loop/d' \"$f\" && date +%s.%N > \"$f.prepared\"";
-    let playbook = net.lab.dir.join("full-outage.yaml");
-    std::fs::write(
-        &playbook,
-        format!(
-            "version: 1\nplaybook: full-outage\ntopology: {}\nprepare:\n  - name: remove-looping-template-line\n    on: {{ all: true }}\n    run: {}\n    timeout: 10s\n",
-            serde_json::to_string(&topology.to_string_lossy()).unwrap(),
-            serde_json::to_string(remove).unwrap()
-        ),
-    )
-    .unwrap();
+    let playbook = net.full_outage_playbook(&topology);
     let run_dir = net.lab.dir.join("run");
     let before = net.seen().len();
     let output = run_in(&playbook, &run_dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let records = read_journal(&run_dir);
-    let ssh = ssh_ready(&records);
     let seen = net.seen()[before..].to_vec();
     assert!(!seen.iter().any(|s| s.what == "refused"), "{seen:?}");
 
     for index in 0..HOSTS {
-        let host = &net.lab.hosts[index];
-        let profile = std::fs::read_to_string(net.profile(index)).unwrap();
-        if index == SPARE {
-            // Never needed, never switched on: prepared when it first boots.
-            assert!(!ssh.contains_key(&host.name), "{ssh:?}");
-            assert!(profile.contains(LOOPING_LINE));
-            continue;
-        }
-        assert_eq!(
-            profile, "export FLEET_ROLE=web\nexport HISTSIZE=5000\n",
-            "{}: only the looping line went",
-            host.name
-        );
-        let prepared_at = ssh[&host.name].clone().expect("answered and prepared");
-        let removed_at: f64 =
-            std::fs::read_to_string(net.profile(index).with_extension("sh.prepared"))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-        let journal_starts: Vec<f64> = records
-            .iter()
-            .filter(|r| {
-                matches!(&r.entry, Entry::Action { action: Action::Start { .. }, host: Some(h), .. } if *h == host.name)
-            })
-            .map(wall)
-            .collect();
-        let service_starts: Vec<f64> = seen
-            .iter()
-            .filter(|s| s.what == "start" && s.address == host.address)
-            .map(|s| s.at)
-            .collect();
-        assert!(
-            !journal_starts.is_empty() && journal_starts.len() == service_starts.len(),
-            "{}: {journal_starts:?} {service_starts:?}",
-            host.name
-        );
-        assert!(
-            journal_starts.iter().all(|&at| at >= prepared_at)
-                && service_starts.iter().all(|&at| at > removed_at),
-            "{}: prepared at {prepared_at} (line removed at {removed_at}), starts {journal_starts:?}, services {service_starts:?}",
-            host.name
-        );
+        prepared_before_started(&net, index, &records, &seen);
     }
     assert_eq!(net.answer(WEB, 7080).as_deref(), Some("ok"));
+}
+
+/// Host `index`'s profile lost only the looping line, and nothing started on it before its
+/// preparation finished (journal) or before the line was gone (what the services saw).
+fn prepared_before_started(
+    net: &SocialNetwork,
+    index: usize,
+    records: &[Record],
+    seen: &[fixture::Seen],
+) {
+    let ssh = ssh_ready(records);
+    let host = &net.lab.hosts[index];
+    let profile = std::fs::read_to_string(net.profile(index)).unwrap();
+    if index == SPARE {
+        // Never needed, never switched on: prepared when it first boots.
+        assert!(!ssh.contains_key(&host.name), "{ssh:?}");
+        assert!(profile.contains(LOOPING_LINE));
+        return;
+    }
+    assert_eq!(
+        profile, "export FLEET_ROLE=web\nexport HISTSIZE=5000\n",
+        "{}: only the looping line went",
+        host.name
+    );
+    let prepared_at = ssh[&host.name].clone().expect("answered and prepared");
+    let removed_at = net.line_removed_at(index);
+    let journal_starts: Vec<f64> = records
+        .iter()
+        .filter(|r| {
+            matches!(&r.entry, Entry::Action { action: Action::Start { .. }, host: Some(h), .. } if *h == host.name)
+        })
+        .map(wall)
+        .collect();
+    let service_starts: Vec<f64> = seen
+        .iter()
+        .filter(|s| s.what == "start" && s.address == host.address)
+        .map(|s| s.at)
+        .collect();
+    assert!(
+        !journal_starts.is_empty() && journal_starts.len() == service_starts.len(),
+        "{}: {journal_starts:?} {service_starts:?}",
+        host.name
+    );
+    assert!(
+        journal_starts.iter().all(|&at| at >= prepared_at)
+            && service_starts.iter().all(|&at| at > removed_at),
+        "{}: prepared at {prepared_at} (line removed at {removed_at}), starts {journal_starts:?}, services {service_starts:?}",
+        host.name
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! cluster-store, the cluster-store from the config service (its snapshot or itself).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use blackstart::event::Event;
 use blackstart::journal::{Entry, Record};
@@ -290,6 +290,33 @@ impl SocialNetwork {
             let text = format!("export FLEET_ROLE=web\n{LOOPING_LINE}\nexport HISTSIZE=5000\n");
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// A playbook over `topology` whose preparation step removes the looping line on every
+    /// host (the shipped full-outage.yaml's `sed`, on the lab's path), and notes when.
+    pub fn full_outage_playbook(&self, topology: &Path) -> PathBuf {
+        let remove = "f=\"$LAB_DIR/h$(printf %s \"$LAB_HOST\" | tr -dc 0-9)/etc/profile.d/fleet.sh\"; \
+                      sed -i '/^PROMPT_COMMAND=.*fleet-loop/d' \"$f\" && date +%s.%N > \"$f.prepared\"";
+        let q = |text: &str| serde_json::to_string(text).unwrap();
+        let path = self.lab.dir.join("full-outage.yaml");
+        let yaml = format!(
+            "version: 1\nplaybook: full-outage\ntopology: {}\nprepare:\n  \
+             - name: remove-looping-template-line\n    on: {{ all: true }}\n    run: {}\n    \
+             timeout: 10s\n",
+            q(&topology.to_string_lossy()),
+            q(remove)
+        );
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// When host `index`'s preparation removed the looping line (unix seconds).
+    pub fn line_removed_at(&self, index: usize) -> f64 {
+        let noted = self.profile(index).with_extension("sh.prepared");
+        let text = std::fs::read_to_string(&noted).unwrap_or_default();
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{} holds a time: {text:?}", noted.display()))
     }
 
     /// Everything the services logged, in order.
