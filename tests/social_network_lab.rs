@@ -70,13 +70,13 @@ fn cycle_order_in_the_journal(net: &SocialNetwork, records: &[Record]) {
     // Each mode started once per host, the cluster-store once per member.
     assert_eq!(
         started_on(records, "config@bootstrap"),
-        once_on(&net, &CONFIG)
+        once_on(net, &CONFIG)
     );
     assert_eq!(
         started_on(records, "cluster-store"),
-        once_on(&net, &CLUSTER_STORE)
+        once_on(net, &CLUSTER_STORE)
     );
-    assert_eq!(started_on(records, "config"), once_on(&net, &CONFIG));
+    assert_eq!(started_on(records, "config"), once_on(net, &CONFIG));
     // The order the cycle allows: snapshot ready, then the store, then the real service.
     let ready = ready_times(records);
     let store = start_ms(records, "cluster-store");
