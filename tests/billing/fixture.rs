@@ -5,13 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use blackstart::event::{Action, Event};
-use blackstart::journal::{Entry, Record};
 use blackstart::template::shell_quote;
 
 use super::support::cli::{output_bounded, text};
+pub use super::support::cli::{step_results, step_starts, wall};
 use super::support::lab::{wait_until, Lab, LabSecret};
 
 const SERVICES: &str = include_str!("services.py");
@@ -228,51 +227,6 @@ impl Billing {
             libc::kill(pid, libc::SIGKILL);
         }
     }
-}
-
-/// Unix seconds of a journal record's wall-clock time.
-pub fn wall(record: &Record) -> f64 {
-    let at = humantime::parse_rfc3339(record.at.as_deref().unwrap()).unwrap();
-    at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-/// (host, attempt) of every Start of `step`, with its record.
-pub fn step_starts<'a>(records: &'a [Record], step: &str) -> Vec<(String, u32, &'a Record)> {
-    records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Action {
-                action: Action::Start { attempt, .. },
-                step: Some(s),
-                host: Some(host),
-                ..
-            } if s == step => Some((host.clone(), *attempt, r)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// (host, result as text) of every finished start of `step`, with its record.
-pub fn step_results<'a>(
-    records: &'a [Record],
-    step: &str,
-) -> Vec<(String, Result<(), String>, &'a Record)> {
-    records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Event {
-                event: Event::StartFinished { result, .. },
-                step: Some(s),
-                host: Some(host),
-                ..
-            } if s == step => Some((
-                host.clone(),
-                result.clone().map_err(|why| why.to_string()),
-                r,
-            )),
-            _ => None,
-        })
-        .collect()
 }
 
 pub fn write(path: &Path, text: &str) -> PathBuf {
