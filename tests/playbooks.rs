@@ -31,6 +31,53 @@ fn every_shipped_playbook_validates() {
     }
 }
 
+/// `validate` reads a game day's scenario as `simulate --scenario` does (not as a topology
+/// with a dozen unknown fields): every shipped one passes with what it rehearses, and a
+/// scenario naming a step the rehearsed plan lacks is refused at its line.
+#[test]
+fn validate_checks_a_game_day_scenario_as_a_scenario() {
+    for (scenario, rehearses, faults) in [
+        (
+            "playbooks/game-days/ldap-down.yaml",
+            "social-network.yaml",
+            4,
+        ),
+        (
+            "playbooks/game-days/failover-approval.yaml",
+            "datacenter-failover.yaml",
+            0,
+        ),
+    ] {
+        let output = blackstart(&["validate", scenario]);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{scenario}: {shown}");
+        assert!(
+            shown.contains("game-day scenario") && shown.contains(rehearses),
+            "{scenario}: {shown}"
+        );
+        assert!(
+            shown.contains(&format!("{faults} placed faults")),
+            "{shown}"
+        );
+        assert!(!shown.contains("unknown field"), "{shown}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nscenario: typo\nfaults:\n  - fault: start-failure=ldpa@ldap01.dc1\n",
+    )
+    .unwrap();
+    let output = blackstart(&["validate", bad.to_str().unwrap()]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("bad.yaml:4:"),
+        "the line of the fault: {shown}"
+    );
+    assert!(shown.contains("ldpa"), "{shown}");
+}
+
 #[test]
 fn the_full_outage_plan_shows_preflight_preparation_manual_steps_and_gates() {
     let shown = plan("playbooks/full-outage.yaml");

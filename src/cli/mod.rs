@@ -129,8 +129,8 @@ pub enum GraphCluster {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check topology and playbook files; every problem is reported with file, line and a
-    /// hint.
+    /// Check topology, playbook and game-day scenario files; every problem is reported
+    /// with file, line and a hint.
     Validate {
         /// Topology or playbook files.
         #[arg(required = true)]

@@ -1,7 +1,8 @@
 //! `validate` and `plan`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use blackstart::drill::scenario::Scenario;
 use blackstart::graph::cycle_text;
 use blackstart::plan::{
     plan_digest, render_dot_with, render_json, render_mermaid_with, render_text, Plan, TextOptions,
@@ -16,6 +17,12 @@ use super::{Outcome, PlanFormat, PlanScopeArgs};
 pub fn validate(files: &[PathBuf]) -> Outcome {
     let mut outcome = Outcome::Success;
     for file in files {
+        if is_scenario(file) {
+            if let Err(failed) = validate_scenario(file) {
+                outcome = failed;
+            }
+            continue;
+        }
         match load_any(Some(file)) {
             Ok(loaded) => {
                 let topology = &loaded.topology;
@@ -33,6 +40,56 @@ pub fn validate(files: &[PathBuf]) -> Outcome {
         }
     }
     outcome
+}
+
+/// Whether `file` is a game day's scenario (a top-level `scenario:` key), which `validate`
+/// checks as `simulate --scenario` reads it rather than as a topology.
+fn is_scenario(file: &Path) -> bool {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
+        .is_some_and(|value| value.get("scenario").is_some())
+}
+
+/// A scenario checked as a game day would check it: its own fields, then what it
+/// rehearses (loaded as `validate` loads any file), then its faults and expectations
+/// against that plan, each finding with file:line.
+fn validate_scenario(file: &Path) -> Result<(), Outcome> {
+    let scenario = Scenario::load(file).map_err(|message| {
+        eprintln!("{message}");
+        Outcome::InvalidInput
+    })?;
+    let loaded = load_any(scenario.file.as_deref())?;
+    let selection = loaded.scope.select(&loaded.topology).map_err(|err| {
+        eprintln!("error: {}: {err}", file.display());
+        Outcome::InvalidInput
+    })?;
+    let plan = Plan::build(&loaded.topology, &selection).map_err(|cycles| {
+        for cycle in cycles {
+            let cycle = cycle_text(&loaded.topology, &cycle);
+            eprintln!("error: {}: dependency cycle: {cycle}", file.display());
+        }
+        Outcome::InvalidInput
+    })?;
+    scenario
+        .resolve(&loaded.topology, &plan)
+        .map_err(|message| {
+            eprintln!("{message}");
+            Outcome::InvalidInput
+        })?;
+    let rehearses = scenario.file.as_ref().map_or_else(
+        || "the embedded reference topology".to_string(),
+        |path| path.display().to_string(),
+    );
+    println!(
+        "{}: ok (game-day scenario {:?} on {rehearses}: {} placed faults, {} expectations of the team; run it with `blackstart simulate --scenario {} --run-dir DIR`)",
+        file.display(),
+        scenario.name,
+        scenario.faults.len(),
+        scenario.expect.len(),
+        file.display()
+    );
+    Ok(())
 }
 
 /// Which SSH client the hosts use, when any uses the system ssh: `SSH clients: 2 built-in,
