@@ -61,6 +61,11 @@ pub(crate) struct World<'a> {
     healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
+    /// Preparation steps per host, run once it answers SSH (see [`World::with_prepare`]).
+    prepare: Vec<usize>,
+    /// Nodes (host, subsystem) whose start hangs: never healthy, its progress output
+    /// stuck (see [`World::hang`]).
+    hung: Vec<(HostId, SubsystemId)>,
     /// This run's factor on every time (see [`DrillConfig::run_spread`]).
     pace: f64,
     /// This run's factor per kind of BMC call (power check, power-on), when
@@ -130,9 +135,29 @@ impl<'a> World<'a> {
                 .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
                 .copied()
                 .collect(),
+            prepare: Vec::new(),
+            hung: Vec::new(),
             tally: FaultTally::default(),
             double_starts: 0,
         }
+    }
+
+    /// The playbook's preparation steps (per host id): each costs one SSH command when its
+    /// host first answers, as the executor runs them before any node there is probed.
+    // Only the conformance tests pass them until `SimulatedFleet` takes a playbook.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn with_prepare(mut self, prepare: &[Vec<crate::playbook::Prepare>]) -> Self {
+        self.prepare = prepare.iter().map(Vec::len).collect();
+        self
+    }
+
+    /// Every start of `subsystem` on `host` hangs: it never becomes healthy and its
+    /// progress probe (if any) stops changing, so the executor gives up at the ready
+    /// timeout instead of waiting on.
+    // Only the conformance tests hang a start until a fault kind asks for it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn hang(&mut self, host: HostId, subsystem: SubsystemId) {
+        self.hung.push((host, subsystem));
     }
 
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
@@ -247,7 +272,7 @@ impl<'a> World<'a> {
                     },
                 )
             }
-            Action::WaitSsh { host, .. } => {
+            Action::WaitSsh { host, prepared } => {
                 let limit = boot_timeout(&self.topology.hosts[host]);
                 let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
                 match answers {
@@ -258,8 +283,15 @@ impl<'a> World<'a> {
                             host as u64,
                             0,
                         ));
+                        // Each preparation step is one SSH command, run before SshReady.
+                        let steps = if prepared {
+                            0
+                        } else {
+                            self.prepare.get(host).copied().unwrap_or(0) as u32
+                        };
+                        let prepare = (latencies.probe.0 + self.slow(host)) * steps;
                         (
-                            at.saturating_sub(now) + poll,
+                            at.saturating_sub(now) + poll + prepare,
                             Event::SshReady {
                                 host,
                                 result: Ok(()),
@@ -308,6 +340,14 @@ impl<'a> World<'a> {
                 if healthy {
                     self.set_healthy(node, now);
                 }
+                // Healthy takes `successes` checks in a row, an interval apart; a failure
+                // ends the probe at its first check.
+                let policy =
+                    self.topology.subsystems[self.plan.steps[step].step.subsystem].health_policy;
+                let delay = match policy.successes.checked_sub(1).filter(|_| healthy) {
+                    Some(more) => delay + (policy.interval + delay) * more,
+                    None => delay,
+                };
                 // Only a timeline shows the probe's words: unrecorded runs skip the copy
                 // (one per probe, thousands per run).
                 let result = if healthy {
@@ -355,26 +395,43 @@ impl<'a> World<'a> {
                             && now >= fault.from
                     })
                 };
-                let flaps = placed(FaultKind::Flapping)
-                    || self.draws.chance(
-                        rates.flapping,
-                        Stream::Flapping,
-                        step as u64,
-                        host as u64,
-                    );
+                // With one success enough, the first good check passes a flapping service.
+                let needs_a_row = self.topology.subsystems[subsystem].health_policy.successes > 1;
+                let flaps = needs_a_row
+                    && (placed(FaultKind::Flapping)
+                        || self.draws.chance(
+                            rates.flapping,
+                            Stream::Flapping,
+                            step as u64,
+                            host as u64,
+                        ));
                 let fails = placed(FaultKind::StartFailure)
                     || self
                         .draws
                         .chance(rates.start_failure, Stream::StartFails, a, b);
                 let limit = self.topology.subsystems[subsystem].ready_timeout;
-                // A progress probe keeps a slow start alive in the real run: no cut there.
-                let cut = self.topology.subsystems[subsystem].progress.is_none() && took > limit;
+                let progress = self.topology.subsystems[subsystem].progress.is_some();
+                let hangs = self.hung.contains(&(host, subsystem));
+                // A progress probe keeps a slow start alive in the real run: no cut there,
+                // unless the start hangs and its output stops changing.
+                let cut = (!progress && took > limit) || hangs;
                 let result = if attempt == 1 && flaps {
                     self.tally.flapping += 1;
-                    Err(Reason::NotHealthyWithin {
-                        limit_ms: Reason::millis(took),
+                    // Never enough good checks in a row: the executor waits out its ready
+                    // timeout (moved on by the progress probe while the start progresses).
+                    let gives_up = if progress { limit.max(took) } else { limit };
+                    let result = Err(Reason::NotHealthyWithin {
+                        limit_ms: Reason::millis(gives_up),
                         last: "health check flapped: healthy, then not (simulated)".into(),
-                    })
+                    });
+                    return (
+                        gives_up,
+                        Event::StartFinished {
+                            node,
+                            attempt,
+                            result,
+                        },
+                    );
                 } else if fails {
                     self.tally.start_failure += 1;
                     // A crash shows somewhere during the start, not at its very end.
@@ -394,8 +451,11 @@ impl<'a> World<'a> {
                     );
                 } else if cut {
                     // The executor gives up at the ready timeout; the service comes up later
-                    // all the same, where the probe before the next attempt will find it.
-                    self.set_healthy(node, now + took);
+                    // all the same, where the probe before the next attempt will find it
+                    // (a hung one never does).
+                    if !hangs {
+                        self.set_healthy(node, now + took);
+                    }
                     let result = Err(Reason::NotHealthyWithin {
                         limit_ms: Reason::millis(limit),
                         last: "not up yet (simulated)".into(),
