@@ -22,6 +22,8 @@ mod sim;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_host_loss;
 
 pub use host_loss::{HostLoss, MAX_HOST_LOSSES};
 pub use power_off::PowerOffProgress;

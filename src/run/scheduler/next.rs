@@ -4,7 +4,6 @@
 use std::cmp::Reverse;
 use std::time::Duration;
 
-
 use super::ready_queue::Readiness;
 use super::Scheduler;
 use crate::event::state::{HostState, Node, NodeState};
