@@ -6,8 +6,9 @@
 //! The simulated fleet stays pure (it never waits); [`PacedFleet`] wraps it and waits on
 //! the wall clock until the next simulated completion or wake-up is due, picking up
 //! requests and Ctrl-C meanwhile as the real fleet does. Manual steps and gates wait for a
-//! real `ack` (no simulated operator), and a `retry` repairs the placed start failures it
-//! names before the scheduler re-arms the nodes.
+//! real `ack` (no simulated operator), and a `retry` repairs the placed start failures and
+//! dead disks of what it names before the scheduler re-arms the nodes. A dead disk on a step
+//! with spares needs nobody: the scheduler brings a spare in, as on the night.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use thiserror::Error;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::drill::{DrillConfig, Injected, SimulatedFleet};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, Target};
 use crate::journal::{self, Entry, Journal, JournalError, Record, Unfinished};
 use crate::night::{open_journal, Prepared};
@@ -158,6 +160,11 @@ impl GameDay {
         let plan = &prepared.plan;
         let seed = prepared.info.seed;
         let offset = journal.offset();
+        // The people are real on a game day: no simulated one acknowledges or retries.
+        let config = DrillConfig {
+            people: crate::drill::People::default(),
+            ..config
+        };
         let ended = runtime.block_on(async {
             let mut inner = SimulatedFleet::new(topology, plan, config, injected, seed);
             rebuild(&mut inner, plan, &scheduler, &records);
@@ -191,6 +198,12 @@ fn rebuild(fleet: &mut SimulatedFleet, plan: &Plan, scheduler: &Scheduler, recor
                 }
                 let target = target_of(plan, nodes, action);
                 fleet.replay_action(at, action, target);
+            }
+            // Faults placed on an event are armed when it happened, not at the resume.
+            Entry::StepStatus { step, status } => {
+                if let Some(id) = plan.steps.iter().position(|planned| planned.id == *step) {
+                    fleet.step_status(id, status, at);
+                }
             }
             Entry::Event {
                 event: Event::Rearmed { node },
@@ -261,7 +274,8 @@ impl<'a> PacedFleet<'a> {
     }
 
     /// A `retry` stands for a repair done by the person who typed it: the placed start
-    /// failures of what it names stop failing.
+    /// failures of what it names stop failing, and a dead disk of a host running it was
+    /// replaced.
     fn repair(&mut self, batch: &[Request]) {
         for request in batch {
             let Request::Retry { target, host } = request else {
@@ -305,6 +319,10 @@ impl Fleet for PacedFleet<'_> {
     /// People are called by the reporter and answer with `blackstart ack`: no simulated
     /// operator acknowledges on a game day.
     fn person_needed(&mut self, _step: StepId, _at: Duration) {}
+
+    fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        self.inner.step_status(step, status, at);
+    }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {
         let due = match (self.inner.next_due(), wake_at) {

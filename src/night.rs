@@ -28,7 +28,7 @@ use crate::run::transport::bmc::BmcPower;
 use crate::run::transport::bmc_calls::BmcCalls;
 use crate::run::transport::probe::DirectProbe;
 use crate::run::transport::ssh::SshRemote;
-use crate::topology::Topology;
+use crate::topology::{BmcProtocol, IpmiClient, IpmiSettings, Topology};
 
 /// A topology or playbook loaded and planned for a run.
 #[derive(Clone)]
@@ -349,9 +349,34 @@ pub fn scheduler_for(prepared: &Prepared, records: &[Record]) -> Scheduler {
     journal::replay(scheduler, records)
 }
 
-/// BMC calls in flight at once, over the whole fleet.
+/// BMC calls in flight at once over the whole fleet, when a host's BMC is spoken to through
+/// `ipmitool`: each call is a process (tens of ms of CPU), so a few dozen at once is what two
+/// cores carry.
+const PROCESS_BMC_CALLS: usize = 32;
+
+/// BMC calls in flight at once when every BMC is spoken to from inside the process (native
+/// IPMI, Redfish): a call in flight is a socket and its state, and a slow BMC (a second or
+/// more per session) would otherwise make the cap, not the power-on policy, pace a large
+/// fleet's power-ons (5,000 hosts at 32 calls of 1 s is 2.6 minutes).
+const IN_PROCESS_BMC_CALLS: usize = 256;
+
+/// BMC calls in flight at once, over the whole fleet: never more than the parallelism.
 pub fn bmc_call_cap(topology: &Topology) -> usize {
-    (topology.policy.parallelism as usize).min(32)
+    let by_process = topology.hosts.iter().any(|host| {
+        matches!(
+            host.bmc.as_ref().map(|bmc| &bmc.protocol),
+            Some(BmcProtocol::Ipmi(IpmiSettings {
+                client: IpmiClient::Ipmitool,
+                ..
+            }))
+        )
+    });
+    let cap = if by_process {
+        PROCESS_BMC_CALLS
+    } else {
+        IN_PROCESS_BMC_CALLS
+    };
+    (topology.policy.parallelism as usize).min(cap)
 }
 
 /// The real transports, sized by the topology's policy.
@@ -369,4 +394,33 @@ pub fn real_executor(
     let probe = Arc::new(DirectProbe::new(remote.clone()));
     Executor::new(topology.clone(), power, remote, probe)
         .with_prepare(procedures.prepare_by_host(topology.hosts.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology(bmc: &str, parallelism: u32) -> Topology {
+        let source = format!(
+            "version: 1\nname: t\npolicy: {{ parallelism: {parallelism} }}\nhosts:\n  - {{ name: h1, address: 10.0.0.1, bmc: {{ address: 10.0.1.1, password_env: P }} }}\n  - {{ name: h2, address: 10.0.0.2, bmc: {bmc} }}\nsubsystems:\n  - {{ name: s, hosts: [h1, h2], start: \"true\" }}\n"
+        );
+        crate::load::load_str(&source, Path::new("t.yaml"))
+            .unwrap()
+            .topology
+    }
+
+    #[test]
+    fn one_ipmitool_bmc_keeps_the_fleet_to_a_few_dozen_bmc_calls_at_once() {
+        let ipmitool = "{ address: 10.0.1.2, password_env: P, client: ipmitool }";
+        assert_eq!(bmc_call_cap(&topology(ipmitool, 1000)), PROCESS_BMC_CALLS);
+        let native = "{ address: 10.0.1.2, password_env: P }";
+        assert_eq!(bmc_call_cap(&topology(native, 1000)), IN_PROCESS_BMC_CALLS);
+        let redfish = "{ protocol: redfish, address: 10.0.1.2, password_env: P }";
+        assert_eq!(bmc_call_cap(&topology(redfish, 1000)), IN_PROCESS_BMC_CALLS);
+        assert_eq!(
+            bmc_call_cap(&topology(native, 8)),
+            8,
+            "never more than the parallelism"
+        );
+    }
 }

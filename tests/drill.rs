@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use blackstart::drill::{
-    render_json, render_timeline, simulate, uncap, Drill, DrillConfig, FaultKind, FaultRates,
-    FleetStart, Injected, Outcome,
+    monte_carlo, render_json, render_timeline, simulate, uncap, Drill, DrillConfig, FaultKind,
+    FaultRates, FleetStart, Injected, Outcome,
 };
 use blackstart::event::state::StepStatus;
 use blackstart::event::{Action, Event};
@@ -123,6 +123,116 @@ fn without_faults_spread_or_caps_the_drill_takes_exactly_the_plan_eta() {
             planned.id
         );
     }
+}
+
+#[test]
+fn a_start_failure_placed_on_an_event_strikes_only_starts_launched_after_it() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    // web starts once app is ready: armed by app's readiness, its start fails.
+    let struck = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+ready:app"],
+    );
+    assert!(!struck.succeeded);
+    let web = step(&plan, "web");
+    assert!(
+        struck.failures.iter().all(|f| f.step == web) && !struck.failures.is_empty(),
+        "{:?}",
+        struck.failures
+    );
+    // Monitoring needs only the network and runs 5 minutes: web's starts (behind the
+    // database and app) are all launched before it is ready, so nothing strikes.
+    let spared = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+ready:monitoring"],
+    );
+    assert!(spared.succeeded, "{:?}", spared.failures);
+    assert_eq!(spared.makespan, plan.eta);
+    // `started:` arms it as the step's nodes begin: app starts before web.
+    let started = run_with(
+        &topology,
+        &plan,
+        with_timeline(),
+        &["start-failure=web@web1+started:app"],
+    );
+    assert!(!started.succeeded);
+    let unknown = Injected::parse(&topology, "start-failure=web@web1+ready:ap").unwrap_err();
+    assert!(unknown.contains("did you mean \"app\""), "{unknown}");
+}
+
+#[test]
+fn calibrated_people_repair_and_retry_a_failed_step_after_their_time_in_drills_and_monte_carlo() {
+    let topology = load(FLEET);
+    let plan = plan_of(&topology);
+    let with_people = |retry| DrillConfig {
+        people: blackstart::drill::People { ack: None, retry },
+        ..with_timeline()
+    };
+    let alone = run_with(
+        &topology,
+        &plan,
+        with_people(None),
+        &["start-failure=web@web1"],
+    );
+    assert!(!alone.succeeded, "nobody retries a drill without people");
+    let ten_minutes = Duration::from_secs(600);
+    let helped = run_with(
+        &topology,
+        &plan,
+        with_people(Some(ten_minutes)),
+        &["start-failure=web@web1"],
+    );
+    assert!(helped.succeeded, "{:?}", helped.statuses);
+    let web_failed = helped
+        .timeline
+        .iter()
+        .find(|r| matches!(&r.entry, Entry::StepStatus { step, status: StepStatus::Failed } if step == "web"))
+        .expect("web failed first")
+        .t_ms;
+    let rearmed = helped
+        .timeline
+        .iter()
+        .find(|r| {
+            matches!(
+                &r.entry,
+                Entry::Event {
+                    event: Event::Rearmed { .. },
+                    ..
+                }
+            )
+        })
+        .expect("the simulated person retried")
+        .t_ms;
+    assert_eq!(rearmed - web_failed, 600_000);
+    assert!(
+        helped.makespan > Duration::from_millis(rearmed) && helped.makespan > plan.eta,
+        "{:?}",
+        helped.makespan
+    );
+    // In a Monte Carlo study with random failures, people who retry turn stalled nights
+    // into late ones.
+    let faulty = |retry| DrillConfig {
+        faults: FaultRates {
+            start_failure: 0.4,
+            ..FaultRates::NONE
+        },
+        timeline: false,
+        ..with_people(retry)
+    };
+    let study = |retry| monte_carlo(&Drill::new(&topology, &plan, faulty(retry)), 40, 5, 1);
+    let (without, with) = (study(None), study(Some(ten_minutes)));
+    assert!(
+        without.stall_probability > 0.2,
+        "{}",
+        without.stall_probability
+    );
+    assert_eq!(with.stall_probability, 0.0);
+    assert!(with.makespan.p50.unwrap() > plan.eta, "{:?}", with.makespan);
 }
 
 #[test]

@@ -148,7 +148,8 @@ fn a_placed_failure_stays_failed_until_retry_repairs_it_and_status_reads_the_liv
     assert!(failed < rearmed && rearmed < healthy, "{events:?}");
     assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
 
-    // The report says what it is; `run --resume` refuses to take a game day to real hosts.
+    // The report says what it is; `run --resume` takes a game day to its simulated fleet,
+    // never to real hosts.
     let page = dir.path().join("report.html");
     let report = blackstart(&[
         "report",
@@ -173,7 +174,8 @@ fn a_placed_failure_stays_failed_until_retry_repairs_it_and_status_reads_the_liv
     assert!(served, "the page was served on {addr}");
     assert!(page.contains("SIMULATED game day"), "{page}");
     let resume = blackstart(&["run", "--resume", run.to_str().unwrap()]);
-    assert_ne!(resume.status.code(), Some(0));
+    assert_eq!(resume.status.code(), Some(0), "{}", text(&resume));
+    assert!(text(&resume).contains("NOTHING real is contacted"));
     assert!(
         text(&resume).contains("simulate --resume"),
         "{}",
@@ -361,6 +363,116 @@ fn a_game_day_killed_with_sigkill_resumes_adopting_what_was_starting() {
     assert_eq!(status_json(&run)["verdict"], "recovered");
 }
 
+/// Listeners on the game day's host addresses: any SSH attempt would land in one.
+fn listeners(count: usize) -> (u16, Vec<std::net::TcpListener>) {
+    for _ in 0..20 {
+        let first = std::net::TcpListener::bind("127.98.210.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        let rest: Result<Vec<_>, _> = (2..=count)
+            .map(|n| std::net::TcpListener::bind(format!("127.98.210.{n}:{port}")))
+            .collect();
+        if let Ok(rest) = rest {
+            let mut all = vec![first];
+            all.extend(rest);
+            for listener in &all {
+                listener.set_nonblocking(true).unwrap();
+            }
+            return (port, all);
+        }
+    }
+    panic!("no free port on 127.98.210.1-{count}");
+}
+
+#[test]
+fn a_game_day_killed_with_sigkill_resumes_with_run_resume_on_its_simulated_fleet() {
+    // The fleet's hosts are addresses with a listener on their SSH port, and no BMC
+    // password is set: a real transport would show in a listener or fail at once.
+    let (port, listening) = listeners(4);
+    let fleet = FLEET
+        .replace("10.0.0.[1:2]", "127.98.210.[1:2]")
+        .replace("10.0.1.1", "127.98.210.3")
+        .replace("10.0.2.1", "127.98.210.4")
+        .replace(
+            "host: { boot: 30s,",
+            &format!("host: {{ boot: 30s, ssh: {{ port: {port} }},"),
+        );
+    assert!(
+        !fleet.contains("10.0.") && fleet.contains("ssh: {"),
+        "{fleet}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.yaml");
+    std::fs::write(&file, fleet).unwrap();
+    let run = dir.path().join("run");
+    let mut child = spawn(&[
+        "simulate",
+        file.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--speed",
+        "60",
+        "--no-faults",
+        "--spread",
+        "0",
+    ]);
+    // Killed while the batch job's start is in flight (app ready, batch started, not done).
+    let in_flight = support::cli::wait_for_journal(&run, Duration::from_secs(60), |records| {
+        let ready = support::cli::ready_times(records);
+        let batch_started = support::cli::starts(records)
+            .iter()
+            .any(|(label, _)| label.contains("batch"));
+        ready.contains_key("app") && !ready.contains_key("batch") && batch_started
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(in_flight, "the batch start was never in flight");
+    assert!(outcomes(&run).is_empty(), "a killed process writes no end");
+
+    let resumed = support::cli::wait_bounded(
+        support::cli::spawn(&["run", "--resume", run.to_str().unwrap()]),
+        RUN_LIMIT,
+    );
+    let said = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("GAME DAY") && said.contains("NOTHING real is contacted"),
+        "{said}"
+    );
+    assert!(
+        String::from_utf8_lossy(&resumed.stdout).contains("SIMULATED game day"),
+        "{said}"
+    );
+    assert!(said.contains("RESUME"), "{said}");
+    assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
+    assert_eq!(status_json(&run)["verdict"], "recovered");
+    // Every node started once: the batch start in flight was adopted, not issued again.
+    let records = journal::read(&run).unwrap();
+    let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+    for (label, _) in support::cli::starts(&records) {
+        *per_node.entry(label).or_default() += 1;
+    }
+    assert_eq!(per_node.len(), 4, "{per_node:?}");
+    assert!(per_node.values().all(|n| *n == 1), "{per_node:?}");
+    let adopted: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.entry,
+                Entry::Action { action: blackstart::event::Action::Adopt { .. }, step: Some(s), .. }
+                    if s == "batch"
+            )
+        })
+        .collect();
+    assert_eq!(adopted.len(), 1, "the resume adopted the batch start");
+    for listener in &listening {
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "something connected to {:?}",
+            listener.local_addr()
+        );
+    }
+}
+
 #[test]
 fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
     let (dir, _) = scratch(false);
@@ -440,6 +552,65 @@ fn a_scenario_scripts_the_game_day_and_a_bad_one_is_refused_with_its_line() {
             .exists(),
         "nothing ran"
     );
+}
+
+#[test]
+fn a_scenario_fault_after_an_event_strikes_from_that_event_on() {
+    let (dir, _) = scratch(false);
+    let scenario = dir.path().join("day.yaml");
+    // app's starts come after LDAP is ready: struck. batch's start was launched long
+    // before app is ready: not struck, although its fault is armed then.
+    std::fs::write(
+        &scenario,
+        "version: 1\nscenario: after-ldap\nfile: fleet.yaml\nseed: 3\nspeed: 30\n\
+         faults:\n  - fault: start-failure=app@app1\n    after: ready ldap\n\
+         \x20 - fault: start-failure=batch@batch1\n    after: ready app\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let child = spawn(&[
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--spread",
+        "0",
+    ]);
+    wait_for_status(&run, "app failed", |status| {
+        step_status(status, "app") == "failed"
+    });
+    let retry = blackstart(&["retry", run.to_str().unwrap(), "app"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry));
+    let output = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(outcomes(&run), vec![RunOutcome::Succeeded]);
+    let records = journal::read(&run).unwrap();
+    let ready_at = support::cli::ready_times(&records);
+    let failed: Vec<(String, u64)> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.entry,
+                Entry::Event {
+                    event: Event::StartFinished { result: Err(_), .. },
+                    ..
+                }
+            )
+        })
+        .map(|r| (r.entry.label(), r.t_ms))
+        .collect();
+    assert!(!failed.is_empty(), "app's placed fault struck");
+    for (label, at) in &failed {
+        assert_eq!(label, "app on app1", "{failed:?}");
+        assert!(
+            *at > ready_at["ldap"],
+            "struck after LDAP was ready: {failed:?}"
+        );
+    }
+    for step in ["ldap", "app", "batch"] {
+        assert!(ready_at.contains_key(step), "{step} ready: {ready_at:?}");
+    }
 }
 
 #[test]

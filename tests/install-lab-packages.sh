@@ -10,7 +10,7 @@
 # against). Idempotent: does nothing when everything is present.
 set -euo pipefail
 need_install=0
-for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 pdsh pkg-config chromium dot openssl tmux ip; do
+for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 pdsh pkg-config chromium dot openssl tmux ip sqlite3; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ] || need_install=1
 done
 for package in libssl-dev python3-venv ca-certificates fonts-dejavu-core; do
@@ -24,11 +24,11 @@ if [ "$need_install" = 1 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq openssh-server openssh-client openipmi ipmitool python3 \
     pdsh iproute2 libssl-dev pkg-config chromium graphviz fonts-dejavu-core openssl \
-    python3-venv ca-certificates tmux >/dev/null
+    python3-venv ca-certificates tmux sqlite3 >/dev/null
 fi
 # sshd's privilege-separation directory; the lab runs sshd as root on loopback addresses.
 if [ "$(id -u)" = 0 ]; then mkdir -p -m 0755 /run/sshd; else sudo mkdir -p -m 0755 /run/sshd; fi
-for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 chromium dot openssl tmux ip; do
+for tool in /usr/sbin/sshd ssh-keygen ipmi_sim ipmitool python3 chromium dot openssl tmux ip sqlite3; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ] || { echo "lab: $tool is missing after install" >&2; exit 1; }
 done
 # sushy-tools (Redfish BMC emulator) from PyPI, pinned to the version the lab was written for.

@@ -1,7 +1,7 @@
 //! The native IPMI client against real `ipmi_sim` BMCs: power switched, the cipher suite the
 //! BMC refuses named, a wrong password tried once, a dead BMC given up on in time, lost
-//! packets resent. A UDP stand-in between client and BMC drops and counts packets. Each test
-//! has its own block in 127.81.x and 127.83.x.
+//! packets resent, a resume after a kill mid power-on. A UDP stand-in between client and BMC
+//! drops and counts packets. Each test has its own block in 127.81.x and 127.83.x.
 
 mod support;
 
@@ -366,4 +366,115 @@ fn cold_start_over_native_ipmi_takes_one_bmc_call_per_host() {
         failed_on, 2,
         "each host's power-on failed once, with the reason"
     );
+}
+
+/// SIGKILL while the native client waits for the BMC's answer to a power-on (the lab's BMC
+/// takes 2 s to answer here): the resume reads each such host's power before anything else
+/// and starts each service once; no host gets more than the one power-on resent.
+#[test]
+fn a_resume_after_a_kill_mid_power_on_reads_the_power_first_and_starts_once() {
+    use blackstart::event::{Action, Event};
+    use blackstart::journal::Entry;
+    use support::cli::{read_journal, spawn, spawn_run, text, wait_bounded, wait_for_journal};
+    use support::lab::LabSecret;
+
+    let lab = Lab::start("nh", (81, 24), 2);
+    let hosts: Vec<String> = lab.hosts.iter().map(|h| format!("{:?}", h.name)).collect();
+    let subsystems = format!(
+        "subsystems:\n  - name: app\n    hosts: [{}]\n    start: {}\n    health: {{ tcp: 7202 }}\n    \
+         health_policy: {{ interval: 100ms, timeout: 1s, successes: 1 }}\n",
+        hosts.join(", "),
+        serde_json::to_string(&lab.service_command(7202, 0.1, "")).unwrap()
+    );
+    let yaml = lab
+        .topology_yaml(LabSecret::File, &subsystems)
+        .replacen(
+            "policy:\n",
+            "policy:\n  bmc_timeout: 5s\n  bmc_attempts: 1\n",
+            1,
+        )
+        .replacen("    boot: 10s\n", "    boot: 2s\n", 1);
+    let topology = lab.write_topology_text(&yaml);
+
+    // A BMC slow to answer a power-on: the same chassis control, 2 s late.
+    let ctl = lab.dir.join("chassis-ctl");
+    let real = lab.dir.join("chassis-ctl.real");
+    std::fs::copy(&ctl, &real).unwrap();
+    let slow = lab.dir.join("chassis-ctl.slow");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\n[ \"$3 $4\" = \"set power\" ] && [ \"$5\" = 1 ] && sleep 2\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&slow, &ctl).unwrap();
+
+    let run_dir = lab.dir.join("run");
+    let child = spawn_run(&topology, &run_dir);
+    let powering = |records: &[blackstart::journal::Record]| {
+        records.iter().any(|r| {
+            matches!(
+                r.entry,
+                Entry::Action {
+                    action: Action::PowerOn { .. },
+                    ..
+                }
+            )
+        })
+    };
+    let mut child = child;
+    let sent = wait_for_journal(&run_dir, Duration::from_secs(20), powering);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(sent, "a power-on was sent");
+    let before = read_journal(&run_dir);
+    let answered = before.iter().any(|r| {
+        matches!(
+            r.entry,
+            Entry::Event {
+                event: Event::PoweredOn { .. },
+                ..
+            }
+        )
+    });
+    assert!(!answered, "killed before any BMC answered");
+    std::fs::copy(&real, &ctl).unwrap();
+
+    let resumed = wait_bounded(
+        spawn(&["run", "--resume", run_dir.to_str().unwrap()]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+    assert!((0..2).all(|i| lab.is_on(i)), "every host on");
+    let records = read_journal(&run_dir);
+    let resume_at = records
+        .iter()
+        .rposition(|r| matches!(r.entry, Entry::RunStarted { .. }))
+        .unwrap();
+    for host in 0..2 {
+        let acts: Vec<&Action> = records[resume_at..]
+            .iter()
+            .filter_map(|r| match &r.entry {
+                Entry::Action { action, .. } => Some(action),
+                _ => None,
+            })
+            .filter(|a| {
+                matches!(a, Action::CheckPower { host: h } | Action::PowerOn { host: h } if *h == host)
+            })
+            .collect();
+        assert!(
+            matches!(acts.first(), Some(Action::CheckPower { .. })),
+            "host {host}: the resume reads the power first: {acts:?}"
+        );
+        let power_ons = records
+            .iter()
+            .filter(|r| matches!(&r.entry, Entry::Action { action: Action::PowerOn { host: h }, .. } if *h == host))
+            .count();
+        assert!(power_ons <= 2, "host {host}: {power_ons} power-ons");
+    }
+    let starts = support::cli::starts(&records);
+    assert_eq!(starts.len(), 2, "each service started once: {starts:?}");
 }

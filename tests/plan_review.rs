@@ -177,6 +177,9 @@ fn playbook_plans_keep_commands_whole_and_fold_long_host_lists() {
         "playbooks/full-outage.yaml",
         "playbooks/datacenter-failover.yaml",
         "playbooks/quarterly-drill.yaml",
+        "playbooks/billing-restart.yaml",
+        "playbooks/monitoring-restore.yaml",
+        "playbooks/call-centre-restore.yaml",
     ] {
         let plan = reference_plan(&[playbook]);
         assert_lines_reviewable(&plan);

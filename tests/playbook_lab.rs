@@ -379,9 +379,18 @@ fn shipped_failover(lab: &Lab) -> PathBuf {
     write(&lab.dir.join("datacenter-failover.yaml"), &playbook)
 }
 
+/// What does not happen by itself after a failover (incident 5), as the shipped playbook's
+/// manual steps, and who acknowledges each in the test.
+const NOT_BY_ITSELF: [(&str, &str); 3] = [
+    ("reverse-replication", "dba-maria"),
+    ("restart-file-sync", "sysadmin-li"),
+    ("traffic-stays-on-reserve", "lead-oncall"),
+];
+
 #[test]
-fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_at_zero() {
-    let lab = Lab::start_with("fo", (95, 8), 2, &[0, 1]);
+fn the_failover_switches_only_at_zero_lag_and_waits_for_each_ack_of_what_does_not_happen_by_itself()
+{
+    let lab = Lab::start_with("fo", (103, 11), 2, &[0, 1]);
     install_failover_programs(&lab);
     let (primary, reserve) = (&lab.hosts[0].address, &lab.hosts[1].address);
     std::fs::create_dir_all(lab.dir.join("state")).unwrap();
@@ -406,7 +415,7 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
 
     std::fs::write(state(&lab, 1, "lag"), "0").unwrap();
     let run_dir = lab.dir.join("run");
-    let child = spawn_run(&playbook, &run_dir);
+    let mut child = spawn_run(&playbook, &run_dir);
     assert!(wait_for_journal(&run_dir, RUN_LIMIT, |r| status_times(
         r, "active"
     )
@@ -422,7 +431,9 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
     assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
     let shown_manual = wait_for_journal(&run_dir, RUN_LIMIT, |r| {
         let active = status_times(r, "active");
-        active.contains_key("reverse-replication") && active.contains_key("restart-file-sync")
+        NOT_BY_ITSELF
+            .iter()
+            .all(|(step, _)| active.contains_key(*step))
     });
     assert!(
         shown_manual,
@@ -437,15 +448,64 @@ fn the_failover_playbook_refuses_to_switch_while_replication_lags_and_switches_a
     // The operator does what nothing does automatically, then acknowledges; each is verified.
     std::fs::write(state(&lab, 0, "slave_io"), "Yes").unwrap();
     std::fs::write(state(&lab, 0, "active-lsyncd"), "").unwrap();
-    for step in ["reverse-replication", "restart-file-sync"] {
-        let ack = blackstart(&["ack", run_dir.to_str().unwrap(), step, "--by", "oncall"]);
+    for (done, (step, by)) in NOT_BY_ITSELF.iter().enumerate() {
+        // The run waits for this step: still running, the step not done, what follows it
+        // unverified.
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run waits for {step}"
+        );
+        let records = read_journal(&run_dir);
+        assert!(
+            !ready_times(&records).contains_key(&format!("{step}-verified")),
+            "{step} verified before anyone acknowledged it"
+        );
+        let ack = blackstart(&["ack", run_dir.to_str().unwrap(), step, "--by", by]);
         assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+        let verified = format!("{step}-verified");
+        assert!(
+            wait_for_journal(&run_dir, RUN_LIMIT, |r| ready_times(r)
+                .contains_key(&verified)),
+            "{step} verified after its ack"
+        );
+        let pending: Vec<&str> = NOT_BY_ITSELF[done + 1..].iter().map(|(s, _)| *s).collect();
+        let ready = ready_times(&read_journal(&run_dir));
+        assert!(
+            pending.iter().all(|s| !ready.contains_key(*s)),
+            "one ack releases one step: {pending:?} still wait"
+        );
     }
     let output = wait_bounded(child, RUN_LIMIT);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let ready = ready_times(&read_journal(&run_dir));
-    assert!(ready.contains_key("reverse-replication-verified"));
-    assert!(ready.contains_key("restart-file-sync-verified"));
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    for (step, _) in NOT_BY_ITSELF {
+        assert!(
+            shown.contains(&format!("MANUAL STEP {step} waits for a person")),
+            "the run presented {step}: {shown}"
+        );
+    }
+    assert!(
+        shown.contains("Traffic does not switch back by itself"),
+        "with its instructions: {shown}"
+    );
+    let records = read_journal(&run_dir);
+    let acked: Vec<(String, String)> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Event {
+                event: Event::Acknowledged { by, .. },
+                step: Some(step),
+                ..
+            } => Some((step.clone(), by.clone())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [("approve-switch", "oncall")]
+        .iter()
+        .chain(NOT_BY_ITSELF.iter())
+        .map(|(step, by)| (step.to_string(), by.to_string()))
+        .collect();
+    assert_eq!(acked, expected, "the journal records who acknowledged what");
     let restarts = std::fs::read_to_string(lab.dir.join("state/keepalived-restarts")).unwrap();
     assert_eq!(
         restarts.lines().count(),

@@ -17,6 +17,9 @@ fn every_shipped_playbook_validates() {
         "playbooks/full-outage.yaml",
         "playbooks/datacenter-failover.yaml",
         "playbooks/quarterly-drill.yaml",
+        "playbooks/billing-restart.yaml",
+        "playbooks/monitoring-restore.yaml",
+        "playbooks/call-centre-restore.yaml",
     ] {
         let output = blackstart(&["validate", playbook]);
         assert_eq!(
@@ -66,6 +69,8 @@ fn the_failover_plan_lists_every_step_that_does_not_happen_by_itself() {
         "restart-file-sync",
         "reverse-replication-verified",
         "restart-file-sync-verified",
+        "traffic-stays-on-reserve",
+        "traffic-stays-on-reserve-verified",
     ] {
         assert!(
             shown.contains(&format!("] {step}")),

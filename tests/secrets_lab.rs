@@ -2,8 +2,8 @@
 //! distinctive value that ipmi_sim really checks), with a failure and a blocked subtree so
 //! that every kind of line is printed, and the same topology with a distinctive inline
 //! password (refused). Every output of validate, plan (all formats), simulate, run, status
-//! (text, JSON, failed nodes), report, and every file of the run directory is searched for
-//! both values.
+//! (text, JSON, failed nodes), report, the live page `serve` draws, and every file of the
+//! run directory is searched for both values.
 
 mod support;
 
@@ -122,6 +122,22 @@ fn neither_an_env_password_nor_an_inline_one_appears_in_any_output_or_file() {
         assert!(matches!(exit, Some(0 | 1)), "{command}:\n{shown}");
         outputs.push((command, shown));
     }
+    // The live page a teammate reads (`serve`), as served.
+    let addr = format!("127.99.9.1:{}", 20000 + std::process::id() % 20000);
+    let mut server = support::cli::spawn(&["serve", run_dir_text, "--addr", &addr]);
+    let mut page = String::new();
+    let served = support::lab::wait_until(std::time::Duration::from_secs(20), || {
+        page = support::http::get(&addr).unwrap_or_default();
+        page.contains("</html>")
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(served, "the live page was served on {addr}");
+    assert!(
+        page.contains(&host(2)),
+        "the live page names the failed node"
+    );
+    outputs.push((format!("serve {run_dir_text} (GET /)"), page));
     let files = files_below(&run_dir);
     assert!(
         files.iter().any(

@@ -1,4 +1,5 @@
-//! `calibrate`: a drill model fitted from the journals of real runs.
+//! `calibrate`: a drill model fitted from the journals of real runs, and people's response
+//! times from real runs and game days.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use super::Outcome;
 /// Arguments of `calibrate`.
 #[derive(Debug, clap::Args)]
 pub struct CalibrateArgs {
-    /// Run directories of real runs (each with its journal and run.json).
+    /// Run directories of real runs or game days (each with its journal and run.json); a
+    /// game day teaches only its people's response times.
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
     /// Start from this model (what the journals cannot tell keeps its value).
@@ -52,8 +54,9 @@ pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
             std::fs::write(path, &text)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             eprintln!(
-                "model fitted from {} runs written to {}",
+                "model fitted from {} real runs and {} game days written to {}",
                 samples.runs,
+                samples.game_days,
                 path.display()
             );
         }

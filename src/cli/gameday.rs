@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use blackstart::drill::scenario::Scenario;
@@ -106,8 +107,48 @@ fn pace(args: &SimulateArgs) -> Pace {
     }
 }
 
+/// What `run --resume` hands over to a game day's resume: the flags of `run` that mean
+/// the same on a simulated fleet.
+pub struct Handover {
+    /// The live status page.
+    pub serve: super::pictures::ServeArgs,
+    /// Exit 3 instead of 0 when every step is ready but nodes failed within quorum.
+    pub strict: bool,
+    /// A progress line this often when stderr is not a terminal.
+    pub heartbeat: Duration,
+}
+
+/// `simulate --resume DIR`, parsed as clap would: every other flag at its default, so the
+/// settings the game day began with are the ones it goes on with.
+#[derive(clap::Parser)]
+struct ResumeOnly {
+    #[command(flatten)]
+    args: SimulateArgs,
+}
+
+/// `run --resume DIR` on a game day: the same resume as `simulate --resume DIR` (the
+/// simulated fleet made again from the game day's settings, at the pace it began with),
+/// never the real transports.
+pub fn resume_from_run(dir: &Path, handover: Handover) -> anyhow::Result<Outcome> {
+    let mut argv: Vec<std::ffi::OsString> = vec!["simulate".into(), "--resume".into()];
+    argv.push(dir.as_os_str().to_owned());
+    let mut args = <ResumeOnly as clap::Parser>::try_parse_from(argv)
+        .context("cannot hand the game day to its resume")?
+        .args;
+    args.serve = handover.serve;
+    game_day_with(args, handover.strict, handover.heartbeat)
+}
+
 /// A new game day (`--run-dir`) or a resumed one (`--resume`).
-pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
+pub fn game_day(args: SimulateArgs) -> anyhow::Result<Outcome> {
+    game_day_with(args, false, Duration::from_secs(30))
+}
+
+fn game_day_with(
+    mut args: SimulateArgs,
+    strict: bool,
+    heartbeat: Duration,
+) -> anyhow::Result<Outcome> {
     let mut scripted: Option<Scenario> = None;
     let (prepared, dir, resumed) = match args.resume.clone() {
         Some(dir) => {
@@ -243,7 +284,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
         prepared.topology.clone(),
         prepared.plan.clone(),
         dir.clone(),
-        std::time::Duration::from_secs(30),
+        heartbeat,
     );
     let ended = day.carry_out(
         &prepared.topology,
@@ -256,7 +297,7 @@ pub fn game_day(mut args: SimulateArgs) -> anyhow::Result<Outcome> {
     println!(
         "SIMULATED game day: the closing state of the simulated fleet, as a real run reports it"
     );
-    let outcome = finish::finish(&prepared, &dir, &ended, None, false)?;
+    let outcome = finish::finish(&prepared, &dir, &ended, None, strict)?;
     let records = journal::read(&dir)?;
     let card = super::scorecard::card(&prepared, &dir, &records)?;
     print!("\n{}", blackstart::report::scorecard::render_text(&card));

@@ -20,7 +20,8 @@ const BAND_MIN_RUNS: usize = 20;
 
 /// The basis of a new game day's scorecard: the plan's ETA (under the caps, as `plan`
 /// quotes it) and the Monte Carlo band of the same fleet without its placed faults (they
-/// need people, whom a drill does not have), if one night is cheap enough to run many.
+/// need people: a drill has them only as the model's calibrated `people`, said in the band),
+/// if one night is cheap enough to run many.
 pub fn basis(prepared: &Prepared, config: &DrillConfig, expect: Vec<Expectation>) -> Basis {
     let plan = blackstart::drill::scheduled(&prepared.topology, (*prepared.plan).clone());
     let drill = Drill::new(&prepared.topology, &plan, *config);
@@ -59,6 +60,7 @@ pub fn basis(prepared: &Prepared, config: &DrillConfig, expect: Vec<Expectation>
                 p10_ms,
                 p50_ms,
                 p90_ms,
+                people: people_words(&config.people),
             },
             _ => Band::NotStudied {
                 why: format!("more than one night in ten of the {runs} studied never recovered"),
@@ -70,6 +72,19 @@ pub fn basis(prepared: &Prepared, config: &DrillConfig, expect: Vec<Expectation>
         band,
         expect,
     }
+}
+
+/// The calibrated people a band's nights were simulated with, in words.
+fn people_words(people: &blackstart::drill::People) -> Option<String> {
+    let human = blackstart::units::human_duration;
+    let mut said = Vec::new();
+    if let Some(ack) = people.ack {
+        said.push(format!("acks after {}", human(ack)));
+    }
+    if let Some(retry) = people.retry {
+        said.push(format!("retries {} after a failure", human(retry)));
+    }
+    (!said.is_empty()).then(|| format!("calibrated people: {}", said.join(", ")))
 }
 
 /// The basis kept in a game day's settings; the plan's own ETA and no band when the

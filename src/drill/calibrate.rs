@@ -1,5 +1,6 @@
 //! `calibrate`: fits the drill's model from the journals of real runs, so the next
-//! prediction starts from what the fleet really did.
+//! prediction starts from what the fleet really did, and learns how soon people act (a
+//! gate's wait to its `ack`, a failure to its `retry`) from real runs and game days.
 //!
 //! Every real run journals each event with how long its action took. From them:
 //! power-call latencies (`CheckPower`, `PowerOn`), boot time per host class and the SSH
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::model::{host_class, Model, Range};
+use super::people_times::people_times;
 use crate::event::Event;
 use crate::journal::{read, read_info, Entry};
 use crate::load::load_file;
@@ -39,6 +41,12 @@ pub struct Calibration {
     bmc_dead: usize,
     ssh_waited: usize,
     ssh_dead: usize,
+    /// Game days read: only their people's times are learned (their machines are made up).
+    pub game_days: usize,
+    /// Seconds from a gate or manual step waiting to its `ack`, on the wall clock.
+    acks: Vec<f64>,
+    /// Seconds from a node's last failed attempt to the `retry` that re-armed it.
+    retries: Vec<f64>,
 }
 
 impl Calibration {
@@ -55,6 +63,15 @@ impl Calibration {
             })?
             .topology;
         let records = read(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let (acks, retries) = people_times(&records);
+        self.acks.extend(acks);
+        self.retries.extend(retries);
+        if info.simulated {
+            // A game day's machines are the drill's own model: fitting them would only
+            // learn the model back. Its people are real.
+            self.game_days += 1;
+            return Ok(());
+        }
         let class = |name: &str| {
             topology
                 .host_id(name)
@@ -185,8 +202,27 @@ impl Calibration {
         model.faults.dead_disk = share(self.ssh_dead, self.ssh_waited);
         model.faults.slow_ssh = 0.0;
         model.faults.flapping = 0.0;
+        if !self.acks.is_empty() {
+            model.people.ack = Some(round(median(&self.acks)));
+        }
+        if !self.retries.is_empty() {
+            model.people.retry = Some(round(median(&self.retries)));
+        }
+        let people = if self.acks.is_empty() && self.retries.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; people: {} acks, {} retries",
+                self.acks.len(),
+                self.retries.len()
+            )
+        };
+        let game_days = match self.game_days {
+            0 => String::new(),
+            n => format!(" and {n} game days (their people only)"),
+        };
         model.fitted_from = Some(format!(
-            "{} real runs: {} start attempts ({} failed), {} power checks, {} power-ons, {} SSH waits",
+            "{} real runs{game_days}: {} start attempts ({} failed), {} power checks, {} power-ons, {} SSH waits{people}",
             self.runs,
             self.start_attempts,
             self.start_failures,
@@ -289,6 +325,11 @@ fn seconds(samples: &[(usize, f64)]) -> Vec<f64> {
 
 fn band(samples: &[f64]) -> Option<Range> {
     (!samples.is_empty()).then(|| [round(quantile(samples, 0.1)), round(quantile(samples, 0.9))])
+}
+
+/// The median: what one person typically took (a few slow answers do not move it).
+fn median(samples: &[f64]) -> f64 {
+    quantile(samples, 0.5)
 }
 
 /// Nearest-rank quantile.

@@ -218,6 +218,7 @@ fn through_the_drill(row: &Row, setup: &Setup) -> Trace {
         host: setup.target.host,
         subsystem,
         from: Duration::ZERO,
+        after: None,
     })
     .collect();
     let mut world = World::new(

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use super::random::{Draws, Stream};
 use super::{DrillConfig, FaultKind, FleetStart, Injected};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, Target};
-use crate::plan::Plan;
+use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// Faults dealt to one host before the drill starts.
@@ -63,6 +64,8 @@ pub(crate) struct World<'a> {
     healthy_at: Vec<Option<Duration>>,
     /// Node faults placed on purpose.
     injected: Vec<Injected>,
+    /// Services a person repaired (a `retry`): no more random start failures there.
+    repaired: Vec<(HostId, SubsystemId)>,
     /// Preparation steps per host, run once it answers SSH (see [`World::with_prepare`]).
     prepare: Vec<usize>,
     /// Nodes (host, subsystem) whose start hangs: never healthy, its progress output
@@ -137,6 +140,7 @@ impl<'a> World<'a> {
                 .filter(|fault| matches!(fault.kind, FaultKind::StartFailure | FaultKind::Flapping))
                 .copied()
                 .collect(),
+            repaired: Vec::new(),
             prepare: Vec::new(),
             hung: Vec::new(),
             tally: FaultTally::default(),
@@ -163,15 +167,42 @@ impl<'a> World<'a> {
     }
 
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
-    /// failures placed there stop failing. Returns whether any was.
+    /// failures placed there stop failing, and a dead disk was replaced (the host answers
+    /// SSH once it is up). Returns whether anything was repaired.
+    ///
+    /// A repaired service's random start failures stop too: a re-armed node counts its
+    /// attempts from one again, and would otherwise draw the very failures it had.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
+        // `retry ldap` names no host: only the hosts that run it are repaired.
+        let runs = &self.topology.subsystems[subsystem];
+        if !runs.hosts.contains(&host) && !runs.spares.contains(&host) {
+            return false;
+        }
+        if !self.repaired.contains(&(host, subsystem)) {
+            self.repaired.push((host, subsystem));
+        }
+        let disk = std::mem::take(&mut self.faults[host].dead_disk);
         let before = self.injected.len();
         self.injected.retain(|fault| {
             !(fault.kind == FaultKind::StartFailure
                 && fault.host == host
                 && fault.subsystem.is_none_or(|s| s == subsystem))
         });
-        self.injected.len() != before
+        disk || self.injected.len() != before
+    }
+
+    /// `step` reached `status` at `at`: the faults placed on that event are armed from
+    /// then on (the first time only).
+    pub(crate) fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        for fault in &mut self.injected {
+            if fault
+                .after
+                .is_some_and(|trigger| trigger.fired_by(self.plan, step, status))
+            {
+                fault.after = None;
+                fault.from = at;
+            }
+        }
     }
 
     /// Carries out `action` on `target` at `now`, with the real executor's time limits:

@@ -19,6 +19,7 @@ mod engine;
 mod fleet;
 mod model;
 mod monte_carlo;
+mod people_times;
 mod random;
 mod render;
 pub mod scenario;
@@ -34,7 +35,7 @@ use serde::Serialize;
 pub use calibrate::{calibrate, Calibration};
 pub use costs::{FaultCost, COST_RUNS};
 pub use engine::{simulate, ControllerKill, ControllerKilled, Drill, NodeFailure, Outcome};
-pub use model::{host_class, Model, ModelFaults, ModelLatencies};
+pub use model::{host_class, Model, ModelFaults, ModelLatencies, ModelPeople};
 pub use monte_carlo::{
     monte_carlo, monte_carlo_with_costs, total_runs, MonteCarlo, Percentiles, TierStats,
 };
@@ -98,24 +99,132 @@ pub struct Injected {
     /// every start): a game day's fault at a time.
     #[serde(with = "crate::topology::secs")]
     pub from: Duration,
+    /// A start failure placed on an event: it strikes only starts launched from the moment
+    /// this step reached this status (`+ready:config`); until then it is not armed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Trigger>,
+}
+
+/// The event that arms a fault placed on one: a step reaching a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    /// What the step does.
+    pub on: TriggerOn,
+    /// The step's subsystem.
+    pub subsystem: SubsystemId,
+    /// The step is the subsystem's bootstrap mode (`name@bootstrap`).
+    pub bootstrap: bool,
+}
+
+/// What a step does to arm a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerOn {
+    /// Its dependencies became ready and its nodes began starting (status active).
+    Started,
+    /// It became ready (enough of its nodes healthy).
+    Ready,
+}
+
+impl TriggerOn {
+    /// The word a scenario and `--inject` write.
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerOn::Started => "started",
+            TriggerOn::Ready => "ready",
+        }
+    }
+
+    /// The trigger word `word`, if it is one.
+    pub fn parse(word: &str) -> Option<TriggerOn> {
+        [TriggerOn::Started, TriggerOn::Ready]
+            .into_iter()
+            .find(|on| on.name() == word)
+    }
+
+    /// Whether a step at `status` has done this.
+    pub fn reached(self, status: &crate::event::state::StepStatus) -> bool {
+        use crate::event::state::StepStatus;
+        match self {
+            TriggerOn::Started => matches!(status, StepStatus::Active | StepStatus::Ready),
+            TriggerOn::Ready => *status == StepStatus::Ready,
+        }
+    }
+}
+
+impl Trigger {
+    /// Parses `ready:STEP` or `started:STEP` (a step id: `name` or `name@bootstrap`).
+    pub fn parse(topology: &Topology, text: &str) -> Result<Trigger, String> {
+        let (word, step) = text.split_once(':').ok_or_else(|| {
+            format!("{text:?} is not an event: write `ready:STEP` or `started:STEP`")
+        })?;
+        let on = TriggerOn::parse(word.trim()).ok_or_else(|| {
+            format!("{word:?} is not an event of a step: write `ready` or `started`")
+        })?;
+        let step = step.trim();
+        let (name, bootstrap) = match step.strip_suffix("@bootstrap") {
+            Some(name) => (name, true),
+            None => (step, false),
+        };
+        let unknown = || {
+            let hint = crate::topology::diagnostic::closest(
+                name,
+                topology.subsystems.iter().map(|s| s.name.as_str()),
+            )
+            .map(|near| format!(" (did you mean {near:?}?)"))
+            .unwrap_or_default();
+            format!("unknown step {step:?}{hint}")
+        };
+        let subsystem = topology.subsystem_id(name).ok_or_else(unknown)?;
+        if bootstrap && topology.subsystems[subsystem].bootstrap.is_none() {
+            return Err(format!(
+                "{name:?} has no bootstrap mode: write `{}:{name}`",
+                on.name()
+            ));
+        }
+        Ok(Trigger {
+            on,
+            subsystem,
+            bootstrap,
+        })
+    }
+
+    /// Whether `step` of `plan`, now at `status`, arms this trigger.
+    pub fn fired_by(
+        &self,
+        plan: &crate::plan::Plan,
+        step: crate::plan::StepId,
+        status: &crate::event::state::StepStatus,
+    ) -> bool {
+        let planned = plan.steps[step].step;
+        planned.subsystem == self.subsystem
+            && (planned.mode == crate::graph::Mode::Bootstrap) == self.bootstrap
+            && self.on.reached(status)
+    }
 }
 
 impl Injected {
     /// Parses `KIND=HOST` or `KIND=SUBSYSTEM@HOST`, e.g. `dead-disk=db1.dc1`,
     /// `flapping=app@app1.dc1`.
     ///
-    /// A start failure may strike from a time on: `start-failure=ldap@ldap1.dc1+30m`.
+    /// A start failure may strike from a time on, `start-failure=ldap@ldap1.dc1+30m`, or
+    /// from an event on, `start-failure=ldap@ldap1.dc1+ready:config` (`started:STEP` too).
     pub fn parse(topology: &Topology, text: &str) -> Result<Injected, String> {
         let usage =
             || format!("{text:?}: write KIND=HOST or KIND=SUBSYSTEM@HOST, e.g. dead-disk=db1.dc1");
-        let (spec, from) = match text.split_once('+') {
+        let (spec, from, after) = match text.split_once('+') {
+            Some((spec, event)) if event.contains(':') => {
+                let trigger = Trigger::parse(topology, event)
+                    .map_err(|message| format!("{text:?}: {message}"))?;
+                (spec, Duration::ZERO, Some(trigger))
+            }
             Some((spec, from)) => {
                 let from = humantime::parse_duration(from.trim()).map_err(|err| {
-                    format!("{text:?}: {from:?} after `+` is not a time into the run ({err}), e.g. +30m")
+                    format!("{text:?}: {from:?} after `+` is not a time into the run ({err}), e.g. +30m, nor an event (+ready:STEP)")
                 })?;
-                (spec, from)
+                (spec, from, None)
             }
-            None => (text, Duration::ZERO),
+            None => (text, Duration::ZERO, None),
         };
         let (kind, target) = spec.split_once('=').ok_or_else(usage)?;
         let kind = FaultKind::ALL
@@ -140,10 +249,33 @@ impl Injected {
         let host = topology
             .host_id(host)
             .ok_or_else(|| format!("unknown host {host:?} in {text:?}"))?;
+        // A host's fault (`dead-disk=ldap@ldap1`) names the step it is rehearsed for: the
+        // host must run it, as a member or a spare, or the name would say nothing true.
+        if let (Some(id), false) = (
+            subsystem,
+            matches!(kind, FaultKind::StartFailure | FaultKind::Flapping),
+        ) {
+            let runs = &topology.subsystems[id];
+            if !runs.hosts.contains(&host) && !runs.spares.contains(&host) {
+                return Err(format!(
+                    "{text:?}: {} does not run {} (neither a member nor a spare); write {}={}",
+                    topology.hosts[host].name,
+                    runs.name,
+                    kind.name(),
+                    topology.hosts[host].name
+                ));
+            }
+        }
         if from > Duration::ZERO && kind != FaultKind::StartFailure {
             return Err(format!(
                 "{text:?}: only a start failure strikes from a time on (`+{}`); other faults are there from the start",
                 humantime::format_duration(from)
+            ));
+        }
+        if let (Some(trigger), false) = (after, kind == FaultKind::StartFailure) {
+            return Err(format!(
+                "{text:?}: only a start failure strikes from an event on (`+{}:...`); other faults are there from the start",
+                trigger.on.name()
             ));
         }
         Ok(Injected {
@@ -151,6 +283,7 @@ impl Injected {
             host,
             subsystem,
             from,
+            after,
         })
     }
 }
@@ -290,9 +423,31 @@ pub struct DrillConfig {
     pub latencies: Latencies,
     /// Cold or warm fleet.
     pub start: FleetStart,
+    /// How soon people act (`calibrate` learns it from game days and real runs); absent:
+    /// a simulated operator acknowledges after the step's `expect`, and nobody retries.
+    #[serde(skip_serializing_if = "People::is_absent")]
+    pub people: People,
     /// Record every action, event and step change with its virtual time.
     #[serde(skip)]
     pub timeline: bool,
+}
+
+/// People's response times in a drill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct People {
+    /// From a gate or manual step waiting to its `ack`.
+    #[serde(with = "opt_secs")]
+    pub ack: Option<Duration>,
+    /// From a step failing (below its quorum) to a person's repair and `retry` of it.
+    #[serde(with = "opt_secs")]
+    pub retry: Option<Duration>,
+}
+
+impl People {
+    /// Nothing learned: the drill's own assumptions hold.
+    pub fn is_absent(&self) -> bool {
+        self.ack.is_none() && self.retry.is_none()
+    }
 }
 
 impl Default for DrillConfig {
@@ -304,6 +459,7 @@ impl Default for DrillConfig {
             faults: FaultRates::DEFAULT,
             latencies: Latencies::TYPICAL,
             start: FleetStart::Cold,
+            people: People::default(),
             timeline: false,
         }
     }
@@ -319,6 +475,7 @@ impl DrillConfig {
             faults: FaultRates::NONE,
             latencies: Latencies::ZERO,
             start: FleetStart::Cold,
+            people: People::default(),
             timeline: false,
         }
     }

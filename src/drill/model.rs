@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillConfig, FaultRates, Latencies};
+use super::{DrillConfig, FaultRates, Latencies, People};
 use crate::topology::{HostId, Topology};
 
 /// A low and a high bound in seconds: the drill draws uniformly between them.
@@ -83,6 +83,24 @@ impl Default for ModelFaults {
     }
 }
 
+/// People's response times, seconds: the median of what `calibrate` read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelPeople {
+    /// From a gate or manual step waiting to its `ack`; absent: the step's own `expect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<f64>,
+    /// From a step failing to the `retry` after a repair; absent: nobody retries in a drill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<f64>,
+}
+
+impl ModelPeople {
+    fn is_empty(&self) -> bool {
+        self.ack.is_none() && self.retry.is_none()
+    }
+}
+
 /// What the drill assumes about a fleet (see the README, "Drill model").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -109,6 +127,9 @@ pub struct Model {
     /// Seconds from a start until healthy, per step (`name` or `name@bootstrap`); replaces
     /// the topology's `expect`.
     pub start: BTreeMap<String, f64>,
+    /// How soon people act.
+    #[serde(skip_serializing_if = "ModelPeople::is_empty")]
+    pub people: ModelPeople,
     /// Where the numbers come from (free text, written by `calibrate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fitted_from: Option<String>,
@@ -125,6 +146,7 @@ impl Default for Model {
             class_label: "role".into(),
             boot: BTreeMap::new(),
             start: BTreeMap::new(),
+            people: ModelPeople::default(),
             fitted_from: None,
         }
     }
@@ -184,6 +206,14 @@ impl Model {
         }
         for (step, start) in &self.start {
             seconds(&format!("start.{step}"), *start)?;
+        }
+        for (name, value) in [
+            ("people.ack", self.people.ack),
+            ("people.retry", self.people.retry),
+        ] {
+            if let Some(value) = value {
+                seconds(name, value)?;
+            }
         }
         let f = &self.faults;
         for (name, p) in [
@@ -265,6 +295,10 @@ impl Model {
                 dead_bmc: l.dead_bmc.map(Duration::from_secs_f64),
                 run_spread: l.run_spread,
             },
+            people: People {
+                ack: self.people.ack.map(Duration::from_secs_f64),
+                retry: self.people.retry.map(Duration::from_secs_f64),
+            },
             ..DrillConfig::default()
         }
     }
@@ -304,5 +338,11 @@ mod tests {
         assert!(serde_yaml::from_str::<Model>("latencies: { sssh: [0, 1] }").is_err());
         let backwards: Model = serde_yaml::from_str("latencies: { ssh: [2, 1] }").unwrap();
         assert!(backwards.check().unwrap_err().contains("low first"));
+        let people: Model = serde_yaml::from_str("people: { retry: 90 }").unwrap();
+        assert_eq!(people.config().people.retry, Some(Duration::from_secs(90)));
+        assert_eq!(people.config().people.ack, None);
+        let slow: Model = serde_yaml::from_str("people: { ack: -1 }").unwrap();
+        assert!(slow.check().unwrap_err().contains("people.ack"));
+        assert!(serde_yaml::from_str::<Model>("people: { acks: 1 }").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! A game day's scenario (YAML): what is rehearsed (a topology or playbook), with which
-//! seed and pace, the faults placed (from the start or from a time on), and what the team
+//! seed and pace, the faults placed (from the start, from a time on, or from an event on:
+//! a step started or ready), and what the team
 //! is expected to do about them. Validated like the rest: every finding names the file,
 //! line and column, and says what to write instead.
 
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Injected;
+use super::{Injected, TriggerOn};
 use crate::plan::Plan;
+use crate::topology::diagnostic::closest;
 use crate::topology::source_map::SourceMap;
 use crate::topology::{SubsystemKind, Topology};
 
@@ -47,6 +49,8 @@ struct RawFault {
     fault: String,
     #[serde(default)]
     at: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +115,8 @@ pub struct Scenario {
     pub faults: Vec<String>,
     /// What the team is expected to do.
     pub expect: Vec<Expectation>,
+    /// Per placed fault: the step whose event arms it (`after:`), checked against the plan.
+    after: Vec<Option<String>>,
     path: PathBuf,
     map: SourceMap,
 }
@@ -147,10 +153,27 @@ impl Scenario {
             }
         }
         let mut faults = Vec::new();
+        let mut after = Vec::new();
         for (index, fault) in raw.faults.iter().enumerate() {
-            let text = match &fault.at {
-                None => fault.fault.clone(),
-                Some(time) => {
+            let event = match &fault.after {
+                None => None,
+                Some(_) if fault.at.is_some() => {
+                    return Err(format!(
+                        "{}: error: a fault strikes `at:` a time or `after:` an event, not both",
+                        at(&format!("faults[{index}].after"))
+                    ))
+                }
+                Some(text) => Some(parse_after(text).map_err(|message| {
+                    format!(
+                        "{}: error: {message}",
+                        at(&format!("faults[{index}].after"))
+                    )
+                })?),
+            };
+            let text = match (&fault.at, &event) {
+                (None, None) => fault.fault.clone(),
+                (None, Some((on, step))) => format!("{}+{}:{step}", fault.fault, on.name()),
+                (Some(time), _) => {
                     if let Err(err) = humantime::parse_duration(time) {
                         return Err(format!(
                             "{}: error: {time:?} is not a time into the run ({err}); write e.g. `at: 30m`",
@@ -161,6 +184,7 @@ impl Scenario {
                 }
             };
             faults.push(text);
+            after.push(event.map(|(_, step)| step));
         }
         let mut expect = Vec::new();
         for (index, item) in raw.expect.iter().enumerate() {
@@ -192,6 +216,7 @@ impl Scenario {
             speed: raw.speed,
             random_faults: raw.random_faults,
             faults,
+            after,
             expect,
             path: path.to_path_buf(),
             map,
@@ -203,6 +228,17 @@ impl Scenario {
     pub fn resolve(&self, topology: &Topology, plan: &Plan) -> Result<Vec<Injected>, String> {
         let mut injected = Vec::new();
         for (index, fault) in self.faults.iter().enumerate() {
+            if let Some(Some(step)) = self.after.get(index) {
+                if !plan.steps.iter().any(|planned| planned.id == *step) {
+                    let near = closest(step, plan.steps.iter().map(|p| p.id.as_str()))
+                        .map(|near| format!(" (did you mean {near:?}?)"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{}: error: no step {step:?} in this plan{near}: the fault would never be armed",
+                        locate(&self.path, &self.map, &format!("faults[{index}].after"))
+                    ));
+                }
+            }
             let fault = Injected::parse(topology, fault).map_err(|message| {
                 format!(
                     "{}: error: {message}",
@@ -244,6 +280,19 @@ impl Scenario {
             }
         }
         Ok(injected)
+    }
+}
+
+/// `after: ready STEP` or `after: started STEP`: the event and the step's id.
+fn parse_after(text: &str) -> Result<(TriggerOn, String), String> {
+    let usage = "write `after: ready STEP` (from the moment STEP is ready) or `after: started STEP` (from when its nodes begin starting)";
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [word, step] => match TriggerOn::parse(word) {
+            Some(on) => Ok((on, (*step).to_string())),
+            None => Err(format!("{word:?} is not an event of a step; {usage}")),
+        },
+        _ => Err(format!("{text:?} is not an event; {usage}")),
     }
 }
 
@@ -307,6 +356,61 @@ mod tests {
         message.replace(&path.display().to_string(), "day.yaml")
     }
 
+    fn scenario_with(text: &str) -> (Scenario, Topology, Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("day.yaml");
+        std::fs::write(&path, text).unwrap();
+        let scenario = Scenario::load(&path).unwrap_or_else(|err| panic!("{err}"));
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/social-network.yaml");
+        (scenario, topology, plan)
+    }
+
+    /// `after: ready STEP` places a fault on an event: it is armed by that step, not at once.
+    #[test]
+    fn a_fault_after_an_event_is_armed_by_its_step() {
+        let (scenario, topology, plan) = scenario_with(
+            "version: 1\nscenario: s\nfaults:\n  - fault: start-failure=ldap@ldap01.dc1\n    after: ready config\n  - fault: start-failure=ldap@ldap02.dc1\n    after: started config@bootstrap\n",
+        );
+        assert_eq!(
+            scenario.faults,
+            [
+                "start-failure=ldap@ldap01.dc1+ready:config",
+                "start-failure=ldap@ldap02.dc1+started:config@bootstrap"
+            ]
+        );
+        let injected = scenario.resolve(&topology, &plan).unwrap();
+        let config = topology.subsystem_id("config").unwrap();
+        assert_eq!(
+            injected[0].after,
+            Some(crate::drill::Trigger {
+                on: TriggerOn::Ready,
+                subsystem: config,
+                bootstrap: false
+            })
+        );
+        assert_eq!(
+            injected[1].after.map(|t| (t.on, t.bootstrap)),
+            Some((TriggerOn::Started, true))
+        );
+        assert_eq!(injected[0].from, Duration::ZERO, "not armed by a time");
+        let (disk, topology, plan) = scenario_with(
+            "version: 1\nscenario: s\nfaults:\n  - fault: dead-disk=ldap@ldap01.dc1\n",
+        );
+        let disk = disk.resolve(&topology, &plan).unwrap();
+        assert_eq!(disk[0].kind, crate::drill::FaultKind::DeadDisk);
+        assert_eq!(disk[0].host, topology.host_id("ldap01.dc1").unwrap());
+        // The trigger fires on its own step only, and on the status it names.
+        use crate::event::state::StepStatus;
+        let trigger = injected[0].after.unwrap();
+        let step_of = |id: &str| plan.steps.iter().position(|p| p.id == id).unwrap();
+        assert!(trigger.fired_by(&plan, step_of("config"), &StepStatus::Ready));
+        assert!(!trigger.fired_by(&plan, step_of("config"), &StepStatus::Active));
+        assert!(!trigger.fired_by(&plan, step_of("config@bootstrap"), &StepStatus::Ready));
+        assert!(!trigger.fired_by(&plan, step_of("ldap"), &StepStatus::Ready));
+        let started = injected[1].after.unwrap();
+        assert!(started.fired_by(&plan, step_of("config@bootstrap"), &StepStatus::Active));
+    }
+
     /// Mistakes are named with file, line and column, and what to write instead.
     #[test]
     fn mistakes_name_file_line_and_what_to_write() {
@@ -342,6 +446,44 @@ mod tests {
         assert!(
             timed_disk.contains("only a start failure strikes from a time on"),
             "{timed_disk}"
+        );
+        let typo_step = scenario_error(&format!(
+            "{head}faults:\n  - fault: start-failure=ldap@ldap01.dc1\n    after: ready confg\n"
+        ));
+        assert!(
+            typo_step.starts_with("day.yaml:5:") && typo_step.contains("did you mean \"config\""),
+            "{typo_step}"
+        );
+        let bad_event = scenario_error(&format!(
+            "{head}faults:\n  - fault: start-failure=ldap@ldap01.dc1\n    after: healthy config\n"
+        ));
+        assert!(
+            bad_event.starts_with("day.yaml:5:") && bad_event.contains("after: ready STEP"),
+            "{bad_event}"
+        );
+        let both = scenario_error(&format!(
+            "{head}faults:\n  - fault: start-failure=ldap@ldap01.dc1\n    at: 5m\n    after: ready config\n"
+        ));
+        assert!(
+            both.starts_with("day.yaml:6:") && both.contains("not both"),
+            "{both}"
+        );
+        let disk_on_event = scenario_error(&format!(
+            "{head}faults:\n  - fault: dead-disk=ldap01.dc1\n    after: ready config\n"
+        ));
+        assert!(
+            disk_on_event.starts_with("day.yaml:4:")
+                && disk_on_event.contains("only a start failure strikes from an event on"),
+            "{disk_on_event}"
+        );
+        let not_its_step = scenario_error(&format!(
+            "{head}faults:\n  - fault: dead-disk=config@ldap01.dc1\n"
+        ));
+        assert!(
+            not_its_step.starts_with("day.yaml:4:")
+                && not_its_step.contains("ldap01.dc1 does not run config")
+                && not_its_step.contains("dead-disk=ldap01.dc1"),
+            "{not_its_step}"
         );
         let version = scenario_error("version: 2\nscenario: s\n");
         assert!(

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use super::fleet::{FaultTally, World};
 use super::random::Draws;
-use super::{DrillConfig, Injected};
+use super::{DrillConfig, Injected, People};
+use crate::event::state::StepStatus;
 use crate::event::{Action, Event, Target};
 use crate::plan::{Plan, StepId};
 use crate::run::driver::{Finished, Fleet, Next};
+use crate::run::requests::Request;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// A completion waiting on the virtual clock, as one number ordered by time, then issue
@@ -48,6 +50,7 @@ const IDLE_WAKEUPS: u32 = 1000;
 /// A simulated fleet on a virtual clock.
 pub(crate) struct SimulatedFleet<'a> {
     plan: &'a Plan,
+    topology: &'a Topology,
     world: World<'a>,
     now: Duration,
     /// Earliest first (a max-heap of reversed keys).
@@ -60,7 +63,17 @@ pub(crate) struct SimulatedFleet<'a> {
     idle: u32,
     /// When the controller dies (a simulated SIGKILL), if it does.
     kill_at: Option<Duration>,
+    /// How soon the simulated people act.
+    people: People,
+    /// Steps a simulated person will repair and `retry`, and when.
+    people_retries: Vec<(Duration, StepId)>,
+    /// Per step: the simulated person's retries so far (bounded: a fault no repair fixes,
+    /// a dead BMC, must not keep the drill going for ever).
+    retried: Vec<u32>,
 }
+
+/// How often a simulated person repairs and retries one step in one run.
+const PEOPLE_RETRIES: u32 = 3;
 
 impl<'a> SimulatedFleet<'a> {
     /// The made-up fleet of `topology` for one drill with `seed`.
@@ -73,6 +86,7 @@ impl<'a> SimulatedFleet<'a> {
     ) -> Self {
         SimulatedFleet {
             plan,
+            topology,
             world: World::new(topology, plan, config, injected, Draws::new(seed)),
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
@@ -81,6 +95,9 @@ impl<'a> SimulatedFleet<'a> {
             seq: 0,
             idle: 0,
             kill_at: None,
+            people: config.people,
+            people_retries: Vec::new(),
+            retried: vec![0; plan.steps.len()],
         }
     }
 
@@ -111,7 +128,8 @@ impl<'a> SimulatedFleet<'a> {
         self.queue.peek().map(|pending| pending.0.at())
     }
 
-    /// Someone repaired `subsystem` on `host`: its placed start failures stop failing.
+    /// Someone repaired `subsystem` on `host`: its placed start failures stop failing and
+    /// a dead disk of the host was replaced.
     pub(crate) fn repair(&mut self, host: HostId, subsystem: SubsystemId) -> bool {
         self.world.repair(host, subsystem)
     }
@@ -122,6 +140,33 @@ impl<'a> SimulatedFleet<'a> {
     pub(crate) fn replay_action(&mut self, at: Duration, action: &Action, target: Target) {
         let _ = self.world.perform(at, action, target);
         self.now = self.now.max(at);
+    }
+
+    /// The simulated people's retries due now: each step's services repaired on every
+    /// host that runs them, then `retry STEP`, as a person types it.
+    fn people_act(&mut self) -> Vec<Request> {
+        let now = self.now;
+        let mut due = Vec::new();
+        self.people_retries.retain(|(at, step)| {
+            let keep = *at > now;
+            if !keep {
+                due.push(*step);
+            }
+            keep
+        });
+        due.into_iter()
+            .map(|step| {
+                let subsystem = self.plan.steps[step].step.subsystem;
+                let runs = &self.topology.subsystems[subsystem];
+                for host in runs.hosts.iter().chain(&runs.spares) {
+                    self.world.repair(*host, subsystem);
+                }
+                Request::Retry {
+                    target: self.plan.steps[step].id.clone(),
+                    host: None,
+                }
+            })
+            .collect()
     }
 
     /// The faults that struck.
@@ -165,18 +210,41 @@ impl Fleet for SimulatedFleet<'_> {
         self.schedule(self.now + took, event);
     }
 
-    /// A simulated operator acknowledges after the step's expected duration.
+    /// A simulated operator acknowledges after people's calibrated response time, else
+    /// after the step's expected duration.
     fn person_needed(&mut self, step: StepId, at: Duration) {
         let event = Event::Acknowledged {
             step,
             by: "simulated operator".into(),
         };
-        self.schedule(at + self.plan.steps[step].duration, event);
+        let after = self.people.ack.unwrap_or(self.plan.steps[step].duration);
+        self.schedule(at + after, event);
+    }
+
+    /// Arms faults placed on the event; a step that failed is repaired and retried by a
+    /// simulated person after people's calibrated response time (when there is one).
+    fn step_status(&mut self, step: StepId, status: &StepStatus, at: Duration) {
+        self.world.step_status(step, status, at);
+        if let (StepStatus::Failed, Some(after)) = (status, self.people.retry) {
+            if self.retried[step] < PEOPLE_RETRIES {
+                self.retried[step] += 1;
+                self.people_retries.push((at + after, step));
+            }
+        }
+    }
+
+    fn people_coming(&self) -> bool {
+        !self.people_retries.is_empty()
     }
 
     async fn next(&mut self, wake_at: Option<Duration>) -> Next {
         let next_event = self.queue.peek().map(|pending| pending.0.at());
-        let next = match (next_event, wake_at) {
+        let next_request = self.people_retries.iter().map(|(at, _)| *at).min();
+        let soonest = match (next_event, next_request) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let next = match (soonest, wake_at) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
                 Some(next) => next,
@@ -188,6 +256,11 @@ impl Fleet for SimulatedFleet<'_> {
             self.now = self.now.max(kill);
             self.kill_at = None;
             return Next::Killed;
+        }
+        if next_request.is_some_and(|at| at <= next.max(self.now)) {
+            self.now = self.now.max(next);
+            self.idle = 0;
+            return Next::Requests(self.people_act());
         }
         if next <= self.now && next_event.is_none_or(|at| at > self.now) {
             // A wake-up that is already due yet produced nothing: guard against a spin.

@@ -276,7 +276,8 @@ impl Check {
             Check::DiskFree { path, min } => {
                 format!("free space on {path} at least {}", describe_amount(*min))
             }
-            Check::Value { command, bound } => format!("`{command}` prints a value {bound}"),
+            // The plan prints the command itself on the next line.
+            Check::Value { bound, .. } => format!("the command below prints a value {bound}"),
             Check::File {
                 path,
                 max_age,
@@ -287,7 +288,7 @@ impl Check {
                     .map(|a| format!(", at most {} old", crate::plan::human(a)))
                     .unwrap_or_default()
             ),
-            Check::Command { command, exit_code } => format!("`{command}` exits {exit_code}"),
+            Check::Command { exit_code, .. } => format!("the command below exits {exit_code}"),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::event::narrate::{degraded_text, failure_lines, held_back_lines};
+use crate::event::narrate::{degraded_text, failure_lines, held_back_lines, spare_lines};
 use crate::event::state::StepStatus;
 use crate::plan::{human, Plan, StepId};
 use crate::run::scheduler::Scheduler;
@@ -77,6 +77,9 @@ pub fn summary(
         let _ = writeln!(out, "  critical path: {}", text.join(" -> "));
     }
     for line in failure_lines(topology, plan, nodes, false) {
+        let _ = writeln!(out, "  {line}");
+    }
+    for line in spare_lines(topology, plan, nodes) {
         let _ = writeln!(out, "  {line}");
     }
     for line in held_back_lines(plan, statuses, |id| scheduler.step_failure(id)) {

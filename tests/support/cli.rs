@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use blackstart::event::Action;
+use blackstart::event::{Action, Event};
 use blackstart::journal::{self, Entry, Record};
 
 /// The binary under test.
@@ -183,4 +183,49 @@ pub fn spawn_run(file: &Path, run_dir: &Path) -> Child {
         "--run-dir",
         run_dir.to_str().unwrap(),
     ])
+}
+
+/// Unix seconds of a journal record's wall-clock time.
+pub fn wall(record: &Record) -> f64 {
+    let at = humantime::parse_rfc3339(record.at.as_deref().unwrap()).unwrap();
+    at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// (host, attempt) of every Start of `step`, with its record.
+pub fn step_starts<'a>(records: &'a [Record], step: &str) -> Vec<(String, u32, &'a Record)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Action {
+                action: Action::Start { attempt, .. },
+                step: Some(s),
+                host: Some(host),
+                ..
+            } if s == step => Some((host.clone(), *attempt, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (host, result as text) of every finished start of `step`, with its record.
+pub fn step_results<'a>(
+    records: &'a [Record],
+    step: &str,
+) -> Vec<(String, Result<(), String>, &'a Record)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Event {
+                event: Event::StartFinished { result, .. },
+                step: Some(s),
+                host: Some(host),
+                ..
+            } if s == step => Some((
+                host.clone(),
+                result.clone().map_err(|why| why.to_string()),
+                r,
+            )),
+            _ => None,
+        })
+        .collect()
 }

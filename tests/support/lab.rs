@@ -389,10 +389,11 @@ impl Lab {
     /// Shell command starting the lab service on the host it runs on: daemonizes at once,
     /// listens on `port` at the host's address after `delay_s` and answers every GET with
     /// 200 `ok`. `flags`: `--fail` (exit 3 at once, nothing started), `--hang` (never
-    /// returns), or empty.
+    /// returns), or empty. The delay counts from when the shell ran the command, so the
+    /// interpreter's start is inside it.
     pub fn service_command(&self, port: u16, delay_s: f64, flags: &str) -> String {
         format!(
-            "{} {} {port} {delay_s} {flags}",
+            "{} {} {port} {delay_s} --since \"$(date +%s.%N)\" {flags}",
             self.python.display(),
             self.dir.join("lab_service.py").display()
         )

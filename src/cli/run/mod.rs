@@ -60,11 +60,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             let info = journal::read_info(dir)
                 .with_context(|| format!("{} is not a run directory", dir.display()))?;
             if info.simulated {
-                bail!(
-                    "{} is a game day (a simulated fleet): resume it with `blackstart simulate --resume {}`; `run --resume` would act on real hosts",
-                    dir.display(),
-                    dir.display()
-                );
+                let dir = dir.clone();
+                return resume_game_day(&dir, &info, args);
             }
             let prepared = match prepare(&info.topology, Some(info.scope.clone()), info.seed)? {
                 Ok(prepared) => prepared,
@@ -130,6 +127,48 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             finish::finish(&prepared, &run_dir, &ended, drill, args.strict)
         }
     }
+}
+
+/// `run --resume` on a game day: said loudly, then the game day's own resume over its
+/// simulated fleet (`simulate --resume`), so the team rehearses the command of the night
+/// while nothing real is contacted. Flags that would reach real hosts are refused or said.
+fn resume_game_day(
+    dir: &std::path::Path,
+    info: &journal::RunInfo,
+    args: RunArgs,
+) -> anyhow::Result<Outcome> {
+    let banner = format!(
+        "GAME DAY: {} is a SIMULATED game day: `run --resume` carries it on over its simulated \
+         fleet, as `blackstart simulate --resume {}` does. NOTHING real is contacted: no BMC, \
+         no SSH, no health check",
+        dir.display(),
+        dir.display()
+    );
+    println!("{banner}");
+    eprintln!("{banner}");
+    if let Some(expected) = &args.approval.expect_digest {
+        if expected.trim() != info.plan_digest {
+            eprintln!(
+                "error: the game day's plan digest is {}, not the expected {}; nothing was done",
+                info.plan_digest,
+                expected.trim()
+            );
+            return Ok(Outcome::InvalidInput);
+        }
+    }
+    if args.check_reachability {
+        eprintln!(
+            "note: --check-reachability sweeps no port on a game day: its hosts are simulated"
+        );
+    }
+    super::gameday::resume_from_run(
+        dir,
+        super::gameday::Handover {
+            serve: args.serve,
+            strict: args.strict,
+            heartbeat: args.heartbeat,
+        },
+    )
 }
 
 /// Approval and prerequisites, before anything is journaled.

@@ -81,7 +81,8 @@ pub struct SimulateArgs {
     pub no_faults: bool,
     /// Place a fault on purpose, `KIND=HOST` or `KIND=SUBSYSTEM@HOST` (repeatable), e.g.
     /// `dead-disk=db1.dc1`, `start-failure=app@app1.dc1` (fails every attempt; on a game
-    /// day, until someone repairs it and types `blackstart retry DIR app`).
+    /// day, until someone repairs it and types `blackstart retry DIR app`). A start failure
+    /// may strike from a time on (`+40m`) or an event on (`+ready:STEP`, `+started:STEP`).
     #[arg(long, value_name = "FAULT")]
     pub inject: Vec<String>,
     /// With `--runs`: at most N runs repeated per enabled fault kind, with that kind off,
@@ -117,8 +118,9 @@ pub struct SimulateArgs {
     /// for `blackstart ack`; a placed start failure fails until `blackstart retry`.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["runs", "kill_at", "timeline", "report", "resume"])]
     pub run_dir: Option<PathBuf>,
-    /// Game day script (YAML): what is rehearsed, seed, pace, placed faults (from the start
-    /// or `at:` a time) and what the team is expected to do; with --run-dir.
+    /// Game day script (YAML): what is rehearsed, seed, pace, placed faults (from the start,
+    /// `at:` a time or `after:` an event such as `ready config`) and what the team is
+    /// expected to do; with --run-dir.
     #[arg(
         long,
         value_name = "FILE",

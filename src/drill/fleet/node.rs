@@ -168,6 +168,7 @@ impl World<'_> {
                     && fault.host == host
                     && fault.subsystem.is_none_or(|s| s == subsystem)
                     && now >= fault.from
+                    && fault.after.is_none()
             })
         };
         // With one success enough, the first good check passes a flapping service.
@@ -177,10 +178,12 @@ impl World<'_> {
                 || self
                     .draws
                     .chance(rates.flapping, Stream::Flapping, step as u64, host as u64));
+        let repaired = self.repaired.contains(&(host, subsystem));
         let fails = placed(FaultKind::StartFailure)
-            || self
-                .draws
-                .chance(rates.start_failure, Stream::StartFails, a, b);
+            || !repaired
+                && self
+                    .draws
+                    .chance(rates.start_failure, Stream::StartFails, a, b);
         (flaps, fails)
     }
 

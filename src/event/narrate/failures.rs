@@ -132,6 +132,41 @@ pub fn failed_node_line(topology: &Topology, plan: &Plan, node: &Node) -> Option
     ))
 }
 
+/// `SPARE   step on host: brought in for a failed member; healthy`, one line per spare the
+/// run brought in (the scheduler does so by itself when a member fails for good).
+/// Past [`SHOWN_ONE_BY_ONE`] spares, the rest are counted on one line.
+pub fn spare_lines(topology: &Topology, plan: &Plan, nodes: &[Node]) -> Vec<String> {
+    let spares: Vec<&Node> = nodes.iter().filter(|node| node.spare).collect();
+    let mut lines: Vec<String> = spares
+        .iter()
+        .take(SHOWN_ONE_BY_ONE)
+        .map(|node| {
+            let now = match &node.state {
+                NodeState::Healthy { .. } => "healthy".to_string(),
+                NodeState::Failed { reason } => format!("failed too: {}", reason.cause()),
+                NodeState::Starting { .. } | NodeState::Backoff { .. } => "starting".into(),
+                _ => "coming up".into(),
+            };
+            format!(
+                "SPARE   {} on {}: brought in for a member that failed for good; {now}",
+                plan.steps[node.step].id, topology.hosts[node.host].name,
+            )
+        })
+        .collect();
+    if spares.len() > SHOWN_ONE_BY_ONE {
+        let healthy = spares
+            .iter()
+            .filter(|node| matches!(node.state, NodeState::Healthy { .. }))
+            .count();
+        lines.push(format!(
+            "SPARE   {} more spares brought in ({healthy} of all {} healthy)",
+            spares.len() - SHOWN_ONE_BY_ONE,
+            spares.len()
+        ));
+    }
+    lines
+}
+
 /// `, after 3 attempts` (or `, after 2–3 attempts` for a group): a failure line says how
 /// hard blackstart tried, so nobody retries by hand what was retried already. Nothing when
 /// no start was attempted (its host never came up).

@@ -10,13 +10,13 @@
 //! typed after the game day stopped does not move the run clock at all).
 
 mod render;
+mod trail;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::drill::scenario::{Expectation, Expected};
-use crate::event::state::NodeState;
 use crate::event::Event;
 use crate::journal::{self, Entry, Record};
 use crate::plan::Plan;
@@ -24,6 +24,7 @@ use crate::run::scheduler::Scheduler;
 use crate::topology::Topology;
 
 pub use render::{html_section, render_text};
+use trail::FailureTrail;
 
 /// What a scorecard is measured against, fixed when the game day began.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ pub enum Band {
         p50_ms: u64,
         /// 90th percentile.
         p90_ms: u64,
+        /// The people the nights were simulated with, in words, when the model had their
+        /// calibrated times; none: gates acknowledged as planned and nobody retrying.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        people: Option<String>,
     },
     /// Not studied; the plan's ETA is the only reference.
     NotStudied {
@@ -108,6 +113,22 @@ pub struct Failure {
     pub retried_ms: Option<u64>,
     /// From the failure to the `retry`.
     pub delay: Option<Delay>,
+    /// Why it gave up (the cause, as failures are grouped by).
+    pub cause: String,
+    /// The spare the run brought in for it (the scheduler does so by itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spare: Option<SpareIn>,
+}
+
+/// A spare the run brought in for a member that failed for good.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpareIn {
+    /// The spare host.
+    pub host: String,
+    /// When it was brought in, run clock, milliseconds.
+    pub brought_in_ms: u64,
+    /// When it became healthy, run clock; none: not (yet).
+    pub healthy_ms: Option<u64>,
 }
 
 /// A gate or manual step, and its `ack`.
@@ -194,17 +215,7 @@ impl Scorecard {
         records: &[Record],
         basis: &Basis,
     ) -> Scorecard {
-        let node_count = fresh.nodes().len();
-        // The nodes on each host: a host that fails takes its nodes with it.
-        let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); topology.hosts.len()];
-        for (id, node) in fresh.nodes().iter().enumerate() {
-            if let Some(list) = on_host.get_mut(node.host) {
-                list.push(id);
-            }
-        }
-        let mut failed = vec![false; node_count];
-        let mut open: Vec<Option<usize>> = vec![None; node_count];
-        let mut failures: Vec<(Failure, usize)> = Vec::new();
+        let mut trail = FailureTrail::new(topology, plan, &fresh);
         let mut gates: Vec<(GateWait, Option<usize>)> = (0..plan.steps.len())
             .filter(|step| fresh.is_human(*step))
             .map(|step| {
@@ -221,47 +232,20 @@ impl Scorecard {
         let mut refused = Vec::new();
         for index in 0..records.len() {
             journal::replay_record(&mut fresh, records, index);
+            trail.follow(&fresh, records, index);
             let record = &records[index];
             match &record.entry {
-                Entry::Event { event, .. } => {
-                    if let Event::Rearmed { node } = event {
-                        if let Some(Some(at)) = open.get_mut(*node).map(Option::take) {
-                            let (failure, from) = &mut failures[at];
-                            failure.retried_ms = Some(record.t_ms);
-                            failure.delay = Some(Delay::between(&records[*from], record));
+                Entry::Event {
+                    event: Event::Acknowledged { step, by },
+                    ..
+                } => {
+                    let id = plan.steps.get(*step).map(|s| s.id.as_str());
+                    for (gate, since) in &mut gates {
+                        if Some(gate.step.as_str()) == id && gate.acked_ms.is_none() {
+                            gate.acked_ms = Some(record.t_ms);
+                            gate.by = Some(by.clone());
+                            gate.delay = since.map(|i| Delay::between(&records[i], record));
                         }
-                    }
-                    if let Event::Acknowledged { step, by } = event {
-                        let id = plan.steps.get(*step).map(|s| s.id.as_str());
-                        for (gate, since) in &mut gates {
-                            if Some(gate.step.as_str()) == id && gate.acked_ms.is_none() {
-                                gate.acked_ms = Some(record.t_ms);
-                                gate.by = Some(by.clone());
-                                gate.delay = since.map(|i| Delay::between(&records[i], record));
-                            }
-                        }
-                    }
-                    let mut touched: Vec<usize> = event.node().into_iter().collect();
-                    if let Some(host) = event.host() {
-                        touched.extend(on_host.get(host).into_iter().flatten());
-                    }
-                    for node in touched.into_iter().filter(|n| *n < node_count) {
-                        let now = matches!(fresh.nodes()[node].state, NodeState::Failed { .. });
-                        if now && !failed[node] {
-                            let n = &fresh.nodes()[node];
-                            open[node] = Some(failures.len());
-                            failures.push((
-                                Failure {
-                                    step: plan.steps[n.step].id.clone(),
-                                    host: topology.hosts[n.host].name.clone(),
-                                    failed_ms: record.t_ms,
-                                    retried_ms: None,
-                                    delay: None,
-                                },
-                                index,
-                            ));
-                        }
-                        failed[node] = now;
                     }
                 }
                 Entry::StepStatus { step, status } if status.name() == "active" => {
@@ -280,7 +264,7 @@ impl Scorecard {
                 _ => {}
             }
         }
-        let failures: Vec<Failure> = failures.into_iter().map(|(f, _)| f).collect();
+        let failures: Vec<Failure> = trail.failures.into_iter().map(|(f, _)| f).collect();
         let gates: Vec<GateWait> = gates.into_iter().map(|(g, _)| g).collect();
         let expectations = basis
             .expect
@@ -310,8 +294,10 @@ fn judge(
     gates: &[GateWait],
 ) -> Judged {
     let responses: Vec<Option<Delay>> = match &expectation.action {
+        // A failure a spare stood in for called for nobody, unless someone retried it.
         Expected::Retry(target) => failures
             .iter()
+            .filter(|failure| failure.spare.is_none() || failure.retried_ms.is_some())
             .filter(|failure| {
                 plan.steps.iter().any(|step| {
                     step.id == failure.step
@@ -346,5 +332,64 @@ fn judge(
         expected: expectation.to_string(),
         met,
         slowest_ms: slowest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(retried: bool, spare: bool) -> Failure {
+        Failure {
+            step: "ldap".into(),
+            host: "ldap01.dc1".into(),
+            failed_ms: 1_000,
+            retried_ms: retried.then_some(61_000),
+            delay: retried.then_some(Delay {
+                run_ms: 60_000,
+                wall_ms: Some(60_000),
+            }),
+            cause: "no SSH answer after power-on".into(),
+            spare: spare.then(|| SpareIn {
+                host: "ldap04.dc1".into(),
+                brought_in_ms: 1_000,
+                healthy_ms: Some(30_000),
+            }),
+        }
+    }
+
+    /// A failure a spare stood in for asks nothing of the team; retried anyway, it counts.
+    #[test]
+    fn a_failure_replaced_by_a_spare_does_not_call_for_a_retry() {
+        let (topology, plan) = crate::drill::shipped_and_planned("topologies/social-network.yaml");
+        let expectation = Expectation {
+            action: Expected::Retry("ldap".into()),
+            within: Duration::from_secs(600),
+        };
+        let judged = |failures: &[Failure]| judge(&topology, &plan, &expectation, failures, &[]);
+        assert_eq!(judged(&[failure(false, true)]).met, Met::NotCalledFor);
+        assert_eq!(judged(&[failure(false, false)]).met, Met::Missed);
+        assert_eq!(judged(&[failure(true, true)]).met, Met::Met);
+        assert_eq!(
+            judged(&[failure(false, true), failure(false, false)]).met,
+            Met::Missed
+        );
+        let card = Scorecard {
+            recovered_ms: Some(90_000),
+            elapsed_ms: 90_000,
+            plan_eta_ms: 90_000,
+            band: Band::default(),
+            failures: vec![failure(false, true)],
+            gates: Vec::new(),
+            expectations: Vec::new(),
+            refused: Vec::new(),
+        };
+        let text = render_text(&card);
+        assert!(
+            text.contains(
+                "the run brought in spare ldap04.dc1 at +1s, healthy at +30s: no one needed to act"
+            ),
+            "{text}"
+        );
     }
 }

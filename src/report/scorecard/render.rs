@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{Band, Delay, Met, Scorecard};
+use super::{Band, Delay, Met, Scorecard, SpareIn};
 use crate::report::html::escape;
 use crate::units::human_duration as human;
 
@@ -44,6 +44,7 @@ fn recovery(card: &Scorecard) -> Vec<String> {
             p10_ms,
             p50_ms,
             p90_ms,
+            people,
         } => {
             let place = match card.recovered_ms {
                 Some(at) if at > *p90_ms => {
@@ -53,8 +54,9 @@ fn recovery(card: &Scorecard) -> Vec<String> {
                 Some(_) => ": within the band",
                 None => "",
             };
+            let people = people.as_deref().unwrap_or("people acting as planned");
             lines.push(format!(
-                "Monte Carlo band of the same fleet ({runs} nights, people acting as planned): p10 {}, p50 {}, p90 {}{place}",
+                "Monte Carlo band of the same fleet ({runs} nights, {people}): p10 {}, p50 {}, p90 {}{place}",
                 ms(*p10_ms),
                 ms(*p50_ms),
                 ms(*p90_ms)
@@ -67,11 +69,42 @@ fn recovery(card: &Scorecard) -> Vec<String> {
     lines
 }
 
+/// `; the run brought in spare ldap3 at +1m 43s, healthy at +2m 37s`.
+fn spare_text(spare: &SpareIn) -> String {
+    let healthy = match spare.healthy_ms {
+        Some(at) => format!("healthy at +{}", ms(at)),
+        None => "NEVER healthy".to_string(),
+    };
+    format!(
+        "the run brought in spare {} at +{}, {healthy}",
+        spare.host,
+        ms(spare.brought_in_ms)
+    )
+}
+
 fn failure_lines(card: &Scorecard) -> Vec<String> {
     card.failures
         .iter()
-        .map(|f| match (f.retried_ms, &f.delay) {
-            (Some(at), Some(d)) => format!(
+        .map(|f| match (f.retried_ms, &f.delay, &f.spare) {
+            (None, _, Some(spare)) => format!(
+                "{} on {} failed at +{} ({}); {}: no one needed to act",
+                f.step,
+                f.host,
+                ms(f.failed_ms),
+                f.cause,
+                spare_text(spare)
+            ),
+            (Some(at), Some(d), Some(spare)) => format!(
+                "{} on {} failed at +{} ({}); {}; retried at +{}, after {}",
+                f.step,
+                f.host,
+                ms(f.failed_ms),
+                f.cause,
+                spare_text(spare),
+                ms(at),
+                delay(d)
+            ),
+            (Some(at), Some(d), None) => format!(
                 "{} on {} failed at +{}; retried at +{}, after {}",
                 f.step,
                 f.host,

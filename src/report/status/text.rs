@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::{RunState, RunStatus};
-use crate::event::narrate::{self, failure_lines};
+use crate::event::narrate::{self, failure_lines, spare_lines};
 use crate::journal::RunOutcome;
 use crate::plan::{human, Plan};
 use crate::report::interruptions::{interruption_lines, next_steps};
@@ -82,6 +82,9 @@ pub fn render_status(
         let _ = writeln!(out, "{text}");
     }
     for line in failure_lines(topology, plan, scheduler.nodes(), all_failed) {
+        let _ = writeln!(out, "  {line}");
+    }
+    for line in spare_lines(topology, plan, scheduler.nodes()) {
         let _ = writeln!(out, "  {line}");
     }
     for line in interruption_lines(topology, plan, scheduler) {

@@ -178,6 +178,7 @@ impl<'a, S: Sink, R: Reporter> Ledger<'a, S, R> {
                 continue;
             }
             self.statuses[step] = status.clone();
+            fleet.step_status(step, status, at);
             if *status == StepStatus::Ready && self.tally.ready_at[step].is_none() {
                 self.tally.ready_at[step] = Some(at);
             }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::requests::{self, Request};
 use super::scheduler::Scheduler;
 use crate::event::narrate::action_subject;
-use crate::event::state::Node;
+use crate::event::state::{Node, StepStatus};
 use crate::event::{Action, CommandOutput, Event, Reason, Target};
 use crate::journal::{Entry, JournalError, RunOutcome, Sink};
 use crate::plan::{Plan, StepId};
@@ -66,6 +66,14 @@ pub trait Fleet {
     fn launch(&mut self, action: Action, target: Target);
     /// A manual step or gate became due at `at` (a simulated operator acknowledges it).
     fn person_needed(&mut self, step: StepId, at: Duration);
+    /// `step` reached `status` at `at` (a simulated fleet arms the faults placed on that
+    /// event; a real one has nothing to do).
+    fn step_status(&mut self, _step: StepId, _status: &StepStatus, _at: Duration) {}
+    /// A simulated person will still act (a drill's people retry a failed step): the loop
+    /// waits for them although the scheduler has nothing left to do.
+    fn people_coming(&self) -> bool {
+        false
+    }
     /// Waits for what comes next, at most until `wake_at`.
     fn next(&mut self, wake_at: Option<Duration>) -> impl Future<Output = Next>;
 }
@@ -180,7 +188,7 @@ pub async fn drive<F: Fleet, S: Sink, R: Reporter>(
             fleet.launch(action, target);
         }
         ledger.reporter.tick(&scheduler, at);
-        if scheduler.is_finished() {
+        if scheduler.is_finished() && !fleet.people_coming() {
             break;
         }
         let wake_at = match (scheduler.next_wakeup(), ledger.reporter.next_tick()) {
