@@ -16,14 +16,10 @@ use blackstart::scope::Scope;
 use serde::{Deserialize, Serialize};
 
 use super::load::{scope_from, EMBEDDED};
-use super::prepare::{prepare, Prepared};
+use super::prepare::{prepare, Prepared, SETTINGS_FILE};
 use super::run::finish;
 use super::simulate::{shape, PriorityArg, SimulateArgs};
 use super::Outcome;
-
-/// What a game day's simulated fleet was made with, kept in its run directory so a resume
-/// makes the same fleet.
-pub const SETTINGS_FILE: &str = "simulation.json";
 
 /// The file the embedded reference topology is written to in a game day's directory:
 /// `run.json` must name a file that exists.

@@ -295,6 +295,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         } => control::retry(&run_dir, target, host),
         Command::Ack { run_dir, step, by } => control::ack(&run_dir, step, by),
         Command::Exec(exec_args) => exec::exec(exec_args),
+        Command::Simulate(simulate_args) if simulate::is_game_day(&simulate_args) => {
+            gameday::game_day(simulate_args)
+        }
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
         Command::Report { run_dir, output } => pictures::report(&run_dir, output),
         Command::Serve {

@@ -16,6 +16,10 @@ use super::Outcome;
 
 pub use blackstart::night::{scheduler_for, Prepared};
 
+/// What a game day's simulated fleet was made with, kept in its run directory so a resume
+/// makes the same fleet (written by `simulate --run-dir`, read back by its scorecard).
+pub const SETTINGS_FILE: &str = "simulation.json";
+
 /// Loads `file` (topology or playbook) and plans it. `scope` of `None` keeps the
 /// playbook's own scope.
 pub fn prepare(

@@ -9,8 +9,7 @@ use blackstart::drill::{monte_carlo_with_costs, scenario::Expectation, Drill, Dr
 use blackstart::journal::Record;
 use blackstart::report::scorecard::{Band, Basis, Scorecard};
 
-use super::gameday::SETTINGS_FILE;
-use super::prepare::{scheduler_for, Prepared};
+use super::prepare::{scheduler_for, Prepared, SETTINGS_FILE};
 
 /// At most this long is spent on the Monte Carlo band before a game day begins.
 const BAND_BUDGET: Duration = Duration::from_secs(5);

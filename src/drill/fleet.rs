@@ -2,14 +2,16 @@
 //! It holds the only state the scheduler cannot see: which hosts are on, when each will
 //! answer SSH, which services run, and which faults were dealt.
 
+mod host;
+mod node;
+
 use std::time::Duration;
 
 use super::random::{Draws, Stream};
 use super::{DrillConfig, FaultKind, FleetStart, Injected};
 use crate::event::state::StepStatus;
-use crate::event::{Action, Event, PowerReport, Reason, Target};
+use crate::event::{Action, Event, Target};
 use crate::plan::{Plan, StepId};
-use crate::run::executor::boot_timeout;
 use crate::topology::{HostId, SubsystemId, Topology};
 
 /// Faults dealt to one host before the drill starts.
@@ -64,6 +66,11 @@ pub(crate) struct World<'a> {
     injected: Vec<Injected>,
     /// Services a person repaired (a `retry`): no more random start failures there.
     repaired: Vec<(HostId, SubsystemId)>,
+    /// Preparation steps per host, run once it answers SSH (see [`World::with_prepare`]).
+    prepare: Vec<usize>,
+    /// Nodes (host, subsystem) whose start hangs: never healthy, its progress output
+    /// stuck (see [`World::hang`]).
+    hung: Vec<(HostId, SubsystemId)>,
     /// This run's factor on every time (see [`DrillConfig::run_spread`]).
     pace: f64,
     /// This run's factor per kind of BMC call (power check, power-on), when
@@ -134,9 +141,29 @@ impl<'a> World<'a> {
                 .copied()
                 .collect(),
             repaired: Vec::new(),
+            prepare: Vec::new(),
+            hung: Vec::new(),
             tally: FaultTally::default(),
             double_starts: 0,
         }
+    }
+
+    /// The playbook's preparation steps (per host id): each costs one SSH command when its
+    /// host first answers, as the executor runs them before any node there is probed.
+    // Only the conformance tests pass them until `SimulatedFleet` takes a playbook.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn with_prepare(mut self, prepare: &[Vec<crate::playbook::Prepare>]) -> Self {
+        self.prepare = prepare.iter().map(Vec::len).collect();
+        self
+    }
+
+    /// Every start of `subsystem` on `host` hangs: it never becomes healthy and its
+    /// progress probe (if any) stops changing, so the executor gives up at the ready
+    /// timeout instead of waiting on.
+    // Only the conformance tests hang a start until a fault kind asks for it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn hang(&mut self, host: HostId, subsystem: SubsystemId) {
+        self.hung.push((host, subsystem));
     }
 
     /// Someone repaired `subsystem` on `host` (a game day's `blackstart retry`): the start
@@ -187,7 +214,6 @@ impl<'a> World<'a> {
         target: Target,
     ) -> (Duration, Event) {
         let step = target.step.map_or(0, |(step, _)| step);
-        let latencies = self.config.latencies;
         match *action {
             Action::Recheck { host, .. } => {
                 // Read like any power check; the answer goes back as the recheck's.
@@ -208,326 +234,13 @@ impl<'a> World<'a> {
                 step,
                 Duration::from_millis(running_for_ms),
             ),
-            Action::CheckPower { host } => {
-                let key = host as u64;
-                if self.topology.hosts[host].bmc.is_none() {
-                    // Nobody can switch it on remotely: someone on site presses the button.
-                    self.power_up(host, now);
-                    return (
-                        Duration::ZERO,
-                        Event::PowerChecked {
-                            host,
-                            result: Ok(PowerReport::NoBmc),
-                        },
-                    );
-                }
-                if self.faults[host].dead_bmc {
-                    let (gives_up, result) = self.dead_bmc("chassis power status");
-                    return (gives_up, Event::PowerChecked { host, result });
-                }
-                let delay = self
-                    .draws
-                    .between(latencies.check_power, Stream::CheckLatency, key, 0);
-                let delay = self.paced(self.call_factor(0, delay));
-                let state = if self.answers_at[host].is_some() {
-                    PowerReport::On
-                } else {
-                    PowerReport::Off
-                };
-                (
-                    delay,
-                    Event::PowerChecked {
-                        host,
-                        result: Ok(state),
-                    },
-                )
-            }
-            Action::PowerOn { host } => {
-                if self.faults[host].dead_bmc {
-                    // IPMI hosts are switched on without a read first: the dead BMC is
-                    // found by the power-on.
-                    let (gives_up, result) = self.dead_bmc("chassis power on");
-                    return (gives_up, Event::PoweredOn { host, result });
-                }
-                let delay =
-                    self.draws
-                        .between(latencies.power_on, Stream::PowerLatency, host as u64, 0);
-                let delay = self.paced(self.call_factor(1, delay));
-                self.power_up(host, now + delay);
-                (
-                    delay,
-                    Event::PoweredOn {
-                        host,
-                        result: Ok(()),
-                    },
-                )
-            }
-            Action::PowerOff { host } => {
-                let delay = self.paced(self.draws.between(
-                    latencies.power_on,
-                    Stream::PowerLatency,
-                    host as u64,
-                    1,
-                ));
-                self.answers_at[host] = None;
-                (
-                    delay,
-                    Event::PoweredOff {
-                        host,
-                        result: Ok(()),
-                    },
-                )
-            }
-            Action::WaitSsh { host, .. } => {
-                let limit = boot_timeout(&self.topology.hosts[host]);
-                let answers = self.answers_at[host].filter(|_| !self.faults[host].dead_disk);
-                match answers {
-                    Some(at) if at.saturating_sub(now) <= limit => {
-                        let poll = self.paced(self.draws.between(
-                            latencies.ssh,
-                            Stream::SshLatency,
-                            host as u64,
-                            0,
-                        ));
-                        (
-                            at.saturating_sub(now) + poll,
-                            Event::SshReady {
-                                host,
-                                result: Ok(()),
-                            },
-                        )
-                    }
-                    _ => {
-                        if self.faults[host].dead_disk {
-                            self.tally.dead_disk += 1;
-                        }
-                        let why = if self.faults[host].dead_disk {
-                            "disk did not come back after the power cut"
-                        } else {
-                            "booted too slowly"
-                        };
-                        let result = Err(Reason::NoAnswerAfterBoot {
-                            limit_ms: Reason::millis(limit),
-                            last: format!("{why} (simulated)"),
-                        });
-                        (limit, Event::SshReady { host, result })
-                    }
-                }
-            }
-            Action::ReadValue { node } => {
-                // Members of a simulated store agree: every one reports the same position.
-                let host = target.host;
-                (
-                    latencies.probe.0 + self.slow(host),
-                    Event::ValueRead {
-                        node,
-                        result: Ok(0.0),
-                    },
-                )
-            }
-            Action::Probe { node } => {
-                let host = target.host;
-                let delay = self.paced(self.draws.between(
-                    latencies.probe,
-                    Stream::ProbeLatency,
-                    step as u64,
-                    host as u64,
-                )) + self.slow(host);
-                // Healthy when the service is up by the time the probe answers.
-                let healthy =
-                    self.is_healthy(node, now + delay) || self.config.start == FleetStart::Warm;
-                if healthy {
-                    self.set_healthy(node, now);
-                }
-                // Only a timeline shows the probe's words: unrecorded runs skip the copy
-                // (one per probe, thousands per run).
-                let result = if healthy {
-                    Ok(())
-                } else {
-                    Err(Reason::CheckFailed {
-                        detail: if self.config.timeline {
-                            "not running".to_string()
-                        } else {
-                            String::new()
-                        },
-                    })
-                };
-                (delay, Event::Probed { node, result })
-            }
-            Action::Start { node, attempt } => {
-                let host = target.host;
-                if self.healthy_at.get(node).copied().flatten().is_some() {
-                    self.double_starts += 1;
-                }
-                let (a, b) = (step as u64, host as u64 | (attempt as u64) << 32);
-                // The step's own factor in this run (its nodes start at the same moment, under
-                // the same load), then each node's own draw around it.
-                let expected = self.draws.around(
-                    self.plan.steps[step].duration,
-                    self.config.step_spread,
-                    Stream::StepFactor,
-                    step as u64,
-                    0,
-                );
-                let took = self.paced(self.draws.around(
-                    expected,
-                    self.config.spread,
-                    Stream::StartTime,
-                    a,
-                    b,
-                )) + self.slow(host);
-                let rates = self.config.faults;
-                let subsystem = self.plan.steps[step].step.subsystem;
-                let placed = |kind| {
-                    self.injected.iter().any(|fault| {
-                        fault.kind == kind
-                            && fault.host == host
-                            && fault.subsystem.is_none_or(|s| s == subsystem)
-                            && now >= fault.from
-                            && fault.after.is_none()
-                    })
-                };
-                let flaps = placed(FaultKind::Flapping)
-                    || self.draws.chance(
-                        rates.flapping,
-                        Stream::Flapping,
-                        step as u64,
-                        host as u64,
-                    );
-                let repaired = self.repaired.contains(&(host, subsystem));
-                let fails = placed(FaultKind::StartFailure)
-                    || !repaired
-                        && self
-                            .draws
-                            .chance(rates.start_failure, Stream::StartFails, a, b);
-                let limit = self.topology.subsystems[subsystem].ready_timeout;
-                // A progress probe keeps a slow start alive in the real run: no cut there.
-                let cut = self.topology.subsystems[subsystem].progress.is_none() && took > limit;
-                let result = if attempt == 1 && flaps {
-                    self.tally.flapping += 1;
-                    Err(Reason::NotHealthyWithin {
-                        limit_ms: Reason::millis(took),
-                        last: "health check flapped: healthy, then not (simulated)".into(),
-                    })
-                } else if fails {
-                    self.tally.start_failure += 1;
-                    // A crash shows somewhere during the start, not at its very end.
-                    let after = 0.1 + 0.9 * self.draws.unit(Stream::FailAfter, a, b);
-                    let result = Err(Reason::ExitStatus {
-                        command: "start command".into(),
-                        code: Some(1),
-                        last_line: "(simulated)".into(),
-                    });
-                    return (
-                        super::random::millis(took.as_secs_f64() * after).min(limit),
-                        Event::StartFinished {
-                            node,
-                            attempt,
-                            result,
-                        },
-                    );
-                } else if cut {
-                    // The executor gives up at the ready timeout; the service comes up later
-                    // all the same, where the probe before the next attempt will find it.
-                    self.set_healthy(node, now + took);
-                    let result = Err(Reason::NotHealthyWithin {
-                        limit_ms: Reason::millis(limit),
-                        last: "not up yet (simulated)".into(),
-                    });
-                    return (
-                        limit,
-                        Event::StartFinished {
-                            node,
-                            attempt,
-                            result,
-                        },
-                    );
-                } else {
-                    self.set_healthy(node, now + took);
-                    Ok(())
-                };
-                (
-                    took,
-                    Event::StartFinished {
-                        node,
-                        attempt,
-                        result,
-                    },
-                )
-            }
-        }
-    }
-
-    /// Watches a start launched `running_for` before `now` by a killed controller: the
-    /// service comes up when that start made it (the fleet kept running while nobody
-    /// watched), if that is within the ready timeout counted from the start.
-    fn adopt(
-        &mut self,
-        now: Duration,
-        node: usize,
-        attempt: u32,
-        step: usize,
-        running_for: Duration,
-    ) -> (Duration, Event) {
-        let subsystem = self.plan.steps[step].step.subsystem;
-        let limit = self.topology.subsystems[subsystem].ready_timeout;
-        let deadline = (now.saturating_sub(running_for) + limit).max(now);
-        let probe = self.config.latencies.probe.0;
-        let (took, result) = match self.healthy_at.get(node).copied().flatten() {
-            Some(at) if at <= deadline => (at.max(now) + probe - now, Ok(())),
-            _ => (
-                deadline - now,
-                Err(Reason::NotHealthyWithin {
-                    limit_ms: Reason::millis(limit),
-                    last: "not up (simulated)".into(),
-                }),
-            ),
-        };
-        let event = Event::Adopted {
-            node,
-            attempt,
-            result,
-        };
-        (took, event)
-    }
-
-    /// A call to a BMC that answers nobody: how long until the run gives up, and why.
-    fn dead_bmc<T>(&mut self, call: &str) -> (Duration, Result<T, Reason>) {
-        self.tally.dead_bmc += 1;
-        let policy = &self.topology.policy;
-        let result = Err(Reason::BmcTimeout {
-            limit_ms: Reason::millis(policy.bmc_timeout),
-            detail: format!("{call}: the BMC does not answer (simulated)"),
-        });
-        let gives_up = self.config.latencies.dead_bmc.unwrap_or_else(|| {
-            crate::run::transport::ipmi::gives_up_after(policy.bmc_timeout, policy.bmc_attempts)
-        });
-        (gives_up, result)
-    }
-
-    fn power_up(&mut self, host: HostId, at: Duration) {
-        if self.answers_at[host].is_some() {
-            return;
-        }
-        let boot = self.topology.hosts[host].boot;
-        let mut answers = at
-            + self.paced(
-                self.draws
-                    .around(boot, self.config.spread, Stream::Boot, host as u64, 0),
-            );
-        if let Some(late) = self.faults[host].slow_ssh {
-            self.tally.slow_ssh += 1;
-            answers += late;
-        }
-        self.answers_at[host] = Some(answers);
-    }
-
-    /// `time` of a BMC call of `kind` (0 a power check, 1 a power-on) times this run's
-    /// factor for that kind of call (`latencies.run_spread`).
-    fn call_factor(&self, kind: usize, time: Duration) -> Duration {
-        match self.call_factors {
-            Some(factors) => super::random::millis(time.as_secs_f64() * factors[kind]),
-            None => time,
+            Action::CheckPower { host } => self.check_power(now, host),
+            Action::PowerOn { host } => self.power_on(now, host),
+            Action::PowerOff { host } => self.power_off(host),
+            Action::WaitSsh { host, prepared } => self.wait_ssh(now, host, prepared),
+            Action::ReadValue { node } => self.read_value(node, target.host),
+            Action::Probe { node } => self.probe(now, node, step, target.host),
+            Action::Start { node, attempt } => self.start(now, node, attempt, step, target.host),
         }
     }
 
@@ -546,23 +259,6 @@ impl<'a> World<'a> {
             Some(_) => self.topology.hosts[host].ssh.login.connect_timeout / 2,
             None => Duration::ZERO,
         }
-    }
-
-    fn is_healthy(&self, node: usize, at: Duration) -> bool {
-        self.healthy_at
-            .get(node)
-            .copied()
-            .flatten()
-            .is_some_and(|since| since <= at)
-    }
-
-    /// The node's service is healthy from `at` on (the earliest time wins).
-    fn set_healthy(&mut self, node: usize, at: Duration) {
-        if self.healthy_at.len() <= node {
-            self.healthy_at.resize(node + 1, None);
-        }
-        let since = self.healthy_at[node].get_or_insert(at);
-        *since = (*since).min(at);
     }
 }
 

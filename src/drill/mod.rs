@@ -12,6 +12,8 @@
 //! and reports the spread of makespans, what tends to be critical and what faults cost.
 
 mod calibrate;
+#[cfg(test)]
+mod conformance_tests;
 pub mod costs;
 mod engine;
 mod fleet;

@@ -7,26 +7,28 @@
 //! vocabulary. The format is versioned ([`FORMAT`]); a journal of another format is refused
 //! with its version named, never misread.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod append;
 mod in_flight;
 pub mod record;
+mod replayed;
 mod tail;
 
 pub use crate::event::state::RunOutcome;
+pub use append::Journal;
 pub use in_flight::{
     replay, replay_record, unfinished, InFlightStart, Replay, Unfinished, UnfinishedStart,
 };
 pub use record::{DrillPhase, Entry, Record, FORMAT};
+pub use replayed::{events, recovered_at, FirstReady};
 pub use tail::Tail;
-
-use crate::event::Event;
 
 /// File names inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -147,76 +149,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     }
 }
 
-/// The append side of a journal, holding the run directory's lock.
-#[derive(Debug)]
-pub struct Journal {
-    file: File,
-    path: PathBuf,
-    _lock: File,
-    pending: Vec<u8>,
-    offset: Duration,
-}
-
-impl Journal {
-    /// Opens (creating) the journal of `dir` for appending, and takes the directory's lock.
-    /// `offset` is the elapsed time already recorded (for a resumed run).
-    pub fn open(dir: &Path, offset: Duration) -> Result<Journal, JournalError> {
-        std::fs::create_dir_all(dir.join(REQUESTS_DIR)).map_err(io(dir))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(JournalError::Locked(dir.to_path_buf()));
-        }
-        let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        Ok(Journal {
-            file,
-            path,
-            _lock: lock,
-            pending: Vec::new(),
-            offset,
-        })
-    }
-
-    /// Time already recorded before this process began (zero for a fresh run).
-    pub fn offset(&self) -> Duration {
-        self.offset
-    }
-}
-
-impl Sink for Journal {
-    /// Queues a record; [`Sink::sync`] writes and syncs what is queued.
-    fn append(&mut self, t: Duration, entry: Entry) {
-        let record = Record {
-            at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
-            t_ms: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
-            entry,
-        };
-        serde_json::to_writer(&mut self.pending, &record).expect("journal records serialize");
-        self.pending.push(b'\n');
-    }
-
-    /// Writes what is queued and syncs it to disk.
-    fn sync(&mut self) -> Result<(), JournalError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.file.write_all(&self.pending).map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
-        self.pending.clear();
-        Ok(())
-    }
-}
-
 /// Reads every record of a journal. A torn last line (the process died mid-write) is
 /// ignored; a bad line anywhere else is an error.
 pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
@@ -271,58 +203,6 @@ pub fn read_info(dir: &Path) -> Result<RunInfo, JournalError> {
     })
 }
 
-/// The events of a journal, in order, with their elapsed times: what resume replays.
-pub fn events(records: &[Record]) -> Vec<(Duration, Event)> {
-    records
-        .iter()
-        .filter_map(|record| match &record.entry {
-            Entry::Event { event, .. } => Some((Duration::from_millis(record.t_ms), event.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// When the run recovered: the time the last step first became ready, once all `steps`
-/// have (none before). The one definition `simulate`, `status`, the report and the summary
-/// quote; a resume re-journals the steps already ready, so each step counts from its first.
-pub fn recovered_at(records: &[Record], steps: usize) -> Option<Duration> {
-    let mut first = FirstReady::default();
-    for record in records {
-        first.observe(record);
-    }
-    first.recovered_at(steps)
-}
-
-/// When each step first became ready, as records arrive: the incremental form of
-/// [`recovered_at`].
-#[derive(Debug, Clone, Default)]
-pub struct FirstReady {
-    first: std::collections::HashMap<String, u64>,
-    latest: u64,
-}
-
-impl FirstReady {
-    /// Takes one record into account.
-    pub fn observe(&mut self, record: &Record) {
-        if let Entry::StepStatus { step, status } = &record.entry {
-            if status.name() == "ready" && !self.first.contains_key(step) {
-                self.first.insert(step.clone(), record.t_ms);
-                self.latest = self.latest.max(record.t_ms);
-            }
-        }
-    }
-
-    /// When the step with id `step` first became ready.
-    pub fn of(&self, step: &str) -> Option<Duration> {
-        self.first.get(step).map(|ms| Duration::from_millis(*ms))
-    }
-
-    /// When the last of `steps` steps first became ready, once all have.
-    pub fn recovered_at(&self, steps: usize) -> Option<Duration> {
-        (steps > 0 && self.first.len() >= steps).then(|| Duration::from_millis(self.latest))
-    }
-}
-
 /// Refuses a journal of another format, named as such rather than reported as corrupt:
 /// checked on its first run-start record (the first line of every journal this release
 /// writes; older ones may hold preflight records before it) before anything is parsed as
@@ -349,6 +229,7 @@ fn start_format(line: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
 
     #[test]
     fn a_torn_last_line_is_ignored_but_earlier_damage_is_reported() {

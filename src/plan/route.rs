@@ -108,7 +108,7 @@ const RANGES_SHOWN: usize = 4;
 /// The text plan's `ssh routes` lines: one per route shared by hosts, the hosts folded into
 /// ranges; a group whose host keys (its own or a jump's) are not checked says so in capitals.
 pub fn render_routes(topology: &Topology, plan: &Plan) -> String {
-    use super::text::{escape, wrap_into};
+    use super::text::words::{escape, wrap_into};
     let mut groups: BTreeMap<(LoginRoute, Vec<JumpRoute>, &'static str), Vec<String>> =
         BTreeMap::new();
     for route in host_routes(topology, plan) {

@@ -5,7 +5,7 @@ pub mod critical_path;
 pub mod driver;
 pub mod executor;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 pub mod fanout;
 pub mod health;
 pub mod ordering;

@@ -188,12 +188,15 @@ fn non_negative(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs one drill in detail, or a Monte Carlo series; with `--run-dir` or `--resume`, a
-/// game day in (sped-up) real time.
+/// Whether these arguments ask for a game day in (sped-up) real time (`--run-dir` or
+/// `--resume`), which `gameday::game_day` runs, rather than a drill on a virtual clock.
+pub fn is_game_day(args: &SimulateArgs) -> bool {
+    args.run_dir.is_some() || args.resume.is_some()
+}
+
+/// Runs one drill in detail, or a Monte Carlo series (a game day goes to
+/// `gameday::game_day`: see [`is_game_day`]).
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<Outcome> {
-    if args.run_dir.is_some() || args.resume.is_some() {
-        return super::gameday::game_day(args);
-    }
     if args.speed.is_some() || args.as_fast_as_possible || args.serve.serve.is_some() {
         eprintln!(
             "error: --speed, --as-fast-as-possible and --serve are for a game day: add --run-dir DIR (a drill without one runs on a virtual clock, at once)"

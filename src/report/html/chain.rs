@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::model::StepRow;
+use super::segment::StepRow;
 use crate::event::state::StepStatus;
 use crate::plan::{Plan, StepId};
 

@@ -12,31 +12,7 @@ use crate::journal::{Entry, Record};
 use crate::plan::{Plan, StepId};
 use crate::topology::{HostId, SubsystemKind, Topology};
 
-pub use super::segment::{merge, Kind, Segment};
-
-/// One host's part of a step.
-#[derive(Debug, Clone)]
-pub struct NodeRow {
-    /// The host.
-    pub host: HostId,
-    /// Its segments, in time order.
-    pub segments: Vec<Segment>,
-}
-
-/// One step: one row of the chart.
-#[derive(Debug, Clone)]
-pub struct StepRow {
-    /// The step.
-    pub step: StepId,
-    /// Segments merged over its hosts (overlaps of one kind joined).
-    pub segments: Vec<Segment>,
-    /// Per host, on demand.
-    pub nodes: Vec<NodeRow>,
-    /// When it first became ready.
-    pub ready_at: Option<u64>,
-    /// Its last recorded status.
-    pub status: StepStatus,
-}
+pub use super::segment::{merge, Kind, NodeRow, Segment, StepRow};
 
 /// A failure, for grouping by cause.
 #[derive(Debug, Clone)]

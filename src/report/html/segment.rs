@@ -1,5 +1,9 @@
-//! The pieces of a Gantt row: what a stretch stands for, and how a step's many hosts are
-//! folded into one row.
+//! The pieces of a Gantt row: what a stretch stands for, how a step's many hosts are
+//! folded into one row, and the rows themselves (what the model and the chain both read).
+
+use crate::event::state::StepStatus;
+use crate::plan::StepId;
+use crate::topology::HostId;
 
 /// What a stretch of a Gantt row stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,6 +104,30 @@ pub fn merge(mut segments: Vec<Segment>, slack: u64) -> Vec<Segment> {
     }
     out.sort_by_key(|s| (s.from, s.kind));
     out
+}
+
+/// One host's part of a step.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    /// The host.
+    pub host: HostId,
+    /// Its segments, in time order.
+    pub segments: Vec<Segment>,
+}
+
+/// One step: one row of the chart.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    /// The step.
+    pub step: StepId,
+    /// Segments merged over its hosts (overlaps of one kind joined).
+    pub segments: Vec<Segment>,
+    /// Per host, on demand.
+    pub nodes: Vec<NodeRow>,
+    /// When it first became ready.
+    pub ready_at: Option<u64>,
+    /// Its last recorded status.
+    pub status: StepStatus,
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The scheduler alone, event by event: resumes that adopt starts in flight, and hosts
-//! that stop answering mid-run.
+//! The scheduler alone, event by event: resumes that adopt starts in flight (hosts that
+//! stop answering mid-run are in `tests_host_loss.rs`, over this file's bench).
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +35,7 @@ subsystems:
     health: { tcp: 80 }
 "#;
 
-fn setup() -> (Topology, Plan) {
+pub(super) fn setup() -> (Topology, Plan) {
     let topology = load_str(ONE_SERVICE, Path::new("one.yaml"))
         .unwrap()
         .topology;
@@ -44,19 +44,19 @@ fn setup() -> (Topology, Plan) {
     (topology, plan)
 }
 
-fn secs(s: f64) -> Duration {
+pub(super) fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
 /// Drives the scheduler with `events` at `at`, journaling actions and events as the driver
 /// does, and returns the actions it hands out next.
-struct Bench {
-    scheduler: Scheduler,
+pub(super) struct Bench {
+    pub(super) scheduler: Scheduler,
     journal: Timeline,
 }
 
 impl Bench {
-    fn new(scheduler: Scheduler) -> Bench {
+    pub(super) fn new(scheduler: Scheduler) -> Bench {
         Bench {
             scheduler,
             journal: Timeline {
@@ -66,7 +66,7 @@ impl Bench {
         }
     }
 
-    fn actions(&mut self, at: Duration) -> Vec<Action> {
+    pub(super) fn actions(&mut self, at: Duration) -> Vec<Action> {
         let actions = self.scheduler.next_actions(at);
         for action in &actions {
             self.journal.append(
@@ -82,7 +82,7 @@ impl Bench {
         actions
     }
 
-    fn event(&mut self, at: Duration, event: Event) {
+    pub(super) fn event(&mut self, at: Duration, event: Event) {
         self.scheduler.handle(at, &event);
         self.journal.append(
             at,
@@ -98,7 +98,7 @@ impl Bench {
 
     /// Switched on without a power read (IPMI: harmless if on), SSH answers, the node's
     /// probe finds it down: its start comes next.
-    fn up_to_the_start(&mut self, at: Duration) -> Vec<Action> {
+    pub(super) fn up_to_the_start(&mut self, at: Duration) -> Vec<Action> {
         assert_eq!(self.actions(at), vec![Action::PowerOn { host: 0 }]);
         self.event(
             at,
@@ -278,217 +278,6 @@ fn a_second_kill_while_watching_leaves_the_first_start_to_the_next_resume() {
         }],
         "still the first start, timed from when it was launched"
     );
-}
-
-#[test]
-fn a_host_that_stops_answering_is_asked_about_powered_on_and_its_service_started_once_more() {
-    let (topology, plan) = setup();
-    let mut run = Bench::new(Scheduler::new(&topology, &plan, 1));
-    run.up_to_the_start(secs(1.0));
-    let gone = Reason::Unreachable {
-        detail: "h1 unreachable: connection refused".into(),
-    };
-    run.event(
-        secs(3.0),
-        Event::StartFinished {
-            node: 0,
-            attempt: 1,
-            result: Err(gone.clone()),
-        },
-    );
-    assert_eq!(
-        run.actions(secs(3.0)),
-        vec![Action::Recheck { host: 0, why: gone }],
-        "its power is read before anything else"
-    );
-    run.event(
-        secs(3.1),
-        Event::Rechecked {
-            host: 0,
-            result: Ok(PowerReport::Off),
-        },
-    );
-    assert_eq!(run.actions(secs(3.1)), vec![Action::PowerOn { host: 0 }]);
-    run.event(
-        secs(3.2),
-        Event::PoweredOn {
-            host: 0,
-            result: Ok(()),
-        },
-    );
-    let wait = run.actions(secs(3.2));
-    assert!(
-        matches!(
-            wait[..],
-            [Action::WaitSsh {
-                host: 0,
-                prepared: false
-            }]
-        ),
-        "a fresh boot is prepared again: {wait:?}"
-    );
-    run.event(
-        secs(5.0),
-        Event::SshReady {
-            host: 0,
-            result: Ok(()),
-        },
-    );
-    assert_eq!(run.actions(secs(5.0)), vec![Action::Probe { node: 0 }]);
-    run.event(
-        secs(5.0),
-        Event::Probed {
-            node: 0,
-            result: Err(Reason::CheckFailed {
-                detail: "refused".into(),
-            }),
-        },
-    );
-    assert_eq!(
-        run.actions(secs(5.0)),
-        vec![Action::Start {
-            node: 0,
-            attempt: 2
-        }],
-        "started once more, although its policy allows one attempt: the loss was not its fault"
-    );
-    let loss = &run.scheduler.host_losses()[0];
-    assert!(loss.lost_power());
-    assert_eq!(
-        (loss.noticed_at, loss.back_at),
-        (secs(3.0), Some(secs(5.0)))
-    );
-}
-
-#[test]
-fn a_host_found_on_after_it_stopped_answering_has_its_start_watched_not_repeated() {
-    let (topology, plan) = setup();
-    let mut run = Bench::new(Scheduler::new(&topology, &plan, 1));
-    run.up_to_the_start(secs(1.0));
-    let gone = Reason::Unreachable {
-        detail: "timed out".into(),
-    };
-    run.event(
-        secs(4.0),
-        Event::StartFinished {
-            node: 0,
-            attempt: 1,
-            result: Err(gone),
-        },
-    );
-    assert!(matches!(
-        run.actions(secs(4.0))[..],
-        [Action::Recheck { host: 0, .. }]
-    ));
-    run.event(
-        secs(4.1),
-        Event::Rechecked {
-            host: 0,
-            result: Ok(PowerReport::On),
-        },
-    );
-    let wait = run.actions(secs(4.1));
-    assert!(
-        matches!(
-            wait[..],
-            [Action::WaitSsh {
-                host: 0,
-                prepared: true
-            }]
-        ),
-        "{wait:?}"
-    );
-    run.event(
-        secs(6.0),
-        Event::SshReady {
-            host: 0,
-            result: Ok(()),
-        },
-    );
-    assert_eq!(
-        run.actions(secs(6.0)),
-        vec![Action::Adopt {
-            node: 0,
-            attempt: 1,
-            running_for_ms: 5_000
-        }]
-    );
-}
-
-#[test]
-fn a_host_that_keeps_stopping_is_given_up_with_the_reason() {
-    let (topology, plan) = setup();
-    let mut run = Bench::new(Scheduler::new(&topology, &plan, 1));
-    run.up_to_the_start(secs(1.0));
-    let mut at = 1.0;
-    for round in 0..=super::MAX_HOST_LOSSES {
-        at += 1.0;
-        let gone = Reason::Unreachable {
-            detail: format!("refused #{round}"),
-        };
-        let attempt = round as u32 + 1;
-        run.event(
-            secs(at),
-            Event::StartFinished {
-                node: 0,
-                attempt,
-                result: Err(gone),
-            },
-        );
-        if round == super::MAX_HOST_LOSSES {
-            break;
-        }
-        assert!(matches!(
-            run.actions(secs(at))[..],
-            [Action::Recheck { .. }]
-        ));
-        run.event(
-            secs(at),
-            Event::Rechecked {
-                host: 0,
-                result: Ok(PowerReport::Off),
-            },
-        );
-        assert!(
-            matches!(run.actions(secs(at))[..], [Action::PowerOn { .. }]),
-            "round {round}"
-        );
-        run.event(
-            secs(at),
-            Event::PoweredOn {
-                host: 0,
-                result: Ok(()),
-            },
-        );
-        run.actions(secs(at));
-        run.event(
-            secs(at),
-            Event::SshReady {
-                host: 0,
-                result: Ok(()),
-            },
-        );
-        run.actions(secs(at));
-        run.event(
-            secs(at),
-            Event::Probed {
-                node: 0,
-                result: Err(Reason::CheckFailed {
-                    detail: "refused".into(),
-                }),
-            },
-        );
-        assert!(matches!(run.actions(secs(at))[..], [Action::Start { .. }]));
-    }
-    match &run.scheduler.nodes()[0].state {
-        NodeState::Failed { reason } => {
-            assert!(
-                reason.to_string().contains("stopped answering 3 times"),
-                "{reason}"
-            )
-        }
-        other => panic!("expected the node failed, got {other:?}"),
-    }
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::groups::Builder;
+use super::host_pattern::split_port;
 use super::Value;
 use crate::topology::hostrange;
 
@@ -193,36 +194,6 @@ fn host_line(line: &str, number: usize, group: usize, builder: &mut Builder) {
         vec![pattern.to_string()]
     };
     builder.add_hosts(&names, group, &vars, number);
-}
-
-/// `web[01:03].example.com:2222` → the pattern and its port. A bare IPv6 address keeps its
-/// colons; `[fe80::1]:2222` loses its brackets.
-pub(super) fn split_port(pattern: &str) -> (&str, Option<u64>) {
-    let Some((head, port)) = pattern.rsplit_once(':') else {
-        return (pattern, None);
-    };
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return (pattern, None);
-    }
-    let Ok(port) = port.parse::<u64>() else {
-        return (pattern, None);
-    };
-    if let Some(v6) = head.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        if v6.contains(':') && !v6.contains('[') {
-            return (v6, Some(port));
-        }
-    }
-    // Outside ranges, the head must hold no colon (else it is an IPv6 address).
-    let mut depth = 0i32;
-    for c in head.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            ':' if depth == 0 => return (pattern, None),
-            _ => {}
-        }
-    }
-    (head, Some(port))
 }
 
 /// Python's `shlex.split(line, comments=True)`: whitespace splits, quotes group, a

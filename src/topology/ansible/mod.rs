@@ -9,12 +9,14 @@
 //! topology hosts is `topology/resolve/inventory.rs`'s job.
 
 mod groups;
+mod host_pattern;
 mod ini;
 mod literal;
 pub mod skeleton;
 mod vars_files;
 pub mod withheld;
 mod yaml;
+mod yaml_value;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value as Yaml;
 
-use super::yaml::{json, key_text};
+use super::yaml_value::{json, key_text};
 use super::{Level, Problem, Value};
 use crate::topology::depth;
 

@@ -5,7 +5,8 @@
 use serde_yaml::Value as Yaml;
 
 use super::groups::Builder;
-use super::ini::split_port;
+use super::host_pattern::split_port;
+use super::yaml_value::{json, key_text};
 use super::Value;
 use crate::topology::source_map::SourceMap;
 use crate::topology::{depth, hostrange};
@@ -227,34 +228,5 @@ impl Reader<'_> {
             vec![pattern.to_string()]
         };
         self.builder.add_hosts(&names, group, &list, line);
-    }
-}
-
-/// A mapping key as text: YAML allows numbers and booleans as keys.
-pub(super) fn key_text(key: &Yaml) -> String {
-    match key {
-        Yaml::String(text) => text.clone(),
-        Yaml::Number(number) => number.to_string(),
-        Yaml::Bool(flag) => flag.to_string(),
-        Yaml::Null => "null".to_string(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
-}
-
-/// A YAML value as a variable's value; what JSON cannot hold (non-text keys) becomes text.
-pub(super) fn json(value: &Yaml) -> Value {
-    match value {
-        Yaml::Tagged(tagged) => json(&tagged.value),
-        Yaml::Mapping(mapping) => Value::Object(
-            mapping
-                .iter()
-                .map(|(key, value)| (key_text(key), json(value)))
-                .collect(),
-        ),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(json).collect()),
-        other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }

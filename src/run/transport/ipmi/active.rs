@@ -2,8 +2,8 @@
 //! numbers counted both ways, IPMI request sequence numbers kept across resends.
 
 use super::super::{PowerAction, PowerState};
-use super::client::{random, unreachable, Failure};
 use super::commands::{self, NETFN_APP, NETFN_CHASSIS};
+use super::failure::{random, unreachable, Failure};
 use super::link::{self, Link, LinkError, Resend};
 use super::packet::{self, PayloadType, Response, SessionKeys};
 use super::session;

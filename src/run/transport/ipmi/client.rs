@@ -12,7 +12,8 @@ use super::super::bmc_calls::BmcCalls;
 use super::super::{PowerAction, PowerState, TransportError};
 use super::active::Session;
 use super::commands::{self, NETFN_APP};
-use super::link::{self, Link, LinkError};
+use super::failure::{random, unreachable, Failure};
+use super::link::{self, Link};
 use super::packet::{self, PayloadType};
 use super::session::{self, CipherSuite, Handshake, SetupError};
 use crate::topology::{Bmc, Host, IpmiSettings};
@@ -27,31 +28,6 @@ const MAX_SUITE_BLOCKS: u8 = 8;
 #[derive(Debug, Clone)]
 pub struct NativeIpmi {
     calls: BmcCalls,
-}
-
-/// Why a call failed, before it is tied to a host.
-#[derive(Debug)]
-pub(super) enum Failure {
-    /// The BMC did not answer, or nothing listens: may heal, retried.
-    Unreachable(String),
-    /// The user or password was refused: never retried.
-    Auth(String),
-    /// The configuration cannot work with this BMC (cipher suite): never retried.
-    Config(String),
-    /// Anything else (a busy BMC, a refused command): retried.
-    Other(String),
-}
-
-impl Failure {
-    fn into_error(self, host: &Host) -> TransportError {
-        let host = host.name.clone();
-        match self {
-            Failure::Unreachable(detail) => TransportError::Unreachable { host, detail },
-            Failure::Auth(detail) => TransportError::Auth { host, detail },
-            Failure::Config(detail) => TransportError::Config { host, detail },
-            Failure::Other(detail) => TransportError::Other { host, detail },
-        }
-    }
 }
 
 impl NativeIpmi {
@@ -117,21 +93,6 @@ async fn call(
     let result = session.power(action).await;
     session.close().await;
     result
-}
-
-pub(super) fn unreachable(link: &Link, step: &str, err: LinkError) -> Failure {
-    match err {
-        LinkError::Io(_) | LinkError::Refused | LinkError::Silent { .. } => {
-            Failure::Unreachable(format!("IPMI BMC {} ({step}): {err}", link.peer))
-        }
-    }
-}
-
-pub(super) fn random<const N: usize>() -> Result<[u8; N], Failure> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Failure::Other(format!("no random numbers from the system: {e}")))?;
-    Ok(bytes)
 }
 
 /// Constant-time equality of two proofs.

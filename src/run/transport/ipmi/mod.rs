@@ -8,6 +8,7 @@
 mod active;
 mod client;
 mod commands;
+mod failure;
 mod ipmitool;
 mod link;
 pub mod packet;
