@@ -135,6 +135,7 @@ fn status_json_over_two_shards_sums_each_shard_and_names_the_failed_ones_directo
         .map(|dir| json(&["status", dir, "--format", "json"]))
         .collect();
     assert_eq!(fleet["verdict"], "failed", "{fleet}");
+    assert_eq!(fleet["simulated"], true, "game days say so");
     for count in ["nodes", "started", "failed_nodes"] {
         let sum: u64 = alone
             .iter()
@@ -294,4 +295,58 @@ fn directories_that_are_not_one_fleet_are_refused_and_another_version_is_warned_
         said.contains(file.to_str().unwrap()) && said.contains(newer.to_str().unwrap()),
         "{said}"
     );
+}
+
+#[test]
+fn a_live_shard_is_shown_live_and_watch_redraws_until_every_shard_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sites.yaml");
+    std::fs::write(&file, SITES).unwrap();
+    let (dc1, dc2) = (dir.path().join("dc1"), dir.path().join("dc2"));
+    game_day(&file, &dc1, "dc1", &["--inject", "start-failure=app@app1"]);
+    let (one, two) = (dc1.to_str().unwrap(), dc2.to_str().unwrap());
+    // dc2's controller is still at it: about 8 seconds of wall clock at 10x.
+    let child = spawn(&[
+        "simulate",
+        file.to_str().unwrap(),
+        "--run-dir",
+        two,
+        "--speed",
+        "10",
+        "--datacenter",
+        "dc2",
+        "--no-faults",
+        "--spread",
+        "0",
+    ]);
+    let mut live = serde_json::Value::Null;
+    let seen_live = wait_until(Duration::from_secs(30), || {
+        if !dc2.join("journal.jsonl").exists() {
+            return false;
+        }
+        live = json(&["status", one, two, "--format", "json"]);
+        live["live"] == 1
+    });
+    assert!(seen_live, "dc2's game day was never seen live: {live}");
+    assert_eq!(
+        live["shards"][1]["status"]["run"]["state"], "live",
+        "{live}"
+    );
+    assert_eq!(live["shards"][0]["status"]["run"]["state"], "finished");
+    let watched = blackstart(&["status", one, two, "--watch", "1"]);
+    let shown = String::from_utf8_lossy(&watched.stdout).to_string();
+    let finished = support::cli::wait_bounded(child, support::cli::RUN_LIMIT);
+    assert_eq!(finished.status.code(), Some(0), "{}", text(&finished));
+    assert_eq!(watched.status.code(), Some(1), "dc1 failed: {shown}");
+    let drawings: Vec<&str> = shown.split("FLEET of 2").skip(1).collect();
+    let last = drawings.last().expect(&shown);
+    assert!(
+        last.contains(" 0 live "),
+        "the watch ends once no shard is live: {last}"
+    );
+    assert!(last.contains("outcome: succeeded"), "{last}");
+    if drawings[0].contains(" 1 live ") {
+        assert!(drawings.len() > 1, "a live fleet is redrawn: {shown}");
+        assert!(drawings[0].contains("redrawn every 1s until every shard ends"));
+    }
 }

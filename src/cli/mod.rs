@@ -164,7 +164,7 @@ pub enum Command {
     /// Bring the fleet up: power on, start in dependency order, check, journal.
     Run(run::RunArgs),
     /// Where a run stands: healthy, in progress, failed (grouped by cause), blocked,
-    /// remaining ETA.
+    /// remaining ETA. Several run directories (one controller each) read as one fleet.
     Status(status::StatusArgs),
     /// Re-arm failed nodes after a person repaired them; their blocked dependents follow.
     Retry {

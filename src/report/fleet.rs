@@ -107,6 +107,8 @@ pub struct FleetFailed {
 pub struct FleetStatus {
     /// Topology name (the same in every shard).
     pub topology: String,
+    /// Any shard is a game day's (a simulated fleet, nothing contacted).
+    pub simulated: bool,
     /// The verdict the exit code follows, over the merged steps.
     pub verdict: Verdict,
     /// Shards whose process holds its lock.
@@ -220,6 +222,7 @@ pub fn fleet_status(shards: &[Shard], now: SystemTime) -> FleetStatus {
             .first()
             .map(|s| s.topology.name.clone())
             .unwrap_or_default(),
+        simulated: shards.iter().any(|s| s.simulated),
         verdict,
         live: statuses.iter().filter(|s| s.run == RunState::Live).count(),
         elapsed_ms: statuses.iter().map(|s| s.elapsed_ms).max().unwrap_or(0),

@@ -58,6 +58,34 @@ pub fn render_fleet(status: &FleetStatus, shards: &[Shard], all_failed: bool) ->
             let _ = writeln!(out, "{}", for_shard(shard, line));
         }
     }
+    shares(&mut out, status);
+    for step in &status.steps {
+        let parts: Vec<String> = step
+            .shards
+            .iter()
+            .map(|s| format!("{} {}/{} {}", s.dir, s.healthy, s.hosts, s.status))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  [{}] {:<32} {:>5}/{:<5} healthy ({} needed)  {}  ({})",
+            step.tier,
+            step.id,
+            step.healthy,
+            step.hosts,
+            step.needed,
+            step.status,
+            parts.join("; ")
+        );
+    }
+    for line in status.counts.lines() {
+        let _ = writeln!(out, "{line}");
+    }
+    what_next(&mut out, status, shards, all_failed);
+    out
+}
+
+/// Each shard's share: directory, scope, outcome, clock, last record's age, progress.
+fn shares(out: &mut String, status: &FleetStatus) {
     out.push_str("shards:\n");
     for share in &status.shards {
         let shard_status = &share.status;
@@ -87,27 +115,11 @@ pub fn render_fleet(status: &FleetStatus, shards: &[Shard], all_failed: bool) ->
             shard_status.counts.failed_nodes,
         );
     }
-    for step in &status.steps {
-        let parts: Vec<String> = step
-            .shards
-            .iter()
-            .map(|s| format!("{} {}/{} {}", s.dir, s.healthy, s.hosts, s.status))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  [{}] {:<32} {:>5}/{:<5} healthy ({} needed)  {}  ({})",
-            step.tier,
-            step.id,
-            step.healthy,
-            step.hosts,
-            step.needed,
-            step.status,
-            parts.join("; ")
-        );
-    }
-    for line in status.counts.lines() {
-        let _ = writeln!(out, "{line}");
-    }
+}
+
+/// Failures shard by shard, then what cannot finish (with each retry naming its shard's
+/// directory) or the latest shard's ETA, then each stopped shard's next steps.
+fn what_next(out: &mut String, status: &FleetStatus, shards: &[Shard], all_failed: bool) {
     for shard in shards {
         let nodes = shard.view.scheduler().nodes();
         for line in failure_lines(shard.topology, shard.plan, nodes, all_failed) {
@@ -145,5 +157,4 @@ pub fn render_fleet(status: &FleetStatus, shards: &[Shard], all_failed: bool) ->
             let _ = writeln!(out, "  next in {}: {}", shard.dir, for_shard(shard, line));
         }
     }
-    out
 }

@@ -50,26 +50,7 @@ pub fn render_fleet_page(
         status.counts.nodes,
         status.live,
     );
-    let mut banner = Vec::new();
-    for shard in shards {
-        for line in super::super::triage::banner(
-            shard.topology,
-            shard.plan,
-            shard.view.scheduler(),
-            Some(shard.dir),
-        ) {
-            banner.push(format!("{}: {}", shard.dir, line.trim()));
-        }
-    }
-    if !banner.is_empty() {
-        body.push_str(
-            "<section id=\"banner\" class=\"banner\" role=\"alert\"><h2>What is wrong</h2><ul>",
-        );
-        for line in &banner {
-            let _ = write!(body, "<li>{}</li>", escape(line));
-        }
-        body.push_str("</ul></section>");
-    }
+    banner(&mut body, shards);
     shares(&mut body, status);
     steps(&mut body, status);
     if !status.failed.is_empty() {
@@ -169,4 +150,28 @@ fn steps(body: &mut String, status: &FleetStatus) {
         );
     }
     body.push_str("</tbody></table></section>");
+}
+
+/// What is wrong, first: every shard's banner, each line naming its shard.
+fn banner(body: &mut String, shards: &[Shard]) {
+    let mut banner = Vec::new();
+    for shard in shards {
+        for line in super::super::triage::banner(
+            shard.topology,
+            shard.plan,
+            shard.view.scheduler(),
+            Some(shard.dir),
+        ) {
+            banner.push(format!("{}: {}", shard.dir, line.trim()));
+        }
+    }
+    if !banner.is_empty() {
+        body.push_str(
+            "<section id=\"banner\" class=\"banner\" role=\"alert\"><h2>What is wrong</h2><ul>",
+        );
+        for line in &banner {
+            let _ = write!(body, "<li>{}</li>", escape(line));
+        }
+        body.push_str("</ul></section>");
+    }
 }
