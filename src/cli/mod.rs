@@ -4,6 +4,7 @@ mod calibrate;
 mod confirm;
 mod control;
 mod exec;
+mod fleet;
 mod gameday;
 mod import;
 mod load;
@@ -163,7 +164,7 @@ pub enum Command {
     /// Bring the fleet up: power on, start in dependency order, check, journal.
     Run(run::RunArgs),
     /// Where a run stands: healthy, in progress, failed (grouped by cause), blocked,
-    /// remaining ETA.
+    /// remaining ETA. Several run directories (one controller each) read as one fleet.
     Status(status::StatusArgs),
     /// Re-arm failed nodes after a person repaired them; their blocked dependents follow.
     Retry {
@@ -194,16 +195,20 @@ pub enum Command {
     /// Write the HTML report of a run directory: timeline per subsystem, critical path,
     /// plan vs actual, failures by cause, readiness per tier. One self-contained file.
     Report {
-        /// The run directory (a finished, failed, killed or live run).
-        run_dir: PathBuf,
-        /// Where to write it (`-` for stdout); default RUN_DIR/report.html.
+        /// The run directory (a finished, failed, killed or live run); several (one per
+        /// controller) are merged into one fleet report.
+        #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
+        run_dirs: Vec<PathBuf>,
+        /// Where to write it (`-` for stdout); default RUN_DIR/report.html (with several
+        /// run directories, required: the fleet report belongs to none of them).
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
     /// Serve a run's report as a live, read-only status page, redrawn from its journal.
     Serve {
-        /// The run directory.
-        run_dir: PathBuf,
+        /// The run directory; several (one per controller) are served as one fleet page.
+        #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
+        run_dirs: Vec<PathBuf>,
         /// Where to listen; loopback only unless --allow-remote.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
@@ -299,21 +304,27 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             gameday::game_day(simulate_args)
         }
         Command::Simulate(simulate_args) => simulate::simulate(simulate_args),
-        Command::Report { run_dir, output } => pictures::report(&run_dir, output),
+        Command::Report { run_dirs, output } if run_dirs.len() > 1 => {
+            fleet::report(&run_dirs, output)
+        }
+        Command::Report { run_dirs, output } => pictures::report(&run_dirs[0], output),
         Command::Serve {
-            run_dir,
+            run_dirs,
             addr,
             token,
             allow_remote,
-        } => pictures::serve_dir(
-            &run_dir,
-            addr,
-            pictures::ServeArgs {
+        } => {
+            let args = pictures::ServeArgs {
                 serve: Some(addr),
                 token,
                 allow_remote,
-            },
-        ),
+            };
+            if run_dirs.len() > 1 {
+                fleet::serve(&run_dirs, addr, args)
+            } else {
+                pictures::serve_dir(&run_dirs[0], addr, args)
+            }
+        }
         Command::Completions { shell } => Ok(pictures::completions(shell)),
         Command::Man => pictures::man(),
         Command::Calibrate(calibrate_args) => calibrate::calibrate(calibrate_args),

@@ -25,8 +25,10 @@ pub enum StatusFormat {
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The run directory.
-    pub run_dir: PathBuf,
+    /// The run directory; several (one per controller, e.g. one per datacenter) are merged
+    /// into one fleet view.
+    #[arg(required = true, num_args = 1.., value_name = "RUN_DIR")]
+    pub run_dirs: Vec<PathBuf>,
     /// Redraw every SECONDS until the run ends (at most 24 hours).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub watch: Option<u64>,
@@ -41,9 +43,12 @@ pub struct StatusArgs {
     pub strict: bool,
 }
 
-/// `blackstart status RUN_DIR`.
+/// `blackstart status RUN_DIR...`.
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
-    let (prepared, mut followed) = match follow_run(&args.run_dir)? {
+    if args.run_dirs.len() > 1 {
+        return super::fleet::status(args);
+    }
+    let (prepared, mut followed) = match follow_run(&args.run_dirs[0])? {
         Ok(followed) => followed,
         Err(outcome) => return Ok(outcome),
     };
@@ -77,7 +82,7 @@ fn show(
     view: &RunView,
     watching: bool,
 ) -> anyhow::Result<(Outcome, bool)> {
-    let dir: &Path = &args.run_dir;
+    let dir: &Path = &args.run_dirs[0];
     let (topology, plan) = (&prepared.topology, &prepared.plan);
     let live = std::fs::OpenOptions::new()
         .write(true)

@@ -2,6 +2,8 @@
 //! built from the scheduler's state and the same events the journal records.
 
 mod eta;
+pub mod fleet;
+pub mod fleet_status;
 pub mod html;
 pub mod interruptions;
 pub mod live;

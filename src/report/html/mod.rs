@@ -7,6 +7,7 @@
 
 pub mod chain;
 mod charts;
+pub mod fleet;
 mod gantt;
 pub mod model;
 pub mod now;
