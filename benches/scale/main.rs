@@ -217,6 +217,20 @@ fn timed(args: &[&str]) -> Duration {
     began.elapsed()
 }
 
+/// The failed nodes of the run's summary (`nodes: ... N failed, of M`), 0 when none.
+fn failed_nodes(summary: &str) -> usize {
+    summary
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nodes: "))
+        .filter_map(|rest| {
+            rest.split(", ")
+                .find_map(|part| part.strip_suffix(" failed"))
+        })
+        .filter_map(|count| count.parse().ok())
+        .next_back()
+        .unwrap_or(0)
+}
+
 /// Logins every host's sshd accepted.
 fn ssh_sessions(lab: &Lab) -> usize {
     lab.hosts
@@ -278,10 +292,16 @@ fn main() {
     let out = std::fs::read_to_string(lab.dir.join("controller.out")).unwrap_or_default();
     let err = std::fs::read_to_string(lab.dir.join("controller.err")).unwrap_or_default();
     let tail = |text: &str| text.lines().rev().take(40).collect::<Vec<_>>().join("\n");
+    // Kept before anything is asserted, so a failed run can be read afterwards (`blackstart
+    // status` works on a run directory holding only this journal).
+    let kept = root.join(format!("target/bench-scale-{hosts}.jsonl"));
+    std::fs::copy(run_dir.join(JOURNAL_FILE), &kept).unwrap();
+    std::fs::write(root.join(format!("target/bench-scale-{hosts}.out")), &out).unwrap();
     assert_eq!(
         usage.exit_code,
         Some(0),
-        "blackstart run failed:\n{}\n{}",
+        "blackstart run failed (journal kept as {}, output as target/bench-scale-{hosts}.out):\n{}\n{}",
+        kept.display(),
         tail(&out),
         tail(&err)
     );
@@ -321,7 +341,15 @@ fn main() {
     );
     let nodes = shape::expected_ports(&reference, &counts, &lab);
     let silent = silent_nodes(&nodes);
-    assert!(silent.is_empty(), "nodes not answering: {silent:?}");
+    // A run exits 0 with nodes failed within quorum (RECOVERED, DEGRADED): those may be
+    // silent, and are what the lab lost to its own load; any other silent node is a node
+    // the journal calls healthy that does not answer.
+    let failed_in_quorum = failed_nodes(&out);
+    assert!(
+        silent.len() <= failed_in_quorum,
+        "{} nodes not answering, {failed_in_quorum} failed in the journal: {silent:?}",
+        silent.len()
+    );
 
     let sessions = ssh_sessions(&lab);
     let run_span = Duration::from_millis(last_record - first_action);
@@ -335,8 +363,6 @@ fn main() {
     let status_time = timed(&["status", run]);
     let html = lab.dir.join("report.html");
     let report_time = timed(&["report", run, "-o", html.to_str().unwrap()]);
-    let kept = root.join(format!("target/bench-scale-{hosts}.jsonl"));
-    std::fs::copy(run_dir.join(JOURNAL_FILE), &kept).unwrap();
     let cpu = usage.cpu_user_s + usage.cpu_system_s;
     println!(
         "  topology: {} subsystems ({} steps) of {REFERENCE} on {hosts} hosts, {} nodes, times x{TIME_SCALE:.4}, parallelism {PARALLELISM}",
@@ -345,7 +371,7 @@ fn main() {
         nodes.len(),
     );
     println!(
-        "  run: exit 0, {} of {} steps ready, {} of {} node ports answer",
+        "  run: exit 0, {} of {} steps ready, {} of {} node ports answer ({failed_in_quorum} nodes failed within quorum)",
         ready.len(),
         plan.steps.len(),
         nodes.len() - silent.len(),
